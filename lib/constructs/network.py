@@ -1,0 +1,165 @@
+"""VPC over three AZs: public, private and database subnets, NAT, flow logs, endpoints."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+from cdktf import Fn, Token
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.data_aws_availability_zones import DataAwsAvailabilityZones
+from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
+from cdktf_cdktf_provider_aws.eip import Eip
+from cdktf_cdktf_provider_aws.flow_log import FlowLog
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.internet_gateway import InternetGateway
+from cdktf_cdktf_provider_aws.nat_gateway import NatGateway
+from cdktf_cdktf_provider_aws.route import Route
+from cdktf_cdktf_provider_aws.route_table import RouteTable
+from cdktf_cdktf_provider_aws.route_table_association import RouteTableAssociation
+from cdktf_cdktf_provider_aws.subnet import Subnet
+from cdktf_cdktf_provider_aws.vpc import Vpc
+from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
+from constructs import Construct
+
+AZ_COUNT = 3
+TIERS = ("public", "private", "database")
+# Interface endpoints that private workloads (Lambda, DMS) call.
+INTERFACE_ENDPOINT_SERVICES = ("secretsmanager", "rds-data", "logs", "sts", "monitoring", "sns")
+
+
+def subnet_cidrs(vpc_cidr: str) -> dict[str, list[str]]:
+    """Carves the VPC into 16 equal blocks: the first nine go to 3 tiers x 3 AZs."""
+    network = ipaddress.IPv4Network(vpc_cidr)
+    blocks = list(network.subnets(prefixlen_diff=4))
+    return {tier: [str(blocks[t * AZ_COUNT + az]) for az in range(AZ_COUNT)]
+            for t, tier in enumerate(TIERS)}
+
+
+class Network(Construct):
+    """The VPC. Private subnets leave through NAT; database subnets have no internet route."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, vpc_cidr: str,
+                 nat_gateway_count: int, flow_log_retention_days: int, logs_key_arn: str) -> None:
+        super().__init__(scope, construct_id)
+        self._name_prefix = name_prefix
+        zones = DataAwsAvailabilityZones(self, "zones", state="available",
+                                         filter=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}])
+        self.availability_zones = [Token.as_string(Fn.element(zones.names, az)) for az in range(AZ_COUNT)]
+
+        self.vpc = Vpc(self, "vpc", cidr_block=vpc_cidr, enable_dns_hostnames=True, enable_dns_support=True,
+                       tags={"Name": name_prefix})
+        # Closes the default group: anything that forgets a group gets no traffic.
+        DefaultSecurityGroup(self, "default_sg", vpc_id=self.vpc.id, tags={"Name": f"{name_prefix}-default-closed"})
+
+        cidrs = subnet_cidrs(vpc_cidr)
+        self.public_subnets = self._subnets("public", cidrs["public"])
+        self.private_subnets = self._subnets("private", cidrs["private"])
+        self.database_subnets = self._subnets("database", cidrs["database"])
+
+        igw = InternetGateway(self, "igw", vpc_id=self.vpc.id, tags={"Name": name_prefix})
+        self._public_routes(igw)
+        self.nat_gateways = self._nat_gateways(nat_gateway_count, igw)
+        self.private_route_tables = self._private_routes()
+        self.database_route_table = self._isolated_routes()
+        self.flow_log_group = self._flow_logs(flow_log_retention_days, logs_key_arn)
+
+    @property
+    def public_subnet_ids(self) -> list[str]:
+        return [subnet.id for subnet in self.public_subnets]
+
+    @property
+    def private_subnet_ids(self) -> list[str]:
+        return [subnet.id for subnet in self.private_subnets]
+
+    @property
+    def database_subnet_ids(self) -> list[str]:
+        return [subnet.id for subnet in self.database_subnets]
+
+    def _subnets(self, tier: str, cidrs: list[str]) -> list[Subnet]:
+        return [
+            Subnet(self, f"{tier}_subnet_{az}", vpc_id=self.vpc.id, cidr_block=cidr,
+                   availability_zone=self.availability_zones[az], map_public_ip_on_launch=False,
+                   tags={"Name": f"{self._name_prefix}-{tier}-{az + 1}", "Tier": tier})
+            for az, cidr in enumerate(cidrs)
+        ]
+
+    def _public_routes(self, igw: InternetGateway) -> None:
+        table = RouteTable(self, "public_rt", vpc_id=self.vpc.id, tags={"Name": f"{self._name_prefix}-public"})
+        Route(self, "public_default_route", route_table_id=table.id, destination_cidr_block="0.0.0.0/0",
+              gateway_id=igw.id)
+        for az, subnet in enumerate(self.public_subnets):
+            RouteTableAssociation(self, f"public_rta_{az}", subnet_id=subnet.id, route_table_id=table.id)
+
+    def _nat_gateways(self, count: int, igw: InternetGateway) -> list[NatGateway]:
+        gateways = []
+        for az in range(count):
+            eip = Eip(self, f"nat_eip_{az}", domain="vpc", depends_on=[igw],
+                      tags={"Name": f"{self._name_prefix}-nat-{az + 1}"})
+            gateways.append(NatGateway(self, f"nat_{az}", allocation_id=eip.id,
+                                       subnet_id=self.public_subnets[az].id, depends_on=[igw],
+                                       tags={"Name": f"{self._name_prefix}-nat-{az + 1}"}))
+        return gateways
+
+    def _private_routes(self) -> list[RouteTable]:
+        tables = []
+        for az, subnet in enumerate(self.private_subnets):
+            table = RouteTable(self, f"private_rt_{az}", vpc_id=self.vpc.id,
+                               tags={"Name": f"{self._name_prefix}-private-{az + 1}"})
+            nat = self.nat_gateways[az % len(self.nat_gateways)]
+            Route(self, f"private_nat_route_{az}", route_table_id=table.id,
+                  destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)
+            RouteTableAssociation(self, f"private_rta_{az}", subnet_id=subnet.id, route_table_id=table.id)
+            tables.append(table)
+        return tables
+
+    def _isolated_routes(self) -> RouteTable:
+        table = RouteTable(self, "database_rt", vpc_id=self.vpc.id,
+                           tags={"Name": f"{self._name_prefix}-database"})
+        for az, subnet in enumerate(self.database_subnets):
+            RouteTableAssociation(self, f"database_rta_{az}", subnet_id=subnet.id, route_table_id=table.id)
+        return table
+
+    def _flow_logs(self, retention_days: int, logs_key_arn: str) -> CloudwatchLogGroup:
+        group = CloudwatchLogGroup(self, "flow_log_group", name=f"/aws/vpc/{self._name_prefix}/flow-logs",
+                                   retention_in_days=retention_days, kms_key_id=logs_key_arn)
+        role = IamRole(self, "flow_log_role", name=f"{self._name_prefix}-vpc-flow-logs",
+                       assume_role_policy=json.dumps({
+                           "Version": "2012-10-17",
+                           "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                          "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}}],
+                       }))
+        IamRolePolicy(self, "flow_log_policy", role=role.id, name="write-flow-logs",
+                      policy=json.dumps({
+                          "Version": "2012-10-17",
+                          "Statement": [{"Effect": "Allow",
+                                         "Action": ["logs:CreateLogStream", "logs:PutLogEvents",
+                                                    "logs:DescribeLogStreams"],
+                                         "Resource": [group.arn, f"{group.arn}:*"]}],
+                      }))
+        FlowLog(self, "flow_log", vpc_id=self.vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
+                log_destination=group.arn, iam_role_arn=role.arn, max_aggregation_interval=60,
+                tags={"Name": self._name_prefix})
+        return group
+
+
+class VpcEndpoints(Construct):
+    """Private paths to AWS APIs: S3 gateway plus interface endpoints in the private subnets."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, network: Network, region: str,
+                 security_group_id: str, name_prefix: str) -> None:
+        super().__init__(scope, construct_id)
+        route_tables = [table.id for table in network.private_route_tables] + [network.database_route_table.id]
+        self.gateway_endpoints = [
+            VpcEndpoint(self, "s3", vpc_id=network.vpc.id, service_name=f"com.amazonaws.{region}.s3",
+                        vpc_endpoint_type="Gateway", route_table_ids=route_tables,
+                        tags={"Name": f"{name_prefix}-s3"}),
+        ]
+        self.interface_endpoints = [
+            VpcEndpoint(self, service.replace("-", "_"), vpc_id=network.vpc.id,
+                        service_name=f"com.amazonaws.{region}.{service}", vpc_endpoint_type="Interface",
+                        private_dns_enabled=True, subnet_ids=network.private_subnet_ids,
+                        security_group_ids=[security_group_id], tags={"Name": f"{name_prefix}-{service}"})
+            for service in INTERFACE_ENDPOINT_SERVICES
+        ]

@@ -1,0 +1,114 @@
+"""TapStack: the only TerraformStack. One AWS provider, the backend, constructs, outputs."""
+
+from __future__ import annotations
+
+from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
+from constructs import Construct
+
+from lib.config import Settings
+from lib.constructs.network import Network, VpcEndpoints
+from lib.constructs.security import AccountContext, EncryptionKeys, SecurityGroups
+
+PROVIDER_CONSTRAINT = "~> 5.99"
+# Every AWS API the stack touches; on the local target each is pointed at the emulator.
+LOCAL_ENDPOINT_SERVICES = ("cloudwatch", "cloudwatchlogs", "dms", "ec2", "elbv2", "iam", "kms",
+                           "lambda_", "rds", "route53", "s3", "secretsmanager", "sns", "sts", "wafv2")
+
+
+def local_endpoint_url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.local_aws_port}"
+
+
+def cost_allocation_tags(settings: Settings) -> dict[str, str]:
+    return {
+        "Environment": settings.environment,
+        "EnvironmentSuffix": settings.environment_suffix,
+        "Project": "payments-migration",
+        "Application": "payment-processing",
+        "CostCenter": settings.cost_center,
+        "Owner": settings.owner,
+        "ManagedBy": "cdktf",
+    }
+
+
+class TapStack(TerraformStack):
+    """The AWS side of the on-premises PostgreSQL to Aurora payments migration."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
+        super().__init__(scope, construct_id)
+        self.settings = settings
+        self._configure_provider()
+        self._configure_backend()
+
+        context = AccountContext(account_id=DataAwsCallerIdentity(self, "caller").account_id,
+                                 partition=DataAwsPartition(self, "partition").partition,
+                                 region=settings.aws_region)
+        prefix = settings.name_prefix
+        self.keys = EncryptionKeys(self, "security_keys", name_prefix=prefix, context=context,
+                                   deletion_window_days=30 if settings.is_prod else 7)
+        self.network = Network(self, "network", name_prefix=prefix, vpc_cidr=settings.vpc_cidr,
+                               nat_gateway_count=settings.nat_gateways,
+                               flow_log_retention_days=settings.log_retention_days,
+                               logs_key_arn=self.keys.logs_key.arn)
+        self.security_groups = SecurityGroups(
+            self, "security_groups", name_prefix=prefix, vpc_id=self.network.vpc.id,
+            vpc_cidr=settings.vpc_cidr, onprem_cidr=settings.onprem_cidr,
+            alb_listener_ports=settings.listener_ports,
+            alb_ingress_cidr=settings.vpc_cidr if settings.alb_internal else "0.0.0.0/0")
+        self.endpoints = VpcEndpoints(self, "endpoints", network=self.network, region=settings.aws_region,
+                                      security_group_id=self.security_groups.endpoints.id, name_prefix=prefix)
+        self._network_outputs()
+
+    def _configure_provider(self) -> None:
+        settings = self.settings
+        local = settings.target == "local"
+        endpoints = None
+        if local:
+            url = local_endpoint_url(settings)
+            endpoints = [AwsProviderEndpoints(**{service: url for service in LOCAL_ENDPOINT_SERVICES})]
+        AwsProvider(
+            self, "aws",
+            region=settings.aws_region,
+            default_tags=[AwsProviderDefaultTags(tags=cost_allocation_tags(settings))],
+            endpoints=endpoints,
+            # The emulator answers STS, so the account id is looked up even locally;
+            # without it security-group rules and DMS ARNs drift (see shared notes).
+            skip_requesting_account_id=False if local else None,
+            skip_credentials_validation=True if local else None,
+            skip_metadata_api_check="true" if local else None,
+            s3_use_path_style=True if local else None,
+        )
+        self.add_override("terraform.required_providers.aws.version", PROVIDER_CONSTRAINT)
+
+    def _configure_backend(self) -> None:
+        settings = self.settings
+        if settings.state_bucket:
+            S3Backend(self, bucket=settings.state_bucket, key=f"{settings.stack_name}/terraform.tfstate",
+                      region=settings.state_bucket_region, encrypt=True)
+            self.add_override("terraform.backend.s3.use_lockfile", True)
+        else:
+            # Relative to the synthesized stack folder, so state survives a fresh synth.
+            LocalBackend(self, path=f"../../../state/{settings.stack_name}.tfstate")
+
+    def output(self, name: str, value: object, description: str) -> None:
+        TerraformOutput(self, name, value=value, description=description)
+
+    def _network_outputs(self) -> None:
+        network, groups, keys = self.network, self.security_groups, self.keys
+        self.output("vpc_id", network.vpc.id, "VPC that holds every tier of the payments system")
+        self.output("public_subnet_ids", network.public_subnet_ids, "Public subnets (ALB, NAT), one per AZ")
+        self.output("private_subnet_ids", network.private_subnet_ids,
+                    "Private subnets (Lambda, DMS) routed through NAT, one per AZ")
+        self.output("database_subnet_ids", network.database_subnet_ids,
+                    "Database subnets with no route to the internet, one per AZ")
+        self.output("nat_gateway_ids", [nat.id for nat in network.nat_gateways], "NAT gateways")
+        self.output("flow_log_group_name", network.flow_log_group.name, "CloudWatch log group of VPC flow logs")
+        self.output("security_group_ids", {
+            "alb": groups.alb.id, "lambda": groups.lambda_functions.id, "database": groups.database.id,
+            "dms": groups.dms.id, "endpoints": groups.endpoints.id,
+        }, "Security group id per tier")
+        self.output("data_kms_key_arn", keys.data_key.arn, "KMS key for data at rest (Aurora, secrets, DMS, SNS)")
+        self.output("logs_kms_key_arn", keys.logs_key.arn, "KMS key for CloudWatch Logs")

@@ -1,0 +1,27 @@
+"""Entry point for `cdktf synth` / `make synth`: settings -> TapStack -> app.synth()."""
+
+import sys
+
+from lib.config import ConfigError, load_settings
+from lib.toolchain import use_supported_node
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    use_supported_node()
+    from cdktf import App  # noqa: PLC0415 - jsii must start on the supported Node
+
+    from lib.tap_stack import TapStack  # noqa: PLC0415
+
+    app = App()
+    TapStack(app, settings.stack_name, settings=settings)
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

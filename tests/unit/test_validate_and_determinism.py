@@ -1,0 +1,48 @@
+"""The synthesized JSON passes `terraform validate` against the real provider schema, and the
+same commit synthesizes byte-identical output."""
+
+import hashlib
+import shutil
+
+import pytest
+
+from tests.unit.conftest import PROFILES, synthesize
+from tools import terraform
+
+
+@pytest.mark.parametrize("profile", ["dev", "prod", "https"])
+def test_terraform_validate_passes_offline(synth_all, profile, tmp_path):
+    stack_dir = tmp_path / "stack"
+    shutil.copytree(synth_all[profile].stack_dir, stack_dir)
+    init = terraform.run(stack_dir, ["init", "-backend=false", "-input=false", "-no-color"], capture=True)
+    assert init.returncode == 0, init.stdout + init.stderr
+    validate = terraform.run(stack_dir, ["validate", "-no-color"], capture=True)
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    assert "The configuration is valid" in validate.stdout
+
+
+def test_cli_config_uses_the_provider_mirror_when_present(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    (mirror / "registry.terraform.io" / "hashicorp" / "aws").mkdir(parents=True)
+    monkeypatch.setenv("TF_PROVIDER_MIRROR", str(mirror))
+    assert terraform.find_provider_mirror() == mirror
+    assert f'path    = "{mirror}"' in terraform.cli_config_text(mirror)
+    monkeypatch.setenv("TF_PROVIDER_MIRROR", str(tmp_path / "missing"))
+    assert terraform.find_provider_mirror() is None
+    assert "filesystem_mirror" not in terraform.cli_config_text(None)
+
+
+def _tree_digest(folder):
+    digest = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest[str(path.relative_to(folder))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digest
+
+
+def test_same_commit_synthesizes_byte_identical_output(synth_all, tmp_path):
+    again = synthesize(tmp_path / "again", PROFILES["dev"])
+    first = synth_all["dev"].stack_dir
+    assert (again / "cdk.tf.json").read_bytes() == (first / "cdk.tf.json").read_bytes()
+    assert _tree_digest(again) == _tree_digest(first)
+    assert str(tmp_path) not in (again / "cdk.tf.json").read_text()

@@ -1,0 +1,85 @@
+"""Runs Terraform with the project's own CLI configuration.
+
+The environment may point TF_CLI_CONFIG_FILE at a file that does not exist, so
+the project writes its own: a filesystem mirror for registry.terraform.io when
+a pre-installed provider mirror exists, direct downloads otherwise.
+
+    python -m tools.terraform <stack dir> <terraform args...>
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CLI_CONFIG = PROJECT_ROOT / "build" / "terraform.rc"
+MIRROR_CANDIDATES = ("/opt/tf-plugins", "/usr/share/terraform/plugins",
+                     "~/.terraform.d/plugins", "~/.local/share/terraform/plugins")
+
+
+def find_provider_mirror() -> Path | None:
+    """The first mirror folder holding hashicorp/aws (TF_PROVIDER_MIRROR wins when set)."""
+    explicit = os.environ.get("TF_PROVIDER_MIRROR")
+    candidates = [explicit] if explicit else list(MIRROR_CANDIDATES)
+    for candidate in candidates:
+        folder = Path(candidate).expanduser()
+        if (folder / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+            return folder
+    return None
+
+
+def cli_config_text(mirror: Path | None) -> str:
+    if mirror is None:
+        return "provider_installation {\n  direct {}\n}\n"
+    return (
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f'    path    = "{mirror}"\n'
+        '    include = ["registry.terraform.io/*/*"]\n'
+        "  }\n"
+        "  direct {\n"
+        '    exclude = ["registry.terraform.io/*/*"]\n'
+        "  }\n"
+        "}\n"
+    )
+
+
+def write_cli_config() -> Path:
+    CLI_CONFIG.parent.mkdir(parents=True, exist_ok=True)
+    text = cli_config_text(find_provider_mirror())
+    if not CLI_CONFIG.exists() or CLI_CONFIG.read_text() != text:
+        CLI_CONFIG.write_text(text)
+    return CLI_CONFIG
+
+
+def terraform_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["TF_CLI_CONFIG_FILE"] = str(write_cli_config())
+    env["TF_IN_AUTOMATION"] = "1"
+    env["CHECKPOINT_DISABLE"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run(stack_dir: Path, args: list[str], *, extra_env: dict[str, str] | None = None,
+        capture: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run(["terraform", *args], cwd=stack_dir, env=terraform_env(extra_env),
+                          text=True, capture_output=capture, check=False)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        print("usage: python -m tools.terraform <stack dir> <terraform args...>", file=sys.stderr)
+        return 2
+    stack_dir = Path(argv[0])
+    if not (stack_dir / "cdk.tf.json").is_file():
+        print(f"error: {stack_dir}/cdk.tf.json not found; run `make synth` first", file=sys.stderr)
+        return 2
+    return run(stack_dir, argv[1:]).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
