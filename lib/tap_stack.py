@@ -9,6 +9,8 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTag
 from constructs import Construct
 
 from lib.config import Settings
+from lib.constructs.database import Database, DatabaseOptions
+from lib.constructs.migration import Migration, MigrationOptions
 from lib.constructs.network import Network, VpcEndpoints
 from lib.constructs.security import AccountContext, EncryptionKeys, SecurityGroups
 
@@ -60,7 +62,28 @@ class TapStack(TerraformStack):
             alb_ingress_cidr=settings.vpc_cidr if settings.alb_internal else "0.0.0.0/0")
         self.endpoints = VpcEndpoints(self, "endpoints", network=self.network, region=settings.aws_region,
                                       security_group_id=self.security_groups.endpoints.id, name_prefix=prefix)
+        self.database = Database(
+            self, "database", options=DatabaseOptions(
+                name_prefix=prefix, engine_version=settings.db_engine_version, database_name=settings.db_name,
+                min_acu=settings.db_min_acu, max_acu=settings.db_max_acu, reader_count=settings.db_readers,
+                backup_retention_days=settings.db_backup_retention_days, protect_from_deletion=settings.is_prod),
+            partition=context.partition, subnet_ids=self.network.database_subnet_ids,
+            availability_zones=self.network.availability_zones,
+            security_group_id=self.security_groups.database.id, kms_key_arn=self.keys.data_key.arn)
+        self.migration = Migration(
+            self, "migration", options=MigrationOptions(
+                name_prefix=prefix, instance_class=settings.dms_instance_class,
+                engine_version=settings.dms_engine_version, allocated_storage=settings.dms_allocated_storage,
+                multi_az=settings.is_prod, create_service_roles=settings.create_dms_service_roles,
+                source_host=settings.onprem_db_host, source_port=settings.onprem_db_port,
+                source_database=settings.onprem_db_name, source_secret_arn=settings.onprem_db_secret_arn,
+                target_database=settings.db_name, table_patterns=settings.dms_table_mappings,
+                secret_recovery_window_days=30 if settings.is_prod else 7),
+            partition=context.partition, region=settings.aws_region, subnet_ids=self.network.private_subnet_ids,
+            security_group_id=self.security_groups.dms.id, kms_key_arn=self.keys.data_key.arn,
+            target_host=self.database.cluster.endpoint)
         self._network_outputs()
+        self._data_outputs()
 
     def _configure_provider(self) -> None:
         settings = self.settings
@@ -112,3 +135,25 @@ class TapStack(TerraformStack):
         }, "Security group id per tier")
         self.output("data_kms_key_arn", keys.data_key.arn, "KMS key for data at rest (Aurora, secrets, DMS, SNS)")
         self.output("logs_kms_key_arn", keys.logs_key.arn, "KMS key for CloudWatch Logs")
+
+    def _data_outputs(self) -> None:
+        cluster, migration = self.database.cluster, self.migration
+        self.output("aurora_cluster_endpoint", cluster.endpoint, "Aurora writer endpoint")
+        self.output("aurora_reader_endpoint", cluster.reader_endpoint, "Aurora reader endpoint")
+        self.output("aurora_cluster_arn", cluster.arn, "Aurora cluster ARN (Data API resource ARN)")
+        self.output("aurora_cluster_identifier", cluster.cluster_identifier, "Aurora cluster identifier")
+        self.output("aurora_master_secret_arn", self.database.master_secret_arn,
+                    "RDS-managed Secrets Manager secret of the master user (rotated by RDS)")
+        self.output("aurora_database_name", cluster.database_name, "Database the payments schema lives in")
+        self.output("dms_replication_instance_arn", migration.instance.replication_instance_arn,
+                    "DMS replication instance ARN")
+        self.output("dms_replication_task_arn", migration.task.replication_task_arn,
+                    "DMS full-load-and-cdc task ARN (start it once the source secret is set)")
+        self.output("dms_source_endpoint_arn", migration.source_endpoint.endpoint_arn,
+                    "DMS source endpoint (on-premises PostgreSQL)")
+        self.output("dms_target_endpoint_arn", migration.target_endpoint.endpoint_arn,
+                    "DMS target endpoint (Aurora)")
+        self.output("dms_source_secret_arn", migration.source_secret_arn,
+                    "Secret the operator fills with the on-premises credentials")
+        self.output("dms_target_secret_arn", migration.target_secret_arn,
+                    "Secret the operator fills with the Aurora DMS user credentials")

@@ -1,0 +1,126 @@
+"""Aurora PostgreSQL Serverless v2: the migration target."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster, RdsClusterServerlessv2ScalingConfiguration
+from cdktf_cdktf_provider_aws.rds_cluster_instance import RdsClusterInstance
+from cdktf_cdktf_provider_aws.rds_cluster_parameter_group import (
+    RdsClusterParameterGroup,
+    RdsClusterParameterGroupParameter,
+)
+from constructs import Construct
+
+MASTER_USERNAME = "payments_admin"
+# Statement logging: DDL always, plus anything slower than a second.
+CLUSTER_PARAMETERS = {
+    "log_statement": "ddl",
+    "log_min_duration_statement": "1000",
+    "rds.force_ssl": "1",
+}
+
+
+@dataclass(frozen=True)
+class DatabaseOptions:
+    """What the cluster should look like; filled from settings by the stack."""
+
+    name_prefix: str
+    engine_version: str
+    database_name: str
+    min_acu: float
+    max_acu: float
+    reader_count: int
+    backup_retention_days: int
+    protect_from_deletion: bool
+
+
+class Database(Construct):
+    """Writer plus readers spread over the AZs; credentials only in the RDS-managed secret."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, options: DatabaseOptions, partition: str,
+                 subnet_ids: list[str], availability_zones: list[str], security_group_id: str,
+                 kms_key_arn: str) -> None:
+        super().__init__(scope, construct_id)
+        prefix = options.name_prefix
+        major = options.engine_version.split(".")[0]
+        subnet_group = DbSubnetGroup(self, "subnet_group", name=f"{prefix}-aurora", subnet_ids=subnet_ids,
+                                     description="Database subnets (no internet route)")
+        parameters = RdsClusterParameterGroup(
+            self, "cluster_parameters", name=f"{prefix}-aurora-pg{major}", family=f"aurora-postgresql{major}",
+            description="Payments Aurora cluster parameters",
+            parameter=[RdsClusterParameterGroupParameter(name=name, value=value)
+                       for name, value in sorted(CLUSTER_PARAMETERS.items())])
+        self.cluster = RdsCluster(
+            self, "cluster",
+            cluster_identifier=f"{prefix}-aurora",
+            engine="aurora-postgresql",
+            engine_mode="provisioned",
+            engine_version=options.engine_version,
+            database_name=options.database_name,
+            master_username=MASTER_USERNAME,
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=kms_key_arn,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=[security_group_id],
+            db_cluster_parameter_group_name=parameters.name,
+            storage_encrypted=True,
+            kms_key_id=kms_key_arn,
+            enable_http_endpoint=True,
+            iam_database_authentication_enabled=True,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            serverlessv2_scaling_configuration=RdsClusterServerlessv2ScalingConfiguration(
+                min_capacity=options.min_acu, max_capacity=options.max_acu),
+            backup_retention_period=options.backup_retention_days,
+            preferred_backup_window="03:00-04:00",
+            preferred_maintenance_window="sun:04:30-sun:05:30",
+            copy_tags_to_snapshot=True,
+            deletion_protection=options.protect_from_deletion,
+            skip_final_snapshot=not options.protect_from_deletion,
+            final_snapshot_identifier=f"{prefix}-aurora-final" if options.protect_from_deletion else None,
+            tags={"Name": f"{prefix}-aurora"},
+        )
+        monitoring_role = self._monitoring_role(prefix, partition)
+        self.instances = [
+            RdsClusterInstance(
+                self, f"instance_{index}",
+                identifier=f"{prefix}-aurora-{index + 1}",
+                cluster_identifier=self.cluster.id,
+                instance_class="db.serverless",
+                engine=self.cluster.engine,
+                engine_version=self.cluster.engine_version,
+                availability_zone=availability_zones[index % len(availability_zones)],
+                db_subnet_group_name=subnet_group.name,
+                publicly_accessible=False,
+                auto_minor_version_upgrade=True,
+                promotion_tier=index,
+                performance_insights_enabled=True,
+                performance_insights_kms_key_id=kms_key_arn,
+                performance_insights_retention_period=7,
+                monitoring_interval=60,
+                monitoring_role_arn=monitoring_role.arn,
+                copy_tags_to_snapshot=True,
+                tags={"Name": f"{prefix}-aurora-{index + 1}", "Role": "writer" if index == 0 else "reader"},
+            )
+            for index in range(1 + options.reader_count)
+        ]
+
+    @property
+    def master_secret_arn(self) -> str:
+        return self.cluster.master_user_secret.get(0).secret_arn
+
+    def _monitoring_role(self, prefix: str, partition: str) -> IamRole:
+        role = IamRole(self, "monitoring_role", name=f"{prefix}-rds-monitoring",
+                       assume_role_policy=json.dumps({
+                           "Version": "2012-10-17",
+                           "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                          "Principal": {"Service": "monitoring.rds.amazonaws.com"}}],
+                       }))
+        IamRolePolicyAttachment(
+            self, "monitoring_policy", role=role.name,
+            policy_arn=f"arn:{partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
+        return role
