@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from cdktf import Fn, LocalBackend, S3Backend, TerraformOutput, TerraformStack, Token
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
 from lib.config import Settings
+from lib.constructs.compute import (
+    CutoverTargets,
+    FunctionRuntime,
+    LoadBalancerOptions,
+    MigrationControl,
+    PaymentsApi,
+)
 from lib.constructs.database import Database, DatabaseOptions
+from lib.constructs.dns import AliasTarget, Dns, DnsOptions
 from lib.constructs.migration import Migration, MigrationOptions
+from lib.constructs.monitoring import AlertTopics, MonitoredResources, Monitoring, critical_alarm_prefix
 from lib.constructs.network import Network, VpcEndpoints
 from lib.constructs.security import AccountContext, EncryptionKeys, SecurityGroups
 
 PROVIDER_CONSTRAINT = "~> 5.99"
 # Every AWS API the stack touches; on the local target each is pointed at the emulator.
-LOCAL_ENDPOINT_SERVICES = ("cloudwatch", "cloudwatchlogs", "dms", "ec2", "elbv2", "iam", "kms",
+LOCAL_ENDPOINT_SERVICES = ("cloudwatch", "cloudwatchlogs", "dms", "ec2", "elbv2", "events", "iam", "kms",
                            "lambda_", "rds", "route53", "s3", "secretsmanager", "sns", "sts", "wafv2")
 
 
@@ -48,6 +57,7 @@ class TapStack(TerraformStack):
         context = AccountContext(account_id=DataAwsCallerIdentity(self, "caller").account_id,
                                  partition=DataAwsPartition(self, "partition").partition,
                                  region=settings.aws_region)
+        self.context = context
         prefix = settings.name_prefix
         self.keys = EncryptionKeys(self, "security_keys", name_prefix=prefix, context=context,
                                    deletion_window_days=30 if settings.is_prod else 7)
@@ -82,8 +92,60 @@ class TapStack(TerraformStack):
             partition=context.partition, region=settings.aws_region, subnet_ids=self.network.private_subnet_ids,
             security_group_id=self.security_groups.dms.id, kms_key_arn=self.keys.data_key.arn,
             target_host=self.database.cluster.endpoint)
+        self._build_traffic_tier()
         self._network_outputs()
         self._data_outputs()
+        self._traffic_outputs()
+
+    def _build_traffic_tier(self) -> None:
+        settings, prefix = self.settings, self.settings.name_prefix
+        self.topics = AlertTopics(self, "alerting", name_prefix=prefix, kms_key_arn=self.keys.data_key.arn,
+                                  alarm_email=settings.alarm_email)
+        runtime = FunctionRuntime(
+            name_prefix=prefix, subnet_ids=self.network.private_subnet_ids,
+            security_group_id=self.security_groups.lambda_functions.id, logs_key_arn=self.keys.logs_key.arn,
+            data_key_arn=self.keys.data_key.arn, log_retention_days=settings.log_retention_days,
+            failure_topic_arn=self.topics.alerts.arn)
+        self.api = PaymentsApi(
+            self, "compute", runtime=runtime,
+            options=LoadBalancerOptions(name_prefix=prefix, internal=settings.alb_internal,
+                                        certificate_arn=settings.certificate_arn,
+                                        protect_from_deletion=settings.is_prod,
+                                        access_log_retention_days=settings.log_retention_days),
+            account_id=self.context.account_id, partition=self.context.partition,
+            subnet_ids=self.network.private_subnet_ids if settings.alb_internal else self.network.public_subnet_ids,
+            security_group_id=self.security_groups.alb.id, cluster_arn=self.database.cluster.arn,
+            secret_arn=self.database.master_secret_arn, database_name=settings.db_name,
+            reserved_concurrency=settings.payment_api_reserved_concurrency)
+        self.dns = Dns(
+            self, "dns", options=DnsOptions(
+                name_prefix=prefix, zone_name=settings.hosted_zone_name, existing_zone_id=settings.hosted_zone_id,
+                record_label=settings.api_record_name, new_weight=settings.new_system_weight,
+                legacy_endpoint=settings.legacy_endpoint, legacy_ips=settings.legacy_ips,
+                destroyable=not settings.is_prod),
+            vpc_id=self.network.vpc.id, region=settings.aws_region,
+            alb=AliasTarget(dns_name=self.api.load_balancer.dns_name, zone_id=self.api.load_balancer.zone_id))
+        self.metric_namespace = f"PaymentsMigration/{settings.environment_suffix}"
+        self.control = MigrationControl(
+            self, "cutover", runtime=runtime, partition=self.context.partition, targets=CutoverTargets(
+                hosted_zone_id=self.dns.zone_id, record_name=self.dns.record_name,
+                replication_task_arn=self.migration.task.replication_task_arn,
+                replication_instance_id=self.migration.instance.replication_instance_id,
+                alert_topic_arn=self.topics.alerts.arn, critical_alarm_prefix=critical_alarm_prefix(prefix),
+                metric_namespace=self.metric_namespace,
+                cdc_latency_threshold_seconds=settings.cdc_latency_threshold_seconds))
+        task_arn = self.migration.task.replication_task_arn
+        self.monitoring = Monitoring(self, "monitoring", topics=self.topics, resources=MonitoredResources(
+            name_prefix=prefix, region=settings.aws_region, alb_arn_suffix=self.api.load_balancer.arn_suffix,
+            target_group_arn_suffix=self.api.target_group.arn_suffix, api_function=self.api.handler,
+            control_functions=self.control.functions, validator=self.control.validator,
+            rollback=self.control.rollback, cluster_identifier=self.database.cluster.cluster_identifier,
+            replication_instance_id=self.migration.instance.replication_instance_id,
+            replication_task_id=self.migration.task.replication_task_id,
+            replication_task_resource_id=Token.as_string(Fn.element(Fn.split(":", task_arn), 6)),
+            legacy_health_check_id=self.dns.legacy_health_check.id if self.dns.legacy_health_check else None,
+            cdc_latency_threshold_seconds=settings.cdc_latency_threshold_seconds,
+            metric_namespace=self.metric_namespace))
 
     def _configure_provider(self) -> None:
         settings = self.settings
@@ -157,3 +219,26 @@ class TapStack(TerraformStack):
                     "Secret the operator fills with the on-premises credentials")
         self.output("dms_target_secret_arn", migration.target_secret_arn,
                     "Secret the operator fills with the Aurora DMS user credentials")
+
+    def _traffic_outputs(self) -> None:
+        api, dns, control, topics = self.api, self.dns, self.control, self.topics
+        self.output("alb_dns_name", api.load_balancer.dns_name, "DNS name of the ALB in front of the payments API")
+        self.output("alb_arn", api.load_balancer.arn, "ARN of the ALB")
+        self.output("api_target_group_arn", api.target_group.arn, "Lambda target group of the payments API")
+        self.output("api_fqdn", dns.record_name, "Name clients use; weighted between legacy and new")
+        self.output("api_url", f"{api.scheme}://{dns.record_name}", "URL of the payments API through Route53")
+        self.output("alb_url", f"{api.scheme}://{api.load_balancer.dns_name}", "URL of the payments API on the ALB")
+        self.output("hosted_zone_id", dns.zone_id, "Route53 hosted zone holding the weighted records")
+        functions = [api.handler, *control.functions]
+        self.output("lambda_function_names", {f.name.removeprefix(f"{self.settings.name_prefix}-"): f.name
+                                              for f in functions}, "Lambda function names by role")
+        self.output("lambda_function_arns", {f.name.removeprefix(f"{self.settings.name_prefix}-"): f.arn
+                                             for f in functions}, "Lambda function ARNs by role")
+        self.output("alert_topic_arn", topics.alerts.arn, "SNS topic for operator alerts")
+        self.output("critical_topic_arn", topics.critical.arn, "SNS topic of critical alarms (triggers rollback)")
+        self.output("dashboard_name", self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard of the migration")
+        self.output("waf_web_acl_arn", api.web_acl.arn, "WAFv2 web ACL protecting the ALB")
+        self.output("migration_metric_namespace", self.metric_namespace,
+                    "CloudWatch namespace of the MigrationReady metric")
+        self.output("critical_alarm_prefix", critical_alarm_prefix(self.settings.name_prefix),
+                    "Name prefix of the alarms that block a shift and trigger rollback")

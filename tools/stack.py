@@ -1,11 +1,20 @@
 """Synthesizes and drives the stack for the Makefile: `python -m tools.stack <command>`.
 
-Commands: synth, validate. Settings come from environment variables (lib/config.py);
-a bad value ends the command with one line naming it.
+Commands:
+  synth     synthesize cdktf.out/stacks/TapStack<suffix>/cdk.tf.json
+  validate  synth + terraform init/validate against the real provider schema (offline)
+  deploy    synth, start the emulator on the local target, init + apply, write outputs
+  plan      synth + terraform plan, rendered to plan-summary.md (exit 3 when it is dangerous)
+  destroy   terraform destroy
+  down      stop the local emulator
+
+Settings come from environment variables (lib/config.py); a bad value ends the
+command with one line naming it.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,33 +23,145 @@ from lib.config import ConfigError, Settings, load_settings
 from tools import terraform
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = PROJECT_ROOT / "build"
+EMULATOR_PIDFILE = BUILD_DIR / "moto.pid"
+EMULATOR_LOG = BUILD_DIR / "moto.log"
+OUTPUTS_FILE = PROJECT_ROOT / "cfn-outputs" / "flat-outputs.json"
+PLAN_FILE = BUILD_DIR / "stack.tfplan"
+PLAN_SUMMARY = PROJECT_ROOT / "plan-summary.md"
+APPLY_PARALLELISM = "-parallelism=20"
+# Dummy credentials for the emulator; they never leave this machine.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
+                     "AWS_PROFILE": ""}
+
+
+class StackError(Exception):
+    """A step failed; the message says which and what to do."""
 
 
 def stack_dir(settings: Settings) -> Path:
     return PROJECT_ROOT / "cdktf.out" / "stacks" / settings.stack_name
 
 
+def state_file(settings: Settings) -> Path:
+    return PROJECT_ROOT / "state" / f"{settings.stack_name}.tfstate"
+
+
+def target_env(settings: Settings) -> dict[str, str]:
+    return dict(LOCAL_CREDENTIALS) if settings.target == "local" else {}
+
+
 def synth(settings: Settings) -> Path:
     result = subprocess.run([sys.executable, "main.py"], cwd=PROJECT_ROOT, check=False)
     if result.returncode != 0:
-        raise SystemExit(result.returncode)
-    print(f"synthesized {stack_dir(settings).relative_to(PROJECT_ROOT)}/cdk.tf.json")
+        raise StackError(f"synth failed (exit {result.returncode})")
+    print(f"synthesized {stack_dir(settings).relative_to(PROJECT_ROOT)}/cdk.tf.json", flush=True)
     return stack_dir(settings)
 
 
-def terraform_or_exit(folder: Path, args: list[str]) -> None:
-    result = terraform.run(folder, args)
-    if result.returncode != 0:
-        raise SystemExit(f"error: terraform {args[0]} failed (exit {result.returncode})")
+def run_terraform(settings: Settings, args: list[str], *, capture: bool = False) -> subprocess.CompletedProcess:
+    result = terraform.run(stack_dir(settings), args, extra_env=target_env(settings), capture=capture)
+    if result.returncode not in (0, 2) or (result.returncode == 2 and "-detailed-exitcode" not in args):
+        detail = (result.stderr or "").strip().splitlines()[-5:] if capture else []
+        raise StackError(f"terraform {args[0]} failed (exit {result.returncode})"
+                         + ("".join(f"\n  {line}" for line in detail)))
+    return result
+
+
+def init(settings: Settings, *, backend: bool = True) -> None:
+    args = ["init", "-input=false", "-no-color"] + ([] if backend else ["-backend=false"])
+    run_terraform(settings, args, capture=True)
 
 
 def validate(settings: Settings) -> None:
-    folder = synth(settings)
-    terraform_or_exit(folder, ["init", "-backend=false", "-input=false", "-no-color"])
-    terraform_or_exit(folder, ["validate", "-no-color"])
+    synth(settings)
+    init(settings, backend=False)
+    run_terraform(settings, ["validate", "-no-color"])
 
 
-COMMANDS = {"synth": synth, "validate": validate}
+def emulator_command(action: str, settings: Settings) -> list[str]:
+    command = [sys.executable, "-m", "tools.local_aws", action, "--pidfile", str(EMULATOR_PIDFILE)]
+    if action == "start":
+        command += ["--port", str(settings.local_aws_port), "--log", str(EMULATOR_LOG)]
+    return command
+
+
+def emulator_running(settings: Settings) -> bool:
+    result = subprocess.run(emulator_command("status", settings), cwd=PROJECT_ROOT, capture_output=True,
+                            text=True, check=False)
+    return result.returncode == 0
+
+
+def ensure_emulator(settings: Settings) -> None:
+    if emulator_running(settings):
+        return
+    # The emulator keeps everything in memory: state from an earlier emulator describes nothing.
+    stale = state_file(settings)
+    if stale.exists():
+        stale.unlink()
+        print(f"removed {stale.relative_to(PROJECT_ROOT)}: it described an emulator that is gone", flush=True)
+    result = subprocess.run(emulator_command("start", settings), cwd=PROJECT_ROOT, check=False)
+    if result.returncode != 0:
+        raise StackError(f"the local AWS emulator did not start; see {EMULATOR_LOG.relative_to(PROJECT_ROOT)}")
+
+
+def write_outputs(settings: Settings) -> dict[str, object]:
+    raw = json.loads(run_terraform(settings, ["output", "-json"], capture=True).stdout)
+    flat = {name: entry["value"] for name, entry in sorted(raw.items())}
+    OUTPUTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUTS_FILE.write_text(json.dumps({settings.stack_name: flat}, indent=2, sort_keys=True) + "\n")
+    return flat
+
+
+def print_summary(settings: Settings, outputs: dict[str, object]) -> None:
+    rows = [("target", f"{settings.target} ({settings.aws_region})"), ("API URL", outputs.get("api_url")),
+            ("ALB URL", outputs.get("alb_url")), ("database endpoint", outputs.get("aurora_cluster_endpoint")),
+            ("DMS task", outputs.get("dms_replication_task_arn")), ("hosted zone", outputs.get("hosted_zone_id")),
+            ("dashboard", outputs.get("dashboard_name")),
+            ("outputs file", OUTPUTS_FILE.relative_to(PROJECT_ROOT))]
+    width = max(len(label) for label, _ in rows)
+    print(f"\n{settings.stack_name} deployed:")
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")
+
+
+def deploy(settings: Settings) -> None:
+    synth(settings)
+    if settings.target == "local":
+        ensure_emulator(settings)
+    init(settings)
+    run_terraform(settings, ["apply", "-auto-approve", "-input=false", "-no-color", APPLY_PARALLELISM])
+    print_summary(settings, write_outputs(settings))
+
+
+def plan(settings: Settings) -> int:
+    synth(settings)
+    if settings.target == "local" and not emulator_running(settings):
+        raise StackError("the local emulator is not running: run `make deploy` first")
+    init(settings)
+    run_terraform(settings, ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}"])
+    plan_json = BUILD_DIR / "stack.plan.json"
+    plan_json.write_text(run_terraform(settings, ["show", "-json", str(PLAN_FILE)], capture=True).stdout)
+    return subprocess.run([sys.executable, "-m", "tools.plan_summary", "--plan-json", str(plan_json),
+                           "--synth-json", str(stack_dir(settings) / "cdk.tf.json"), "--out", str(PLAN_SUMMARY)],
+                          cwd=PROJECT_ROOT, check=False).returncode
+
+
+def destroy(settings: Settings) -> None:
+    if settings.target == "local" and not emulator_running(settings):
+        print("nothing to destroy: the local emulator is not running (its resources died with it)")
+        return
+    synth(settings)
+    init(settings)
+    run_terraform(settings, ["destroy", "-auto-approve", "-input=false", "-no-color", APPLY_PARALLELISM])
+    OUTPUTS_FILE.unlink(missing_ok=True)
+
+
+def down(settings: Settings) -> None:
+    subprocess.run(emulator_command("stop", settings), cwd=PROJECT_ROOT, check=False)
+
+
+COMMANDS = {"synth": synth, "validate": validate, "deploy": deploy, "plan": plan, "destroy": destroy, "down": down}
 
 
 def main(argv: list[str]) -> int:
@@ -49,11 +170,11 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         settings = load_settings()
-    except ConfigError as error:
+        result = COMMANDS[argv[0]](settings)
+    except (ConfigError, StackError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    COMMANDS[argv[0]](settings)
-    return 0
+        return 2 if isinstance(error, ConfigError) else 1
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

@@ -7,7 +7,10 @@ import json
 
 from cdktf import Fn, Token
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.data_aws_availability_zones import DataAwsAvailabilityZones
+from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
+    DataAwsAvailabilityZones,
+    DataAwsAvailabilityZonesFilter,
+)
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.eip import Eip
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
@@ -45,7 +48,8 @@ class Network(Construct):
         super().__init__(scope, construct_id)
         self._name_prefix = name_prefix
         zones = DataAwsAvailabilityZones(self, "zones", state="available",
-                                         filter=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}])
+                                         filter=[DataAwsAvailabilityZonesFilter(name="opt-in-status",
+                                                                                values=["opt-in-not-required"])])
         self.availability_zones = [Token.as_string(Fn.element(zones.names, az)) for az in range(AZ_COUNT)]
 
         self.vpc = Vpc(self, "vpc", cidr_block=vpc_cidr, enable_dns_hostnames=True, enable_dns_support=True,

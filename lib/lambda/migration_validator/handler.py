@@ -1,0 +1,346 @@
+"""Migration validator: decides whether the DMS migration is ready for traffic cutover.
+
+Environment:
+    REPLICATION_TASK_ARN            DMS replication task ARN
+    REPLICATION_INSTANCE_ID         DMS replication instance identifier
+    CDC_LATENCY_THRESHOLD_SECONDS   optional, default 300 (number >= 0)
+    ALERT_TOPIC_ARN                 SNS topic notified when NOT_READY
+    METRIC_NAMESPACE                namespace of the MigrationReady metric
+    LOG_LEVEL                       optional, default INFO
+
+Event: ignored (meant for a schedule).
+
+Response:
+    {"status": "READY" | "NOT_READY",
+     "reasons": [str, ...],                      # empty when READY
+     "tables": [{"schema": str, "table": str, "ready": bool, "reasons": [str, ...]}, ...],
+     "task_status": str | null,
+     "latency_seconds": {"CDCLatencySource": float | null, "CDCLatencyTarget": float | null},
+     "threshold_seconds": float,
+     "checked_at": ISO-8601 UTC,
+     "metric_published": bool, "alert_published": bool}
+
+READY only when the task is running, at least one table is reported, every table has
+TableState "Table completed", no full-load error rows, ValidationState "Validated", no
+failed or suspended validation records, and the latest CDCLatencySource and
+CDCLatencyTarget datapoints of the last 10 minutes both exist and are <= the threshold.
+Anything unknown (API failure, missing datapoints) counts as NOT_READY.
+Publishes MigrationReady (1 or 0, no dimensions) to METRIC_NAMESPACE on every run and an
+SNS alert to ALERT_TOPIC_ARN on NOT_READY.
+"""
+
+import json
+import logging
+import math
+import os
+import sys
+from datetime import datetime, timedelta, timezone
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+DEFAULT_LATENCY_THRESHOLD_SECONDS = 300.0
+LATENCY_WINDOW_SECONDS = 600
+LATENCY_PERIOD_SECONDS = 60
+LATENCY_METRICS = ("CDCLatencySource", "CDCLatencyTarget")
+READY_METRIC_NAME = "MigrationReady"
+TABLE_COMPLETED = "Table completed"
+VALIDATED = "Validated"
+TASK_RUNNING = "running"
+MAX_REASONS_IN_ALERT = 50
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+# --------------------------------------------------------------------------- logging
+class JsonLogHandler(logging.Handler):
+    """Writes one JSON object per record to the current sys.stderr."""
+
+    def emit(self, record):
+        try:
+            entry = {
+                "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+            entry.update(getattr(record, "fields", {}))
+            if record.exc_info:
+                entry["exception"] = logging.Formatter().formatException(record.exc_info)
+            sys.stderr.write(json.dumps(entry, default=str) + "\n")
+        except Exception:  # pragma: no cover - logging must never break the handler
+            self.handleError(record)
+
+
+def build_logger(name):
+    logger = logging.getLogger(name)
+    if not any(isinstance(h, JsonLogHandler) for h in logger.handlers):
+        logger.addHandler(JsonLogHandler())
+    logger.propagate = False
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    logger.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
+    return logger
+
+
+LOGGER = build_logger("migration_validator")
+
+
+def log(level, message, *, exc_info=None, **fields):
+    LOGGER.log(level, message, extra={"fields": fields}, exc_info=exc_info)
+
+
+# --------------------------------------------------------------------------- AWS clients
+_clients = {}
+
+
+def aws_client(service):
+    """Cached boto3 client per service, created on first use. Tests may pre-fill `_clients`."""
+    if service not in _clients:
+        _clients[service] = boto3.client(service, config=CLIENT_CONFIG)
+    return _clients[service]
+
+
+def error_code(error):
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code", "ClientError")
+    return type(error).__name__
+
+
+# --------------------------------------------------------------------------- configuration
+class ConfigError(Exception):
+    """The function's environment is incomplete or invalid."""
+
+
+def load_config():
+    names = ("REPLICATION_TASK_ARN", "REPLICATION_INSTANCE_ID", "ALERT_TOPIC_ARN", "METRIC_NAMESPACE")
+    missing = [name for name in names if not os.environ.get(name)]
+    if missing:
+        raise ConfigError("missing environment variable(s): " + ", ".join(missing))
+    raw_threshold = os.environ.get("CDC_LATENCY_THRESHOLD_SECONDS") or str(DEFAULT_LATENCY_THRESHOLD_SECONDS)
+    try:
+        threshold = float(raw_threshold)
+    except ValueError:
+        threshold = -1.0
+    if not math.isfinite(threshold) or threshold < 0:
+        raise ConfigError("CDC_LATENCY_THRESHOLD_SECONDS must be a number >= 0")
+    task_arn = os.environ["REPLICATION_TASK_ARN"]
+    return {
+        "task_arn": task_arn,
+        "task_id": task_arn.rsplit(":", 1)[-1],
+        "instance_id": os.environ["REPLICATION_INSTANCE_ID"],
+        "threshold": threshold,
+        "topic_arn": os.environ["ALERT_TOPIC_ARN"],
+        "namespace": os.environ["METRIC_NAMESPACE"],
+    }
+
+
+# --------------------------------------------------------------------------- DMS
+def fetch_task_status(task_arn):
+    """Status of the replication task, or None when DMS does not know it."""
+    try:
+        response = aws_client("dms").describe_replication_tasks(
+            Filters=[{"Name": "replication-task-arn", "Values": [task_arn]}],
+            WithoutSettings=True,
+        )
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundFault":
+            return None
+        raise
+    tasks = response.get("ReplicationTasks", [])
+    return tasks[0].get("Status") if tasks else None
+
+
+def fetch_table_statistics(task_arn):
+    """All TableStatistics entries of the task, following every Marker."""
+    tables, marker = [], None
+    while True:
+        request = {"ReplicationTaskArn": task_arn, "MaxRecords": 500}
+        if marker:
+            request["Marker"] = marker
+        page = aws_client("dms").describe_table_statistics(**request)
+        tables.extend(page.get("TableStatistics", []))
+        marker = page.get("Marker")
+        if not marker:
+            return tables
+
+
+def evaluate_table(stats):
+    reasons = []
+    table_state = stats.get("TableState")
+    if table_state != TABLE_COMPLETED:
+        reasons.append(f"full load not complete (TableState is {table_state!r})")
+    if stats.get("FullLoadErrorRows", 0) > 0:
+        reasons.append(f"{stats['FullLoadErrorRows']} full-load error row(s)")
+    validation_state = stats.get("ValidationState")
+    if validation_state != VALIDATED:
+        reasons.append(f"ValidationState is {validation_state!r}, expected {VALIDATED!r}")
+    if stats.get("ValidationFailedRecords", 0) > 0:
+        reasons.append(f"{stats['ValidationFailedRecords']} record(s) failed validation")
+    if stats.get("ValidationSuspendedRecords", 0) > 0:
+        reasons.append(f"{stats['ValidationSuspendedRecords']} record(s) with suspended validation")
+    return {
+        "schema": stats.get("SchemaName"),
+        "table": stats.get("TableName"),
+        "ready": not reasons,
+        "reasons": reasons,
+    }
+
+
+# --------------------------------------------------------------------------- CloudWatch
+def fetch_latest_latency(metric_name, config, now):
+    """Maximum of the most recent datapoint in the window, or None when there is none."""
+    response = aws_client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/DMS",
+        MetricName=metric_name,
+        Dimensions=[
+            {"Name": "ReplicationInstanceIdentifier", "Value": config["instance_id"]},
+            {"Name": "ReplicationTaskIdentifier", "Value": config["task_id"]},
+        ],
+        StartTime=now - timedelta(seconds=LATENCY_WINDOW_SECONDS),
+        EndTime=now,
+        Period=LATENCY_PERIOD_SECONDS,
+        Statistics=["Maximum"],
+    )
+    datapoints = response.get("Datapoints", [])
+    if not datapoints:
+        return None
+    return float(max(datapoints, key=lambda point: point["Timestamp"])["Maximum"])
+
+
+def latency_reasons(latencies, threshold):
+    reasons = []
+    for metric_name, value in latencies.items():
+        if value is None:
+            reasons.append(
+                f"no {metric_name} datapoints in the last {LATENCY_WINDOW_SECONDS} seconds "
+                "(missing data is treated as not ready)"
+            )
+        elif value > threshold:
+            reasons.append(f"{metric_name} is {value:g}s, above the {threshold:g}s threshold")
+    return reasons
+
+
+# --------------------------------------------------------------------------- evaluation
+def check_task(config):
+    try:
+        status = fetch_task_status(config["task_arn"])
+    except (ClientError, BotoCoreError) as error:
+        log(logging.ERROR, "describe_replication_tasks failed", error_code=error_code(error))
+        return None, [f"could not read the replication task ({error_code(error)})"]
+    if status is None:
+        return None, ["replication task not found"]
+    if status != TASK_RUNNING:
+        return status, [f"replication task status is {status!r}, expected {TASK_RUNNING!r}"]
+    return status, []
+
+
+def check_tables(config):
+    try:
+        statistics = fetch_table_statistics(config["task_arn"])
+    except (ClientError, BotoCoreError) as error:
+        log(logging.ERROR, "describe_table_statistics failed", error_code=error_code(error))
+        return [], [f"could not read table statistics ({error_code(error)})"]
+    tables = [evaluate_table(stats) for stats in statistics]
+    if not tables:
+        return tables, ["no table statistics reported for the replication task"]
+    reasons = [
+        f"{table['schema']}.{table['table']}: {reason}"
+        for table in tables
+        for reason in table["reasons"]
+    ]
+    return tables, reasons
+
+
+def check_latency(config, now):
+    latencies = {}
+    try:
+        for metric_name in LATENCY_METRICS:
+            latencies[metric_name] = fetch_latest_latency(metric_name, config, now)
+    except (ClientError, BotoCoreError) as error:
+        log(logging.ERROR, "get_metric_statistics failed", error_code=error_code(error))
+        latencies = {name: latencies.get(name) for name in LATENCY_METRICS}
+        return latencies, [f"could not read CDC latency metrics ({error_code(error)})"]
+    return latencies, latency_reasons(latencies, config["threshold"])
+
+
+def evaluate(config, now):
+    task_status, task_reasons = check_task(config)
+    tables, table_reasons = check_tables(config)
+    latencies, latency_problems = check_latency(config, now)
+    reasons = task_reasons + table_reasons + latency_problems
+    return {
+        "status": "NOT_READY" if reasons else "READY",
+        "reasons": reasons,
+        "tables": tables,
+        "task_status": task_status,
+        "latency_seconds": latencies,
+        "threshold_seconds": config["threshold"],
+        "checked_at": now.isoformat(),
+    }
+
+
+# --------------------------------------------------------------------------- publication
+def publish_readiness_metric(namespace, ready, now):
+    try:
+        aws_client("cloudwatch").put_metric_data(
+            Namespace=namespace,
+            MetricData=[{"MetricName": READY_METRIC_NAME, "Value": 1.0 if ready else 0.0,
+                         "Timestamp": now}],
+        )
+    except (ClientError, BotoCoreError) as error:
+        log(logging.ERROR, "put_metric_data failed", error_code=error_code(error))
+        return False
+    return True
+
+
+def alert_message(result, config):
+    reasons = result["reasons"]
+    shown = reasons[:MAX_REASONS_IN_ALERT]
+    if len(reasons) > len(shown):
+        shown.append(f"... and {len(reasons) - len(shown)} more")
+    return json.dumps({
+        "status": result["status"],
+        "replication_task_arn": config["task_arn"],
+        "reasons": shown,
+        "latency_seconds": result["latency_seconds"],
+        "checked_at": result["checked_at"],
+    }, indent=2)
+
+
+def publish_alert(result, config):
+    try:
+        aws_client("sns").publish(
+            TopicArn=config["topic_arn"],
+            Subject=f"DMS migration NOT_READY: {config['task_id']}"[:100],
+            Message=alert_message(result, config),
+        )
+    except (ClientError, BotoCoreError) as error:
+        log(logging.ERROR, "sns publish failed", error_code=error_code(error))
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- entry point
+def handler(event, context):
+    now = datetime.now(timezone.utc)
+    try:
+        config = load_config()
+    except ConfigError as error:
+        log(logging.ERROR, "configuration error", error=str(error))
+        return {"status": "NOT_READY", "reasons": [f"configuration error: {error}"], "tables": [],
+                "metric_published": False, "alert_published": False}
+    try:
+        result = evaluate(config, now)
+    except Exception:
+        log(logging.ERROR, "unexpected error during evaluation", exc_info=True)
+        result = {"status": "NOT_READY", "reasons": ["internal error during evaluation"],
+                  "tables": [], "task_status": None,
+                  "latency_seconds": dict.fromkeys(LATENCY_METRICS),
+                  "threshold_seconds": config["threshold"], "checked_at": now.isoformat()}
+    ready = result["status"] == "READY"
+    result["metric_published"] = publish_readiness_metric(config["namespace"], ready, now)
+    result["alert_published"] = False if ready else publish_alert(result, config)
+    log(logging.INFO if ready else logging.WARNING, "migration readiness evaluated",
+        status=result["status"], reasons=result["reasons"], tables=len(result["tables"]),
+        latency_seconds=result["latency_seconds"], request_id=getattr(context, "aws_request_id", None))
+    return result
