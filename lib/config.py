@@ -91,6 +91,7 @@ class Settings:
     payment_api_reserved_concurrency: int
     cdc_latency_threshold_seconds: int
     alarm_email: str | None
+    deletion_protection: bool
 
     @property
     def is_prod(self) -> bool:
@@ -381,4 +382,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         payment_api_reserved_concurrency=env.integer("PAYMENT_API_RESERVED_CONCURRENCY", 50, 50, 1000),
         cdc_latency_threshold_seconds=env.integer("CDC_LATENCY_THRESHOLD_SECONDS", 300, 1, 86400),
         alarm_email=alarm_email,
+        # Real accounts are protected unless told otherwise; the emulator is disposable.
+        deletion_protection=env.boolean("DELETION_PROTECTION", is_prod or target == "aws"),
     )

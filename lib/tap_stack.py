@@ -76,7 +76,8 @@ class TapStack(TerraformStack):
             self, "database", options=DatabaseOptions(
                 name_prefix=prefix, engine_version=settings.db_engine_version, database_name=settings.db_name,
                 min_acu=settings.db_min_acu, max_acu=settings.db_max_acu, reader_count=settings.db_readers,
-                backup_retention_days=settings.db_backup_retention_days, protect_from_deletion=settings.is_prod),
+                backup_retention_days=settings.db_backup_retention_days,
+                deletion_protection=settings.deletion_protection, final_snapshot=settings.is_prod),
             partition=context.partition, subnet_ids=self.network.database_subnet_ids,
             availability_zones=self.network.availability_zones,
             security_group_id=self.security_groups.database.id, kms_key_arn=self.keys.data_key.arn)
@@ -110,7 +111,7 @@ class TapStack(TerraformStack):
             self, "compute", runtime=runtime,
             options=LoadBalancerOptions(name_prefix=prefix, internal=settings.alb_internal,
                                         certificate_arn=settings.certificate_arn,
-                                        protect_from_deletion=settings.is_prod,
+                                        protect_from_deletion=settings.deletion_protection,
                                         access_log_retention_days=settings.log_retention_days),
             account_id=self.context.account_id, partition=self.context.partition,
             subnet_ids=self.network.private_subnet_ids if settings.alb_internal else self.network.public_subnet_ids,

@@ -24,8 +24,6 @@ from tools import terraform
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / "build"
-EMULATOR_PIDFILE = BUILD_DIR / "moto.pid"
-EMULATOR_LOG = BUILD_DIR / "moto.log"
 OUTPUTS_FILE = PROJECT_ROOT / "cfn-outputs" / "flat-outputs.json"
 PLAN_FILE = BUILD_DIR / "stack.tfplan"
 PLAN_SUMMARY = PROJECT_ROOT / "plan-summary.md"
@@ -79,10 +77,20 @@ def validate(settings: Settings) -> None:
     run_terraform(settings, ["validate", "-no-color"])
 
 
+def emulator_pidfile(settings: Settings) -> Path:
+    return BUILD_DIR / f"moto-{settings.local_aws_port}.pid"
+
+
+def emulator_log(settings: Settings) -> Path:
+    return BUILD_DIR / f"moto-{settings.local_aws_port}.log"
+
+
 def emulator_command(action: str, settings: Settings) -> list[str]:
-    command = [sys.executable, "-m", "tools.local_aws", action, "--pidfile", str(EMULATOR_PIDFILE)]
+    command = [sys.executable, "-m", "tools.local_aws", action, "--pidfile", str(emulator_pidfile(settings))]
+    if action in ("start", "status"):
+        command += ["--port", str(settings.local_aws_port)]
     if action == "start":
-        command += ["--port", str(settings.local_aws_port), "--log", str(EMULATOR_LOG)]
+        command += ["--log", str(emulator_log(settings))]
     return command
 
 
@@ -102,7 +110,7 @@ def ensure_emulator(settings: Settings) -> None:
         print(f"removed {stale.relative_to(PROJECT_ROOT)}: it described an emulator that is gone", flush=True)
     result = subprocess.run(emulator_command("start", settings), cwd=PROJECT_ROOT, check=False)
     if result.returncode != 0:
-        raise StackError(f"the local AWS emulator did not start; see {EMULATOR_LOG.relative_to(PROJECT_ROOT)}")
+        raise StackError(f"the local AWS emulator did not start; see {emulator_log(settings)}")
 
 
 def write_outputs(settings: Settings) -> dict[str, object]:

@@ -31,10 +31,15 @@ def find_provider_mirror() -> Path | None:
     return None
 
 
-def cli_config_text(mirror: Path | None) -> str:
+PLUGIN_CACHE = PROJECT_ROOT / "build" / "plugin-cache"
+
+
+def cli_config_text(mirror: Path | None, plugin_cache: Path = PLUGIN_CACHE) -> str:
+    # The cache lets every stack folder link the provider instead of copying ~700 MB.
+    cache = f'plugin_cache_dir = "{plugin_cache}"\n'
     if mirror is None:
-        return "provider_installation {\n  direct {}\n}\n"
-    return (
+        return cache + "provider_installation {\n  direct {}\n}\n"
+    return cache + (
         "provider_installation {\n"
         "  filesystem_mirror {\n"
         f'    path    = "{mirror}"\n'
@@ -48,7 +53,7 @@ def cli_config_text(mirror: Path | None) -> str:
 
 
 def write_cli_config() -> Path:
-    CLI_CONFIG.parent.mkdir(parents=True, exist_ok=True)
+    PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)
     text = cli_config_text(find_provider_mirror())
     if not CLI_CONFIG.exists() or CLI_CONFIG.read_text() != text:
         CLI_CONFIG.write_text(text)

@@ -18,6 +18,7 @@ from cdktf_cdktf_provider_aws.lb_listener import LbListener, LbListenerDefaultAc
 from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup
 from cdktf_cdktf_provider_aws.lb_target_group_attachment import LbTargetGroupAttachment
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration,
     S3BucketLifecycleConfigurationRule,
@@ -44,8 +45,9 @@ LAMBDA_SOURCE_ROOT = Path(__file__).resolve().parent.parent / "lambda"
 BUILD_DIR = Path(__file__).resolve().parents[2] / "build" / "lambda"
 RUNTIME = "python3.12"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# Common web exploits, known bad inputs (incl. Log4j), SQL injection, anonymising proxies.
 WAF_MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
-                           "AWSManagedRulesSQLiRuleSet")
+                           "AWSManagedRulesSQLiRuleSet", "AWSManagedRulesAnonymousIpList")
 WAF_RATE_LIMIT_PER_5_MINUTES = 2000
 
 
@@ -202,6 +204,8 @@ class PaymentsApi(Construct):
                     S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(noncurrent_days=30)],
                 abort_incomplete_multipart_upload=[
                     S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(days_after_initiation=7)])])
+        # New log objects become EventBridge events (for shipping to a SIEM).
+        S3BucketNotification(self, "access_logs_events", bucket=bucket.id, eventbridge=True)
         elb_account = DataAwsElbServiceAccount(self, "elb_account")
         log_objects = f"{bucket.arn}/alb/AWSLogs/{account_id}/*"
         S3BucketPolicy(self, "access_logs_policy", bucket=bucket.id, policy=json.dumps({

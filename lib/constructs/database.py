@@ -36,7 +36,8 @@ class DatabaseOptions:
     max_acu: float
     reader_count: int
     backup_retention_days: int
-    protect_from_deletion: bool
+    deletion_protection: bool
+    final_snapshot: bool
 
 
 class Database(Construct):
@@ -79,9 +80,9 @@ class Database(Construct):
             preferred_backup_window="03:00-04:00",
             preferred_maintenance_window="sun:04:30-sun:05:30",
             copy_tags_to_snapshot=True,
-            deletion_protection=options.protect_from_deletion,
-            skip_final_snapshot=not options.protect_from_deletion,
-            final_snapshot_identifier=f"{prefix}-aurora-final" if options.protect_from_deletion else None,
+            deletion_protection=options.deletion_protection,
+            skip_final_snapshot=not options.final_snapshot,
+            final_snapshot_identifier=f"{prefix}-aurora-final" if options.final_snapshot else None,
             tags={"Name": f"{prefix}-aurora"},
         )
         monitoring_role = self._monitoring_role(prefix, partition)

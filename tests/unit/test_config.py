@@ -122,3 +122,12 @@ def test_bad_setting_makes_synth_exit_with_one_line_and_no_traceback():
     assert len(lines) == 1, result.stderr
     assert "ENVIRONMENT_SUFFIX='Bad Suffix!'" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_deletion_protection_defaults_on_for_real_accounts_and_prod():
+    assert load_settings({}).deletion_protection is False
+    assert load_settings({"TARGET": "aws"}).deletion_protection is True
+    assert load_settings({"ENVIRONMENT": "prod"}).deletion_protection is True
+    assert load_settings({"TARGET": "aws", "DELETION_PROTECTION": "false"}).deletion_protection is False
+    with pytest.raises(ConfigError, match="DELETION_PROTECTION='soon' is invalid: must be true or false"):
+        load_settings({"DELETION_PROTECTION": "soon"})

@@ -66,7 +66,7 @@ def test_waf_protects_the_alb_with_managed_rules_rate_limit_and_logging(dev):
     groups = {rule["statement"]["managed_rule_group_statement"]["name"] for rule in acl["rule"]
               if "managed_rule_group_statement" in rule["statement"]}
     assert groups == {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
-                      "AWSManagedRulesSQLiRuleSet"}
+                      "AWSManagedRulesSQLiRuleSet", "AWSManagedRulesAnonymousIpList"}
     assert any("rate_based_statement" in rule["statement"] for rule in acl["rule"])
     assert dev.one("aws_wafv2_web_acl_association")["resource_arn"].startswith("${aws_lb.")
     logging = dev.one("aws_wafv2_web_acl_logging_configuration")

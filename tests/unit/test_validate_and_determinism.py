@@ -3,6 +3,7 @@ same commit synthesizes byte-identical output."""
 
 import hashlib
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -10,15 +11,33 @@ from tests.unit.conftest import PROFILES, synthesize
 from tools import terraform
 
 
-@pytest.mark.parametrize("profile", ["dev", "prod", "https"])
-def test_terraform_validate_passes_offline(synth_all, profile, tmp_path):
-    stack_dir = tmp_path / "stack"
-    shutil.copytree(synth_all[profile].stack_dir, stack_dir)
+VALIDATED_PROFILES = ("dev", "prod", "https")
+
+
+def _init_and_validate(stack_dir):
     init = terraform.run(stack_dir, ["init", "-backend=false", "-input=false", "-no-color"], capture=True)
-    assert init.returncode == 0, init.stdout + init.stderr
-    validate = terraform.run(stack_dir, ["validate", "-no-color"], capture=True)
-    assert validate.returncode == 0, validate.stdout + validate.stderr
-    assert "The configuration is valid" in validate.stdout
+    if init.returncode != 0:
+        return init
+    return terraform.run(stack_dir, ["validate", "-no-color"], capture=True)
+
+
+@pytest.fixture(scope="module")
+def validations(synth_all, tmp_path_factory):
+    """Validates the profiles concurrently: each run is mostly the provider loading its schema."""
+    folders = {}
+    for profile in VALIDATED_PROFILES:
+        folders[profile] = tmp_path_factory.mktemp(f"validate-{profile}") / "stack"
+        shutil.copytree(synth_all[profile].stack_dir, folders[profile])
+    with ThreadPoolExecutor(max_workers=len(folders)) as pool:
+        results = dict(zip(folders, pool.map(_init_and_validate, folders.values())))
+    return results
+
+
+@pytest.mark.parametrize("profile", VALIDATED_PROFILES)
+def test_terraform_validate_passes_offline(validations, profile):
+    result = validations[profile]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "The configuration is valid" in result.stdout
 
 
 def test_cli_config_uses_the_provider_mirror_when_present(tmp_path, monkeypatch):

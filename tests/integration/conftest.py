@@ -1,0 +1,49 @@
+"""Integration tests read the deployed stack's outputs and check the real resources with boto3.
+
+They need a deployment (`make deploy`); with no outputs file they skip and say why.
+`make test` always deploys first, so in CI none skip.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from lib.config import Settings, load_settings
+from tools.stack import OUTPUTS_FILE, target_env
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def outputs(settings) -> dict:
+    if not OUTPUTS_FILE.exists():
+        pytest.skip(f"{OUTPUTS_FILE.relative_to(Path.cwd()) if OUTPUTS_FILE.is_relative_to(Path.cwd()) else OUTPUTS_FILE}"
+                    " not found: run `make deploy` first")
+    by_stack = json.loads(OUTPUTS_FILE.read_text())
+    assert settings.stack_name in by_stack, f"outputs are for {sorted(by_stack)}, settings say {settings.stack_name}"
+    return by_stack[settings.stack_name]
+
+
+@pytest.fixture(scope="session")
+def aws(settings):
+    """A client factory for the deployment's target (the emulator on the local target)."""
+    credentials = target_env(settings)
+    endpoint = f"http://127.0.0.1:{settings.local_aws_port}" if settings.target == "local" else None
+    session = boto3.session.Session(
+        aws_access_key_id=credentials.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY"),
+        region_name=settings.aws_region)
+    config = Config(retries={"max_attempts": 3, "mode": "standard"})
+
+    def client(service: str):
+        return session.client(service, endpoint_url=endpoint, config=config)
+
+    return client

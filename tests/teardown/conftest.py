@@ -1,0 +1,1 @@
+from tests.integration.conftest import aws, settings  # noqa: F401 - shared fixtures

@@ -1,0 +1,28 @@
+"""The README stays true: its two commands come first, and every setting is documented."""
+
+import re
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _setting_names() -> set[str]:
+    source = (PROJECT_ROOT / "lib" / "config.py").read_text()
+    return set(re.findall(r'(?:env\.\w+\(|_\w+\(env, )"([A-Z][A-Z0-9_]+)"', source))
+
+
+def test_every_setting_is_in_the_readme_table():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    names = _setting_names()
+    assert len(names) > 30
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", readme))
+    assert names - documented == set()
+
+
+def test_readme_starts_with_the_main_job_and_the_test_command():
+    commands = re.findall(r"^make (\w+)", (PROJECT_ROOT / "README.md").read_text(), re.MULTILINE)
+    assert commands[:2] == ["deploy", "test"]
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (PROJECT_ROOT / ".ci" / "run").read_text()
