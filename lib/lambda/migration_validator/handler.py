@@ -36,8 +36,6 @@ import os
 import sys
 from datetime import datetime, timedelta, timezone
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 DEFAULT_LATENCY_THRESHOLD_SECONDS = 300.0
@@ -49,7 +47,8 @@ TABLE_COMPLETED = "Table completed"
 VALIDATED = "Validated"
 TASK_RUNNING = "running"
 MAX_REASONS_IN_ALERT = 50
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+# boto3 loads lazily with the first client: bad requests are answered without paying for it.
+CLIENT_OPTIONS = dict(retries={"mode": "standard", "max_attempts": 5})
 
 
 # --------------------------------------------------------------------------- logging
@@ -96,7 +95,10 @@ _clients = {}
 def aws_client(service):
     """Cached boto3 client per service, created on first use. Tests may pre-fill `_clients`."""
     if service not in _clients:
-        _clients[service] = boto3.client(service, config=CLIENT_CONFIG)
+        import boto3  # noqa: PLC0415
+        from botocore.config import Config  # noqa: PLC0415
+
+        _clients[service] = boto3.client(service, config=Config(**CLIENT_OPTIONS))
     return _clients[service]
 
 

@@ -39,8 +39,6 @@ from decimal import Decimal
 from http import HTTPStatus
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 MAX_BODY_BYTES = 16 * 1024
@@ -80,9 +78,8 @@ SELECT_BY_IDEMPOTENCY_KEY_SQL = (
 SELECT_BY_ID_SQL = f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = :id"
 HEALTH_SQL = "SELECT 1"
 
-CLIENT_CONFIG = Config(
-    connect_timeout=5, read_timeout=50, retries={"mode": "standard", "max_attempts": 3}
-)
+# boto3 loads lazily with the first client: bad requests are answered without paying for it.
+CLIENT_OPTIONS = dict(connect_timeout=5, read_timeout=50, retries={"mode": "standard", "max_attempts": 3})
 
 
 # --------------------------------------------------------------------------- logging
@@ -145,7 +142,10 @@ def rds_data_client():
     """The module's cached rds-data client (created on first use). Tests replace this function."""
     global _rds_data
     if _rds_data is None:
-        _rds_data = boto3.client("rds-data", config=CLIENT_CONFIG)
+        import boto3  # noqa: PLC0415
+        from botocore.config import Config  # noqa: PLC0415
+
+        _rds_data = boto3.client("rds-data", config=Config(**CLIENT_OPTIONS))
     return _rds_data
 
 

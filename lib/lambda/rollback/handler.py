@@ -35,13 +35,12 @@ import os
 import sys
 from datetime import datetime, timezone
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 ROLLED_BACK = {"new": 0, "legacy": 100}
 MAX_REASON_LENGTH = 256
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8})
+# boto3 loads lazily with the first client: bad requests are answered without paying for it.
+CLIENT_OPTIONS = dict(retries={"mode": "standard", "max_attempts": 8})
 
 
 # --------------------------------------------------------------------------- logging
@@ -88,7 +87,10 @@ _clients = {}
 def aws_client(service):
     """Cached boto3 client per service, created on first use. Tests may pre-fill `_clients`."""
     if service not in _clients:
-        _clients[service] = boto3.client(service, config=CLIENT_CONFIG)
+        import boto3  # noqa: PLC0415
+        from botocore.config import Config  # noqa: PLC0415
+
+        _clients[service] = boto3.client(service, config=Config(**CLIENT_OPTIONS))
     return _clients[service]
 
 

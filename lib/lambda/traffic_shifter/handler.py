@@ -38,8 +38,6 @@ import os
 import sys
 from datetime import datetime, timedelta, timezone
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 READY_METRIC_NAME = "MigrationReady"
@@ -47,7 +45,8 @@ TOTAL_WEIGHT = 100
 MAX_STEP = 100
 MAX_REASON_LENGTH = 256
 ALLOWED_EVENT_KEYS = frozenset({"target_weight", "step", "reason"})
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
+# boto3 loads lazily with the first client: bad requests are answered without paying for it.
+CLIENT_OPTIONS = dict(retries={"mode": "standard", "max_attempts": 5})
 
 
 # --------------------------------------------------------------------------- logging
@@ -94,7 +93,10 @@ _clients = {}
 def aws_client(service):
     """Cached boto3 client per service, created on first use. Tests may pre-fill `_clients`."""
     if service not in _clients:
-        _clients[service] = boto3.client(service, config=CLIENT_CONFIG)
+        import boto3  # noqa: PLC0415
+        from botocore.config import Config  # noqa: PLC0415
+
+        _clients[service] = boto3.client(service, config=Config(**CLIENT_OPTIONS))
     return _clients[service]
 
 
