@@ -25,7 +25,6 @@ from tools import terraform
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / "build"
 OUTPUTS_FILE = PROJECT_ROOT / "cfn-outputs" / "flat-outputs.json"
-PLAN_FILE = BUILD_DIR / "stack.tfplan"
 PLAN_SUMMARY = PROJECT_ROOT / "plan-summary.md"
 APPLY_PARALLELISM = "-parallelism=20"
 # Dummy credentials for the emulator; they never leave this machine.
@@ -113,11 +112,23 @@ def ensure_emulator(settings: Settings) -> None:
         raise StackError(f"the local AWS emulator did not start; see {emulator_log(settings)}")
 
 
+def read_all_outputs() -> dict[str, dict]:
+    return json.loads(OUTPUTS_FILE.read_text()) if OUTPUTS_FILE.exists() else {}
+
+
+def save_all_outputs(by_stack: dict[str, dict]) -> None:
+    """One file for every deployed stack, as `cdktf output --outputs-file` writes it."""
+    if not by_stack:
+        OUTPUTS_FILE.unlink(missing_ok=True)
+        return
+    OUTPUTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUTS_FILE.write_text(json.dumps(by_stack, indent=2, sort_keys=True) + "\n")
+
+
 def write_outputs(settings: Settings) -> dict[str, object]:
     raw = json.loads(run_terraform(settings, ["output", "-json"], capture=True).stdout)
     flat = {name: entry["value"] for name, entry in sorted(raw.items())}
-    OUTPUTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUTS_FILE.write_text(json.dumps({settings.stack_name: flat}, indent=2, sort_keys=True) + "\n")
+    save_all_outputs({**read_all_outputs(), settings.stack_name: flat})
     return flat
 
 
@@ -147,9 +158,10 @@ def plan(settings: Settings) -> int:
     if settings.target == "local" and not emulator_running(settings):
         raise StackError("the local emulator is not running: run `make deploy` first")
     init(settings)
-    run_terraform(settings, ["plan", "-input=false", "-no-color", f"-out={PLAN_FILE}"])
-    plan_json = BUILD_DIR / "stack.plan.json"
-    plan_json.write_text(run_terraform(settings, ["show", "-json", str(PLAN_FILE)], capture=True).stdout)
+    plan_file = BUILD_DIR / f"{settings.stack_name}.tfplan"
+    run_terraform(settings, ["plan", "-input=false", "-no-color", APPLY_PARALLELISM, f"-out={plan_file}"])
+    plan_json = BUILD_DIR / f"{settings.stack_name}.plan.json"
+    plan_json.write_text(run_terraform(settings, ["show", "-json", str(plan_file)], capture=True).stdout)
     return subprocess.run([sys.executable, "-m", "tools.plan_summary", "--plan-json", str(plan_json),
                            "--synth-json", str(stack_dir(settings) / "cdk.tf.json"), "--out", str(PLAN_SUMMARY)],
                           cwd=PROJECT_ROOT, check=False).returncode
@@ -162,7 +174,9 @@ def destroy(settings: Settings) -> None:
     synth(settings)
     init(settings)
     run_terraform(settings, ["destroy", "-auto-approve", "-input=false", "-no-color", APPLY_PARALLELISM])
-    OUTPUTS_FILE.unlink(missing_ok=True)
+    remaining = read_all_outputs()
+    remaining.pop(settings.stack_name, None)
+    save_all_outputs(remaining)
 
 
 def down(settings: Settings) -> None:
