@@ -84,6 +84,13 @@ REQUIRED_INTERNALS: dict[str, Any] = {
     "moto.route53.responses.Route53.create_hosted_zone": (),
     "moto.ec2.models.security_groups.SecurityGroupRule.description": PROPERTY,
     "moto.elbv2.models.ELBv2Backend.create_load_balancer": ("scheme",),
+    "moto.awslambda.models.LambdaFunction.__init__": ("account_id", "spec", "region"),
+    "moto.awslambda.models.LambdaFunction.get_configuration": ("on_create",),
+    "moto.awslambda.models.LambdaFunction.update_configuration": ("config_updates",),
+    "moto.s3.responses.S3Response.get_bucket_notification": (),
+    "moto.s3.models.S3Backend.get_bucket_notification_configuration": ("bucket_name",),
+    "moto.s3.models.NotificationConfiguration.__init__": ("event_bridge",),
+    "moto.core.responses.BaseResponse.serialized": ("action_result",),
     "moto.moto_server.werkzeug_app.DomainDispatcherApplication": CLASS,
     "moto.moto_server.werkzeug_app.MotoRequestHandler": CLASS,
     "moto.moto_server.werkzeug_app.create_backend_app": (),
@@ -594,6 +601,65 @@ def patch_elbv2_default_scheme() -> None:
     _wrap(ELBv2Backend, "create_load_balancer", make)
 
 
+def patch_lambda_dead_letter_config() -> None:
+    # moto defect: a function's DeadLetterConfig is accepted, never stored or returned.
+    from moto.awslambda.models import LambdaFunction
+
+    def make_init(init: Callable[..., Any]) -> Callable[..., Any]:
+        def __init__(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+            init(self, account_id, spec, *args, **kwargs)
+            self.dead_letter_config = spec.get("DeadLetterConfig") or {}
+
+        return __init__
+
+    def make_get(get: Callable[..., Any]) -> Callable[..., Any]:
+        def get_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            config = get(self, *args, **kwargs)
+            if getattr(self, "dead_letter_config", {}).get("TargetArn"):
+                config["DeadLetterConfig"] = self.dead_letter_config
+            return config
+
+        return get_configuration
+
+    def make_update(update: Callable[..., Any]) -> Callable[..., Any]:
+        def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
+            if "DeadLetterConfig" in config_updates:
+                self.dead_letter_config = config_updates["DeadLetterConfig"] or {}
+            return update(self, config_updates)
+
+        return update_configuration
+
+    _wrap(LambdaFunction, "__init__", make_init)
+    _wrap(LambdaFunction, "get_configuration", make_get)
+    _wrap(LambdaFunction, "update_configuration", make_update)
+
+
+def patch_s3_eventbridge_notification() -> None:
+    # moto defect: GetBucketNotificationConfiguration drops EventBridgeConfiguration although it is stored.
+    from moto.s3.responses import S3Response
+
+    def make(get: Callable[..., Any]) -> Callable[..., Any]:
+        def get_bucket_notification(self: Any) -> Any:
+            config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+            if config is None or config.event_bridge is None:
+                return get(self)
+            serialized = self.serialized
+
+            def with_event_bridge(action_result: Any) -> Any:
+                action_result.result["EventBridgeConfiguration"] = config.event_bridge
+                return serialized(action_result)
+
+            self.serialized = with_event_bridge  # shadows the method for this one response
+            try:
+                return get(self)
+            finally:
+                del self.serialized
+
+        return get_bucket_notification
+
+    _wrap(S3Response, "get_bucket_notification", make)
+
+
 PATCHES = (
     patch_dms_subnet_group,  # before the timestamp patch, which wraps the to_dict it sets
     patch_dms_timestamps,
@@ -605,6 +671,8 @@ PATCHES = (
     patch_route53_private_zone,
     patch_ec2_rule_description,
     patch_elbv2_default_scheme,
+    patch_lambda_dead_letter_config,
+    patch_s3_eventbridge_notification,
 )
 
 

@@ -165,6 +165,8 @@ class PaymentsApi(Construct):
             enable_deletion_protection=options.protect_from_deletion, desync_mitigation_mode="strictest",
             access_logs={"bucket": logs_bucket.id, "prefix": "alb", "enabled": True},
             tags={"Name": f"{prefix}-alb"})
+        # Terraform warns "health_check.protocol cannot be specified" for Lambda targets although none is
+        # set: provider defect hashicorp/terraform-provider-aws#35457 (it defaults the protocol to HTTP).
         self.target_group = LbTargetGroup(
             self, "api_targets", name=f"{prefix}-api", target_type="lambda",
             health_check={"enabled": True, "path": "/health", "matcher": "200", "interval": 35, "timeout": 30,

@@ -7,12 +7,14 @@ their own emulators on other ports.
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -371,6 +373,48 @@ def test_aws_managed_iam_policy_attaches(aws: Callable[[str], Any]) -> None:
     iam.attach_role_policy(RoleName=role, PolicyArn=policy)
     attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
     assert [p["PolicyArn"] for p in attached] == [policy]
+
+
+def lambda_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    return buffer.getvalue()
+
+
+def test_lambda_dead_letter_config_is_returned_and_updated(aws: Callable[[str], Any]) -> None:
+    iam, sqs, lam = aws("iam"), aws("sqs"), aws("lambda")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                      "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    role = iam.create_role(RoleName=unique("fn"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    first, second = (sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"],
+                                              AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+                     for _ in range(2))
+    name = unique("fn")
+    created = lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.handler",
+                                  Code={"ZipFile": lambda_zip()}, DeadLetterConfig={"TargetArn": first})
+    assert created["DeadLetterConfig"] == {"TargetArn": first}
+    assert lam.get_function_configuration(FunctionName=name)["DeadLetterConfig"] == {"TargetArn": first}
+
+    lam.update_function_configuration(FunctionName=name, DeadLetterConfig={"TargetArn": second})
+    assert lam.get_function(FunctionName=name)["Configuration"]["DeadLetterConfig"] == {"TargetArn": second}
+
+    lam.update_function_configuration(FunctionName=name, DeadLetterConfig={})
+    assert "DeadLetterConfig" not in lam.get_function_configuration(FunctionName=name)
+
+
+def test_s3_eventbridge_notification_is_returned(aws: Callable[[str], Any]) -> None:
+    s3 = aws("s3")
+    bucket = unique("logs")
+    s3.create_bucket(Bucket=bucket)
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket=bucket)
+
+    s3.put_bucket_notification_configuration(Bucket=bucket,
+                                             NotificationConfiguration={"EventBridgeConfiguration": {}})
+    assert s3.get_bucket_notification_configuration(Bucket=bucket)["EventBridgeConfiguration"] == {}
+
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket=bucket)
 
 
 # --------------------------------------------------------------------------- version and internals check
