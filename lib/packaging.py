@@ -3,6 +3,10 @@
 The same sources give the same bytes on any machine and checkout: entries are
 sorted, timestamps and permissions fixed, caches left out. Terraform's
 ``source_code_hash`` comes from those bytes, so an unchanged function never diffs.
+
+Every zip also carries the modules of lib/lambda/shared at its root, next to the
+function's handler.py, so handlers import them as top-level modules. A file name
+that is both the function's and a shared one is an error, never a silent overwrite.
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ import base64
 import hashlib
 import io
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+SHARED_SOURCE = Path(__file__).resolve().parent / "lambda" / "shared"
 FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o644 << 16
 EXCLUDED_PARTS = {"__pycache__", ".pytest_cache", "tests"}
@@ -34,14 +40,38 @@ def package_files(source_dir: Path) -> list[Path]:
     return sorted(files, key=lambda path: path.relative_to(source_dir).as_posix())
 
 
-def zip_bytes(source_dir: Path) -> bytes:
-    files = package_files(source_dir)
-    if not any(path.name == "handler.py" for path in files):
+class PackageClashError(ValueError):
+    """Two source folders would put a file under the same name in one zip."""
+
+
+def package_entries(source_dir: Path, shared_dirs: Sequence[Path] = (SHARED_SOURCE,)) -> list[tuple[str, Path]]:
+    """(name in the zip, file) for the function's files and every shared folder's, sorted by name."""
+    own_files = package_files(source_dir)
+    if not any(path.name == "handler.py" for path in own_files):
         raise FileNotFoundError(f"{source_dir} has no handler.py; a Lambda package needs its handler")
+    sources = [(source_dir, own_files)]
+    for shared_dir in map(Path, shared_dirs):
+        if not shared_dir.is_dir():
+            raise FileNotFoundError(f"shared Lambda source folder {shared_dir} does not exist")
+        sources.append((shared_dir, package_files(shared_dir)))
+    entries: dict[str, Path] = {}
+    for root, files in sources:
+        for path in files:
+            name = path.relative_to(root).as_posix()
+            if name in entries:
+                raise PackageClashError(
+                    f"{source_dir.name}: {name} is both {entries[name]} and {path}; shared modules sit at "
+                    "the zip root next to the function's own files, so one of them must be renamed")
+            entries[name] = path
+    return sorted(entries.items())
+
+
+def zip_bytes(source_dir: Path, shared_dirs: Sequence[Path] = (SHARED_SOURCE,)) -> bytes:
+    """The function's zip: its own files plus the shared modules at the root, byte-for-byte reproducible."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for path in files:
-            entry = zipfile.ZipInfo(path.relative_to(source_dir).as_posix(), date_time=FIXED_TIMESTAMP)
+        for name, path in package_entries(source_dir, shared_dirs):
+            entry = zipfile.ZipInfo(name, date_time=FIXED_TIMESTAMP)
             entry.external_attr = FILE_MODE
             entry.create_system = 3  # Unix: the same header bytes whatever the build OS
             entry.compress_type = zipfile.ZIP_DEFLATED
@@ -49,9 +79,10 @@ def zip_bytes(source_dir: Path) -> bytes:
     return buffer.getvalue()
 
 
-def build_package(source_dir: Path, build_dir: Path) -> LambdaPackage:
+def build_package(source_dir: Path, build_dir: Path,
+                  shared_dirs: Sequence[Path] = (SHARED_SOURCE,)) -> LambdaPackage:
     """Writes <build_dir>/<function>.zip (only when its bytes change) and returns its hash."""
-    data = zip_bytes(source_dir)
+    data = zip_bytes(source_dir, shared_dirs)
     build_dir.mkdir(parents=True, exist_ok=True)
     destination = build_dir / f"{source_dir.name}.zip"
     if not destination.exists() or destination.read_bytes() != data:

@@ -2,6 +2,8 @@
 
 Handlers live in lib/lambda/<name>/handler.py and are all called `handler.py`, so each
 test loads a fresh copy under a unique module name (fresh client caches and schema flag).
+The shared modules they import (lib/lambda/shared, at the zip root when deployed) are put
+on sys.path and loaded once; every handler copy keeps its own client cache.
 """
 
 import atexit
@@ -9,13 +11,17 @@ import base64
 import importlib.util
 import itertools
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
 LAMBDA_DIR = HERE.parent.parent / "lib" / "lambda"
+SHARED_DIR = LAMBDA_DIR / "shared"
 _module_ids = itertools.count()
+if str(SHARED_DIR) not in sys.path:
+    sys.path.insert(0, str(SHARED_DIR))
 
 
 def load_module(path, name):

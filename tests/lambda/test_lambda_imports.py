@@ -1,4 +1,5 @@
-"""Every Lambda folder is zipped alone and runs on python3.12 with only stdlib + boto3/botocore."""
+"""Every function folder is zipped with the shared modules at its root and runs on python3.12
+with only stdlib + boto3/botocore besides those shared modules."""
 
 import ast
 import sys
@@ -7,7 +8,9 @@ from pathlib import Path
 import pytest
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lib" / "lambda"
+SHARED_DIR = LAMBDA_DIR / "shared"
 FUNCTIONS = ("payment_api", "migration_validator", "traffic_shifter", "rollback")
+SHARED_MODULES = {path.stem for path in SHARED_DIR.glob("*.py")}
 ALLOWED_THIRD_PARTY = {"boto3", "botocore"}
 REMOVED_IN_PYTHON_312 = {"distutils", "imp", "asynchat", "asyncore", "smtpd"}
 SOURCES = sorted(LAMBDA_DIR.rglob("*.py"))
@@ -34,7 +37,9 @@ def dynamic_imports(tree):
 
 def test_every_function_folder_has_a_handler():
     assert sorted(p.name for p in LAMBDA_DIR.iterdir() if p.is_dir()
-                  and not p.name.startswith("__")) == sorted(FUNCTIONS)
+                  and not p.name.startswith("__")) == sorted((*FUNCTIONS, SHARED_DIR.name))
+    assert not (SHARED_DIR / "handler.py").exists()  # shared is not a function
+    assert {"lambda_support", "route53_weights"} <= SHARED_MODULES
     for name in FUNCTIONS:
         tree = ast.parse((LAMBDA_DIR / name / "handler.py").read_text())
         handlers = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "handler"]
@@ -52,11 +57,12 @@ def test_only_stdlib_and_boto3_imports(path):
     problems = []
     for module, line, relative in imported_modules(tree):
         if relative:
-            problems.append(f"line {line}: relative import (folders are zipped on their own)")
+            problems.append(f"line {line}: relative import (modules sit at the zip root)")
         elif module in REMOVED_IN_PYTHON_312:
             problems.append(f"line {line}: {module} is not in the python3.12 standard library")
-        elif module not in sys.stdlib_module_names and module not in ALLOWED_THIRD_PARTY:
-            problems.append(f"line {line}: {module} is neither stdlib nor boto3/botocore")
+        elif (module not in sys.stdlib_module_names and module not in ALLOWED_THIRD_PARTY
+              and module not in SHARED_MODULES):
+            problems.append(f"line {line}: {module} is neither stdlib, boto3/botocore nor a shared module")
     problems += [f"line {line}: dynamic import" for line in dynamic_imports(tree)]
     assert problems == []
 
@@ -67,3 +73,14 @@ def test_checker_catches_forbidden_imports():
     found = [(m, r) for m, _, r in imported_modules(tree)
              if r or (m not in sys.stdlib_module_names and m not in ALLOWED_THIRD_PARTY)]
     assert found == [("psycopg2", False), ("pg8000", False), ("", True)]
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_each_loaded_copy_has_its_own_client_cache(name, load_lambda):
+    # The shared module loads once; a fresh handler copy (a new container) must not see old clients.
+    first, second = load_lambda(name), load_lambda(name)
+    marker = object()
+    first._clients["sts"] = marker
+    assert first.aws_client("sts") is marker
+    assert "sts" not in second._clients
+    assert second.aws_client.cache is second._clients

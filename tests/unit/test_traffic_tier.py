@@ -1,16 +1,22 @@
 """Compute, edge, DNS and monitoring: one test per seed failure of the traffic tier."""
 
 import ast
+import io
 import json
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
-from lib.packaging import build_package, zip_bytes
+import pytest
+
+from lib.packaging import SHARED_SOURCE, PackageClashError, build_package, zip_bytes
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_ROOT = PROJECT_ROOT / "lib" / "lambda"
 FUNCTIONS = ("payment_api", "migration_validator", "traffic_shifter", "rollback")
+SHARED_MODULES = ("lambda_support.py", "route53_weights.py")
 
 
 def test_lambda_target_group_has_no_port_or_protocol(dev):
@@ -84,6 +90,7 @@ def test_lambda_zips_exist_and_are_deterministic(dev, tmp_path):
         with zipfile.ZipFile(package) as archive:
             names = archive.namelist()
             assert "handler.py" in names
+            assert set(SHARED_MODULES) <= set(names)
             assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
             assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
@@ -103,6 +110,81 @@ def test_zip_bytes_ignore_mtimes_and_caches(tmp_path):
     assert package.path.read_bytes() == first
 
 
+def files_under(folder):
+    return {path.relative_to(folder).as_posix() for path in folder.rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_zip_has_its_handler_and_the_shared_modules_at_its_root(function, tmp_path):
+    source = LAMBDA_ROOT / function
+    data = zip_bytes(source)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        infos = archive.infolist()
+    assert names == sorted(names)
+    assert set(names) == files_under(source) | files_under(SHARED_SOURCE)
+    assert {"handler.py", *SHARED_MODULES} <= set(names)
+    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+    assert {(info.date_time, info.external_attr) for info in infos} == {((1980, 1, 1, 0, 0, 0), 0o644 << 16)}
+    assert zip_bytes(source) == data
+    assert build_package(source, tmp_path).path.read_bytes() == data
+
+
+def write_tree(root, files):
+    """Creates root/<relative path> for each {relative path: text}; returns root."""
+    for relative, text in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+    return root
+
+
+def test_shared_modules_are_zipped_from_each_shared_folder_deterministically(tmp_path):
+    function = write_tree(tmp_path / "fn", {"handler.py": "import helper\n"})
+    shared = write_tree(tmp_path / "shared", {"helper.py": "VALUE = 1\n",
+                                              "__pycache__/helper.cpython-312.pyc": "cache"})
+    data = zip_bytes(function, shared_dirs=(shared,))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.namelist() == ["handler.py", "helper.py"]
+    (shared / "helper.py").touch()
+    assert zip_bytes(function, shared_dirs=(shared,)) == data
+    assert zip_bytes(function, shared_dirs=()) != data
+
+
+def test_a_function_file_named_like_a_shared_module_is_an_error(tmp_path):
+    function = write_tree(tmp_path / "fn", {"handler.py": "", "helper.py": "# the function's own\n"})
+    shared = write_tree(tmp_path / "shared", {"helper.py": "# the shared one\n"})
+    with pytest.raises(PackageClashError, match=r"fn: helper\.py is both .*rename"):
+        zip_bytes(function, shared_dirs=(shared,))
+    with pytest.raises(PackageClashError):
+        build_package(function, tmp_path / "build", shared_dirs=(shared,))
+    assert not (tmp_path / "build" / "fn.zip").exists()
+
+
+def test_the_shared_folder_is_not_a_function_and_must_exist(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no handler.py"):
+        zip_bytes(SHARED_SOURCE)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        zip_bytes(LAMBDA_ROOT / "rollback", shared_dirs=(tmp_path / "missing",))
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_unzipped_handler_imports_without_boto3(function, tmp_path):
+    # As in Lambda: the unzipped package alone is on sys.path, shared modules at its root.
+    with zipfile.ZipFile(build_package(LAMBDA_ROOT / function, tmp_path / "build").path) as archive:
+        archive.extractall(tmp_path / "task")
+    probe = ("import sys; sys.path[0] = sys.argv[1]; import handler; "
+             "assert callable(handler.handler); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'lambda_support', "
+             "'route53_weights')))")
+    result = subprocess.run([sys.executable, "-B", "-c", probe, str(tmp_path / "task")], cwd=tmp_path / "task",
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    loaded = ast.literal_eval(result.stdout.strip())
+    assert "boto3" not in loaded  # the first client imports it
+    assert "lambda_support" in loaded
+
+
 def test_source_code_hash_comes_from_the_zip_bytes(dev):
     import base64  # noqa: PLC0415
     import hashlib  # noqa: PLC0415
@@ -117,8 +199,9 @@ def test_no_module_the_runtime_lacks_is_imported():
     allowed_third_party = {"boto3", "botocore"}
     import sys  # noqa: PLC0415
 
+    shared = {path.stem for path in SHARED_SOURCE.glob("*.py")}  # zipped next to every handler
     for source in LAMBDA_ROOT.rglob("*.py"):
-        local = {path.stem for path in source.parent.glob("*.py")}
+        local = {path.stem for path in source.parent.glob("*.py")} | shared
         for node in ast.walk(ast.parse(source.read_text())):
             names = []
             if isinstance(node, ast.Import):

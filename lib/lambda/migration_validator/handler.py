@@ -33,10 +33,11 @@ import json
 import logging
 import math
 import os
-import sys
 from datetime import datetime, timedelta, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from lambda_support import ClientCache, bind_log, build_logger, error_code
 
 DEFAULT_LATENCY_THRESHOLD_SECONDS = 300.0
 LATENCY_WINDOW_SECONDS = 600
@@ -50,62 +51,10 @@ MAX_REASONS_IN_ALERT = 50
 # boto3 loads lazily with the first client: bad requests are answered without paying for it.
 CLIENT_OPTIONS = dict(retries={"mode": "standard", "max_attempts": 5})
 
-
-# --------------------------------------------------------------------------- logging
-class JsonLogHandler(logging.Handler):
-    """Writes one JSON object per record to the current sys.stderr."""
-
-    def emit(self, record):
-        try:
-            entry = {
-                "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
-                "level": record.levelname,
-                "logger": record.name,
-                "message": record.getMessage(),
-            }
-            entry.update(getattr(record, "fields", {}))
-            if record.exc_info:
-                entry["exception"] = logging.Formatter().formatException(record.exc_info)
-            sys.stderr.write(json.dumps(entry, default=str) + "\n")
-        except Exception:  # pragma: no cover - logging must never break the handler
-            self.handleError(record)
-
-
-def build_logger(name):
-    logger = logging.getLogger(name)
-    if not any(isinstance(h, JsonLogHandler) for h in logger.handlers):
-        logger.addHandler(JsonLogHandler())
-    logger.propagate = False
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    logger.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
-    return logger
-
-
 LOGGER = build_logger("migration_validator")
-
-
-def log(level, message, *, exc_info=None, **fields):
-    LOGGER.log(level, message, extra={"fields": fields}, exc_info=exc_info)
-
-
-# --------------------------------------------------------------------------- AWS clients
-_clients = {}
-
-
-def aws_client(service):
-    """Cached boto3 client per service, created on first use. Tests may pre-fill `_clients`."""
-    if service not in _clients:
-        import boto3  # noqa: PLC0415
-        from botocore.config import Config  # noqa: PLC0415
-
-        _clients[service] = boto3.client(service, config=Config(**CLIENT_OPTIONS))
-    return _clients[service]
-
-
-def error_code(error):
-    if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code", "ClientError")
-    return type(error).__name__
+log = bind_log(LOGGER)
+aws_client = ClientCache(CLIENT_OPTIONS)  # aws_client("dms"): cached per service
+_clients = aws_client.cache  # tests may pre-fill it
 
 
 # --------------------------------------------------------------------------- configuration

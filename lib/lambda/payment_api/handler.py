@@ -31,15 +31,15 @@ import json
 import logging
 import os
 import re
-import sys
 import time
 import uuid
-from datetime import datetime, timezone
 from decimal import Decimal
 from http import HTTPStatus
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from lambda_support import ClientCache, bind_log, build_logger
 
 MAX_BODY_BYTES = 16 * 1024
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
@@ -82,41 +82,10 @@ HEALTH_SQL = "SELECT 1"
 CLIENT_OPTIONS = dict(connect_timeout=5, read_timeout=50, retries={"mode": "standard", "max_attempts": 3})
 
 
-# --------------------------------------------------------------------------- logging
-class JsonLogHandler(logging.Handler):
-    """Writes one JSON object per record to the current sys.stderr."""
-
-    def emit(self, record):
-        try:
-            entry = {
-                "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
-                "level": record.levelname,
-                "logger": record.name,
-                "message": record.getMessage(),
-            }
-            entry.update(getattr(record, "fields", {}))
-            if record.exc_info:
-                entry["exception"] = logging.Formatter().formatException(record.exc_info)
-            sys.stderr.write(json.dumps(entry, default=str) + "\n")
-        except Exception:  # pragma: no cover - logging must never break the handler
-            self.handleError(record)
-
-
-def build_logger(name):
-    logger = logging.getLogger(name)
-    if not any(isinstance(h, JsonLogHandler) for h in logger.handlers):
-        logger.addHandler(JsonLogHandler())
-    logger.propagate = False
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    logger.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
-    return logger
-
-
 LOGGER = build_logger("payment_api")
-
-
-def log(level, message, *, exc_info=None, **fields):
-    LOGGER.log(level, message, extra={"fields": fields}, exc_info=exc_info)
+log = bind_log(LOGGER)
+aws_client = ClientCache(CLIENT_OPTIONS)
+_clients = aws_client.cache  # tests may pre-fill it
 
 
 # --------------------------------------------------------------------------- errors
@@ -135,18 +104,9 @@ class DatabaseUnavailable(Exception):
 
 
 # --------------------------------------------------------------------------- AWS client
-_rds_data = None
-
-
 def rds_data_client():
     """The module's cached rds-data client (created on first use). Tests replace this function."""
-    global _rds_data
-    if _rds_data is None:
-        import boto3  # noqa: PLC0415
-        from botocore.config import Config  # noqa: PLC0415
-
-        _rds_data = boto3.client("rds-data", config=Config(**CLIENT_OPTIONS))
-    return _rds_data
+    return aws_client("rds-data")
 
 
 # --------------------------------------------------------------------------- database

@@ -32,72 +32,21 @@ No exception escapes the handler; Route53 calls are retried by botocore (standar
 import json
 import logging
 import os
-import sys
-from datetime import datetime, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from lambda_support import ClientCache, bind_log, build_logger, error_code
+from route53_weights import list_records_by_set, submit_changes, weight_upserts, weighted_record_config
 
 ROLLED_BACK = {"new": 0, "legacy": 100}
 MAX_REASON_LENGTH = 256
 # boto3 loads lazily with the first client: bad requests are answered without paying for it.
 CLIENT_OPTIONS = dict(retries={"mode": "standard", "max_attempts": 8})
 
-
-# --------------------------------------------------------------------------- logging
-class JsonLogHandler(logging.Handler):
-    """Writes one JSON object per record to the current sys.stderr."""
-
-    def emit(self, record):
-        try:
-            entry = {
-                "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
-                "level": record.levelname,
-                "logger": record.name,
-                "message": record.getMessage(),
-            }
-            entry.update(getattr(record, "fields", {}))
-            if record.exc_info:
-                entry["exception"] = logging.Formatter().formatException(record.exc_info)
-            sys.stderr.write(json.dumps(entry, default=str) + "\n")
-        except Exception:  # pragma: no cover - logging must never break the handler
-            self.handleError(record)
-
-
-def build_logger(name):
-    logger = logging.getLogger(name)
-    if not any(isinstance(h, JsonLogHandler) for h in logger.handlers):
-        logger.addHandler(JsonLogHandler())
-    logger.propagate = False
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    logger.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
-    return logger
-
-
 LOGGER = build_logger("rollback")
-
-
-def log(level, message, *, exc_info=None, **fields):
-    LOGGER.log(level, message, extra={"fields": fields}, exc_info=exc_info)
-
-
-# --------------------------------------------------------------------------- AWS client
-_clients = {}
-
-
-def aws_client(service):
-    """Cached boto3 client per service, created on first use. Tests may pre-fill `_clients`."""
-    if service not in _clients:
-        import boto3  # noqa: PLC0415
-        from botocore.config import Config  # noqa: PLC0415
-
-        _clients[service] = boto3.client(service, config=Config(**CLIENT_OPTIONS))
-    return _clients[service]
-
-
-def error_code(error):
-    if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code", "ClientError")
-    return type(error).__name__
+log = bind_log(LOGGER)
+aws_client = ClientCache(CLIENT_OPTIONS)  # aws_client("route53"): cached per service
+_clients = aws_client.cache  # tests may pre-fill it
 
 
 class RollbackError(Exception):
@@ -109,16 +58,10 @@ def load_config():
     missing = [name for name in ("HOSTED_ZONE_ID", "RECORD_NAME") if not os.environ.get(name)]
     if missing:
         raise RollbackError("configuration error: missing environment variable(s): " + ", ".join(missing))
-    new_id = os.environ.get("NEW_SET_IDENTIFIER") or "new"
-    legacy_id = os.environ.get("LEGACY_SET_IDENTIFIER") or "legacy"
-    if new_id == legacy_id:
-        raise RollbackError("configuration error: NEW_SET_IDENTIFIER equals LEGACY_SET_IDENTIFIER")
-    return {
-        "zone_id": os.environ["HOSTED_ZONE_ID"],
-        "record_name": normalize_name(os.environ["RECORD_NAME"]),
-        "new_id": new_id,
-        "legacy_id": legacy_id,
-    }
+    try:
+        return weighted_record_config(os.environ)
+    except ValueError as error:
+        raise RollbackError(f"configuration error: {error}") from None
 
 
 def parse_sns_message(sns):
@@ -171,35 +114,6 @@ def is_non_alarm_notification(trigger):
 
 
 # --------------------------------------------------------------------------- Route53
-def normalize_name(name):
-    name = name.strip().lower()
-    return name if name.endswith(".") else name + "."
-
-
-def list_records_by_set(config):
-    """{set identifier: [record sets]} for the record name, new and legacy only."""
-    found = {config["new_id"]: [], config["legacy_id"]: []}
-    request = {"HostedZoneId": config["zone_id"], "StartRecordName": config["record_name"]}
-    seen_name = False
-    while True:
-        page = aws_client("route53").list_resource_record_sets(**request)
-        for record in page.get("ResourceRecordSets", []):
-            if normalize_name(record["Name"]) != config["record_name"]:
-                if seen_name:  # records are sorted by name: we are past ours
-                    return found
-                continue
-            seen_name = True
-            if record.get("SetIdentifier") in found:
-                found[record["SetIdentifier"]].append(record)
-        if not page.get("IsTruncated"):
-            return found
-        request = {"HostedZoneId": config["zone_id"], "StartRecordName": page["NextRecordName"]}
-        for source, target in (("NextRecordType", "StartRecordType"),
-                               ("NextRecordIdentifier", "StartRecordIdentifier")):
-            if page.get(source):
-                request[target] = page[source]
-
-
 def summarize_weights(records):
     """One weight when all record types agree, else {type: weight}; None without records."""
     if not records:
@@ -220,13 +134,8 @@ def type_warnings(new_records, legacy_records):
 
 def pending_changes(new_records, legacy_records):
     """The UPSERTs needed to reach new 0 / legacy 100 (records already there are skipped)."""
-    wanted = [(record, ROLLED_BACK["new"]) for record in new_records]
-    wanted += [(record, ROLLED_BACK["legacy"]) for record in legacy_records]
-    return [
-        {"Action": "UPSERT", "ResourceRecordSet": {**record, "Weight": weight}}
-        for record, weight in wanted
-        if record.get("Weight") != weight
-    ]
+    return weight_upserts(((new_records, ROLLED_BACK["new"]), (legacy_records, ROLLED_BACK["legacy"])),
+                          skip_unchanged=True)
 
 
 def describe_trigger(trigger):
@@ -247,8 +156,7 @@ def roll_back(event):
         return {"ok": True, "changed": False, "trigger": trigger,
                 "message": f"ignored: alarm notification state is {', '.join(states)}, not ALARM"}
     config = load_config()
-    by_set = list_records_by_set(config)
-    new_records, legacy_records = by_set[config["new_id"]], by_set[config["legacy_id"]]
+    new_records, legacy_records = list_records_by_set(aws_client("route53"), config)
     if not legacy_records:
         raise RollbackError(f"legacy record {config['record_name']} "
                             f"(set identifier {config['legacy_id']!r}) not found")
@@ -260,12 +168,8 @@ def roll_back(event):
         log(logging.INFO, "already rolled back", before=before)
         return {"ok": True, "changed": False, "before": before, "after": after, "change_id": None,
                 "message": "already rolled back", "trigger": trigger, "warnings": warnings}
-    response = aws_client("route53").change_resource_record_sets(
-        HostedZoneId=config["zone_id"],
-        ChangeBatch={"Comment": f"rollback to legacy: {describe_trigger(trigger)}"[:256],
-                     "Changes": changes},
-    )
-    change = response["ChangeInfo"]
+    change = submit_changes(aws_client("route53"), config["zone_id"], changes,
+                            f"rollback to legacy: {describe_trigger(trigger)}")
     log(logging.WARNING, "rolled back to legacy", before=before, after=after,
         change_id=change["Id"], warnings=warnings)
     return {"ok": True, "changed": True, "before": before, "after": after,

@@ -32,13 +32,14 @@ records (every record type present under both set identifiers) are UPSERTed in a
 change batch that only changes Weight. No exception escapes the handler.
 """
 
-import json
 import logging
 import os
-import sys
 from datetime import datetime, timedelta, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from lambda_support import ClientCache, bind_log, build_logger, error_code
+from route53_weights import list_records_by_set, submit_changes, weight_upserts, weighted_record_config
 
 READY_METRIC_NAME = "MigrationReady"
 TOTAL_WEIGHT = 100
@@ -48,62 +49,10 @@ ALLOWED_EVENT_KEYS = frozenset({"target_weight", "step", "reason"})
 # boto3 loads lazily with the first client: bad requests are answered without paying for it.
 CLIENT_OPTIONS = dict(retries={"mode": "standard", "max_attempts": 5})
 
-
-# --------------------------------------------------------------------------- logging
-class JsonLogHandler(logging.Handler):
-    """Writes one JSON object per record to the current sys.stderr."""
-
-    def emit(self, record):
-        try:
-            entry = {
-                "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
-                "level": record.levelname,
-                "logger": record.name,
-                "message": record.getMessage(),
-            }
-            entry.update(getattr(record, "fields", {}))
-            if record.exc_info:
-                entry["exception"] = logging.Formatter().formatException(record.exc_info)
-            sys.stderr.write(json.dumps(entry, default=str) + "\n")
-        except Exception:  # pragma: no cover - logging must never break the handler
-            self.handleError(record)
-
-
-def build_logger(name):
-    logger = logging.getLogger(name)
-    if not any(isinstance(h, JsonLogHandler) for h in logger.handlers):
-        logger.addHandler(JsonLogHandler())
-    logger.propagate = False
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    logger.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
-    return logger
-
-
 LOGGER = build_logger("traffic_shifter")
-
-
-def log(level, message, *, exc_info=None, **fields):
-    LOGGER.log(level, message, extra={"fields": fields}, exc_info=exc_info)
-
-
-# --------------------------------------------------------------------------- AWS clients
-_clients = {}
-
-
-def aws_client(service):
-    """Cached boto3 client per service, created on first use. Tests may pre-fill `_clients`."""
-    if service not in _clients:
-        import boto3  # noqa: PLC0415
-        from botocore.config import Config  # noqa: PLC0415
-
-        _clients[service] = boto3.client(service, config=Config(**CLIENT_OPTIONS))
-    return _clients[service]
-
-
-def error_code(error):
-    if isinstance(error, ClientError):
-        return error.response.get("Error", {}).get("Code", "ClientError")
-    return type(error).__name__
+log = bind_log(LOGGER)
+aws_client = ClientCache(CLIENT_OPTIONS)  # aws_client("route53"): cached per service
+_clients = aws_client.cache  # tests may pre-fill it
 
 
 # --------------------------------------------------------------------------- errors
@@ -120,15 +69,12 @@ def load_config():
     raw_age = os.environ.get("READINESS_MAX_AGE_SECONDS") or "900"
     if not raw_age.isdigit() or not 60 <= int(raw_age) <= 86400:
         raise ShiftError("configuration error: READINESS_MAX_AGE_SECONDS must be an integer 60..86400")
-    new_id = os.environ.get("NEW_SET_IDENTIFIER") or "new"
-    legacy_id = os.environ.get("LEGACY_SET_IDENTIFIER") or "legacy"
-    if new_id == legacy_id:
-        raise ShiftError("configuration error: NEW_SET_IDENTIFIER equals LEGACY_SET_IDENTIFIER")
+    try:
+        records = weighted_record_config(os.environ)
+    except ValueError as error:
+        raise ShiftError(f"configuration error: {error}") from None
     return {
-        "zone_id": os.environ["HOSTED_ZONE_ID"],
-        "record_name": normalize_name(os.environ["RECORD_NAME"]),
-        "new_id": new_id,
-        "legacy_id": legacy_id,
+        **records,
         "alarm_prefix": os.environ["CRITICAL_ALARM_PREFIX"],
         "namespace": os.environ["METRIC_NAMESPACE"],
         "max_age": int(raw_age),
@@ -164,35 +110,6 @@ def parse_request(event):
 
 
 # --------------------------------------------------------------------------- Route53 records
-def normalize_name(name):
-    name = name.strip().lower()
-    return name if name.endswith(".") else name + "."
-
-
-def list_records_by_set(config):
-    """{set identifier: [record sets]} for the record name, new and legacy only."""
-    found = {config["new_id"]: [], config["legacy_id"]: []}
-    request = {"HostedZoneId": config["zone_id"], "StartRecordName": config["record_name"]}
-    seen_name = False
-    while True:
-        page = aws_client("route53").list_resource_record_sets(**request)
-        for record in page.get("ResourceRecordSets", []):
-            if normalize_name(record["Name"]) != config["record_name"]:
-                if seen_name:  # records are sorted by name: we are past ours
-                    return found
-                continue
-            seen_name = True
-            if record.get("SetIdentifier") in found:
-                found[record["SetIdentifier"]].append(record)
-        if not page.get("IsTruncated"):
-            return found
-        request = {"HostedZoneId": config["zone_id"], "StartRecordName": page["NextRecordName"]}
-        for source, target in (("NextRecordType", "StartRecordType"),
-                               ("NextRecordIdentifier", "StartRecordIdentifier")):
-            if page.get(source):
-                request[target] = page[source]
-
-
 def set_weight(records, what):
     """The single weight shared by a set's records (one per record type)."""
     weights = {record.get("Weight") for record in records}
@@ -203,8 +120,7 @@ def set_weight(records, what):
 
 def weighted_records(config):
     """Returns (new records, legacy records, {"new": w, "legacy": w}) after consistency checks."""
-    by_set = list_records_by_set(config)
-    new_records, legacy_records = by_set[config["new_id"]], by_set[config["legacy_id"]]
+    new_records, legacy_records = list_records_by_set(aws_client("route53"), config)
     name = config["record_name"]
     if not legacy_records:
         raise ShiftError(f"legacy record {name} (set identifier {config['legacy_id']!r}) not found")
@@ -234,16 +150,8 @@ def target_weights(request, before):
 
 def change_weights(config, new_records, legacy_records, after, comment):
     """UPSERTs every record of both sets in ONE change batch; only Weight changes."""
-    changes = [
-        {"Action": "UPSERT", "ResourceRecordSet": {**record, "Weight": weight}}
-        for records, weight in ((new_records, after["new"]), (legacy_records, after["legacy"]))
-        for record in records
-    ]
-    response = aws_client("route53").change_resource_record_sets(
-        HostedZoneId=config["zone_id"],
-        ChangeBatch={"Comment": comment[:256], "Changes": changes},
-    )
-    return response["ChangeInfo"]
+    changes = weight_upserts(((new_records, after["new"]), (legacy_records, after["legacy"])))
+    return submit_changes(aws_client("route53"), config["zone_id"], changes, comment)
 
 
 # --------------------------------------------------------------------------- safety gates
