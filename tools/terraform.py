@@ -9,10 +9,13 @@ a pre-installed provider mirror exists, direct downloads otherwise.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CLI_CONFIG = PROJECT_ROOT / "build" / "terraform.rc"
@@ -32,6 +35,7 @@ def find_provider_mirror() -> Path | None:
 
 
 PLUGIN_CACHE = PROJECT_ROOT / "build" / "plugin-cache"
+PLUGIN_CACHE_LOCK = PROJECT_ROOT / "build" / "plugin-cache.lock"
 
 
 def cli_config_text(mirror: Path | None, plugin_cache: Path = PLUGIN_CACHE) -> str:
@@ -56,8 +60,23 @@ def write_cli_config() -> Path:
     PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)
     text = cli_config_text(find_provider_mirror())
     if not CLI_CONFIG.exists() or CLI_CONFIG.read_text() != text:
-        CLI_CONFIG.write_text(text)
+        # Another Terraform may be reading it right now: replace it whole, never truncate it.
+        partial = CLI_CONFIG.with_name(f"{CLI_CONFIG.name}.{os.getpid()}")
+        partial.write_text(text)
+        os.replace(partial, CLI_CONFIG)
     return CLI_CONFIG
+
+
+@contextmanager
+def plugin_cache_lock() -> Iterator[None]:
+    """Terraform's plugin cache is not safe for concurrent `init`s (they race creating its folders)."""
+    PLUGIN_CACHE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with PLUGIN_CACHE_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def terraform_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -71,8 +90,14 @@ def terraform_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def run(stack_dir: Path, args: list[str], *, extra_env: dict[str, str] | None = None,
         capture: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run(["terraform", *args], cwd=stack_dir, env=terraform_env(extra_env),
-                          text=True, capture_output=capture, check=False)
+    def terraform() -> subprocess.CompletedProcess:
+        return subprocess.run(["terraform", *args], cwd=stack_dir, env=terraform_env(extra_env),
+                              text=True, capture_output=capture, check=False)
+
+    if args[:1] == ["init"]:
+        with plugin_cache_lock():
+            return terraform()
+    return terraform()
 
 
 def main(argv: list[str]) -> int:

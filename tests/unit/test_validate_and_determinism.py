@@ -3,6 +3,9 @@ same commit synthesizes byte-identical output."""
 
 import hashlib
 import shutil
+import subprocess
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -49,6 +52,31 @@ def test_cli_config_uses_the_provider_mirror_when_present(tmp_path, monkeypatch)
     monkeypatch.setenv("TF_PROVIDER_MIRROR", str(tmp_path / "missing"))
     assert terraform.find_provider_mirror() is None
     assert "filesystem_mirror" not in terraform.cli_config_text(None)
+
+
+def _peak_concurrency(monkeypatch, stack_dir, args, calls=4):
+    """How many `terraform args` ran at once when `calls` threads start them together."""
+    running, peak, guard = 0, 0, threading.Lock()
+
+    def fake_terraform(command, **_):
+        nonlocal running, peak
+        with guard:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.1)
+        with guard:
+            running -= 1
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(terraform.subprocess, "run", fake_terraform)
+    with ThreadPoolExecutor(max_workers=calls) as pool:
+        list(pool.map(lambda _: terraform.run(stack_dir, args), range(calls)))
+    return peak
+
+
+def test_inits_take_turns_on_the_shared_plugin_cache(monkeypatch, tmp_path):
+    assert _peak_concurrency(monkeypatch, tmp_path, ["init", "-backend=false"]) == 1
+    assert _peak_concurrency(monkeypatch, tmp_path, ["validate"]) > 1
 
 
 def _tree_digest(folder):
