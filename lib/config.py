@@ -23,6 +23,8 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
                       1096, 1827, 2192, 2557, 2922, 3288, 3653)
 PROFILES = ("dev", "prod")
 TARGETS = ("local", "aws")
+# Route53 publishes health-check metrics in this region only; an alarm elsewhere never sees data.
+ROUTE53_METRICS_REGION = "us-east-1"
 # Longest generated name is "payments-<suffix>-alb" / "-api" (ALB and target group
 # names are limited to 32 characters).
 SUFFIX_MAX_LENGTH = 16

@@ -15,6 +15,7 @@ from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
+from lib.config import ROUTE53_METRICS_REGION
 from lib.constructs.compute import PaymentsFunction
 
 VALIDATION_SCHEDULE = "rate(5 minutes)"
@@ -113,7 +114,9 @@ class Monitoring(Construct):
                                    dimensions, 5, critical=function is r.api_function))
             specs.append(AlarmSpec(f"{short}-throttles", f"{function.name} throttled", "AWS/Lambda", "Throttles",
                                    dimensions, 0))
-        if r.legacy_health_check_id:
+        # Not critical: when legacy is unhealthy, rolling back to it would make things worse. Route53 keeps
+        # its health-check metrics in one region, and a single-provider stack cannot alarm across regions.
+        if r.legacy_health_check_id and r.region == ROUTE53_METRICS_REGION:
             specs.append(AlarmSpec("legacy-health", "Legacy endpoint health check failing", "AWS/Route53",
                                    "HealthCheckStatus", {"HealthCheckId": r.legacy_health_check_id}, 1,
                                    comparison="LessThanThreshold", statistic="Minimum", evaluation_periods=3))

@@ -292,7 +292,7 @@ def test_dashboard_uses_the_stack_region(prod, https):
         assert "us-east" not in profile.one("aws_cloudwatch_dashboard")["dashboard_body"]
 
 
-def test_alarms_cover_the_tier_and_critical_ones_trigger_rollback(dev, https):
+def test_alarms_cover_the_tier_and_critical_ones_trigger_rollback(dev):
     alarms = list(dev.resources("aws_cloudwatch_metric_alarm").values())
     metrics = {(alarm["namespace"], alarm["metric_name"]) for alarm in alarms}
     assert {("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"), ("AWS/ApplicationELB", "TargetResponseTime"),
@@ -302,11 +302,26 @@ def test_alarms_cover_the_tier_and_critical_ones_trigger_rollback(dev, https):
     assert critical and all(len(alarm["alarm_actions"]) == 2 for alarm in critical)
     subscription = next(s for s in dev.resources("aws_sns_topic_subscription").values() if s["protocol"] == "lambda")
     assert subscription["topic_arn"] in {alarm["alarm_actions"][1] for alarm in critical}
-    assert ("AWS/Route53", "HealthCheckStatus") in {
-        (alarm["namespace"], alarm["metric_name"]) for alarm in https.resources("aws_cloudwatch_metric_alarm").values()}
     for topic in dev.resources("aws_sns_topic").values():
         assert topic["kms_master_key_id"].startswith("${aws_kms_key.")
     assert dev.one("aws_dms_event_subscription")["source_type"] == "replication-task"
+
+
+def _health_check_alarms(profile):
+    return [alarm for alarm in profile.resources("aws_cloudwatch_metric_alarm").values()
+            if (alarm["namespace"], alarm["metric_name"]) == ("AWS/Route53", "HealthCheckStatus")]
+
+
+def test_legacy_health_alarm_alerts_without_rolling_back_to_legacy(synth_all):
+    [alarm] = _health_check_alarms(synth_all["legacy_hostname"])  # us-east-1, where Route53 metrics live
+    assert alarm["dimensions"]["HealthCheckId"].startswith("${aws_route53_health_check.")
+    assert not alarm["alarm_name"].startswith("payments-dev-critical-")
+    assert len(alarm["alarm_actions"]) == 1
+
+
+def test_no_legacy_health_alarm_where_route53_publishes_no_metrics(https):
+    assert https.resources("aws_route53_health_check")  # eu-central-1: the check still steers DNS
+    assert _health_check_alarms(https) == []
 
 
 def test_traffic_outputs_exist(dev):
