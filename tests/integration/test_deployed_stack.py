@@ -1,8 +1,11 @@
 """The deployed stack is what it claims to be: checked on the resources, not on the JSON."""
 
+import ipaddress
 import json
 
 import pytest
+
+from lib.config import ROUTE53_METRICS_REGION
 
 
 def test_subnets_span_three_azs_and_private_routes_use_nat(aws, outputs):
@@ -164,6 +167,31 @@ def test_private_zone_with_weighted_records(aws, outputs, settings):
     assert set(by_set) == ({"new", "legacy"} if settings.legacy_endpoint else {"new"})
     assert by_set["new"]["Weight"] == settings.new_system_weight
     assert by_set["new"]["AliasTarget"]["DNSName"].rstrip(".").lower() == outputs["alb_dns_name"].lower()
+
+
+def test_legacy_record_carries_the_rest_of_the_traffic_behind_a_health_check(aws, outputs, settings):
+    if not settings.legacy_endpoint:
+        pytest.skip("LEGACY_ENDPOINT is not set for this deployment (make e2e always sets one)")
+    route53 = aws("route53")
+    [legacy] = [record for record in route53.list_resource_record_sets(HostedZoneId=outputs["hosted_zone_id"])[
+        "ResourceRecordSets"] if record.get("SetIdentifier") == "legacy"]
+    assert legacy["Weight"] == 100 - settings.new_system_weight
+    assert [value["Value"] for value in legacy["ResourceRecords"]] == (
+        list(settings.legacy_ips) or [settings.legacy_endpoint])
+    rfc1918 = [ipaddress.ip_network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
+    private = bool(settings.legacy_ips) and any(ipaddress.ip_address(settings.legacy_ips[0]) in block
+                                                for block in rfc1918)
+    # Route53 health checkers live on the internet: a private legacy address gets none.
+    assert bool(legacy.get("HealthCheckId")) is not private
+    if private:
+        return
+    check = route53.get_health_check(HealthCheckId=legacy["HealthCheckId"])["HealthCheck"]["HealthCheckConfig"]
+    assert (check["Type"], check["Port"], check["ResourcePath"]) == ("HTTPS", 443, "/health")
+    alarms = aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"{settings.name_prefix}-")["MetricAlarms"]
+    watching = [alarm for alarm in alarms if alarm["MetricName"] == "HealthCheckStatus"]
+    expected = [legacy["HealthCheckId"]] if settings.aws_region == ROUTE53_METRICS_REGION else []
+    assert [dimension["Value"] for alarm in watching for dimension in alarm["Dimensions"]] == expected
+    assert not any(alarm["AlarmName"].startswith(outputs["critical_alarm_prefix"]) for alarm in watching)
 
 
 def test_alarms_topics_and_dashboard(aws, outputs, settings):
