@@ -13,6 +13,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -39,11 +40,12 @@ PLUGIN_CACHE_LOCK = PROJECT_ROOT / "build" / "plugin-cache.lock"
 
 
 def cli_config_text(mirror: Path | None, plugin_cache: Path = PLUGIN_CACHE) -> str:
-    # The cache lets every stack folder link the provider instead of copying ~700 MB.
-    cache = f'plugin_cache_dir = "{plugin_cache}"\n'
     if mirror is None:
-        return cache + "provider_installation {\n  direct {}\n}\n"
-    return cache + (
+        # Downloads go through a cache, so each stack folder does not fetch ~700 MB again.
+        return f'plugin_cache_dir = "{plugin_cache}"\n' + "provider_installation {\n  direct {}\n}\n"
+    # No cache with a mirror: init symlinks the unpacked mirror, and a shared cache would be
+    # rewritten by every init that has no lock file, under the feet of concurrent validates.
+    return (
         "provider_installation {\n"
         "  filesystem_mirror {\n"
         f'    path    = "{mirror}"\n'
@@ -57,22 +59,27 @@ def cli_config_text(mirror: Path | None, plugin_cache: Path = PLUGIN_CACHE) -> s
 
 
 def write_cli_config() -> Path:
-    PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)
-    text = cli_config_text(find_provider_mirror())
+    mirror = find_provider_mirror()
+    if mirror is None:
+        PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)
+    text = cli_config_text(mirror)
     if not CLI_CONFIG.exists() or CLI_CONFIG.read_text() != text:
         # Another Terraform may be reading it right now: replace it whole, never truncate it.
-        partial = CLI_CONFIG.with_name(f"{CLI_CONFIG.name}.{os.getpid()}")
-        partial.write_text(text)
+        CLI_CONFIG.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, partial = tempfile.mkstemp(dir=CLI_CONFIG.parent, prefix=f"{CLI_CONFIG.name}.")
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
         os.replace(partial, CLI_CONFIG)
     return CLI_CONFIG
 
 
 @contextmanager
-def plugin_cache_lock() -> Iterator[None]:
-    """Terraform's plugin cache is not safe for concurrent `init`s (they race creating its folders)."""
+def plugin_cache_lock(*, exclusive: bool) -> Iterator[None]:
+    """Terraform's plugin cache is not safe for concurrent use: an `init` creates and rewrites its
+    folders, so it runs alone (exclusive), while other commands, which only read it, share the lock."""
     PLUGIN_CACHE_LOCK.parent.mkdir(parents=True, exist_ok=True)
     with PLUGIN_CACHE_LOCK.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         try:
             yield
         finally:
@@ -94,10 +101,10 @@ def run(stack_dir: Path, args: list[str], *, extra_env: dict[str, str] | None = 
         return subprocess.run(["terraform", *args], cwd=stack_dir, env=terraform_env(extra_env),
                               text=True, capture_output=capture, check=False)
 
-    if args[:1] == ["init"]:
-        with plugin_cache_lock():
-            return terraform()
-    return terraform()
+    if find_provider_mirror() is not None:  # no plugin cache: nothing shared between runs
+        return terraform()
+    with plugin_cache_lock(exclusive=args[:1] == ["init"]):
+        return terraform()
 
 
 def main(argv: list[str]) -> int:

@@ -49,34 +49,46 @@ def test_cli_config_uses_the_provider_mirror_when_present(tmp_path, monkeypatch)
     monkeypatch.setenv("TF_PROVIDER_MIRROR", str(mirror))
     assert terraform.find_provider_mirror() == mirror
     assert f'path    = "{mirror}"' in terraform.cli_config_text(mirror)
+    assert "plugin_cache_dir" not in terraform.cli_config_text(mirror)  # init links the mirror itself
     monkeypatch.setenv("TF_PROVIDER_MIRROR", str(tmp_path / "missing"))
     assert terraform.find_provider_mirror() is None
     assert "filesystem_mirror" not in terraform.cli_config_text(None)
+    assert "plugin_cache_dir" in terraform.cli_config_text(None)
 
 
-def _peak_concurrency(monkeypatch, stack_dir, args, calls=4):
-    """How many `terraform args` ran at once when `calls` threads start them together."""
-    running, peak, guard = 0, 0, threading.Lock()
+def _peak_concurrency(monkeypatch, stack_dir, commands):
+    """Per command name, how many ran at once when one thread per command starts them together."""
+    running, peak, guard = {}, {}, threading.Lock()
 
     def fake_terraform(command, **_):
-        nonlocal running, peak
+        name = command[1]
         with guard:
-            running += 1
-            peak = max(peak, running)
+            running[name] = running.get(name, 0) + 1
+            overlapping = sum(running.values())
+            peak[name] = max(peak.get(name, 0), overlapping)
         time.sleep(0.1)
         with guard:
-            running -= 1
+            running[name] -= 1
         return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setattr(terraform.subprocess, "run", fake_terraform)
-    with ThreadPoolExecutor(max_workers=calls) as pool:
-        list(pool.map(lambda _: terraform.run(stack_dir, args), range(calls)))
+    monkeypatch.setattr(terraform, "CLI_CONFIG", stack_dir / "terraform.rc")
+    monkeypatch.setattr(terraform, "PLUGIN_CACHE_LOCK", stack_dir / "plugin-cache.lock")
+    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+        list(pool.map(lambda args: terraform.run(stack_dir, args), commands))
     return peak
 
 
-def test_inits_take_turns_on_the_shared_plugin_cache(monkeypatch, tmp_path):
-    assert _peak_concurrency(monkeypatch, tmp_path, ["init", "-backend=false"]) == 1
-    assert _peak_concurrency(monkeypatch, tmp_path, ["validate"]) > 1
+def test_with_a_plugin_cache_an_init_runs_alone_and_readers_share(monkeypatch, tmp_path):
+    monkeypatch.setattr(terraform, "find_provider_mirror", lambda: None)
+    assert _peak_concurrency(monkeypatch, tmp_path, [["init"]] * 3) == {"init": 1}
+    assert _peak_concurrency(monkeypatch, tmp_path, [["validate"]] * 3)["validate"] > 1
+    assert _peak_concurrency(monkeypatch, tmp_path, [["init"], ["validate"], ["validate"]])["init"] == 1
+
+
+def test_with_a_mirror_there_is_no_cache_to_guard(monkeypatch, tmp_path):
+    monkeypatch.setattr(terraform, "find_provider_mirror", lambda: tmp_path)
+    assert _peak_concurrency(monkeypatch, tmp_path, [["init"]] * 3)["init"] > 1
 
 
 def _tree_digest(folder):
