@@ -58,8 +58,7 @@ def cli_config_text(mirror: Path | None, plugin_cache: Path = PLUGIN_CACHE) -> s
     )
 
 
-def write_cli_config() -> Path:
-    mirror = find_provider_mirror()
+def write_cli_config(mirror: Path | None) -> Path:
     if mirror is None:
         PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)
     text = cli_config_text(mirror)
@@ -86,9 +85,9 @@ def plugin_cache_lock(*, exclusive: bool) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def terraform_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def terraform_env(mirror: Path | None, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env["TF_CLI_CONFIG_FILE"] = str(write_cli_config())
+    env["TF_CLI_CONFIG_FILE"] = str(write_cli_config(mirror))
     env["TF_IN_AUTOMATION"] = "1"
     env["CHECKPOINT_DISABLE"] = "1"
     env.update(extra or {})
@@ -97,11 +96,13 @@ def terraform_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def run(stack_dir: Path, args: list[str], *, extra_env: dict[str, str] | None = None,
         capture: bool = False) -> subprocess.CompletedProcess:
+    mirror = find_provider_mirror()
+
     def terraform() -> subprocess.CompletedProcess:
-        return subprocess.run(["terraform", *args], cwd=stack_dir, env=terraform_env(extra_env),
+        return subprocess.run(["terraform", *args], cwd=stack_dir, env=terraform_env(mirror, extra_env),
                               text=True, capture_output=capture, check=False)
 
-    if find_provider_mirror() is not None:  # no plugin cache: nothing shared between runs
+    if mirror is not None:  # no plugin cache: nothing shared between runs
         return terraform()
     with plugin_cache_lock(exclusive=args[:1] == ["init"]):
         return terraform()
