@@ -37,7 +37,7 @@ from datetime import datetime, timedelta, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_support import ClientCache, bind_log, build_logger, error_code
+from lambda_support import ClientCache, bind_log, build_logger, error_code, missing_environment
 
 DEFAULT_LATENCY_THRESHOLD_SECONDS = 300.0
 LATENCY_WINDOW_SECONDS = 600
@@ -64,7 +64,7 @@ class ConfigError(Exception):
 
 def load_config():
     names = ("REPLICATION_TASK_ARN", "REPLICATION_INSTANCE_ID", "ALERT_TOPIC_ARN", "METRIC_NAMESPACE")
-    missing = [name for name in names if not os.environ.get(name)]
+    missing = missing_environment(names)
     if missing:
         raise ConfigError("missing environment variable(s): " + ", ".join(missing))
     raw_threshold = os.environ.get("CDC_LATENCY_THRESHOLD_SECONDS") or str(DEFAULT_LATENCY_THRESHOLD_SECONDS)

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_support import ClientCache, bind_log, build_logger
+from lambda_support import ClientCache, bind_log, build_logger, missing_environment
 
 MAX_BODY_BYTES = 16 * 1024
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
@@ -112,7 +112,7 @@ def rds_data_client():
 # --------------------------------------------------------------------------- database
 def database_config():
     names = ("DB_CLUSTER_ARN", "DB_SECRET_ARN", "DB_NAME")
-    missing = [name for name in names if not os.environ.get(name)]
+    missing = missing_environment(names)
     if missing:
         log(logging.ERROR, "missing configuration", missing=missing)
         raise DatabaseUnavailable("missing configuration")

@@ -35,7 +35,7 @@ import os
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_support import ClientCache, bind_log, build_logger, error_code
+from lambda_support import ClientCache, bind_log, build_logger, error_code, missing_environment
 from route53_weights import list_records_by_set, submit_changes, weight_upserts, weighted_record_config
 
 ROLLED_BACK = {"new": 0, "legacy": 100}
@@ -55,7 +55,7 @@ class RollbackError(Exception):
 
 # --------------------------------------------------------------------------- input
 def load_config():
-    missing = [name for name in ("HOSTED_ZONE_ID", "RECORD_NAME") if not os.environ.get(name)]
+    missing = missing_environment(("HOSTED_ZONE_ID", "RECORD_NAME"))
     if missing:
         raise RollbackError("configuration error: missing environment variable(s): " + ", ".join(missing))
     try:

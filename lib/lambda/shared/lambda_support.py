@@ -54,6 +54,12 @@ def bind_log(logger):
     return log
 
 
+# --------------------------------------------------------------------------- configuration
+def missing_environment(names):
+    """The names among `names` whose environment variable is unset or empty, in order."""
+    return [name for name in names if not os.environ.get(name)]
+
+
 # --------------------------------------------------------------------------- AWS clients
 class ClientCache:
     """Called with a service name, returns that service's boto3 client, created on first use

@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_support import ClientCache, bind_log, build_logger, error_code
+from lambda_support import ClientCache, bind_log, build_logger, error_code, missing_environment
 from route53_weights import list_records_by_set, submit_changes, weight_upserts, weighted_record_config
 
 READY_METRIC_NAME = "MigrationReady"
@@ -63,7 +63,7 @@ class ShiftError(Exception):
 # --------------------------------------------------------------------------- input
 def load_config():
     required = ("HOSTED_ZONE_ID", "RECORD_NAME", "CRITICAL_ALARM_PREFIX", "METRIC_NAMESPACE")
-    missing = [name for name in required if not os.environ.get(name)]
+    missing = missing_environment(required)
     if missing:
         raise ShiftError("configuration error: missing environment variable(s): " + ", ".join(missing))
     raw_age = os.environ.get("READINESS_MAX_AGE_SECONDS") or "900"
