@@ -780,6 +780,8 @@ def setting_specs() -> tuple[tuple[str, SettingSpec], ...]:
 
 # --- loading --------------------------------------------------------------------------------
 
+_REQUIRED = "required"  # first word of a rule's reason when the setting is missing, not wrong
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Builds validated settings from environment variables (``os.environ`` by default).
     A blank value counts as unset."""
@@ -800,13 +802,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return settings
 
 
-_REQUIRED = "required"
-
-
 def _shown_value(settings: Settings, environ: Mapping[str, str], env: str, *, required: bool) -> str:
-    """What the user set; when unset, '' for a missing required setting, else the default in force."""
-    if env in environ or required:
-        return environ.get(env, "")
+    """What the user set; when unset or blank, '' for a missing required setting, else the default in force."""
+    text = environ.get(env)
+    if text is not None and (text.strip() or required):
+        return text
+    if required:
+        return ""
     name, spec = next(item for item in setting_specs() if item[1].env == env)
     value = getattr(settings, name)
     return "" if value is None else spec.parser.render(value)

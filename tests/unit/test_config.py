@@ -481,5 +481,5 @@ def test_private_legacy_address_gets_its_record_but_no_health_check(synth_all):
 
 def test_secret_recovery_window_reaches_the_dms_secrets(dev, prod):
     for profile, days in ((dev, 0), (prod, 30)):
-        windows = {secret["recovery_window_in_days"] for secret in profile.resources("aws_secretsmanager_secret").values()}
-        assert windows == {days}
+        secrets = profile.resources("aws_secretsmanager_secret").values()
+        assert {secret["recovery_window_in_days"] for secret in secrets} == {days}
