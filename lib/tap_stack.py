@@ -89,7 +89,7 @@ class TapStack(TerraformStack):
                 source_host=settings.onprem_db_host, source_port=settings.onprem_db_port,
                 source_database=settings.onprem_db_name, source_secret_arn=settings.onprem_db_secret_arn,
                 target_database=settings.db_name, table_patterns=settings.dms_table_mappings,
-                secret_recovery_window_days=30 if settings.is_prod else 7),
+                secret_recovery_window_days=settings.secret_recovery_window_days),
             partition=context.partition, region=settings.aws_region, subnet_ids=self.network.private_subnet_ids,
             security_group_id=self.security_groups.dms.id, kms_key_arn=self.keys.data_key.arn,
             target_host=self.database.cluster.endpoint)

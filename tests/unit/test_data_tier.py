@@ -15,7 +15,7 @@ def test_aurora_engine_version_exists(dev, prod):
         cluster = profile.one("aws_rds_cluster")
         assert cluster["engine"] == "aurora-postgresql"
         assert cluster["engine_version"] in AURORA_POSTGRES_VERSIONS
-    assert prod.one("aws_rds_cluster")["engine_version"] == "15.8"
+    assert prod.one("aws_rds_cluster")["engine_version"] == "15.10"
 
 
 def test_serverless_v2_capacity_per_profile(dev, prod):
@@ -126,7 +126,7 @@ def test_dms_instance_is_multi_az_in_prod_and_private(dev, prod):
         instance = profile.one("aws_dms_replication_instance")
         assert instance["publicly_accessible"] is False
         assert instance["kms_key_arn"].startswith("${aws_kms_key.")
-        assert instance["engine_version"] == "3.5.3"
+        assert instance["engine_version"] == "3.6.1"
 
 
 def test_replication_task_is_full_load_and_cdc_with_validation(dev):

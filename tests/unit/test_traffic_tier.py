@@ -272,7 +272,7 @@ def test_legacy_record_only_when_configured_and_weights_sum_to_100(dev, https, s
     assert len(dev.resources("aws_route53_record")) == 1
     records = {record["set_identifier"]: record for record in https.resources("aws_route53_record").values()}
     assert set(records) == {"new", "legacy"}
-    assert records["legacy"]["type"] == "A" and records["legacy"]["records"] == ["203.0.113.10"]
+    assert records["legacy"]["type"] == "A" and records["legacy"]["records"] == ["52.94.76.10"]
     assert records["new"]["weighted_routing_policy"]["weight"] == 0
     assert records["legacy"]["weighted_routing_policy"]["weight"] == 100
     assert records["legacy"]["health_check_id"].startswith("${aws_route53_health_check.")
