@@ -8,23 +8,18 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from tools.local_aws.loopback import free_port
 
 COMMAND_TIMEOUT_SECONDS = 120
 
 
 class PostgresError(RuntimeError):
     pass
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def unprivileged_account():
