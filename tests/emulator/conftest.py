@@ -9,7 +9,8 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from tests.emulator.harness import REGION, Emulator, start_emulator, stop_emulator
+from tests.emulator.harness import REGION, Emulator, start_emulator, stop_emulator, unique
+from tools.local_aws.client import LocalAwsControl
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +36,19 @@ def network(aws: Callable[[str], Any]) -> dict[str, Any]:
     ]
     subnet_ids = [subnet["Subnet"]["SubnetId"] for subnet in subnets]
     return {"vpc_id": vpc_id, "subnet_ids": subnet_ids}
+
+
+@pytest.fixture(scope="session")
+def control(emulator: Emulator) -> LocalAwsControl:
+    """The emulator's control endpoints, with Lambda's async retry delays shortened for the session."""
+    control = LocalAwsControl(emulator.port)
+    control.set_retry_delays(0.1, 0.1)  # Lambda waits 1 and 2 minutes; the behaviour is the same
+    return control
+
+
+@pytest.fixture(scope="session")
+def records_bucket(aws: Callable[[str], Any]) -> str:
+    """Where the probe function records the events it receives."""
+    name = unique("probe-records")
+    aws("s3").create_bucket(Bucket=name)
+    return name

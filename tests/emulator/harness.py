@@ -101,3 +101,37 @@ def record_raw_json(client: Any) -> dict[str, Any]:
 
     client.meta.events.register("before-parse.*.*", keep)
     return bodies
+
+
+PROBE_DIR = Path(__file__).with_name("lambda_probe")
+LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                        "Principal": {"Service": "lambda.amazonaws.com"}}]}
+
+
+def probe_zip() -> bytes:
+    """The probe function (tests/emulator/lambda_probe) as a deployment package."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.write(PROBE_DIR / "handler.py", "handler.py")
+    return buffer.getvalue()
+
+
+def deploy_probe(aws: Callable[[str], Any], *, name: str | None = None, runtime: str = "python3.12",
+                 environment: dict[str, str] | None = None, **config: Any) -> str:
+    """Create the probe function with `config` (Timeout, DeadLetterConfig, ...); returns its name."""
+    name = name or unique("probe")
+    role = aws("iam").create_role(RoleName=unique("probe"),
+                                  AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
+    aws("lambda").create_function(FunctionName=name, Runtime=runtime, Role=role, Handler="handler.handler",
+                                  Code={"ZipFile": probe_zip()},
+                                  Environment={"Variables": environment or {}}, **config)
+    return name
+
+
+def invoke(aws: Callable[[str], Any], name: str, event: dict[str, Any], **options: Any) -> tuple[Any, dict]:
+    """(payload as JSON, raw response) of a RequestResponse invoke."""
+    response = aws("lambda").invoke(FunctionName=name, Payload=json.dumps(event).encode(), **options)
+    return json.loads(response["Payload"].read() or b"null"), response

@@ -5,6 +5,12 @@
     python -m tools.local_aws stop   [--pidfile build/moto.pid]
     python -m tools.local_aws status [--port 4566] [--pidfile build/moto.pid]
     python -m tools.local_aws serve  [--port 4566] [--idle-timeout 3600] [--pidfile FILE]
+    python -m tools.local_aws prepare
+
+`start` and `serve` take `--state-dir DIR` (default: beside the pidfile, `<pidfile>.state`,
+or build/local-aws-<port> without one): what the local runtime runs, emptied at each start.
+`prepare` builds the Lambda runtime environments (python3.12 with its boto3, from PyPI, cached
+under build/lambda-runtimes); `start` does it first, so `serve` itself never leaves 127.0.0.1.
 
 `start` launches `serve` as a detached process, waits until it answers HTTP and
 writes the pidfile; `serve` runs in the foreground and stops itself after
@@ -21,7 +27,7 @@ import sys
 from pathlib import Path
 
 from tools.local_aws import process
-from tools.local_aws.common import EmulatorError
+from tools.local_aws.common import PROJECT_ROOT, EmulatorError
 
 DEFAULT_PORT = 4566
 DEFAULT_IDLE_TIMEOUT = 3600
@@ -30,6 +36,7 @@ DEFAULT_IDLE_TIMEOUT = 3600
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tools.local_aws", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("prepare", help="build the Lambda runtime environments (from PyPI), then exit")
     for name in ("start", "stop", "status", "serve"):
         command = commands.add_parser(name)
         if name != "stop":
@@ -37,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
         if name in ("start", "serve"):
             command.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT,
                                  help="seconds without a request before the server stops itself")
+            command.add_argument("--state-dir", type=Path, default=None,
+                                 help="where the local runtime keeps what it runs (emptied at start)")
         default_pidfile = None if name == "serve" else Path("build/moto.pid")
         command.add_argument("--pidfile", type=Path, default=default_pidfile)
         if name == "start":
@@ -44,15 +53,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def state_dir(args: argparse.Namespace) -> Path:
+    if args.state_dir is not None:
+        return args.state_dir.resolve()
+    if args.pidfile is not None:
+        return args.pidfile.resolve().with_name(args.pidfile.name + ".state")
+    return PROJECT_ROOT / "build" / f"local-aws-{args.port}"
+
+
 def _serve_options(args: argparse.Namespace) -> list[str]:
     """What `start` passes on to the `serve` it launches."""
-    return ["--idle-timeout", str(args.idle_timeout)]
+    return ["--idle-timeout", str(args.idle_timeout), "--state-dir", str(state_dir(args))]
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tools.local_aws.awslambda.environments import prepare_all
+
     args = _parser().parse_args(argv)
     try:
-        if args.command == "start":
+        if args.command == "prepare":
+            prepare_all()
+        elif args.command == "start":
+            if not process.answers_as_moto(args.port):
+                prepare_all()  # from PyPI, before anything serves; `serve` never leaves 127.0.0.1
             process.start(args.port, args.pidfile, args.log, _serve_options(args))
         elif args.command == "stop":
             process.stop(args.pidfile)
@@ -61,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from tools.local_aws.server import serve  # imports moto: only the server pays for it
 
-            serve(args.port, args.idle_timeout, args.pidfile)
+            serve(args.port, args.idle_timeout, state_dir(args), args.pidfile)
     except EmulatorError as error:
         print(error, file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import inspect
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -19,7 +20,20 @@ from tools.local_aws.common import EmulatorError
 
 MOTO_VERSION = "5.2.5"
 PROPERTY, CLASS = "property", "class"
-Expectation = Any  # PROPERTY, CLASS or a tuple of parameter names
+
+
+@dataclass(frozen=True)
+class Assigns:
+    """The class at the path still sets these instance attributes in its __init__."""
+
+    attributes: tuple[str, ...]
+
+
+def assigns(*attributes: str) -> Assigns:
+    return Assigns(attributes)
+
+
+Expectation = Any  # PROPERTY, CLASS, Assigns, or a tuple of parameter names a callable takes
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,8 @@ def _internal_problem(dotted: str, expected: Expectation) -> str | None:
         return f"{dotted} is no longer a property"
     if expected == CLASS and not inspect.isclass(found):
         return f"{dotted} is no longer a class"
+    if isinstance(expected, Assigns):
+        return _assignment_problem(dotted, found, expected.attributes)
     if isinstance(expected, tuple) and expected:
         if not callable(found):
             return f"{dotted} is no longer callable"
@@ -77,6 +93,24 @@ def _internal_problem(dotted: str, expected: Expectation) -> str | None:
         if missing:
             return f"{dotted} no longer takes {', '.join(missing)}"
     return None
+
+
+def _assignment_problem(dotted: str, found: Any, attributes: tuple[str, ...]) -> str | None:
+    if not inspect.isclass(found):
+        return f"{dotted} is no longer a class"
+    source = inspect.getsource(found.__init__)
+    missing = [name for name in attributes if not re.search(rf"self\.{name}\b\s*(:[^=\n]*)?=", source)]
+    return f"{dotted}.__init__ no longer sets {', '.join(missing)}" if missing else None
+
+
+def moto_uses(name: str, requires: Mapping[str, Expectation]) -> MotoPatch:
+    """Internals a module reads without patching them, checked like a patch's."""
+
+    def nothing_to_patch() -> None:
+        """Reading is all this module does with them."""
+
+    nothing_to_patch.__name__ = name
+    return MotoPatch(apply=nothing_to_patch, requires=dict(requires))
 
 
 def installed_moto_version() -> str:

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from tools.local_aws import loopback
 from tools.local_aws.common import endpoint
+from tools.local_aws.control import ControlMiddleware
 from tools.local_aws.moto_guard import CLASS, MOTO_VERSION
 from tools.local_aws.patches import apply_patches
 from tools.local_aws.process import read_pid
@@ -53,8 +54,10 @@ def _raise_exit(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
 
-def serve(port: int, idle_timeout: float, pidfile: Path | None = None) -> None:
-    """Run the patched moto server on 127.0.0.1:port in the foreground until signalled or idle."""
+def serve(port: int, idle_timeout: float, state_dir: Path, pidfile: Path | None = None) -> None:
+    """Run the patched moto server and the local runtime on 127.0.0.1:port until signalled or idle.
+
+    state_dir holds what the runtime runs (unpacked functions); it is emptied at start and removed at stop."""
     loopback.install()  # nothing this process does may reach beyond 127.0.0.1
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # before moto is imported
     os.environ["MOTO_PORT"] = str(port)
@@ -66,7 +69,10 @@ def serve(port: int, idle_timeout: float, pidfile: Path | None = None) -> None:
     )
     from werkzeug.serving import make_server
 
-    activity = ActivityTracker(DomainDispatcherApplication(create_backend_app))
+    from tools.local_aws.runtime import start_runtime, stop_runtime
+
+    start_runtime(port, state_dir)
+    activity = ActivityTracker(ControlMiddleware(DomainDispatcherApplication(create_backend_app)))
     server = make_server(loopback.HOST, port, activity, threaded=True, request_handler=MotoRequestHandler)
     signal.signal(signal.SIGTERM, _raise_exit)
     signal.signal(signal.SIGINT, _raise_exit)
@@ -76,5 +82,6 @@ def serve(port: int, idle_timeout: float, pidfile: Path | None = None) -> None:
         server.serve_forever()
     finally:
         server.server_close()
+        stop_runtime()
         if pidfile is not None and read_pid(pidfile) == os.getpid():
             pidfile.unlink(missing_ok=True)

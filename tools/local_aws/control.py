@@ -1,0 +1,121 @@
+"""Control endpoints of the local runtime, under /_local_aws/ beside moto's own /moto-api/.
+
+    GET  /_local_aws/runtime                         what runs: workers, schedules, retry delays
+    GET  /_local_aws/lambda/retry-delays             seconds before each async retry
+    PUT  /_local_aws/lambda/retry-delays             {"seconds": [0.2, 0.2]} (Lambda: [60, 120])
+    GET  /_local_aws/lambda/invocations/<request-id> an Event invocation: status, attempts, errors
+    POST /_local_aws/events/rules/<name>/fire        run a rule now (?account=...&region=...)
+
+tools/local_aws/client.py calls them. Nothing here exists on AWS: it is how tests and the
+rehearsal drive time-based behaviour without waiting for it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
+
+from tools.local_aws.common import EmulatorError
+
+PREFIX = "/_local_aws/"
+DEFAULT_ACCOUNT = "123456789012"  # moto's account when requests carry no other
+DEFAULT_REGION = "us-east-1"
+
+
+class BadRequest(Exception):
+    status = "400 Bad Request"
+
+
+class NotFound(Exception):
+    status = "404 Not Found"
+
+
+def _body(environ: dict[str, Any]) -> Any:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b"{}"
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError as error:
+        raise BadRequest(f"the body is not JSON: {error}") from None
+
+
+def _retry_delays(environ: dict[str, Any], method: str) -> Any:
+    from tools.local_aws.runtime import current
+
+    lambdas = current().lambdas
+    if method == "PUT":
+        seconds = _body(environ).get("seconds")
+        if (not isinstance(seconds, list) or not seconds
+                or not all(isinstance(s, (int, float)) and 0 <= s <= 3600 for s in seconds)):
+            raise BadRequest('expected {"seconds": [s1, s2, ...]} with each 0..3600')
+        lambdas.retry_delays = tuple(float(s) for s in seconds)
+    return {"seconds": list(lambdas.retry_delays)}
+
+
+def _invocation(request_id: str) -> Any:
+    from tools.local_aws.runtime import current
+
+    found = current().lambdas.invocation(request_id)
+    if found is None:
+        raise NotFound(f"no Event invocation {request_id}")
+    return found
+
+
+def _fire(name: str, query: dict[str, list[str]]) -> Any:
+    from tools.local_aws.runtime import current
+
+    account = query.get("account", [DEFAULT_ACCOUNT])[0]
+    region = query.get("region", [DEFAULT_REGION])[0]
+    try:
+        fired = current().schedules.fire_now(name, account, region)
+    except EmulatorError as error:
+        raise NotFound(str(error)) from None
+    return {"fired": [asdict(event) for event in fired]}
+
+
+def _runtime() -> Any:
+    from tools.local_aws.runtime import current
+
+    return current().describe()
+
+
+ROUTES: list[tuple[str, re.Pattern[str], Callable[..., Any]]] = [
+    ("GET", re.compile(r"runtime"), lambda env, q, m: _runtime()),
+    ("GET|PUT", re.compile(r"lambda/retry-delays"), lambda env, q, m: _retry_delays(env, env["REQUEST_METHOD"])),
+    ("GET", re.compile(r"lambda/invocations/(?P<id>[\w-]+)"), lambda env, q, m: _invocation(m["id"])),
+    ("POST", re.compile(r"events/rules/(?P<name>[\w.-]+)/fire"), lambda env, q, m: _fire(m["name"], q)),
+]
+
+
+class ControlMiddleware:
+    """Answers /_local_aws/ itself and passes everything else to moto."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(PREFIX):
+            return self.app(environ, start_response)
+        status, answer = "200 OK", None
+        try:
+            answer = self._route(environ, path[len(PREFIX):])
+        except (BadRequest, NotFound) as error:
+            status, answer = error.status, {"error": str(error)}
+        body = json.dumps(answer).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    @staticmethod
+    def _route(environ: dict[str, Any], path: str) -> Any:
+        method, query = environ["REQUEST_METHOD"], parse_qs(environ.get("QUERY_STRING", ""))
+        for methods, pattern, handle in ROUTES:
+            match = pattern.fullmatch(path)
+            if match:
+                if method not in methods.split("|"):
+                    raise BadRequest(f"{method} is not allowed on {PREFIX}{path}")
+                return handle(environ, query, match)
+        raise NotFound(f"no control endpoint {PREFIX}{path}")
