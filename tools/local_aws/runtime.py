@@ -1,18 +1,23 @@
 """The local runtime behind the emulator's APIs while `serve` runs: what executes, not what is described.
 
-Patches reach it with `current()` when moto calls them (an invoke, a publish); `serve`
-starts it before the first request and stops it (workers, timers) when it stops.
+Patches reach it with `current()` when moto calls them (an invoke, a publish, a new cluster);
+`serve` starts it before the first request and stops it (workers, timers, PostgreSQL) when it
+stops. The PostgreSQL server starts with the first thing that needs a database.
 """
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.local_aws.awslambda.invocations import LambdaService
 from tools.local_aws.common import EmulatorError, endpoint
 from tools.local_aws.events import ScheduleRunner
+from tools.local_aws.postgres import PostgresServer
+from tools.local_aws.rds.clusters import ClusterDatabases
+from tools.local_aws.rdsdata.engine import DataApiEngine
 
 
 @dataclass
@@ -21,14 +26,38 @@ class LocalRuntime:
     state_dir: Path
     lambdas: LambdaService
     schedules: ScheduleRunner
+    data_api: DataApiEngine = field(init=False)
+    clusters: ClusterDatabases = field(init=False)
+    _postgres: PostgresServer | None = field(default=None, init=False)
+    _postgres_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        from tools.local_aws.rdsdata.patches import resolve
+
+        self.data_api = DataApiEngine(resolve)
+        self.clusters = ClusterDatabases(self.postgres, self.data_api.forget_logins)
+
+    def postgres(self) -> PostgresServer:
+        """The runtime's PostgreSQL 15 server, started on first use."""
+        with self._postgres_lock:
+            if self._postgres is None:
+                self._postgres = PostgresServer(self.state_dir / "postgres").start()
+            return self._postgres
 
     def describe(self) -> dict[str, object]:
+        server = self._postgres
         return {"port": self.port, "state_dir": str(self.state_dir), "lambda": self.lambdas.describe(),
-                "schedules": self.schedules.describe()}
+                "schedules": self.schedules.describe(), "clusters": self.clusters.describe(),
+                "postgres": {"host": server.host, "port": server.port} if server else None}
 
     def stop(self) -> None:
         self.schedules.stop()
         self.lambdas.stop()
+        self.data_api.close()
+        with self._postgres_lock:
+            if self._postgres is not None:
+                self._postgres.stop()
+                self._postgres = None
 
 
 _current: LocalRuntime | None = None

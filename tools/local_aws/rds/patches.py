@@ -1,11 +1,13 @@
-"""RDS: Performance Insights settings, the Data API switch on Aurora, no v1 scaling info on v2 clusters."""
+"""RDS: Performance Insights settings, the Data API switch on Aurora, no v1 scaling info on v2 clusters;
+each Aurora PostgreSQL cluster gets real databases, and its RDS-managed secret a real password."""
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 from tools.local_aws.common import wrap
-from tools.local_aws.moto_guard import CLASS, PROPERTY, moto_patch
+from tools.local_aws.moto_guard import CLASS, PROPERTY, assigns, moto_patch
 
 PERFORMANCE_INSIGHTS_PARAMS = (
     "enable_performance_insights",
@@ -86,4 +88,72 @@ def patch_rds_scaling_configuration() -> None:
     DBCluster.scaling_configuration_info = property(scaling_configuration_info)
 
 
-PATCHES = (patch_rds_performance_insights, patch_rds_http_endpoint, patch_rds_scaling_configuration)
+def _is_aurora_postgresql(cluster: Any) -> bool:
+    return cluster.engine == "aurora-postgresql"
+
+
+@moto_patch(requires={
+    "moto.rds.models.MasterUserSecret._generate_secret_string": (),
+    "moto.rds.models.MasterUserSecret": assigns("resource", "secret"),
+    "moto.rds.models.DBCluster": assigns("master_username"),
+})
+def patch_rds_master_secret() -> None:
+    # moto defect: every RDS-managed master secret holds {"username": "admin", "password": "P@55w0rd!"},
+    # whatever the master user; RDS stores the cluster's master user and a generated password.
+    from moto.rds.models import MasterUserSecret
+
+    def _generate_secret_string(self: Any) -> str:
+        from tools.local_aws import runtime
+
+        username = self.resource.master_username
+        return json.dumps({"username": username, "password": runtime.current().clusters.master_password(username)})
+
+    MasterUserSecret._generate_secret_string = _generate_secret_string
+
+
+@moto_patch(requires={
+    "moto.rds.models.RDSBackend.create_db_cluster": ("kwargs",),
+    "moto.rds.models.RDSBackend.delete_db_cluster": ("cluster_identifier", "snapshot_name"),
+    "moto.rds.models.DBCluster": assigns("engine", "database_name", "db_cluster_identifier", "master_username",
+                                         "manage_master_user_password", "master_user_secret", "master_user_password"),
+    "moto.rds.models.DBCluster.db_cluster_arn": PROPERTY,
+    "moto.rds.models.MasterUserSecret": assigns("secret"),
+    "moto.secretsmanager.models.FakeSecret": assigns("secret_string"),
+})
+def patch_rds_cluster_databases() -> None:
+    # moto gap: a cluster is a description only. Here each Aurora PostgreSQL cluster gets its databases
+    # and master role on the local PostgreSQL server, created with it and dropped with it.
+    from moto.rds.models import RDSBackend
+
+    def make_create(create: Callable[..., Any]) -> Callable[..., Any]:
+        def create_db_cluster(self: Any, kwargs: dict[str, Any]) -> Any:
+            from tools.local_aws import runtime
+
+            cluster = create(self, kwargs)
+            if _is_aurora_postgresql(cluster):
+                if cluster.manage_master_user_password:
+                    password = json.loads(cluster.master_user_secret.secret.secret_string)["password"]
+                else:
+                    password = cluster.master_user_password
+                runtime.current().clusters.create(cluster, password)
+            return cluster
+
+        return create_db_cluster
+
+    def make_delete(delete: Callable[..., Any]) -> Callable[..., Any]:
+        def delete_db_cluster(self: Any, cluster_identifier: str, snapshot_name: str | None = None) -> Any:
+            from tools.local_aws import runtime
+
+            cluster = delete(self, cluster_identifier, snapshot_name)
+            if _is_aurora_postgresql(cluster):
+                runtime.current().clusters.delete(cluster.db_cluster_arn)
+            return cluster
+
+        return delete_db_cluster
+
+    wrap(RDSBackend, "create_db_cluster", make_create)
+    wrap(RDSBackend, "delete_db_cluster", make_delete)
+
+
+PATCHES = (patch_rds_performance_insights, patch_rds_http_endpoint, patch_rds_scaling_configuration,
+           patch_rds_master_secret, patch_rds_cluster_databases)
