@@ -115,17 +115,18 @@ def probe_zip() -> bytes:
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.write(PROBE_DIR / "handler.py", "handler.py")
+        for module in sorted(PROBE_DIR.glob("*.py")):
+            archive.write(module, module.name)
     return buffer.getvalue()
 
 
 def deploy_probe(aws: Callable[[str], Any], *, name: str | None = None, runtime: str = "python3.12",
-                 environment: dict[str, str] | None = None, **config: Any) -> str:
+                 handler: str = "handler.handler", environment: dict[str, str] | None = None, **config: Any) -> str:
     """Create the probe function with `config` (Timeout, DeadLetterConfig, ...); returns its name."""
     name = name or unique("probe")
     role = aws("iam").create_role(RoleName=unique("probe"),
                                   AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
-    aws("lambda").create_function(FunctionName=name, Runtime=runtime, Role=role, Handler="handler.handler",
+    aws("lambda").create_function(FunctionName=name, Runtime=runtime, Role=role, Handler=handler,
                                   Code={"ZipFile": probe_zip()},
                                   Environment={"Variables": environment or {}}, **config)
     return name

@@ -45,3 +45,16 @@ class LocalAwsControl:
     def fire_rule(self, name: str, *, account: str = "123456789012", region: str = "us-east-1") -> list[dict]:
         """Run an EventBridge rule's targets now; returns one entry per invoked target."""
         return self._call("POST", f"events/rules/{name}/fire?account={account}&region={region}")["fired"]
+
+    def listeners(self) -> list[dict[str, Any]]:
+        """Every load balancer listener the emulator serves, with its local_url and proxy_url."""
+        return self._call("GET", "elbv2/listeners")
+
+    def map_ip_targets(self, targets: dict[str, str]) -> dict[str, str]:
+        """Route IP targets ("203.0.113.10:443" or "203.0.113.10") to local stand-ins ("127.0.0.1:8443")."""
+        return self._call("PUT", "elbv2/ip-targets", {"targets": targets})["targets"]
+
+    def run_health_checks(self) -> dict[str, dict[str, str]]:
+        """Run every target group's health checks now: {target group ARN: {target id: state}}."""
+        return self._call("POST", "elbv2/health-checks")
+

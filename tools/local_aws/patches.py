@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tools.local_aws import awslambda, dms, ec2, elbv2, events, rds, rdsdata, route53, s3, sns
 from typing import Mapping
 
+from tools.local_aws import awslambda, dms, ec2, elbv2, events, rds, rdsdata, route53, s3, sns
 from tools.local_aws.moto_guard import Expectation, MotoPatch, check_moto
 
 SERVICES = (dms, rds, rdsdata, route53, ec2, elbv2, awslambda, s3, sns, events)

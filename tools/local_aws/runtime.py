@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tools.local_aws.awslambda.invocations import LambdaService
 from tools.local_aws.common import EmulatorError, endpoint
+from tools.local_aws.elbv2.frontends import LoadBalancerFrontends
 from tools.local_aws.events import ScheduleRunner
 from tools.local_aws.postgres import PostgresServer
 from tools.local_aws.rds.clusters import ClusterDatabases
@@ -26,6 +27,7 @@ class LocalRuntime:
     state_dir: Path
     lambdas: LambdaService
     schedules: ScheduleRunner
+    load_balancers: LoadBalancerFrontends
     data_api: DataApiEngine = field(init=False)
     clusters: ClusterDatabases = field(init=False)
     _postgres: PostgresServer | None = field(default=None, init=False)
@@ -48,9 +50,11 @@ class LocalRuntime:
         server = self._postgres
         return {"port": self.port, "state_dir": str(self.state_dir), "lambda": self.lambdas.describe(),
                 "schedules": self.schedules.describe(), "clusters": self.clusters.describe(),
+                "load_balancers": self.load_balancers.describe(self.port),
                 "postgres": {"host": server.host, "port": server.port} if server else None}
 
     def stop(self) -> None:
+        self.load_balancers.stop()
         self.schedules.stop()
         self.lambdas.stop()
         self.data_api.close()
@@ -74,7 +78,8 @@ def start_runtime(port: int, state_dir: Path) -> LocalRuntime:
     shutil.rmtree(state_dir, ignore_errors=True)  # moto keeps nothing across restarts, neither does this
     state_dir.mkdir(parents=True)
     lambdas = LambdaService(endpoint_url=endpoint(port), functions_dir=state_dir / "functions")
-    _current = LocalRuntime(port=port, state_dir=state_dir, lambdas=lambdas, schedules=ScheduleRunner(lambdas))
+    _current = LocalRuntime(port=port, state_dir=state_dir, lambdas=lambdas, schedules=ScheduleRunner(lambdas),
+                            load_balancers=LoadBalancerFrontends(lambdas))
     return _current
 
 
