@@ -8,7 +8,9 @@
     python -m tools.local_aws prepare
 
 `start` and `serve` take `--state-dir DIR` (default: beside the pidfile, `<pidfile>.state`,
-or build/local-aws-<port> without one): what the local runtime runs, emptied at each start.
+or build/local-aws-<port> without one): what the local runtime runs, emptied at each start;
+and `--onprem-seed-rows N`: how many legacy payments the on-premises stand-in database of a
+DMS source starts with (default: LOCAL_AWS_ONPREM_SEED_ROWS, else the committed seed alone).
 `prepare` builds the Lambda runtime environments (python3.12 with its boto3, from PyPI, cached
 under build/lambda-runtimes); `start` does it first, so `serve` itself never leaves 127.0.0.1.
 
@@ -23,6 +25,7 @@ internal it patches is where expected. It refuses to start otherwise.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +34,8 @@ from tools.local_aws.common import PROJECT_ROOT, EmulatorError
 
 DEFAULT_PORT = 4566
 DEFAULT_IDLE_TIMEOUT = 3600
+# The launcher is given the seed size in the environment; lib/config.py is to validate it (see the report).
+SEED_ROWS_VARIABLE = "LOCAL_AWS_ONPREM_SEED_ROWS"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,11 +51,21 @@ def _parser() -> argparse.ArgumentParser:
                                  help="seconds without a request before the server stops itself")
             command.add_argument("--state-dir", type=Path, default=None,
                                  help="where the local runtime keeps what it runs (emptied at start)")
+            command.add_argument("--onprem-seed-rows", type=_seed_rows, default=os.environ.get(SEED_ROWS_VARIABLE, "0"),
+                                 help=f"legacy payments in the on-premises stand-in (default ${SEED_ROWS_VARIABLE}, "
+                                      "else the committed seed)")
         default_pidfile = None if name == "serve" else Path("build/moto.pid")
         command.add_argument("--pidfile", type=Path, default=default_pidfile)
         if name == "start":
             command.add_argument("--log", type=Path, default=Path("build/moto.log"))
     return parser
+
+
+def _seed_rows(value: str) -> int:
+    if not value.isdigit() or int(value) > 10_000_000:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of rows from 0 to 10000000 "
+                                         f"(from --onprem-seed-rows or {SEED_ROWS_VARIABLE})")
+    return int(value)
 
 
 def state_dir(args: argparse.Namespace) -> Path:
@@ -63,7 +78,8 @@ def state_dir(args: argparse.Namespace) -> Path:
 
 def _serve_options(args: argparse.Namespace) -> list[str]:
     """What `start` passes on to the `serve` it launches."""
-    return ["--idle-timeout", str(args.idle_timeout), "--state-dir", str(state_dir(args))]
+    return ["--idle-timeout", str(args.idle_timeout), "--state-dir", str(state_dir(args)),
+            "--onprem-seed-rows", str(args.onprem_seed_rows)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from tools.local_aws.server import serve  # imports moto: only the server pays for it
 
-            serve(args.port, args.idle_timeout, state_dir(args), args.pidfile)
+            serve(args.port, args.idle_timeout, state_dir(args), args.onprem_seed_rows, args.pidfile)
     except EmulatorError as error:
         print(error, file=sys.stderr)
         return 2

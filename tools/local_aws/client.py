@@ -58,3 +58,13 @@ class LocalAwsControl:
         """Run every target group's health checks now: {target group ARN: {target id: state}}."""
         return self._call("POST", "elbv2/health-checks")
 
+    def onprem_databases(self) -> dict[str, dict[str, Any]]:
+        """The on-premises stand-in databases: {source database name: {host, port, database, username, password}}."""
+        return self._call("GET", "dms/onprem-databases")
+
+    def replication_tasks(self) -> list[dict[str, Any]]:
+        return self._call("GET", "dms/tasks")
+
+    def publish_replication_metrics(self) -> list[dict[str, Any]]:
+        """Put the running tasks' CDCLatencySource/Target into CloudWatch now (the emulator does it every 5 s)."""
+        return self._call("POST", "dms/metrics")

@@ -25,7 +25,9 @@ COMMAND_TIMEOUT_SECONDS = 120
 SUPERUSER = "postgres"
 SERVER_SETTINGS = {
     "listen_addresses": HOST,
-    "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+    # fsync off: fast, and nothing here must survive a crash. synchronous_commit stays on, as on Aurora:
+    # after a commit returns, pg_current_wal_lsn() is past it (a flip position taken then is exact).
+    "fsync": "off", "full_page_writes": "off",
     "wal_level": "logical", "max_replication_slots": "20", "max_wal_senders": "20",
     "max_logical_replication_workers": "12", "max_worker_processes": "24",
     "max_sync_workers_per_subscription": "2", "max_connections": "200",
@@ -109,6 +111,23 @@ class PostgresServer:
             return self.log_file.read_text(errors="replace")[-4000:]
         except OSError:
             return ""
+
+    def last_error(self, mentioning: str) -> str | None:
+        """The last ERROR in the server log of a process whose lines mention `mentioning`, with its DETAIL."""
+        lines = self._log_tail_lines()
+        for index in range(len(lines) - 1, -1, -1):
+            if "ERROR:" in lines[index] and any(mentioning in line for line in lines[max(0, index - 2):index + 3]):
+                detail = next((line.split("DETAIL:", 1)[1].strip() for line in lines[index + 1:index + 3]
+                               if "DETAIL:" in line), None)
+                message = lines[index].split("ERROR:", 1)[1].strip()
+                return f"{message} ({detail})" if detail else message
+        return None
+
+    def _log_tail_lines(self) -> list[str]:
+        try:
+            return self.log_file.read_text(errors="replace").splitlines()[-400:]
+        except (OSError, AssertionError):
+            return []
 
     def _own(self, path: Path) -> None:
         if self._account:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from tools.local_aws.awslambda.invocations import LambdaService
 from tools.local_aws.common import EmulatorError, endpoint
+from tools.local_aws.dms.endpoints import OnPremDatabases
+from tools.local_aws.dms.replication import ReplicationService
 from tools.local_aws.elbv2.frontends import LoadBalancerFrontends
 from tools.local_aws.events import ScheduleRunner
 from tools.local_aws.postgres import PostgresServer
@@ -28,8 +30,11 @@ class LocalRuntime:
     lambdas: LambdaService
     schedules: ScheduleRunner
     load_balancers: LoadBalancerFrontends
+    onprem_seed_rows: int
     data_api: DataApiEngine = field(init=False)
     clusters: ClusterDatabases = field(init=False)
+    onprem: OnPremDatabases = field(init=False)
+    replication: ReplicationService = field(init=False)
     _postgres: PostgresServer | None = field(default=None, init=False)
     _postgres_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -38,6 +43,8 @@ class LocalRuntime:
 
         self.data_api = DataApiEngine(resolve)
         self.clusters = ClusterDatabases(self.postgres, self.data_api.forget_logins)
+        self.onprem = OnPremDatabases(self.postgres, self.onprem_seed_rows)
+        self.replication = ReplicationService(self.postgres)
 
     def postgres(self) -> PostgresServer:
         """The runtime's PostgreSQL 15 server, started on first use."""
@@ -51,9 +58,11 @@ class LocalRuntime:
         return {"port": self.port, "state_dir": str(self.state_dir), "lambda": self.lambdas.describe(),
                 "schedules": self.schedules.describe(), "clusters": self.clusters.describe(),
                 "load_balancers": self.load_balancers.describe(self.port),
+                "replication_tasks": self.replication.describe(), "onprem_databases": self.onprem.describe(),
                 "postgres": {"host": server.host, "port": server.port} if server else None}
 
     def stop(self) -> None:
+        self.replication.stop_all()
         self.load_balancers.stop()
         self.schedules.stop()
         self.lambdas.stop()
@@ -73,13 +82,13 @@ def current() -> LocalRuntime:
     return _current
 
 
-def start_runtime(port: int, state_dir: Path) -> LocalRuntime:
+def start_runtime(port: int, state_dir: Path, onprem_seed_rows: int) -> LocalRuntime:
     global _current
     shutil.rmtree(state_dir, ignore_errors=True)  # moto keeps nothing across restarts, neither does this
     state_dir.mkdir(parents=True)
     lambdas = LambdaService(endpoint_url=endpoint(port), functions_dir=state_dir / "functions")
     _current = LocalRuntime(port=port, state_dir=state_dir, lambdas=lambdas, schedules=ScheduleRunner(lambdas),
-                            load_balancers=LoadBalancerFrontends(lambdas))
+                            load_balancers=LoadBalancerFrontends(lambdas), onprem_seed_rows=onprem_seed_rows)
     return _current
 
 

@@ -54,7 +54,8 @@ def _raise_exit(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
 
-def serve(port: int, idle_timeout: float, state_dir: Path, pidfile: Path | None = None) -> None:
+def serve(port: int, idle_timeout: float, state_dir: Path, onprem_seed_rows: int,
+          pidfile: Path | None = None) -> None:
     """Run the patched moto server and the local runtime on 127.0.0.1:port until signalled or idle.
 
     state_dir holds what the runtime runs (unpacked functions); it is emptied at start and removed at stop."""
@@ -71,7 +72,7 @@ def serve(port: int, idle_timeout: float, state_dir: Path, pidfile: Path | None 
 
     from tools.local_aws.runtime import start_runtime, stop_runtime
 
-    start_runtime(port, state_dir)
+    start_runtime(port, state_dir, onprem_seed_rows)
     activity = ActivityTracker(ControlMiddleware(DomainDispatcherApplication(create_backend_app)))
     server = make_server(loopback.HOST, port, activity, threaded=True, request_handler=MotoRequestHandler)
     signal.signal(signal.SIGTERM, _raise_exit)

@@ -86,8 +86,9 @@ class ClusterDatabases:
     def _ensure_role(self, admin: Any, role: str, password: str) -> None:
         exists = admin.run("SELECT 1 FROM pg_roles WHERE rolname = :role", role=role)
         verb = "ALTER" if exists else "CREATE"
-        # Aurora's master user is rds_superuser, not a superuser: it may create roles and databases.
-        admin.run(f"{verb} ROLE {quote_identifier(role)} WITH LOGIN CREATEROLE CREATEDB "
+        # Aurora's master user is rds_superuser, not a superuser: it may create roles and databases, and
+        # (rds_replication) replication slots.
+        admin.run(f"{verb} ROLE {quote_identifier(role)} WITH LOGIN CREATEROLE CREATEDB REPLICATION "
                   f"PASSWORD {quote_literal(password)}")
         self._passwords[role] = password
 

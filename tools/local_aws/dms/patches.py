@@ -1,4 +1,5 @@
-"""DMS: epoch timestamps, tasks that become ready, real subnet groups, event subscriptions."""
+"""DMS: epoch timestamps, tasks that become ready, real subnet groups, event subscriptions, and tasks
+that replicate for real between local databases (dms/replication.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from tools.local_aws.common import wrap
-from tools.local_aws.moto_guard import CLASS, moto_patch
+from tools.local_aws.common import EmulatorError, wrap
+from tools.local_aws.moto_guard import CLASS, assigns, moto_patch
 
 BACKEND = "moto.dms.models.DatabaseMigrationServiceBackend"
 RESPONSE = "moto.dms.responses.DatabaseMigrationServiceResponse"
@@ -381,5 +382,207 @@ def patch_dms_event_subscriptions() -> None:
         setattr(response, name, dms_json_action(name, result_key))
 
 
-# The subnet-group patch sets the to_dict that the timestamp patch then wraps.
-PATCHES = (patch_dms_subnet_group, patch_dms_timestamps, patch_dms_task_becomes_ready, patch_dms_event_subscriptions)
+
+
+# --------------------------------------------------------------------------- replication
+
+START_TYPES = ("start-replication", "resume-processing", "reload-target")
+
+
+def _replication() -> Any:
+    from tools.local_aws import runtime
+
+    return runtime.current().replication
+
+
+def _endpoint_logins(backend: Any, task: Any) -> Callable[[], tuple[Any, Any]]:
+    """Resolves the task's source and target endpoints to local databases when it starts."""
+
+    def resolve() -> tuple[Any, Any]:
+        from tools.local_aws import runtime
+        from tools.local_aws.dms.endpoints import resolve_endpoint
+
+        running = runtime.current()
+        clusters = [c for c in running.clusters.clusters() if c.arn.split(":")[3:5] == [backend.region_name,
+                                                                                       backend.account_id]]
+        logins = []
+        for arn in (task.source_endpoint_arn, task.target_endpoint_arn):
+            endpoint = _endpoint(backend, arn)
+            if endpoint is None:
+                raise EmulatorError(f"endpoint {arn} no longer exists")
+            tags = {t["Key"]: t["Value"] for t in backend.tagger.list_tags_for_resource(arn).get("Tags", [])}
+            logins.append(resolve_endpoint(endpoint, backend.account_id, backend.region_name,
+                                           running.onprem, clusters, tags.get("Host")))
+        return logins[0], logins[1]
+
+    return resolve
+
+
+def _endpoint(backend: Any, arn: str) -> Any:
+    return next((e for e in list(backend.endpoints.values()) if e.endpoint_arn == arn), None)
+
+
+def _task(backend: Any, arn: str) -> Any:
+    from moto.dms.exceptions import ResourceNotFoundFault
+
+    task = backend.replication_tasks.get(arn)
+    if task is None:
+        raise ResourceNotFoundFault("Replication task could not be found.")
+    return task
+
+
+def _start_replication_task(self: Any) -> str:
+    """StartReplicationTask: validated here, carried out in the background by the replication service."""
+    from moto.core.utils import utcnow
+    from moto.dms.exceptions import DmsClientError, InvalidResourceStateFault
+
+    from tools.local_aws.dms.replication import TaskReplication
+
+    params = json.loads(self.body)
+    backend = self.dms_backend
+    task = _task(backend, params["ReplicationTaskArn"])
+    start_type = params.get("StartReplicationTaskType", "start-replication")
+    if start_type not in START_TYPES:
+        raise DmsClientError("InvalidParameterValueException", f"StartReplicationTaskType {start_type} is invalid")
+    if task.status in ("starting", "running"):
+        raise InvalidResourceStateFault(f"Replication task is already {task.status}")
+    if start_type == "start-replication" and task.start_date is not None:
+        raise InvalidResourceStateFault("Start Type : START_REPLICATION, valid only for tasks running for the "
+                                        "first time")
+    if start_type != "start-replication" and task.start_date is None:
+        raise InvalidResourceStateFault(f"Start Type : {start_type.upper().replace('-', '_')}, valid only for tasks "
+                                        "that ran before")
+    task.cdc_start_position = params.get("CdcStartPosition") or getattr(task, "cdc_start_position", None)
+    settings = json.loads(task.replication_task_settings or "{}")
+    instance = backend.replication_instances.get(task.replication_instance_arn)
+    replication = TaskReplication(
+        task_arn=task.arn, task_id=task.id, account_id=backend.account_id, region=backend.region_name,
+        instance_id=instance.id if instance else task.replication_instance_arn.split(":")[-1],
+        migration_type=task.migration_type,
+        validation_enabled=bool((settings.get("ValidationSettings") or {}).get("EnableValidation")),
+        cdc_start_position=task.cdc_start_position)
+    source = _endpoint(backend, task.source_endpoint_arn)
+    source_slot = ((source.postgre_sql_settings or {}).get("SlotName") if source else None)
+    task.status, task.start_date, task.stop_date = "starting", utcnow(), None
+    _replication().start(replication, _endpoint_logins(backend, task), start_type, source_slot, task.table_mappings)
+    return json.dumps({"ReplicationTask": {**task.to_dict(), "Status": "starting"}})  # as DMS answers a start
+
+
+def _describe_table_statistics(self: Any) -> str:
+    params = json.loads(self.body)
+    task = _task(self.dms_backend, params["ReplicationTaskArn"])
+    statistics = _replication().table_statistics(task.arn)
+    for table_filter in params.get("Filters") or []:
+        field = {"schema-name": "SchemaName", "table-name": "TableName", "table-state": "TableState"}.get(
+            table_filter["Name"])
+        if field:
+            statistics = [s for s in statistics if s[field] in table_filter["Values"]]
+    return json.dumps({"ReplicationTaskArn": task.arn, "TableStatistics": statistics})
+
+
+def _iso(epoch: float | None) -> str | None:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat() if epoch else None
+
+
+@moto_patch(
+    requires={
+        f"{BACKEND}.stop_replication_task": ("replication_task_arn",),
+        f"{BACKEND}.delete_replication_task": ("replication_task_arn",),
+        f"{BACKEND}.create_endpoint": (),
+        f"{BACKEND}": assigns("replication_tasks", "endpoints", "replication_instances", "tagger"),
+        f"{RESPONSE}.start_replication_task": (),
+        f"{RESPONSE}.create_replication_task": (),
+        "moto.dms.models.FakeReplicationTask": assigns("id", "arn", "status", "migration_type", "table_mappings",
+                                                       "replication_task_settings", "source_endpoint_arn",
+                                                       "target_endpoint_arn", "replication_instance_arn",
+                                                       "start_date", "stop_date"),
+        "moto.dms.models.FakeReplicationTask.to_dict": (),
+        "moto.dms.models.Endpoint": assigns("endpoint_arn", "endpoint_identifier", "engine_name", "database_name", "server_name",
+                                            "username", "password", "postgre_sql_settings"),
+        "moto.dms.exceptions.InvalidResourceStateFault": CLASS,
+        "moto.dms.exceptions.ResourceNotFoundFault": CLASS,
+        "moto.core.utils.utcnow": (),
+        "moto.utilities.tagging_service.TaggingService.list_tags_for_resource": ("arn",),
+        "moto.secretsmanager.models.SecretsManagerBackend.get_secret_value": ("secret_id", "version_id",
+                                                                             "version_stage"),
+        "moto.cloudwatch.models.CloudWatchBackend.put_metric_data": ("namespace", "metric_data"),
+    },
+    adds=(f"{RESPONSE}.describe_table_statistics",),
+)
+def patch_dms_replication() -> None:
+    # moto gap: tasks only change status (start makes them "running" at once), nothing replicates,
+    # and DescribeTableStatistics is missing. Here tasks replicate between local databases.
+    from moto.dms import models, responses
+
+    def make_create_endpoint(create: Callable[..., Any]) -> Callable[..., Any]:
+        def create_endpoint(self: Any, *args: Any, **kwargs: Any) -> Any:
+            endpoint = create(self, *args, **kwargs)
+            if endpoint.engine_name == "postgres":  # the on-premises side: its stand-in exists from now on
+                from tools.local_aws import runtime
+
+                runtime.current().onprem.ensure(endpoint.database_name or "postgres")
+            return endpoint
+
+        return create_endpoint
+
+    def make_create_task(create: Callable[..., Any]) -> Callable[..., Any]:
+        def create_replication_task(self: Any) -> str:
+            answer = create(self)
+            params = json.loads(self.body)
+            task = self.dms_backend.replication_tasks[json.loads(answer)["ReplicationTask"]["ReplicationTaskArn"]]
+            task.cdc_start_position = params.get("CdcStartPosition")
+            return answer
+
+        return create_replication_task
+
+    def make_stop(stop: Callable[..., Any]) -> Callable[..., Any]:
+        def stop_replication_task(self: Any, replication_task_arn: str) -> Any:
+            measured = _replication().task_stats(replication_task_arn)
+            if measured is not None:
+                _task(self, replication_task_arn).status = measured["status"]
+            task = stop(self, replication_task_arn)  # refuses a task that is not running
+            _replication().stop(replication_task_arn)
+            return task
+
+        return stop_replication_task
+
+    def make_delete(delete: Callable[..., Any]) -> Callable[..., Any]:
+        def delete_replication_task(self: Any, replication_task_arn: str) -> Any:
+            task = delete(self, replication_task_arn)
+            _replication().delete(replication_task_arn)
+            return task
+
+        return delete_replication_task
+
+    def make_to_dict(to_dict: Callable[..., Any]) -> Callable[..., Any]:
+        def task_to_dict(self: Any) -> dict[str, Any]:
+            data = to_dict(self)
+            measured = _replication().task_stats(self.arn)
+            if measured is None:  # never started: DMS reports no statistics yet
+                data.pop("ReplicationTaskStats", None)
+                return data
+            self.status = measured["status"]
+            data["Status"] = measured["status"]
+            data["ReplicationTaskStats"] = {k: _iso(v) if k.endswith("Date") else v
+                                            for k, v in measured["stats"].items() if v is not None}
+            for key, value in (("LastFailureMessage", measured["failure"]), ("StopReason", measured["stop_reason"]),
+                               ("CdcStartPosition", getattr(self, "cdc_start_position", None))):
+                if value:
+                    data[key] = value
+            return data
+
+        return task_to_dict
+
+    backend, response = models.DatabaseMigrationServiceBackend, responses.DatabaseMigrationServiceResponse
+    wrap(backend, "create_endpoint", make_create_endpoint)
+    wrap(backend, "stop_replication_task", make_stop)
+    wrap(backend, "delete_replication_task", make_delete)
+    wrap(response, "create_replication_task", make_create_task)
+    response.start_replication_task = _start_replication_task
+    response.describe_table_statistics = _describe_table_statistics
+    wrap(models.FakeReplicationTask, "to_dict", make_to_dict)
+
+
+# The subnet-group and replication patches set the to_dict methods that the timestamp patch then wraps.
+PATCHES = (patch_dms_subnet_group, patch_dms_replication, patch_dms_timestamps, patch_dms_task_becomes_ready,
+           patch_dms_event_subscriptions)
