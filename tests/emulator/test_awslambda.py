@@ -18,6 +18,7 @@ from tests.emulator.harness import (
     wait_until,
 )
 from tools.local_aws.awslambda.environments import PYTHON312
+from tools.local_aws.awslambda.invocations import WORKER_APP_ID
 from tools.local_aws.client import LocalAwsControl
 
 
@@ -45,6 +46,7 @@ def test_request_response_runs_the_deployed_zip_on_python312_with_the_runtime_bo
     assert environment["AWS_ENDPOINT_URL"] == emulator.url
     assert environment["AWS_ACCESS_KEY_ID"] == "local" and environment["AWS_LAMBDA_FUNCTION_NAME"] == probe
     assert environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert environment["AWS_SDK_UA_APP_ID"] == WORKER_APP_ID  # its calls do not keep the emulator awake
     assert bucket in described["buckets"]  # boto3 inside the function reached the emulator
     assert described["function_name"] == probe and described["memory_limit_in_mb"] == 256
     assert 0 < described["remaining_ms"] <= 5000
@@ -180,3 +182,16 @@ def test_dead_letter_config_is_returned_and_updated(aws: Callable[[str], Any]) -
 
     lam.update_function_configuration(FunctionName=name, DeadLetterConfig={})
     assert "DeadLetterConfig" not in lam.get_function_configuration(FunctionName=name)
+
+
+def test_the_retry_delay_hook_refuses_what_is_not_a_list_of_seconds(control: LocalAwsControl) -> None:
+    import urllib.error
+
+    for bad in ([], ["soon"], [-1], [7200]):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            control.set_retry_delays(*bad)
+        assert refused.value.code == 400
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        control.invocation("no-such-request")
+    assert missing.value.code == 404
+    assert control.set_retry_delays(0.1, 0.1) == [0.1, 0.1]

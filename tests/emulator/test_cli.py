@@ -9,6 +9,8 @@ from typing import Any, Callable
 
 from tests.emulator.harness import Emulator, cli, listening_addresses, start_emulator, unique, wait_until
 from tools.local_aws import process
+from tools.local_aws.awslambda.invocations import WORKER_APP_ID
+from tools.local_aws.server import ActivityTracker
 
 
 def test_listens_on_loopback_only(emulator: Emulator) -> None:
@@ -39,6 +41,15 @@ def test_aws_managed_iam_policy_attaches(aws: Callable[[str], Any]) -> None:
     iam.attach_role_policy(RoleName=role, PolicyArn=policy)
     attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
     assert [p["PolicyArn"] for p in attached] == [policy]
+
+
+def test_requests_of_the_emulators_own_functions_are_not_activity() -> None:
+    tracker = ActivityTracker(lambda environ, start_response: [b""])
+    tracker.last_request = 0.0
+    tracker({"HTTP_USER_AGENT": f"Boto3/1.34.145 md/Botocore#1.34.145 app/{WORKER_APP_ID}"}, None)
+    assert tracker.last_request == 0.0
+    tracker({"HTTP_USER_AGENT": "Boto3/1.44.8 md/Botocore#1.44.8"}, None)
+    assert tracker.last_request > 0.0
 
 
 def test_stop_leaves_no_process(tmp_path: Path) -> None:

@@ -33,9 +33,10 @@ def migration(aws: Callable[[str], Any], network: dict[str, Any], control: Local
                                                ReplicationSubnetGroupIdentifier=group)["ReplicationInstance"]
     source_db = unique("legacy").replace("-", "_")
     source_secret = secrets.create_secret(Name=unique("onprem-source"))["ARN"]  # filled once the stand-in exists
+    # As Terraform sends an endpoint with a secret: the database name inside PostgreSQLSettings.
     source = dms.create_endpoint(EndpointIdentifier=unique("onprem"), EndpointType="source", EngineName="postgres",
-                                 DatabaseName=source_db, PostgreSQLSettings={"SecretsManagerSecretId": source_secret,
-                                                                             "SecretsManagerAccessRoleArn": "x"})
+                                 PostgreSQLSettings={"DatabaseName": source_db, "SecretsManagerSecretId": source_secret,
+                                                     "SecretsManagerAccessRoleArn": "x"})
     onprem = control.onprem_databases()[source_db]
     secrets.put_secret_value(SecretId=source_secret, SecretString=json.dumps(
         {"username": onprem["username"], "password": onprem["password"], "host": "192.168.0.10", "port": 5432}))

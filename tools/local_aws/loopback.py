@@ -37,6 +37,14 @@ def is_loopback(host: str) -> bool:
     return (mapped or address).is_loopback
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
 def _checked(address: Any, family: int) -> None:
     if family not in (socket.AF_INET, socket.AF_INET6):
         return  # Unix sockets and the like never leave the machine
@@ -61,9 +69,12 @@ def install() -> None:
         return connect_ex(self, address)
 
     def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        # A lookup of any other name asks a resolver, which is traffic beyond the loopback too.
+        # Clients look an address up before they connect: an address is refused here already, and a
+        # lookup of any other name would ask a resolver, which is traffic beyond the loopback too.
         name = host.decode() if isinstance(host, bytes) else host
         if name not in (None, "") and not is_loopback(str(name)):
+            if _is_address(str(name)):
+                _checked((str(name), 0), socket.AF_INET6 if ":" in str(name) else socket.AF_INET)
             raise LoopbackViolation(f"refused to resolve {host!r}: only loopback addresses may be used")
         return getaddrinfo(host, *args, **kwargs)
 

@@ -21,6 +21,7 @@ from tools.local_aws.events import ScheduleRunner
 from tools.local_aws.postgres import PostgresServer
 from tools.local_aws.rds.clusters import ClusterDatabases
 from tools.local_aws.rdsdata.engine import DataApiEngine
+from tools.local_aws.rdsdata.resolver import resolve
 
 
 @dataclass
@@ -39,9 +40,7 @@ class LocalRuntime:
     _postgres_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
-        from tools.local_aws.rdsdata.patches import resolve
-
-        self.data_api = DataApiEngine(resolve)
+        self.data_api = DataApiEngine(lambda arn, secret, database: resolve(self.clusters, arn, secret, database))
         self.clusters = ClusterDatabases(self.postgres, self.data_api.forget_logins)
         self.onprem = OnPremDatabases(self.postgres, self.onprem_seed_rows)
         self.replication = ReplicationService(self.postgres)

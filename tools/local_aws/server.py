@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from tools.local_aws import loopback
+from tools.local_aws.awslambda.invocations import WORKER_APP_ID
 from tools.local_aws.common import endpoint
 from tools.local_aws.control import ControlMiddleware
 from tools.local_aws.moto_guard import CLASS, MOTO_VERSION
@@ -26,14 +27,18 @@ SERVER_INTERNALS = {
 
 
 class ActivityTracker:
-    """WSGI middleware remembering when the last request arrived."""
+    """WSGI middleware remembering when the last request of a user arrived.
+
+    The emulator's own Lambda functions call it too (a schedule runs the validator every few
+    minutes); their requests say so in the user agent and do not keep it alive."""
 
     def __init__(self, app: Callable[..., Any]) -> None:
         self.app = app
         self.last_request = time.monotonic()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        self.touch()
+        if f"app/{WORKER_APP_ID}" not in environ.get("HTTP_USER_AGENT", ""):
+            self.touch()
         return self.app(environ, start_response)
 
     def touch(self) -> None:
@@ -72,8 +77,9 @@ def serve(port: int, idle_timeout: float, state_dir: Path, onprem_seed_rows: int
 
     from tools.local_aws.runtime import start_runtime, stop_runtime
 
-    start_runtime(port, state_dir, onprem_seed_rows)
+    running = start_runtime(port, state_dir, onprem_seed_rows)
     activity = ActivityTracker(ControlMiddleware(DomainDispatcherApplication(create_backend_app)))
+    running.load_balancers.on_request = activity.touch  # requests to a listener's own port are activity too
     server = make_server(loopback.HOST, port, activity, threaded=True, request_handler=MotoRequestHandler)
     signal.signal(signal.SIGTERM, _raise_exit)
     signal.signal(signal.SIGINT, _raise_exit)

@@ -33,6 +33,8 @@ from tools.local_aws.awslambda.workers import (
 )
 from tools.local_aws.common import EMULATOR_CREDENTIALS, EmulatorError
 
+# Functions' own AWS calls carry this in their user agent (app/...): they are not a user's activity.
+WORKER_APP_ID = "local-aws-lambda"
 # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html: two retries,
 # one minute before the first and two minutes between the first and the second.
 LAMBDA_RETRY_DELAYS = (60.0, 120.0)
@@ -105,6 +107,7 @@ class LambdaService:
         base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": ":UTC",
                 "AWS_ENDPOINT_URL": endpoint_url, "AWS_EC2_METADATA_DISABLED": "true",
                 "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                "AWS_SDK_UA_APP_ID": WORKER_APP_ID,
                 **{k: v for k, v in EMULATOR_CREDENTIALS.items() if v}}
         self.pools = WorkerPools(base)
         self.functions_dir = functions_dir

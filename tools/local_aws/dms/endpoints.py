@@ -126,6 +126,11 @@ class OnPremDatabases:
                     for name, db in self._created.items()} if server else {}
 
 
+def endpoint_database(endpoint: Any) -> str:
+    """The endpoint's database name: its own, or (with a secret, as Terraform sends it) its PostgreSQL settings'."""
+    return endpoint.database_name or (endpoint.postgre_sql_settings or {}).get("DatabaseName") or "postgres"
+
+
 def endpoint_secret(endpoint: Any, account_id: str, region: str) -> tuple[str | None, str | None, str | None]:
     """(username, password, host) of an endpoint: its secret's JSON when it names one, else its own fields."""
     from moto.secretsmanager.models import secretsmanager_backends
@@ -133,7 +138,8 @@ def endpoint_secret(endpoint: Any, account_id: str, region: str) -> tuple[str | 
     settings = endpoint.postgre_sql_settings or {}
     secret_id = settings.get("SecretsManagerSecretId")
     if not secret_id:
-        return endpoint.username, endpoint.password, endpoint.server_name
+        return (endpoint.username or settings.get("Username"), endpoint.password or settings.get("Password"),
+                endpoint.server_name or settings.get("ServerName"))
     try:
         value = secretsmanager_backends[account_id][region].get_secret_value(secret_id, None, None)
         document = json.loads(value.get("SecretString") or "")
@@ -148,12 +154,14 @@ def resolve_endpoint(endpoint: Any, account_id: str, region: str, onprem: OnPrem
     """The local database and credentials behind a moto DMS Endpoint."""
     username, password, secret_host = endpoint_secret(endpoint, account_id, region)
     if endpoint.engine_name in AURORA_ENGINES:
-        cluster = _aurora_cluster(endpoint, clusters, [endpoint.server_name, secret_host, host_tag])
-        logical = endpoint.database_name or "postgres"
+        settings = endpoint.postgre_sql_settings or {}
+        cluster = _aurora_cluster(endpoint, clusters,
+                                  [endpoint.server_name, settings.get("ServerName"), secret_host, host_tag])
+        logical = endpoint_database(endpoint)
         return EndpointLogin(LocalDatabase(cluster.physical(logical), f"cluster {cluster.identifier} database "
                                                                       f"{logical}", "aurora"), username, password)
     if endpoint.engine_name == "postgres":
-        return EndpointLogin(onprem.ensure(endpoint.database_name or "postgres"), username, password)
+        return EndpointLogin(onprem.ensure(endpoint_database(endpoint)), username, password)
     raise EmulatorError(f"endpoint {endpoint.endpoint_identifier}: engine {endpoint.engine_name} is not emulated "
                         "(only postgres and aurora-postgresql)")
 

@@ -519,8 +519,9 @@ def patch_dms_replication() -> None:
             endpoint = create(self, *args, **kwargs)
             if endpoint.engine_name == "postgres":  # the on-premises side: its stand-in exists from now on
                 from tools.local_aws import runtime
+                from tools.local_aws.dms.endpoints import endpoint_database
 
-                runtime.current().onprem.ensure(endpoint.database_name or "postgres")
+                runtime.current().onprem.ensure(endpoint_database(endpoint))
             return endpoint
 
         return create_endpoint

@@ -125,6 +125,7 @@ class LoadBalancerFrontends:
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self.ip_targets: dict[str, str] = {}  # "ip:port" or "ip" -> "127.0.0.1:port" of a local stand-in
+        self.on_request: Callable[[], None] = lambda: None  # told of every request a listener receives
         if start:
             threading.Thread(target=self._run, name="alb-frontends", daemon=True).start()
 
@@ -432,6 +433,7 @@ class ListenerRequestHandler(http.server.BaseHTTPRequestHandler):
         return
 
     def _handle(self) -> None:
+        self.owner.on_request()
         if self.headers.get("upgrade"):
             outgoing = Outgoing.text(400, "WebSockets are not supported")
         else:

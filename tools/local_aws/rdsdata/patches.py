@@ -6,8 +6,9 @@ import base64
 import json
 from typing import Any
 
-from tools.local_aws.moto_guard import CLASS, PROPERTY, assigns, moto_patch
-from tools.local_aws.rdsdata.engine import DataApiError, Target
+from tools.local_aws.moto_guard import CLASS, moto_patch
+from tools.local_aws.rdsdata.engine import DataApiError
+from tools.local_aws.rdsdata.resolver import USES
 
 OPERATIONS = {
     # botocore operation -> (moto response method, request path)
@@ -17,61 +18,6 @@ OPERATIONS = {
     "CommitTransaction": ("commit_transaction", "/CommitTransaction"),
     "RollbackTransaction": ("rollback_transaction", "/RollbackTransaction"),
 }
-
-
-def _cluster(resource_arn: str) -> Any:
-    from moto.rds.exceptions import DBClusterNotFoundError
-    from moto.rds.models import rds_backends
-
-    parts = resource_arn.split(":")
-    if len(parts) != 7 or parts[2] != "rds" or parts[5] != "cluster":
-        raise DataApiError("BadRequestException", f"Invalid resourceArn: {resource_arn}")
-    try:
-        return rds_backends[parts[4]][parts[3]].describe_db_clusters(db_cluster_identifier=resource_arn)[0]
-    except DBClusterNotFoundError:
-        raise DataApiError("BadRequestException", f"Invalid cluster arn: {resource_arn}") from None
-
-
-def _secret_string(secret_arn: str, account: str, region: str) -> str | None:
-    from moto.secretsmanager.exceptions import SecretsManagerClientError
-    from moto.secretsmanager.models import secretsmanager_backends
-
-    try:
-        value = secretsmanager_backends[account][region].get_secret_value(secret_arn, None, None)
-    except SecretsManagerClientError as error:
-        raise DataApiError("SecretsErrorException", f"Error fetching secret {secret_arn}: {error.message}") from None
-    return value.get("SecretString")
-
-
-def _master_secret_arn(cluster: Any) -> str | None:
-    secret = getattr(cluster, "master_user_secret", None) if cluster.manage_master_user_password else None
-    return secret.secret_arn if secret is not None else None
-
-
-def resolve(resource_arn: str, secret_arn: str, database: str | None) -> Target:
-    """The login a Data API request runs as: the cluster's database, as the user the secret names."""
-    from moto.rds.models import rds_backends
-
-    from tools.local_aws import runtime
-    from tools.local_aws.rds.clusters import secret_credentials
-
-    cluster = _cluster(resource_arn)
-    if not cluster.http_endpoint_enabled:
-        raise DataApiError("HttpEndpointNotEnabledException",
-                           f"HttpEndpoint is not enabled for cluster {cluster.db_cluster_identifier}")
-    if cluster.writer is None:
-        raise DataApiError("DatabaseNotFoundException",
-                           f"The DB cluster {cluster.db_cluster_identifier} doesn't have a DB instance", 404)
-    entry = runtime.current().clusters.cluster(cluster.db_cluster_arn)
-    if entry is None:
-        raise DataApiError("BadRequestException", f"{resource_arn} is not an Aurora PostgreSQL cluster")
-    region, account = resource_arn.split(":")[3:5]
-    others = [_master_secret_arn(c) for c in rds_backends[account][region].clusters.values() if c is not cluster]
-    if secret_arn in others:
-        raise DataApiError("ForbiddenException", f"{secret_arn} is the master secret of another cluster", 403)
-    username, password = secret_credentials(_secret_string(secret_arn, account, region), secret_arn)
-    return runtime.current().clusters.login(entry, database, username, password,
-                                            is_master_secret=secret_arn == _master_secret_arn(cluster))
 
 
 def _decode_blobs(request: dict[str, Any]) -> dict[str, Any]:
@@ -119,16 +65,6 @@ def _action(operation: str) -> Any:
         "moto.rdsdata.urls.url_paths": (),
         "moto.rdsdata.urls.response": (),
         "moto.core.exceptions.JsonRESTError": CLASS,
-        "moto.rds.models.rds_backends": (),
-        "moto.rds.models.RDSBackend.describe_db_clusters": ("db_cluster_identifier",),
-        "moto.rds.models.RDSBackend": assigns("clusters"),
-        "moto.rds.models.DBCluster.writer": PROPERTY,
-        "moto.rds.models.DBCluster.http_endpoint_enabled": PROPERTY,
-        "moto.rds.exceptions.DBClusterNotFoundError": CLASS,
-        "moto.secretsmanager.models.secretsmanager_backends": (),
-        "moto.secretsmanager.models.SecretsManagerBackend.get_secret_value": ("secret_id", "version_id",
-                                                                             "version_stage"),
-        "moto.secretsmanager.exceptions.SecretsManagerClientError": CLASS,
     },
     adds=tuple(f"moto.rdsdata.responses.RDSDataServiceResponse.{method}"
                for operation, (method, _) in OPERATIONS.items() if operation != "ExecuteStatement"),
@@ -142,4 +78,4 @@ def patch_rds_data_api() -> None:
         urls.url_paths["{0}" + path + "$"] = urls.response.dispatch
 
 
-PATCHES = (patch_rds_data_api,)
+PATCHES = (patch_rds_data_api, USES)
