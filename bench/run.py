@@ -19,7 +19,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lib.packaging import build_package
+from tools.local_aws.common import EMULATOR_CREDENTIALS
+from tools.local_aws.loopback import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results.md"
@@ -58,9 +59,6 @@ start = time.perf_counter()
 import boto3, botocore.config
 print(time.perf_counter() - start)
 """
-# Same dummy credentials tools.stack gives Terraform on the local target.
-EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-                        "AWS_SESSION_TOKEN": "", "AWS_PROFILE": ""}
 
 
 class BenchError(Exception):
@@ -198,12 +196,6 @@ def bench_lambdas(runs: int) -> list[Row]:
 
 
 # --- 4. emulator round trip ---------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 def make_sandbox(root: Path) -> Path:
     """A copy of the working tree (tracked + untracked, not ignored files).

@@ -229,6 +229,10 @@ class TapStack(TerraformStack):
         self.output("api_fqdn", dns.record_name, "Name clients use; weighted between legacy and new")
         self.output("api_url", f"{api.scheme}://{dns.record_name}", "URL of the payments API through Route53")
         self.output("alb_url", f"{api.scheme}://{api.load_balancer.dns_name}", "URL of the payments API on the ALB")
+        # The emulator serves each listener on its own port too, at /_local_aws/alb/<name>/<port> (docs/local-runtime.md).
+        self.output("local_api_url", f"{local_endpoint_url(self.settings)}/_local_aws/alb/{api.load_balancer.name}/"
+                    f"{443 if api.scheme == 'https' else 80}" if self.settings.target == "local" else "",
+                    "URL a client calls for the payments API on the local emulator (empty on TARGET=aws)")
         self.output("hosted_zone_id", dns.zone_id, "Route53 hosted zone holding the weighted records")
         functions = [api.handler, *control.functions]
         self.output("lambda_function_names", {f.name.removeprefix(f"{self.settings.name_prefix}-"): f.name
