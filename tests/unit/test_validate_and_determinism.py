@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.unit.conftest import PROFILES, synthesize
+from tests.unit.conftest import synthesize
+from tests.unit.profiles import PROFILES
 from tools import terraform
 
 
@@ -100,7 +101,7 @@ def _tree_digest(folder):
 
 
 def test_same_commit_synthesizes_byte_identical_output(synth_all, tmp_path):
-    again = synthesize(tmp_path / "again", PROFILES["dev"])
+    _, again = synthesize(tmp_path / "again", PROFILES["dev"])
     first = synth_all["dev"].stack_dir
     assert (again / "cdk.tf.json").read_bytes() == (first / "cdk.tf.json").read_bytes()
     assert _tree_digest(again) == _tree_digest(first)
