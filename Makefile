@@ -15,7 +15,7 @@ INSTALLED := .venv/.installed-$(shell sha256sum Pipfile.lock 2>/dev/null | cut -
 SCAN_CERTIFICATE := arn:aws:acm:us-east-1:123456789012:certificate/scan-profile
 SCAN_ENV := TARGET=aws AWS_REGION=us-east-1 CERTIFICATE_ARN=$(SCAN_CERTIFICATE)
 
-.PHONY: help install synth validate deploy plan destroy down test test-fast scan e2e bench clean
+.PHONY: help install synth validate deploy plan destroy down test test-fast scan e2e bench docs clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ e2e: install ## Deploy to a fresh emulator, integration tests, no-change plan, d
 	$(PYTHON) -m tools.e2e
 
 test: test-fast scan e2e ## Everything: all of the above, as CI runs it
+
+docs: install ## Regenerate the README settings table from lib/config.py
+	$(PYTHON) -m tools.settings_doc
 
 bench: install ## Benchmarks (not part of test): synth, unit suite, zips, emulator apply/plan/destroy
 	$(PYTHON) -m bench.run

@@ -1,8 +1,9 @@
 """Entry point for `cdktf synth` / `make synth`: settings -> TapStack -> app.synth()."""
 
 import sys
+from datetime import date
 
-from lib.config import ConfigError, load_settings
+from lib.config import ConfigError, load_settings, version_warnings
 from lib.toolchain import use_supported_node
 
 
@@ -12,6 +13,8 @@ def main() -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    for warning in version_warnings(settings, date.today()):
+        print(warning, file=sys.stderr)
     use_supported_node()
     from cdktf import App  # noqa: PLC0415 - jsii must start on the supported Node
 

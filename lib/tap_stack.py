@@ -116,9 +116,9 @@ class TapStack(TerraformStack):
             multi_az=settings.is_prod, create_service_roles=settings.create_dms_service_roles,
             source_host=settings.onprem_db_host, source_port=settings.onprem_db_port,
             source_database=settings.onprem_db_name, source_secret_arn=settings.onprem_db_secret_arn,
-            table_patterns=settings.dms_table_mappings, secret_recovery_window_days=30 if settings.is_prod else 7,
-            partition=self.partition, network=self.network, security_groups=self.security_groups, keys=self.keys,
-            database=self.database)
+            table_patterns=settings.dms_table_mappings,
+            secret_recovery_window_days=settings.secret_recovery_window_days, partition=self.partition,
+            network=self.network, security_groups=self.security_groups, keys=self.keys, database=self.database)
 
     def _build_traffic_tier(self) -> None:
         settings, prefix = self.settings, self.settings.name_prefix

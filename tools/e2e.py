@@ -24,9 +24,10 @@ def free_port() -> int:
 def e2e_environment() -> dict[str, str]:
     env = dict(os.environ)
     env.update({"ENVIRONMENT_SUFFIX": "e2e", "TARGET": "local", "LOCAL_AWS_PORT": str(free_port())})
-    # The cutover as it runs in production: both weighted records and the legacy health check.
-    # 203.0.113.10 is a documentation address (RFC 5737); nothing is ever sent to it locally.
-    env.setdefault("LEGACY_ENDPOINT", "203.0.113.10")
+    # The cutover as it runs in production: both weighted records. The legacy address is private
+    # (RFC 1918, reached over the VPN in a real deployment, so no Route53 health check); nothing
+    # is ever sent to it locally. Documentation ranges such as 203.0.113.0/24 are refused.
+    env.setdefault("LEGACY_ENDPOINT", "192.168.50.10")
     return env
 
 

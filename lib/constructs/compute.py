@@ -19,7 +19,7 @@ DATA_API_ACTIONS = ["rds-data:ExecuteStatement", "rds-data:BatchExecuteStatement
 class Compute(Construct):
     """`payment_api`: Data API access to the cluster and its master secret, nothing else."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, reserved_concurrency: int,
+    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, reserved_concurrency: int | None,
                  log_retention_days: int, network: Network, security_groups: SecurityGroups, keys: SecurityKeys,
                  alerting: Alerting, database: Database) -> None:
         super().__init__(scope, construct_id)

@@ -31,7 +31,7 @@ class PaymentsFunction(Construct):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, source: str, description: str,
-                 environment: dict[str, str], statements: list[dict], reserved_concurrency: int = 2,
+                 environment: dict[str, str], statements: list[dict], reserved_concurrency: int | None = 2,
                  timeout_seconds: int = 30, memory_mb: int = 256, log_retention_days: int, network: Network,
                  security_groups: SecurityGroups, keys: SecurityKeys, alerting: Alerting) -> None:
         super().__init__(scope, construct_id)

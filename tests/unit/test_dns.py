@@ -5,6 +5,7 @@ from cdktf import Testing
 from cdktf_cdktf_provider_aws.route53_zone import Route53Zone
 
 from lib.constructs.dns import Dns, legacy_is_reachable_from_internet
+from tests.unit.profiles import GLOBAL_LEGACY_IP
 from tests.unit.stacks import bare_stack, synth, upstream
 
 
@@ -29,7 +30,7 @@ def new_only():
 
 @pytest.fixture(scope="module")
 def legacy_ip():
-    return build(legacy_endpoint="203.0.113.10", legacy_ips=("203.0.113.10",), new_weight=0, destroyable=False)
+    return build(legacy_endpoint=GLOBAL_LEGACY_IP, legacy_ips=(GLOBAL_LEGACY_IP,), new_weight=0, destroyable=False)
 
 
 def test_private_zone_in_the_vpc_holds_the_record(new_only):
@@ -56,12 +57,12 @@ def test_new_aliases_the_alb_and_takes_everything_without_legacy(new_only):
 def test_legacy_ips_get_an_a_record_with_the_rest_of_the_weight_and_a_health_check(legacy_ip):
     built, synthesized = legacy_ip
     records = _records(synthesized)
-    assert records["legacy"]["type"] == "A" and records["legacy"]["records"] == ["203.0.113.10"]
+    assert records["legacy"]["type"] == "A" and records["legacy"]["records"] == [GLOBAL_LEGACY_IP]
     assert records["new"]["weighted_routing_policy"]["weight"] + \
         records["legacy"]["weighted_routing_policy"]["weight"] == 100
     assert records["legacy"]["health_check_id"] == synthesized.ref(built.dns.legacy_health_check.id)
     check = synthesized.body(built.dns.legacy_health_check)
-    assert (check["ip_address"], check["type"], check["port"]) == ("203.0.113.10", "HTTPS", 443)
+    assert (check["ip_address"], check["type"], check["port"]) == (GLOBAL_LEGACY_IP, "HTTPS", 443)
     assert synthesized.one("aws_route53_zone")["force_destroy"] is False
 
 
@@ -78,7 +79,7 @@ def test_a_legacy_hostname_makes_both_records_cnames():
 
 def test_private_legacy_addresses_get_no_health_check():
     # Route53 health checkers live on the internet: they cannot reach RFC 1918 addresses.
-    assert legacy_is_reachable_from_internet(("203.0.113.10",)) and legacy_is_reachable_from_internet(())
+    assert legacy_is_reachable_from_internet((GLOBAL_LEGACY_IP,)) and legacy_is_reachable_from_internet(())
     assert not legacy_is_reachable_from_internet(("10.1.2.3",))
     built, synthesized = build(legacy_endpoint="10.1.2.3", legacy_ips=("10.1.2.3",), new_weight=50)
     assert built.dns.legacy_health_check is None and not synthesized.resources("aws_route53_health_check")

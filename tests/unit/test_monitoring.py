@@ -9,9 +9,10 @@ from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.dms_event_subscription import DmsEventSubscription
 
 from lib.constructs.monitoring import ROUTE53_METRICS_REGION, Monitoring, critical_alarm_prefix
+from tests.unit.profiles import GLOBAL_LEGACY_IP
 from tests.unit.stacks import METRIC_NAMESPACE, bare_stack, synth, upstream
 
-LEGACY = {"legacy_endpoint": "203.0.113.10", "legacy_ips": ("203.0.113.10",), "new_weight": 0}
+LEGACY = {"legacy_endpoint": GLOBAL_LEGACY_IP, "legacy_ips": (GLOBAL_LEGACY_IP,), "new_weight": 0}
 
 
 def build(region):

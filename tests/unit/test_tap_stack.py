@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from lib.config import AURORA_POSTGRES_VERSIONS
 from lib.constructs.monitoring import critical_alarm_prefix
 from lib.tap_stack import READY_METRIC_NAME
+from tests.unit.profiles import GLOBAL_LEGACY_IP
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COST_TAGS = {"Environment", "Project", "Application", "CostCenter", "Owner", "ManagedBy"}
@@ -200,14 +202,14 @@ def test_prod_is_larger_protected_and_kept_longer(dev, prod):
                                                                                 "max_capacity": 2.0}
     for profile, is_prod in ((dev, False), (prod, True)):
         cluster = profile.one("aws_rds_cluster")
-        assert cluster["engine_version"] == "15.8" and cluster["backup_retention_period"] == 35
+        assert cluster["engine_version"] in AURORA_POSTGRES_VERSIONS and cluster["backup_retention_period"] == 35
         assert cluster["deletion_protection"] is is_prod and cluster["skip_final_snapshot"] is not is_prod
         assert profile.one("aws_dms_replication_instance")["multi_az"] is is_prod
         assert profile.one("aws_lb")["enable_deletion_protection"] is is_prod
         assert {key["deletion_window_in_days"] for key in profile.resources("aws_kms_key").values()} == {
             30 if is_prod else 7}
         assert {secret["recovery_window_in_days"] for secret in
-                profile.resources("aws_secretsmanager_secret").values()} == {30 if is_prod else 7}
+                profile.resources("aws_secretsmanager_secret").values()} == {30 if is_prod else 0}
         assert profile.one("aws_route53_zone")["force_destroy"] is not is_prod
     assert prod.one("aws_dms_replication_instance")["replication_instance_class"] == "dms.r5.large"
     assert {group["retention_in_days"] for group in prod.resources("aws_cloudwatch_log_group").values()} == {2557}
@@ -244,7 +246,7 @@ def test_alb_security_group_ports_match_the_listeners(dev, https):
 def test_legacy_records_follow_the_legacy_endpoint(dev, https, synth_all):
     assert [record["set_identifier"] for record in dev.resources("aws_route53_record").values()] == ["new"]
     records = {record["set_identifier"]: record for record in https.resources("aws_route53_record").values()}
-    assert records["legacy"]["records"] == ["203.0.113.10"] and records["legacy"]["type"] == "A"
+    assert records["legacy"]["records"] == [GLOBAL_LEGACY_IP] and records["legacy"]["type"] == "A"
     assert (records["new"]["weighted_routing_policy"]["weight"],
             records["legacy"]["weighted_routing_policy"]["weight"]) == (0, 100)
     hostname = {record["set_identifier"]: record for record in
