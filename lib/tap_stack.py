@@ -32,7 +32,8 @@ READY_METRIC_NAME = "MigrationReady"
 # A `moved` block per resource carries a deployed stack to the new addresses: nothing is re-created.
 LOAD_BALANCER_MOVED_FROM = {
     "access_logs": "aws_s3_bucket.compute_access_logs_85DF9482",
-    "access_logs_encryption": "aws_s3_bucket_server_side_encryption_configuration.compute_access_logs_encryption_63929ECD",
+    "access_logs_encryption":
+        "aws_s3_bucket_server_side_encryption_configuration.compute_access_logs_encryption_63929ECD",
     "access_logs_events": "aws_s3_bucket_notification.compute_access_logs_events_A05F755C",
     "access_logs_lifecycle": "aws_s3_bucket_lifecycle_configuration.compute_access_logs_lifecycle_15E30CB8",
     "access_logs_policy": "aws_s3_bucket_policy.compute_access_logs_policy_3ACA1B00",

@@ -149,7 +149,8 @@ class Monitoring(Construct):
         alb, dms, cluster = self._alb, self._dms, self._cluster
         panels = [
             ("Payments API requests and 5xx", [
-                ["AWS/ApplicationELB", "RequestCount", *alb], ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *alb]]),
+                ["AWS/ApplicationELB", "RequestCount", *alb],
+                ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *alb]]),
             ("Payments API p99 latency", [["AWS/ApplicationELB", "TargetResponseTime", *alb, {"stat": "p99"}]]),
             ("DMS CDC latency", [["AWS/DMS", "CDCLatencySource", *dms], ["AWS/DMS", "CDCLatencyTarget", *dms]]),
             ("Migration readiness (1 = ready)", [[cutover.metric_namespace, cutover.ready_metric_name]]),

@@ -129,3 +129,9 @@ def upstream(stack: TerraformStack, *, through: str, **inputs: dict) -> SimpleNa
     for name in names[:names.index(through) + 1]:
         BUILDERS[name](stack, built, **inputs.get(name, {}))
     return built
+
+
+def built_through(construct: str, *, region: str = REGION, **inputs: dict) -> tuple[SimpleNamespace, Synthesized]:
+    """A bare stack holding `construct` and what it takes, synthesized; inputs as for upstream()."""
+    stack = bare_stack(region)
+    return upstream(stack, through=construct, **inputs), synth(stack)

@@ -5,15 +5,11 @@ from cdktf import Testing
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 
-from lib.constructs.alerting import Alerting
-from tests.unit.stacks import bare_stack, synth, upstream
+from tests.unit.stacks import built_through
 
 
 def build(alarm_email):
-    stack = bare_stack()
-    built = upstream(stack, through="keys")
-    built.alerting = Alerting(stack, "alerting", name_prefix="payments-test", alarm_email=alarm_email, keys=built.keys)
-    return built, synth(stack)
+    return built_through("alerting", alerting={"alarm_email": alarm_email})
 
 
 @pytest.fixture(scope="module")

@@ -4,18 +4,12 @@ import json
 
 import pytest
 
-from lib.constructs.compute import Compute
-from tests.unit.stacks import bare_stack, synth, upstream
+from tests.unit.stacks import built_through
 
 
 @pytest.fixture(scope="module")
 def compute():
-    stack = bare_stack()
-    built = upstream(stack, through="database")
-    built.compute = Compute(stack, "compute", name_prefix="payments-test", reserved_concurrency=80,
-                            log_retention_days=365, network=built.network, security_groups=built.security_groups,
-                            keys=built.keys, alerting=built.alerting, database=built.database)
-    return built, synth(stack)
+    return built_through("compute", compute={"reserved_concurrency": 80})
 
 
 def test_payment_api_is_wired_to_the_cluster_and_its_secret(compute):

@@ -4,20 +4,13 @@ import json
 
 import pytest
 
-from lib.constructs.cutover import READINESS_MAX_AGE_SECONDS, Cutover
-from tests.unit.stacks import METRIC_NAMESPACE, bare_stack, synth, upstream
+from lib.constructs.cutover import READINESS_MAX_AGE_SECONDS
+from tests.unit.stacks import METRIC_NAMESPACE, built_through
 
 
 @pytest.fixture(scope="module")
 def cutover():
-    stack = bare_stack()
-    built = upstream(stack, through="dns")
-    built.cutover = Cutover(stack, "cutover", name_prefix="payments-test", partition="aws",
-                            metric_namespace=METRIC_NAMESPACE, ready_metric_name="Ready",
-                            critical_alarm_prefix="payments-test-critical-", cdc_latency_threshold_seconds=120,
-                            log_retention_days=365, network=built.network, security_groups=built.security_groups,
-                            keys=built.keys, alerting=built.alerting, dns=built.dns, migration=built.migration)
-    return built, synth(stack)
+    return built_through("cutover", cutover={"ready_metric_name": "Ready", "cdc_latency_threshold_seconds": 120})
 
 
 def _environment(synthesized, function):

@@ -7,21 +7,14 @@ from cdktf import Testing
 from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster
 
 from lib.config import AURORA_POSTGRES_VERSIONS
-from lib.constructs.database import Database
-from tests.unit.stacks import bare_stack, synth, upstream
+from tests.unit.stacks import built_through
 
 DEV = dict(min_acu=0.5, max_acu=2.0, reader_count=1, deletion_protection=False, final_snapshot=False)
 PROD = dict(min_acu=1.0, max_acu=8.0, reader_count=2, deletion_protection=True, final_snapshot=True)
 
 
 def build(**inputs):
-    stack = bare_stack()
-    built = upstream(stack, through="security_groups")
-    built.database = Database(stack, "database", name_prefix="payments-test", engine_version="15.8",
-                              database_name="payments", backup_retention_days=35, partition="aws",
-                              network=built.network, security_groups=built.security_groups, keys=built.keys,
-                              **inputs)
-    return built, synth(stack)
+    return built_through("database", database=inputs)
 
 
 @pytest.fixture(scope="module")

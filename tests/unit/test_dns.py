@@ -4,19 +4,13 @@ import pytest
 from cdktf import Testing
 from cdktf_cdktf_provider_aws.route53_zone import Route53Zone
 
-from lib.constructs.dns import Dns, legacy_is_reachable_from_internet
+from lib.constructs.dns import legacy_is_reachable_from_internet
 from tests.unit.profiles import GLOBAL_LEGACY_IP
-from tests.unit.stacks import bare_stack, synth, upstream
+from tests.unit.stacks import built_through
 
 
 def build(**inputs):
-    stack = bare_stack()
-    built = upstream(stack, through="load_balancer")
-    built.dns = Dns(stack, "dns", **{
-        "name_prefix": "payments-test", "region": "us-east-1", "zone_name": "payments-test.internal",
-        "existing_zone_id": None, "record_label": "api", "new_weight": 100, "legacy_endpoint": None,
-        "legacy_ips": (), "destroyable": True, **inputs}, network=built.network, load_balancer=built.load_balancer)
-    return built, synth(stack)
+    return built_through("dns", dns=inputs)
 
 
 def _records(synthesized):

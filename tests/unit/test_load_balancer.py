@@ -8,20 +8,14 @@ from cdktf_cdktf_provider_aws.lb import Lb
 from cdktf_cdktf_provider_aws.lb_listener import LbListener
 from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2WebAclLoggingConfiguration
 
-from lib.constructs.load_balancer import WAF_MANAGED_RULE_GROUPS, LoadBalancer
-from tests.unit.stacks import ACCOUNT_ID, bare_stack, synth, upstream
+from lib.constructs.load_balancer import WAF_MANAGED_RULE_GROUPS
+from tests.unit.stacks import built_through
 
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
 
 
 def build(**inputs):
-    stack = bare_stack()
-    built = upstream(stack, through="compute")
-    built.load_balancer = LoadBalancer(stack, "load_balancer", **{
-        "name_prefix": "payments-test", "internal": False, "certificate_arn": None, "deletion_protection": False,
-        "access_log_retention_days": 365, "waf_log_retention_days": 90, "account_id": ACCOUNT_ID, **inputs},
-        network=built.network, security_groups=built.security_groups, keys=built.keys, compute=built.compute)
-    return built, synth(stack)
+    return built_through("load_balancer", load_balancer={"waf_log_retention_days": 90, **inputs})
 
 
 @pytest.fixture(scope="module")

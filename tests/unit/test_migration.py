@@ -6,22 +6,14 @@ import pytest
 from cdktf import Testing
 from cdktf_cdktf_provider_aws.dms_replication_instance import DmsReplicationInstance
 
-from lib.constructs.migration import Migration, table_mappings
-from tests.unit.stacks import bare_stack, synth, upstream
+from lib.constructs.migration import table_mappings
+from tests.unit.stacks import built_through
 
 SOURCE_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:onprem-AbCdEf"
 
 
 def build(**inputs):
-    stack = bare_stack()
-    built = upstream(stack, through="database")
-    built.migration = Migration(stack, "migration", **{
-        "name_prefix": "payments-test", "instance_class": "dms.t3.medium", "engine_version": "3.5.3",
-        "allocated_storage": 50, "multi_az": False, "create_service_roles": True, "source_host": "192.168.0.10",
-        "source_port": 5432, "source_database": "onprem", "source_secret_arn": None,
-        "table_patterns": ("public.%",), "secret_recovery_window_days": 7, "partition": "aws", **inputs},
-        network=built.network, security_groups=built.security_groups, keys=built.keys, database=built.database)
-    return built, synth(stack)
+    return built_through("migration", migration={"source_database": "onprem", **inputs})
 
 
 @pytest.fixture(scope="module")
@@ -85,13 +77,15 @@ def test_task_is_full_load_and_cdc_with_validation_and_not_started(local):
 def test_every_table_pattern_becomes_a_selection_rule():
     rules = json.loads(table_mappings(("public.%", "billing.invoices")))["rules"]
     assert [(rule["rule-id"], rule["object-locator"]) for rule in rules] == [
-        ("1", {"schema-name": "public", "table-name": "%"}), ("2", {"schema-name": "billing", "table-name": "invoices"})]
+        ("1", {"schema-name": "public", "table-name": "%"}),
+        ("2", {"schema-name": "billing", "table-name": "invoices"})]
 
 
 def test_endpoints_read_credentials_from_secrets_manager_only(local):
     # seeds 002 #6, 003 #6: credentials in code; only Secrets Manager references are allowed.
     built, synthesized = local
-    source, target = synthesized.body(built.migration.source_endpoint), synthesized.body(built.migration.target_endpoint)
+    migration = built.migration
+    source, target = synthesized.body(migration.source_endpoint), synthesized.body(migration.target_endpoint)
     assert (source["engine_name"], source["database_name"]) == ("postgres", "onprem")
     assert (target["engine_name"], target["database_name"]) == ("aurora-postgresql", "payments")
     assert target["tags"] == {"Host": synthesized.ref(built.database.cluster.endpoint)}

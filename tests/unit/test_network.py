@@ -9,16 +9,12 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
 from cdktf_cdktf_provider_aws.vpc import Vpc
 
-from lib.constructs.network import Network, subnet_cidrs
-from tests.unit.stacks import bare_stack, synth, upstream
+from lib.constructs.network import subnet_cidrs
+from tests.unit.stacks import built_through
 
 
 def build(nat_gateway_count):
-    stack = bare_stack()
-    built = upstream(stack, through="keys")
-    built.network = Network(stack, "network", name_prefix="payments-test", vpc_cidr="10.40.0.0/16",
-                            nat_gateway_count=nat_gateway_count, flow_log_retention_days=365, keys=built.keys)
-    return built, synth(stack)
+    return built_through("network", network={"nat_gateway_count": nat_gateway_count})
 
 
 @pytest.fixture(scope="module")

@@ -5,17 +5,12 @@ from cdktf import Testing
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 
-from lib.constructs.security_groups import SecurityGroups
-from tests.unit.stacks import ONPREM_CIDR, VPC_CIDR, bare_stack, synth, upstream
+from tests.unit.stacks import ONPREM_CIDR, VPC_CIDR, built_through
 
 
 def build(**inputs):
-    stack = bare_stack()
-    built = upstream(stack, through="network")
-    built.security_groups = SecurityGroups(stack, "security_groups", network=built.network, **{
-        "name_prefix": "payments-test", "onprem_cidr": ONPREM_CIDR, "alb_listener_ports": (80,),
-        "alb_internal": False, **inputs})
-    return built.security_groups, synth(stack)
+    built, synthesized = built_through("security_groups", security_groups=inputs)
+    return built.security_groups, synthesized
 
 
 @pytest.fixture(scope="module")

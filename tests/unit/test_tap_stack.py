@@ -361,7 +361,8 @@ def test_data_outputs_name_the_database_and_replication(dev):
     assert {name: dev.output(name) for name in ("aurora_cluster_endpoint", "aurora_reader_endpoint",
                                                 "aurora_cluster_arn", "aurora_cluster_identifier",
                                                 "aurora_database_name")} == {
-        "aurora_cluster_endpoint": dev.ref(cluster.endpoint), "aurora_reader_endpoint": dev.ref(cluster.reader_endpoint),
+        "aurora_cluster_endpoint": dev.ref(cluster.endpoint),
+        "aurora_reader_endpoint": dev.ref(cluster.reader_endpoint),
         "aurora_cluster_arn": dev.ref(cluster.arn), "aurora_cluster_identifier": dev.ref(cluster.cluster_identifier),
         "aurora_database_name": dev.ref(cluster.database_name)}
     assert dev.output("aurora_master_secret_arn") == dev.ref(stack.database.master_secret_arn)
