@@ -70,7 +70,12 @@ def cost_allocation_tags(settings: Settings) -> dict[str, str]:
 
 
 def carry_moved_resources(construct: Construct, moved_from: dict[str, str]) -> None:
-    """Adds a `moved` block from the old address to each child resource of construct named in moved_from."""
+    """Adds a `moved` block from the old address to each child resource of construct named in moved_from.
+
+    Only resources that exist get one (the listeners depend on the certificate); a block whose
+    `from` is not in the state does nothing.
+    https://developer.hashicorp.com/terraform/cdktf/examples-and-guides/refactoring
+    """
     for child in construct.node.children:
         if isinstance(child, TerraformResource) and child.node.id in moved_from:
             child.move_from_id(moved_from[child.node.id])
