@@ -182,6 +182,18 @@ def test_service_principals_come_from_the_data_source_never_a_literal(synth_all)
             principals
 
 
+def test_only_named_services_may_invoke_functions_and_only_from_one_source(synth_all):
+    # What checkov's CKV_AWS_301 and CKV_AWS_364 check, which it skips once the principal comes
+    # from the aws_service_principal data source (it cannot resolve data sources).
+    for profile in synth_all.values():
+        permissions = list(profile.resources("aws_lambda_permission").values())
+        assert len(permissions) == 3
+        for permission in permissions:
+            assert permission["principal"].startswith("${data.aws_service_principal.")
+            assert permission["source_arn"].startswith("${aws_")
+            assert permission["action"] == "lambda:InvokeFunction"
+
+
 def test_data_and_dns_permissions_are_never_on_every_resource(dev):
     statements = [statement for policy in dev.resources("aws_iam_role_policy").values()
                   for statement in json.loads(policy["policy"])["Statement"]]
