@@ -1,6 +1,7 @@
 """Entry point for `cdktf synth` / `make synth`: settings -> TapStack -> app.synth()."""
 
 import sys
+from pathlib import Path
 
 from lib.config import ConfigError, load_settings
 from lib.toolchain import use_supported_node
@@ -16,10 +17,12 @@ def main() -> int:
     from cdktf import App  # noqa: PLC0415 - jsii must start on the supported Node
 
     from lib.tap_stack import TapStack  # noqa: PLC0415
+    from tools.terraform import install_provider_lock  # noqa: PLC0415
 
     app = App()
     TapStack(app, settings.stack_name, settings=settings)
     app.synth()
+    install_provider_lock(Path(app.outdir) / "stacks" / settings.stack_name)
     return 0
 
 

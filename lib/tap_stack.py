@@ -23,7 +23,7 @@ from lib.constructs.monitoring import AlertTopics, MonitoredResources, Monitorin
 from lib.constructs.network import Network, VpcEndpoints
 from lib.constructs.security import AccountContext, EncryptionKeys, SecurityGroups
 
-PROVIDER_CONSTRAINT = "~> 5.99"
+PROVIDER_CONSTRAINT = "5.100.0"  # exactly the version in the provider mirror and .terraform.lock.hcl
 # Every AWS API the stack touches; on the local target each is pointed at the emulator.
 LOCAL_ENDPOINT_SERVICES = ("cloudwatch", "cloudwatchlogs", "dms", "ec2", "elbv2", "events", "iam", "kms",
                            "lambda_", "rds", "route53", "s3", "secretsmanager", "sns", "sts", "wafv2")
@@ -176,8 +176,9 @@ class TapStack(TerraformStack):
                       region=settings.state_bucket_region, encrypt=True)
             self.add_override("terraform.backend.s3.use_lockfile", True)
         else:
-            # Relative to the synthesized stack folder, so state survives a fresh synth.
-            LocalBackend(self, path=f"../../../state/{settings.stack_name}.tfstate")
+            # Relative to the synthesized stack folder, so state survives a fresh synth; one folder per
+            # target, so an emulator deploy never touches the state of a real account.
+            LocalBackend(self, path=f"../../../state/{settings.target}/{settings.stack_name}.tfstate")
 
     def output(self, name: str, value: object, description: str) -> None:
         TerraformOutput(self, name, value=value, description=description)
