@@ -161,7 +161,7 @@ class TapStack(TerraformStack):
             default_tags=[AwsProviderDefaultTags(tags=cost_allocation_tags(settings))],
             endpoints=endpoints,
             # The emulator answers STS, so the account id is looked up even locally;
-            # without it security-group rules and DMS ARNs drift (see shared notes).
+            # without it security-group rules and DMS ARNs drift (see docs/local-emulator.md).
             skip_requesting_account_id=False if local else None,
             skip_credentials_validation=True if local else None,
             skip_metadata_api_check="true" if local else None,

@@ -10,7 +10,7 @@
 writes the pidfile; `serve` runs in the foreground and stops itself after
 `--idle-timeout` seconds without a request. moto 5.2.5 has gaps that break
 `terraform apply` or leave perpetual diffs for our stack
-(../shared/notes/local-emulator.md); `serve` patches them at runtime, after
+(docs/local-emulator.md); `serve` patches them at runtime, after
 checking that moto is exactly the pinned version and that every internal it
 patches is where expected. It refuses to start otherwise.
 """
