@@ -29,6 +29,7 @@ from tools.progress import display_path
 
 CDKTF_BIN = stack.PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
 TALKS_TO_THE_TARGET = frozenset({"deploy", "apply", "diff", "plan", "destroy", "watch"})
+SYNTHESIZES = TALKS_TO_THE_TARGET | {"synth", "output"}
 
 
 def subcommand(args: list[str]) -> str | None:
@@ -105,8 +106,14 @@ def run(args: list[str]) -> int:
     if outputs_file is not None:
         outputs_file.parent.mkdir(parents=True, exist_ok=True)
         before = json.loads(outputs_file.read_text()) if outputs_file.is_file() else {}
+    # Recorded only for a synth of this app into cdktf.out, as `make synth` does it.
+    synthesizes = command in SYNTHESIZES and not {"--skip-synth", "-a", "--app", "-o", "--output"} & {
+        arg.split("=", 1)[0] for arg in args}
+    inputs = stack.synth_inputs_digest(settings, stack.PROJECT_ROOT) if synthesizes else None
     exit_code = subprocess.run([str(CDKTF_BIN), *args], cwd=stack.PROJECT_ROOT, env=cdktf_env(settings),
                                check=False).returncode
+    if exit_code == 0 and inputs is not None:
+        stack.record_synth(settings, inputs)  # the same JSON `make` would synthesize: make reuses it
     if exit_code == 0 and outputs_file is not None:
         keep_other_stacks(outputs_file, before)
     if exit_code == 0 and command == "destroy":

@@ -20,7 +20,8 @@ from tools.progress import display_path
 from tools.stack import LOG_DIR, OUTPUTS_FILE, PROJECT_ROOT
 
 # Lines of the cdktf CLI's output worth showing: results and errors (its spinner repeats the rest).
-RESULT_LINES = re.compile(r"(Apply complete!|Destroy complete!|No changes\.|Error|error:|written to)")
+RESULT_LINES = re.compile(r"(Apply complete!|Destroy complete!|No changes\.|Error: |error: |written to)")
+ANSI_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def free_port() -> int:
@@ -52,7 +53,8 @@ def cdktf_step(title: str, arguments: list[str], env: dict[str, str]) -> int:
         exit_code = subprocess.run([sys.executable, "-m", "tools.cdktf_cli", *arguments], cwd=PROJECT_ROOT,
                                    env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                    check=False).returncode
-    lines = [line.strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines()]
+    text = ANSI_CODES.sub("", log.read_text(encoding="utf-8", errors="replace"))
+    lines = [line.strip() for line in text.splitlines()]
     shown = list(dict.fromkeys(line for line in lines if RESULT_LINES.search(line)))
     if exit_code != 0:
         shown += [line for line in lines if line][-20:]

@@ -162,6 +162,13 @@ def synth_is_current(settings: Settings, inputs: str) -> bool:
     return recorded == {"inputs": inputs, "output": file_digest(output)} and recorded["output"] is not None
 
 
+def record_synth(settings: Settings, inputs: str) -> None:
+    """Remembers which inputs made the cdk.tf.json that is there now."""
+    SYNTH_RECORDS.mkdir(parents=True, exist_ok=True)
+    output = stack_dir(settings) / "cdk.tf.json"
+    synth_record(settings).write_text(json.dumps({"inputs": inputs, "output": file_digest(output)}) + "\n")
+
+
 def synth(settings: Settings) -> Path:
     """Synthesizes unless the same inputs already made the cdk.tf.json that is there."""
     inputs = synth_inputs_digest(settings, PROJECT_ROOT)
@@ -173,8 +180,7 @@ def synth(settings: Settings) -> Path:
     result = subprocess.run([sys.executable, "main.py"], cwd=PROJECT_ROOT, check=False)
     if result.returncode != 0:
         raise StackError(f"synth failed (exit {result.returncode})")
-    SYNTH_RECORDS.mkdir(parents=True, exist_ok=True)
-    synth_record(settings).write_text(json.dumps({"inputs": inputs, "output": file_digest(output)}) + "\n")
+    record_synth(settings, inputs)
     print(f"synth: wrote {display_path(output)}", flush=True)
     return stack_dir(settings)
 

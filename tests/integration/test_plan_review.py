@@ -60,6 +60,7 @@ def test_cdktf_output_writes_exactly_what_make_deploy_writes(outputs, settings, 
 def test_plan_of_the_unchanged_stack_summarises_no_changes_and_reuses_synth_and_init(outputs, settings):
     first = run_stack("plan")
     assert first.returncode == 0, first.stderr[-2000:]
+    assert "is up to date" in first.stdout  # `cdktf output` synthesized the same JSON and recorded it
     summary = plan_summary_file(settings)
     assert f"plan summary: {summary.name}" in first.stdout
     assert "No changes." in summary.read_text() and "DANGER" not in summary.read_text()

@@ -97,3 +97,18 @@ def test_the_pinned_cli_runs_without_a_terminal_or_a_prompt():
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[0] == "0.20.12"
     assert "canceled" not in result.stderr and "terraformrc" not in result.stderr
+
+
+@pytest.mark.parametrize("args, recorded", [(["synth"], True), (["deploy", "--auto-approve"], True),
+                                            (["deploy", "--skip-synth"], False), (["synth", "-o", "x"], False),
+                                            (["--version"], False)])
+def test_a_cdktf_synth_is_recorded_so_make_reuses_it(monkeypatch, tmp_path, args, recorded):
+    recorded_inputs = []
+    monkeypatch.setattr(cdktf_cli, "CDKTF_BIN", tmp_path / "cdktf")
+    cdktf_cli.CDKTF_BIN.write_text("")
+    monkeypatch.setattr(cdktf_cli, "prepare", lambda settings, command: True)
+    monkeypatch.setattr(stack, "record_synth", lambda settings, inputs: recorded_inputs.append(inputs))
+    monkeypatch.setattr(cdktf_cli.subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(command, 0))
+    monkeypatch.setenv("ENVIRONMENT_SUFFIX", "unit")
+    assert cdktf_cli.run(args) == 0
+    assert bool(recorded_inputs) is recorded
