@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -19,9 +20,14 @@ PROVIDER_CONSTRAINT = re.search(r'^PROVIDER_CONSTRAINT = "([^"]+)"',
                                 (REPO_ROOT / "lib" / "tap_stack.py").read_text(), re.MULTILINE).group(1)
 
 
+# A make running these tests (make pr-review BASE=...) hands its variables down through the environment.
+INHERITED = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "BASE", "ALLOW_STATEFUL_CHANGE", "GITHUB_OUTPUT"}
+
+
 def make(*args):
+    env = {name: value for name, value in os.environ.items() if name not in INHERITED}
     result = subprocess.run(["make", "--no-print-directory", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=120)
+                            timeout=120, env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -40,7 +46,7 @@ def test_make_help_lists_every_target():
 
 
 def test_pr_review_runs_fast_tests_lint_scan_then_the_plan_with_its_options():
-    commands = make("-n", "pr-review", "BASE=origin/main", "ALLOW_STATEFUL_CHANGE=true", "GITHUB_OUTPUT=")
+    commands = make("-n", "pr-review", "BASE=origin/main", "ALLOW_STATEFUL_CHANGE=true")
     order = [commands.index(marker) for marker in
              ("-m pytest tests/unit", "-m check_jsonschema", "-m tools.scan", "-m tools.stack plan")]
     assert order == sorted(order)
@@ -49,7 +55,7 @@ def test_pr_review_runs_fast_tests_lint_scan_then_the_plan_with_its_options():
 
 
 def test_plan_passes_no_options_it_was_not_given():
-    plan_line = next(line for line in make("-n", "plan", "GITHUB_OUTPUT=").splitlines() if "tools.stack plan" in line)
+    plan_line = next(line for line in make("-n", "plan").splitlines() if "tools.stack plan" in line)
     assert "--base" not in plan_line and "--allow-stateful-change" not in plan_line
 
 
