@@ -6,6 +6,8 @@ every `:name` placeholder bound), runs the SQL through pg8000 on its own connect
 call (so it is safe to use from several threads, like the stateless real API) and answers
 in the Data API response shape: `formattedRecords` (formatRecordsAs="JSON") or typed
 `records`, `columnMetadata` when includeResultMetadata, and `numberOfRecordsUpdated`.
+BeginTransaction pins one connection until CommitTransaction or RollbackTransaction; statements
+with that transactionId run on it.
 
 Typed parameters are bound the way the Data API sends them: a stringValue without a
 typeHint is a VARCHAR, typeHint UUID/DECIMAL/TIMESTAMP/DATE/TIME/JSON casts the string,
@@ -17,6 +19,7 @@ import copy
 import datetime
 import decimal
 import json
+import secrets
 import threading
 import uuid
 
@@ -154,21 +157,91 @@ class FakeDataApi:
         self.calls = []
         self.fail_with = None  # set to an exception to simulate a Data API failure
         self._lock = threading.Lock()
+        self._transactions = {}  # transactionId -> pinned connection
         session = boto3.session.Session(region_name="us-east-1")
-        model = session.client("rds-data").meta.service_model
-        self._input_shape = model.operation_model("ExecuteStatement").input_shape
+        self._model = session.client("rds-data").meta.service_model
+        self._input_shape = self._model.operation_model("ExecuteStatement").input_shape
+
+    def _check_model(self, operation, request):
+        shape = self._model.operation_model(operation).input_shape
+        report = ParamValidator().validate(request, shape)
+        if report.has_errors():
+            raise ParamValidationError(report=report.generate_report())
+
+    def _check_target(self, request):
+        if request["resourceArn"] != self.resource_arn:
+            raise client_error("BadRequestException", "Invalid cluster arn")
+        if request["secretArn"] != self.secret_arn:
+            raise client_error("ForbiddenException", "Error fetching secret")
+
+    def _record(self, request):
+        with self._lock:
+            self.calls.append(copy.deepcopy(request))
+            failure = self.fail_with
+        if failure is not None:
+            raise failure
+
+    def _pop_transaction(self, request):
+        with self._lock:
+            connection = self._transactions.pop(request["transactionId"], None)
+        if connection is None:
+            raise client_error("NotFoundException", "Transaction is not found")
+        return connection
+
+    def begin_transaction(self, **request):
+        self._record(request)
+        self._check_model("BeginTransaction", request)
+        self._check_target(request)
+        if request.get("database") != self.database:
+            raise client_error("BadRequestException", "database does not exist")
+        connection = self._server.connect(request["database"])
+        connection.run("BEGIN")
+        transaction_id = secrets.token_urlsafe(24)
+        with self._lock:
+            self._transactions[transaction_id] = connection
+        return {"transactionId": transaction_id}
+
+    def commit_transaction(self, **request):
+        self._record(request)
+        self._check_model("CommitTransaction", request)
+        self._check_target(request)
+        connection = self._pop_transaction(request)
+        try:
+            connection.run("COMMIT")
+        except pg8000.exceptions.DatabaseError as error:
+            raise client_error("BadRequestException", f"ERROR: {error}") from None
+        finally:
+            connection.close()
+        return {"transactionStatus": "Transaction Committed"}
+
+    def rollback_transaction(self, **request):
+        self._record(request)
+        self._check_model("RollbackTransaction", request)
+        self._check_target(request)
+        connection = self._pop_transaction(request)
+        try:
+            connection.run("ROLLBACK")
+        finally:
+            connection.close()
+        return {"transactionStatus": "Rollback Complete"}
+
+    def close(self):
+        """Rolls back and closes every transaction still open."""
+        with self._lock:
+            open_connections, self._transactions = list(self._transactions.values()), {}
+        for connection in open_connections:
+            connection.close()
 
     def _validate(self, request):
         report = ParamValidator().validate(request, self._input_shape)
         if report.has_errors():
             raise ParamValidationError(report=report.generate_report())
-        if request["resourceArn"] != self.resource_arn:
-            raise client_error("BadRequestException", "Invalid cluster arn")
-        if request["secretArn"] != self.secret_arn:
-            raise client_error("ForbiddenException", "Error fetching secret")
+        self._check_target(request)
         if request.get("database") != self.database:
             raise client_error("BadRequestException", "database does not exist")
-        for unsupported in ("transactionId", "schema", "resultSetOptions"):
+        if "transactionId" in request and request["transactionId"] not in self._transactions:
+            raise client_error("BadRequestException", "Transaction is not found")
+        for unsupported in ("schema", "resultSetOptions"):
             if unsupported in request:
                 raise client_error("BadRequestException", f"{unsupported} is not supported by the fake")
         if request.get("formatRecordsAs") == "JSON" and request.get("includeResultMetadata"):
@@ -176,14 +249,11 @@ class FakeDataApi:
                                "includeResultMetadata cannot be used with formatRecordsAs JSON")
 
     def execute_statement(self, **request):
-        with self._lock:
-            self.calls.append(copy.deepcopy(request))
-            failure = self.fail_with
-        if failure is not None:
-            raise failure
+        self._record(request)
         self._validate(request)
         sql, values = bind(request["sql"], request.get("parameters", []))
-        connection = self._server.connect(request["database"])
+        pinned = self._transactions.get(request.get("transactionId"))
+        connection = pinned or self._server.connect(request["database"])
         try:
             rows = connection.run(sql, **values)
             columns = connection.columns
@@ -192,7 +262,8 @@ class FakeDataApi:
             details = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
             raise client_error("BadRequestException", f"ERROR: {details.get('M', error)}") from None
         finally:
-            connection.close()
+            if pinned is None:
+                connection.close()
         return self._response(request, rows, columns, row_count)
 
     @staticmethod

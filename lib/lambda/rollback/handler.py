@@ -35,7 +35,7 @@ import os
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_support import ClientCache, bind_log, build_logger, error_code, missing_environment
+from lambda_support import ClientCache, bind_log, build_logger, error_code, invocation_logging, missing_environment
 from route53_weights import list_records_by_set, submit_changes, weight_upserts, weighted_record_config
 
 ROLLED_BACK = {"new": 0, "legacy": 100}
@@ -177,6 +177,7 @@ def roll_back(event):
             "trigger": trigger, "warnings": warnings}
 
 
+@invocation_logging(log)
 def handler(event, context):
     try:
         return roll_back(event)

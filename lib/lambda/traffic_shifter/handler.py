@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_support import ClientCache, bind_log, build_logger, error_code, missing_environment
+from lambda_support import ClientCache, bind_log, build_logger, error_code, invocation_logging, missing_environment
 from route53_weights import list_records_by_set, submit_changes, weight_upserts, weighted_record_config
 
 READY_METRIC_NAME = "MigrationReady"
@@ -221,6 +221,7 @@ def shift(event, now):
             "change_id": change["Id"], "change_status": change.get("Status")}
 
 
+@invocation_logging(log)
 def handler(event, context):
     try:
         return shift(event, datetime.now(timezone.utc))
