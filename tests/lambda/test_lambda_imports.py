@@ -9,7 +9,7 @@ import pytest
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lib" / "lambda"
 SHARED_DIR = LAMBDA_DIR / "shared"
-FUNCTIONS = ("payment_api", "migration_validator", "traffic_shifter", "rollback")
+FUNCTIONS = ("payment_api", "migration_validator", "traffic_shifter", "rollback", "schema_migrations")
 SHARED_MODULES = {path.stem for path in SHARED_DIR.glob("*.py")}
 ALLOWED_THIRD_PARTY = {"boto3", "botocore"}
 REMOVED_IN_PYTHON_312 = {"distutils", "imp", "asynchat", "asyncore", "smtpd"}
