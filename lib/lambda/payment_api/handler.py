@@ -9,7 +9,7 @@ Environment:
                        mtls    the ALB verifies client certificates (mutual TLS, verify mode) and adds
                                X-Amzn-Mtls-Clientcert-Subject; the merchant id is that subject's CN
                        header  X-Merchant-Id, as sent by the client: only for a local, dev or internal
-                               ALB (the synth refuses it for a public prod ALB)
+                               ALB, never for a public prod ALB (anyone could claim any merchant)
                      Each mode ignores the other's header, so a client cannot forge an identity.
     LOG_LEVEL        optional, default INFO
 
