@@ -19,18 +19,19 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from lib.lambda_imports import HandlerImportError, import_packaged_handler
 from lib.packaging import build_package
+from tools.local_aws.common import EMULATOR_CREDENTIALS
+from tools.local_aws.loopback import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results.md"
@@ -43,14 +44,6 @@ ZIP_BYTES_TARGET = 32 * 1024
 IMPORT_SECONDS_TARGET = 0.100
 PLAN_SECONDS_TARGET = 10.0
 
-# Runs inside a fresh interpreter: sys.path[0] is the unzipped package, as /var/task in Lambda.
-IMPORT_PROBE = """
-import sys, time
-sys.path[0] = sys.argv[1]
-start = time.perf_counter()
-import handler
-print(time.perf_counter() - start)
-"""
 # What every handler that talks to AWS pays before its own code (informational floor).
 BOTO3_PROBE = """
 import time
@@ -58,9 +51,6 @@ start = time.perf_counter()
 import boto3, botocore.config
 print(time.perf_counter() - start)
 """
-# Same dummy credentials tools.stack gives Terraform on the local target.
-EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-                        "AWS_SESSION_TOKEN": "", "AWS_PROFILE": ""}
 
 
 class BenchError(Exception):
@@ -182,10 +172,11 @@ def bench_lambdas(runs: int) -> list[Row]:
         for function_dir in functions:
             package = build_package(function_dir, Path(tmp) / "zips")
             size = package.size
-            unzipped = Path(tmp) / function_dir.name
-            with zipfile.ZipFile(package.path) as archive:
-                archive.extractall(unzipped)
-            imported = statistics.median(import_seconds(IMPORT_PROBE, unzipped) for _ in range(runs))
+            try:
+                imported = statistics.median(import_packaged_handler(package.path, Path(tmp)).seconds
+                                             for _ in range(runs))
+            except HandlerImportError as error:
+                raise BenchError(str(error)) from None
             log(f"lambda {function_dir.name}: {size} B, import {imported * 1000:.0f} ms")
             rows.append(Row(f"{function_dir.name}.zip size", f"{size / 1024:.1f} KB",
                             f"<= {ZIP_BYTES_TARGET // 1024} KB", size <= ZIP_BYTES_TARGET))
@@ -198,12 +189,6 @@ def bench_lambdas(runs: int) -> list[Row]:
 
 
 # --- 4. emulator round trip ---------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 def make_sandbox(root: Path) -> Path:
     """A copy of the working tree (tracked + untracked, not ignored files).

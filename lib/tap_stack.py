@@ -2,31 +2,55 @@
 
 from __future__ import annotations
 
-from cdktf import Fn, LocalBackend, S3Backend, TerraformOutput, TerraformStack, Token
+from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformResource, TerraformStack
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
 from lib.config import Settings
-from lib.constructs.compute import (
-    CutoverTargets,
-    FunctionRuntime,
-    LoadBalancerOptions,
-    MigrationControl,
-    PaymentsApi,
-)
-from lib.constructs.database import Database, DatabaseOptions
-from lib.constructs.dns import AliasTarget, Dns, DnsOptions
-from lib.constructs.migration import Migration, MigrationOptions
-from lib.constructs.monitoring import AlertTopics, MonitoredResources, Monitoring, critical_alarm_prefix
-from lib.constructs.network import Network, VpcEndpoints
-from lib.constructs.security import AccountContext, EncryptionKeys, SecurityGroups
+from lib.constructs.alerting import Alerting
+from lib.constructs.compute import Compute
+from lib.constructs.cutover import Cutover
+from lib.constructs.database import Database
+from lib.constructs.dns import Dns
+from lib.constructs.endpoints import Endpoints
+from lib.constructs.load_balancer import LoadBalancer
+from lib.constructs.migration import Migration
+from lib.constructs.monitoring import Monitoring, critical_alarm_prefix
+from lib.constructs.network import Network
+from lib.constructs.security_groups import SecurityGroups
+from lib.constructs.security_keys import SecurityKeys
 
 PROVIDER_CONSTRAINT = "~> 5.99"
 # Every AWS API the stack touches; on the local target each is pointed at the emulator.
 LOCAL_ENDPOINT_SERVICES = ("cloudwatch", "cloudwatchlogs", "dms", "ec2", "elbv2", "events", "iam", "kms",
                            "lambda_", "rds", "route53", "s3", "secretsmanager", "sns", "sts", "wafv2")
+# The validator publishes it (1 = ready), the shifter requires it, the dashboard plots it.
+READY_METRIC_NAME = "MigrationReady"
+# Until the load balancer got its own construct (after 39b07de) these resources lived in `compute`.
+# A `moved` block per resource carries a deployed stack to the new addresses: nothing is re-created.
+LOAD_BALANCER_MOVED_FROM = {
+    "access_logs": "aws_s3_bucket.compute_access_logs_85DF9482",
+    "access_logs_encryption":
+        "aws_s3_bucket_server_side_encryption_configuration.compute_access_logs_encryption_63929ECD",
+    "access_logs_events": "aws_s3_bucket_notification.compute_access_logs_events_A05F755C",
+    "access_logs_lifecycle": "aws_s3_bucket_lifecycle_configuration.compute_access_logs_lifecycle_15E30CB8",
+    "access_logs_policy": "aws_s3_bucket_policy.compute_access_logs_policy_3ACA1B00",
+    "access_logs_public_block": "aws_s3_bucket_public_access_block.compute_access_logs_public_block_4AA97047",
+    "access_logs_versioning": "aws_s3_bucket_versioning.compute_access_logs_versioning_0A5A9F72",
+    "alb": "aws_lb.compute_alb_C4E31DFD",
+    "alb_invoke": "aws_lambda_permission.compute_alb_invoke_42149B42",
+    "api_target": "aws_lb_target_group_attachment.compute_api_target_D482A990",
+    "api_targets": "aws_lb_target_group.compute_api_targets_D0E93DC0",
+    "http": "aws_lb_listener.compute_http_3192369D",
+    "http_redirect": "aws_lb_listener.compute_http_redirect_1770A748",
+    "https": "aws_lb_listener.compute_https_7083745B",
+    "waf_logs": "aws_cloudwatch_log_group.compute_waf_logs_6C444CC3",
+    "web_acl": "aws_wafv2_web_acl.compute_web_acl_AEA7489F",
+    "web_acl_alb": "aws_wafv2_web_acl_association.compute_web_acl_alb_676C2715",
+    "web_acl_logging": "aws_wafv2_web_acl_logging_configuration.compute_web_acl_logging_BE1E0C9C",
+}
 
 
 def local_endpoint_url(settings: Settings) -> str:
@@ -45,6 +69,18 @@ def cost_allocation_tags(settings: Settings) -> dict[str, str]:
     }
 
 
+def carry_moved_resources(construct: Construct, moved_from: dict[str, str]) -> None:
+    """Adds a `moved` block from the old address to each child resource of construct named in moved_from.
+
+    Only resources that exist get one (the listeners depend on the certificate); a block whose
+    `from` is not in the state does nothing.
+    https://developer.hashicorp.com/terraform/cdktf/examples-and-guides/refactoring
+    """
+    for child in construct.node.children:
+        if isinstance(child, TerraformResource) and child.node.id in moved_from:
+            child.move_from_id(moved_from[child.node.id])
+
+
 class TapStack(TerraformStack):
     """The AWS side of the on-premises PostgreSQL to Aurora payments migration."""
 
@@ -53,100 +89,76 @@ class TapStack(TerraformStack):
         self.settings = settings
         self._configure_provider()
         self._configure_backend()
-
-        context = AccountContext(account_id=DataAwsCallerIdentity(self, "caller").account_id,
-                                 partition=DataAwsPartition(self, "partition").partition,
-                                 region=settings.aws_region)
-        self.context = context
-        prefix = settings.name_prefix
-        self.keys = EncryptionKeys(self, "security_keys", name_prefix=prefix, context=context,
-                                   deletion_window_days=30 if settings.is_prod else 7)
-        self.network = Network(self, "network", name_prefix=prefix, vpc_cidr=settings.vpc_cidr,
-                               nat_gateway_count=settings.nat_gateways,
-                               flow_log_retention_days=settings.log_retention_days,
-                               logs_key_arn=self.keys.logs_key.arn)
-        self.security_groups = SecurityGroups(
-            self, "security_groups", name_prefix=prefix, vpc_id=self.network.vpc.id,
-            vpc_cidr=settings.vpc_cidr, onprem_cidr=settings.onprem_cidr,
-            alb_listener_ports=settings.listener_ports,
-            alb_ingress_cidr=settings.vpc_cidr if settings.alb_internal else "0.0.0.0/0")
-        self.endpoints = VpcEndpoints(self, "endpoints", network=self.network, region=settings.aws_region,
-                                      security_group_id=self.security_groups.endpoints.id, name_prefix=prefix)
-        self.database = Database(
-            self, "database", options=DatabaseOptions(
-                name_prefix=prefix, engine_version=settings.db_engine_version, database_name=settings.db_name,
-                min_acu=settings.db_min_acu, max_acu=settings.db_max_acu, reader_count=settings.db_readers,
-                backup_retention_days=settings.db_backup_retention_days,
-                deletion_protection=settings.deletion_protection, final_snapshot=settings.is_prod),
-            partition=context.partition, subnet_ids=self.network.database_subnet_ids,
-            availability_zones=self.network.availability_zones,
-            security_group_id=self.security_groups.database.id, kms_key_arn=self.keys.data_key.arn)
-        self.migration = Migration(
-            self, "migration", options=MigrationOptions(
-                name_prefix=prefix, instance_class=settings.dms_instance_class,
-                engine_version=settings.dms_engine_version, allocated_storage=settings.dms_allocated_storage,
-                multi_az=settings.is_prod, create_service_roles=settings.create_dms_service_roles,
-                source_host=settings.onprem_db_host, source_port=settings.onprem_db_port,
-                source_database=settings.onprem_db_name, source_secret_arn=settings.onprem_db_secret_arn,
-                target_database=settings.db_name, table_patterns=settings.dms_table_mappings,
-                secret_recovery_window_days=settings.secret_recovery_window_days),
-            partition=context.partition, region=settings.aws_region, subnet_ids=self.network.private_subnet_ids,
-            security_group_id=self.security_groups.dms.id, kms_key_arn=self.keys.data_key.arn,
-            target_host=self.database.cluster.endpoint)
+        self.account_id = DataAwsCallerIdentity(self, "caller").account_id
+        self.partition = DataAwsPartition(self, "partition").partition
+        self._build_data_tier()
         self._build_traffic_tier()
         self._network_outputs()
         self._data_outputs()
         self._traffic_outputs()
 
+    def _build_data_tier(self) -> None:
+        settings, prefix = self.settings, self.settings.name_prefix
+        self.keys = SecurityKeys(self, "security_keys", name_prefix=prefix, account_id=self.account_id,
+                                 partition=self.partition, region=settings.aws_region,
+                                 deletion_window_days=30 if settings.is_prod else 7)
+        self.network = Network(self, "network", name_prefix=prefix, vpc_cidr=settings.vpc_cidr,
+                               nat_gateway_count=settings.nat_gateways,
+                               flow_log_retention_days=settings.log_retention_days, keys=self.keys)
+        self.security_groups = SecurityGroups(
+            self, "security_groups", name_prefix=prefix, network=self.network, onprem_cidr=settings.onprem_cidr,
+            alb_listener_ports=settings.listener_ports, alb_internal=settings.alb_internal)
+        self.endpoints = Endpoints(self, "endpoints", name_prefix=prefix, region=settings.aws_region,
+                                   network=self.network, security_groups=self.security_groups)
+        self.database = Database(
+            self, "database", name_prefix=prefix, engine_version=settings.db_engine_version,
+            database_name=settings.db_name, min_acu=settings.db_min_acu, max_acu=settings.db_max_acu,
+            reader_count=settings.db_readers, backup_retention_days=settings.db_backup_retention_days,
+            deletion_protection=settings.deletion_protection, final_snapshot=settings.is_prod,
+            partition=self.partition, network=self.network, security_groups=self.security_groups, keys=self.keys)
+        self.migration = Migration(
+            self, "migration", name_prefix=prefix, instance_class=settings.dms_instance_class,
+            engine_version=settings.dms_engine_version, allocated_storage=settings.dms_allocated_storage,
+            multi_az=settings.is_prod, create_service_roles=settings.create_dms_service_roles,
+            source_host=settings.onprem_db_host, source_port=settings.onprem_db_port,
+            source_database=settings.onprem_db_name, source_secret_arn=settings.onprem_db_secret_arn,
+            table_patterns=settings.dms_table_mappings,
+            secret_recovery_window_days=settings.secret_recovery_window_days, partition=self.partition,
+            network=self.network, security_groups=self.security_groups, keys=self.keys, database=self.database)
+
     def _build_traffic_tier(self) -> None:
         settings, prefix = self.settings, self.settings.name_prefix
-        self.topics = AlertTopics(self, "alerting", name_prefix=prefix, kms_key_arn=self.keys.data_key.arn,
-                                  alarm_email=settings.alarm_email)
-        runtime = FunctionRuntime(
-            name_prefix=prefix, subnet_ids=self.network.private_subnet_ids,
-            security_group_id=self.security_groups.lambda_functions.id, logs_key_arn=self.keys.logs_key.arn,
-            data_key_arn=self.keys.data_key.arn, log_retention_days=settings.log_retention_days,
-            failure_topic_arn=self.topics.alerts.arn)
-        self.api = PaymentsApi(
-            self, "compute", runtime=runtime,
-            options=LoadBalancerOptions(name_prefix=prefix, internal=settings.alb_internal,
-                                        certificate_arn=settings.certificate_arn,
-                                        protect_from_deletion=settings.deletion_protection,
-                                        access_log_retention_days=settings.log_retention_days),
-            account_id=self.context.account_id, partition=self.context.partition,
-            subnet_ids=self.network.private_subnet_ids if settings.alb_internal else self.network.public_subnet_ids,
-            security_group_id=self.security_groups.alb.id, cluster_arn=self.database.cluster.arn,
-            secret_arn=self.database.master_secret_arn, database_name=settings.db_name,
-            reserved_concurrency=settings.payment_api_reserved_concurrency)
+        shared = dict(network=self.network, security_groups=self.security_groups, keys=self.keys)
+        self.alerting = Alerting(self, "alerting", name_prefix=prefix, alarm_email=settings.alarm_email,
+                                 keys=self.keys)
+        self.compute = Compute(self, "compute", name_prefix=prefix,
+                               reserved_concurrency=settings.payment_api_reserved_concurrency,
+                               log_retention_days=settings.log_retention_days, alerting=self.alerting,
+                               database=self.database, **shared)
+        self.load_balancer = LoadBalancer(
+            self, "load_balancer", name_prefix=prefix, internal=settings.alb_internal,
+            certificate_arn=settings.certificate_arn, deletion_protection=settings.deletion_protection,
+            access_log_retention_days=settings.log_retention_days, waf_log_retention_days=settings.log_retention_days,
+            account_id=self.account_id, compute=self.compute, **shared)
+        carry_moved_resources(self.load_balancer, LOAD_BALANCER_MOVED_FROM)
         self.dns = Dns(
-            self, "dns", options=DnsOptions(
-                name_prefix=prefix, zone_name=settings.hosted_zone_name, existing_zone_id=settings.hosted_zone_id,
-                record_label=settings.api_record_name, new_weight=settings.new_system_weight,
-                legacy_endpoint=settings.legacy_endpoint, legacy_ips=settings.legacy_ips,
-                destroyable=not settings.is_prod),
-            vpc_id=self.network.vpc.id, region=settings.aws_region,
-            alb=AliasTarget(dns_name=self.api.load_balancer.dns_name, zone_id=self.api.load_balancer.zone_id))
-        self.metric_namespace = f"PaymentsMigration/{settings.environment_suffix}"
-        self.control = MigrationControl(
-            self, "cutover", runtime=runtime, partition=self.context.partition, targets=CutoverTargets(
-                hosted_zone_id=self.dns.zone_id, record_name=self.dns.record_name,
-                replication_task_arn=self.migration.task.replication_task_arn,
-                replication_instance_id=self.migration.instance.replication_instance_id,
-                alert_topic_arn=self.topics.alerts.arn, critical_alarm_prefix=critical_alarm_prefix(prefix),
-                metric_namespace=self.metric_namespace,
-                cdc_latency_threshold_seconds=settings.cdc_latency_threshold_seconds))
-        task_arn = self.migration.task.replication_task_arn
-        self.monitoring = Monitoring(self, "monitoring", topics=self.topics, resources=MonitoredResources(
-            name_prefix=prefix, region=settings.aws_region, alb_arn_suffix=self.api.load_balancer.arn_suffix,
-            target_group_arn_suffix=self.api.target_group.arn_suffix, api_function=self.api.handler,
-            control_functions=self.control.functions, validator=self.control.validator,
-            rollback=self.control.rollback, cluster_identifier=self.database.cluster.cluster_identifier,
-            replication_instance_id=self.migration.instance.replication_instance_id,
-            replication_task_id=self.migration.task.replication_task_id,
-            replication_task_resource_id=Token.as_string(Fn.element(Fn.split(":", task_arn), 6)),
-            legacy_health_check_id=self.dns.legacy_health_check.id if self.dns.legacy_health_check else None,
+            self, "dns", name_prefix=prefix, region=settings.aws_region, zone_name=settings.hosted_zone_name,
+            existing_zone_id=settings.hosted_zone_id, record_label=settings.api_record_name,
+            new_weight=settings.new_system_weight, legacy_endpoint=settings.legacy_endpoint,
+            legacy_ips=settings.legacy_ips, destroyable=not settings.is_prod, network=self.network,
+            load_balancer=self.load_balancer)
+        self.cutover = Cutover(
+            self, "cutover", name_prefix=prefix, partition=self.partition,
+            metric_namespace=f"PaymentsMigration/{settings.environment_suffix}", ready_metric_name=READY_METRIC_NAME,
+            critical_alarm_prefix=critical_alarm_prefix(prefix),
             cdc_latency_threshold_seconds=settings.cdc_latency_threshold_seconds,
-            metric_namespace=self.metric_namespace))
+            log_retention_days=settings.log_retention_days, alerting=self.alerting, dns=self.dns,
+            migration=self.migration, **shared)
+        self.monitoring = Monitoring(
+            self, "monitoring", name_prefix=prefix, region=settings.aws_region,
+            cdc_latency_threshold_seconds=settings.cdc_latency_threshold_seconds, alerting=self.alerting,
+            database=self.database, migration=self.migration, compute=self.compute,
+            load_balancer=self.load_balancer, dns=self.dns, cutover=self.cutover)
 
     def _configure_provider(self) -> None:
         settings = self.settings
@@ -222,24 +234,28 @@ class TapStack(TerraformStack):
                     "Secret the operator fills with the Aurora DMS user credentials")
 
     def _traffic_outputs(self) -> None:
-        api, dns, control, topics = self.api, self.dns, self.control, self.topics
-        self.output("alb_dns_name", api.load_balancer.dns_name, "DNS name of the ALB in front of the payments API")
-        self.output("alb_arn", api.load_balancer.arn, "ARN of the ALB")
-        self.output("api_target_group_arn", api.target_group.arn, "Lambda target group of the payments API")
+        alb, dns, alerting, scheme = self.load_balancer.alb, self.dns, self.alerting, self.load_balancer.scheme
+        self.output("alb_dns_name", alb.dns_name, "DNS name of the ALB in front of the payments API")
+        self.output("alb_arn", alb.arn, "ARN of the ALB")
+        self.output("api_target_group_arn", self.load_balancer.target_group.arn,
+                    "Lambda target group of the payments API")
         self.output("api_fqdn", dns.record_name, "Name clients use; weighted between legacy and new")
-        self.output("api_url", f"{api.scheme}://{dns.record_name}", "URL of the payments API through Route53")
-        self.output("alb_url", f"{api.scheme}://{api.load_balancer.dns_name}", "URL of the payments API on the ALB")
+        self.output("api_url", f"{scheme}://{dns.record_name}", "URL of the payments API through Route53")
+        self.output("alb_url", f"{scheme}://{alb.dns_name}", "URL of the payments API on the ALB")
+        # The emulator serves each listener on its own port too, at /_local_aws/alb/<name>/<port> (docs/local-runtime.md).
+        self.output("local_api_url", f"{local_endpoint_url(self.settings)}/_local_aws/alb/{alb.name}/"
+                    f"{443 if self.load_balancer.https_enabled else 80}" if self.settings.target == "local" else "",
+                    "URL a client calls for the payments API on the local emulator (empty on TARGET=aws)")
         self.output("hosted_zone_id", dns.zone_id, "Route53 hosted zone holding the weighted records")
-        functions = [api.handler, *control.functions]
-        self.output("lambda_function_names", {f.name.removeprefix(f"{self.settings.name_prefix}-"): f.name
-                                              for f in functions}, "Lambda function names by role")
-        self.output("lambda_function_arns", {f.name.removeprefix(f"{self.settings.name_prefix}-"): f.arn
-                                             for f in functions}, "Lambda function ARNs by role")
-        self.output("alert_topic_arn", topics.alerts.arn, "SNS topic for operator alerts")
-        self.output("critical_topic_arn", topics.critical.arn, "SNS topic of critical alarms (triggers rollback)")
+        functions = [self.compute.payment_api, *self.cutover.functions]
+        self.output("lambda_function_names", {f.short_name: f.name for f in functions},
+                    "Lambda function names by role")
+        self.output("lambda_function_arns", {f.short_name: f.arn for f in functions}, "Lambda function ARNs by role")
+        self.output("alert_topic_arn", alerting.alerts.arn, "SNS topic for operator alerts")
+        self.output("critical_topic_arn", alerting.critical.arn, "SNS topic of critical alarms (triggers rollback)")
         self.output("dashboard_name", self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard of the migration")
-        self.output("waf_web_acl_arn", api.web_acl.arn, "WAFv2 web ACL protecting the ALB")
-        self.output("migration_metric_namespace", self.metric_namespace,
-                    "CloudWatch namespace of the MigrationReady metric")
+        self.output("waf_web_acl_arn", self.load_balancer.web_acl.arn, "WAFv2 web ACL protecting the ALB")
+        self.output("migration_metric_namespace", self.cutover.metric_namespace,
+                    f"CloudWatch namespace of the {self.cutover.ready_metric_name} metric")
         self.output("critical_alarm_prefix", critical_alarm_prefix(self.settings.name_prefix),
                     "Name prefix of the alarms that block a shift and trigger rollback")

@@ -8,17 +8,11 @@ deployment you made with `make deploy`.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
+from tools.local_aws.loopback import free_port
 from tools.stack import PROJECT_ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def e2e_environment() -> dict[str, str]:

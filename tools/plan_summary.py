@@ -30,11 +30,9 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 EXIT_DANGER = 3
 
-# Resource types whose delete or replace loses data, or state that a re-create
-# cannot give back. Left out on purpose, since they hold no data of their own:
-# aws_rds_cluster_instance (Aurora storage belongs to the cluster),
-# aws_dms_endpoint (connection settings only) and
-# aws_dms_replication_subnet_group (network placement only).
+# Resource types whose delete or replace loses data or state that a re-create cannot
+# give back, or interrupts the API or the replication (each line says which).
+# Left out on purpose: aws_dms_replication_subnet_group (network placement only).
 STATEFUL_RESOURCE_TYPES = frozenset(
     {
         "aws_rds_cluster",  # the database

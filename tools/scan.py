@@ -149,13 +149,27 @@ def checkov_env(base: dict[str, str]) -> dict[str, str]:
     return {**base, **CHECKOV_OFFLINE_ENV}
 
 
+def without_moved_blocks(scanned_file: Path, directory: Path) -> Path:
+    """A copy of the file without its `moved` blocks, in directory.
+
+    checkov's terraform_json parser fails on them (a list of {from, to}); they only rename
+    state entries and hold no configuration a policy could check.
+    """
+    document = json.loads(scanned_file.read_text(encoding="utf-8"))
+    document.pop("moved", None)
+    copy = directory / scanned_file.name
+    copy.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    return copy
+
+
 def scan_file(
     venv: Path, config: Path, scanned_file: Path, run: Runner = subprocess.run
 ) -> FileResult:
     with tempfile.TemporaryDirectory(prefix="checkov-") as report_dir:
         json_report = Path(report_dir) / "report.json"
+        scannable = without_moved_blocks(scanned_file, Path(report_dir))
         completed = run(
-            checkov_command(venv, config, scanned_file, json_report),
+            checkov_command(venv, config, scannable, json_report),
             env=checkov_env(dict(os.environ)),
         )
         report_text = json_report.read_text(encoding="utf-8") if json_report.exists() else None

@@ -21,15 +21,13 @@ from pathlib import Path
 
 from lib.config import ConfigError, Settings, load_settings
 from tools import terraform
+from tools.local_aws.common import EMULATOR_CREDENTIALS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / "build"
 OUTPUTS_FILE = PROJECT_ROOT / "cfn-outputs" / "flat-outputs.json"
 PLAN_SUMMARY = PROJECT_ROOT / "plan-summary.md"
 APPLY_PARALLELISM = "-parallelism=20"
-# Dummy credentials for the emulator; they never leave this machine.
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
-                     "AWS_PROFILE": ""}
 
 
 class StackError(Exception):
@@ -45,7 +43,7 @@ def state_file(settings: Settings) -> Path:
 
 
 def target_env(settings: Settings) -> dict[str, str]:
-    return dict(LOCAL_CREDENTIALS) if settings.target == "local" else {}
+    return dict(EMULATOR_CREDENTIALS) if settings.target == "local" else {}
 
 
 def synth(settings: Settings) -> Path:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-
 from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
@@ -16,6 +13,11 @@ from cdktf_cdktf_provider_aws.rds_cluster_parameter_group import (
 )
 from constructs import Construct
 
+from lib.constructs.iam import service_principal, trust_policy
+from lib.constructs.network import Network
+from lib.constructs.security_groups import SecurityGroups
+from lib.constructs.security_keys import SecurityKeys
+
 MASTER_USERNAME = "payments_admin"
 # Statement logging: DDL always, plus anything slower than a second.
 CLUSTER_PARAMETERS = {
@@ -25,49 +27,37 @@ CLUSTER_PARAMETERS = {
 }
 
 
-@dataclass(frozen=True)
-class DatabaseOptions:
-    """What the cluster should look like; filled from settings by the stack."""
-
-    name_prefix: str
-    engine_version: str
-    database_name: str
-    min_acu: float
-    max_acu: float
-    reader_count: int
-    backup_retention_days: int
-    deletion_protection: bool
-    final_snapshot: bool
-
-
 class Database(Construct):
     """Writer plus readers spread over the AZs; credentials only in the RDS-managed secret."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, options: DatabaseOptions, partition: str,
-                 subnet_ids: list[str], availability_zones: list[str], security_group_id: str,
-                 kms_key_arn: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, engine_version: str,
+                 database_name: str, min_acu: float, max_acu: float, reader_count: int, backup_retention_days: int,
+                 deletion_protection: bool, final_snapshot: bool, partition: str, network: Network,
+                 security_groups: SecurityGroups, keys: SecurityKeys) -> None:
         super().__init__(scope, construct_id)
-        prefix = options.name_prefix
-        major = options.engine_version.split(".")[0]
-        subnet_group = DbSubnetGroup(self, "subnet_group", name=f"{prefix}-aurora", subnet_ids=subnet_ids,
+        self.database_name = database_name
+        kms_key_arn = keys.data_key.arn
+        major = engine_version.split(".")[0]
+        subnet_group = DbSubnetGroup(self, "subnet_group", name=f"{name_prefix}-aurora",
+                                     subnet_ids=network.database_subnet_ids,
                                      description="Database subnets (no internet route)")
         parameters = RdsClusterParameterGroup(
-            self, "cluster_parameters", name=f"{prefix}-aurora-pg{major}", family=f"aurora-postgresql{major}",
+            self, "cluster_parameters", name=f"{name_prefix}-aurora-pg{major}", family=f"aurora-postgresql{major}",
             description="Payments Aurora cluster parameters",
             parameter=[RdsClusterParameterGroupParameter(name=name, value=value)
                        for name, value in sorted(CLUSTER_PARAMETERS.items())])
         self.cluster = RdsCluster(
             self, "cluster",
-            cluster_identifier=f"{prefix}-aurora",
+            cluster_identifier=f"{name_prefix}-aurora",
             engine="aurora-postgresql",
             engine_mode="provisioned",
-            engine_version=options.engine_version,
-            database_name=options.database_name,
+            engine_version=engine_version,
+            database_name=database_name,
             master_username=MASTER_USERNAME,
             manage_master_user_password=True,
             master_user_secret_kms_key_id=kms_key_arn,
             db_subnet_group_name=subnet_group.name,
-            vpc_security_group_ids=[security_group_id],
+            vpc_security_group_ids=[security_groups.database.id],
             db_cluster_parameter_group_name=parameters.name,
             storage_encrypted=True,
             kms_key_id=kms_key_arn,
@@ -75,26 +65,26 @@ class Database(Construct):
             iam_database_authentication_enabled=True,
             enabled_cloudwatch_logs_exports=["postgresql"],
             serverlessv2_scaling_configuration=RdsClusterServerlessv2ScalingConfiguration(
-                min_capacity=options.min_acu, max_capacity=options.max_acu),
-            backup_retention_period=options.backup_retention_days,
+                min_capacity=min_acu, max_capacity=max_acu),
+            backup_retention_period=backup_retention_days,
             preferred_backup_window="03:00-04:00",
             preferred_maintenance_window="sun:04:30-sun:05:30",
             copy_tags_to_snapshot=True,
-            deletion_protection=options.deletion_protection,
-            skip_final_snapshot=not options.final_snapshot,
-            final_snapshot_identifier=f"{prefix}-aurora-final" if options.final_snapshot else None,
-            tags={"Name": f"{prefix}-aurora"},
+            deletion_protection=deletion_protection,
+            skip_final_snapshot=not final_snapshot,
+            final_snapshot_identifier=f"{name_prefix}-aurora-final" if final_snapshot else None,
+            tags={"Name": f"{name_prefix}-aurora"},
         )
-        monitoring_role = self._monitoring_role(prefix, partition)
+        monitoring_role = self._monitoring_role(name_prefix, partition)
         self.instances = [
             RdsClusterInstance(
                 self, f"instance_{index}",
-                identifier=f"{prefix}-aurora-{index + 1}",
+                identifier=f"{name_prefix}-aurora-{index + 1}",
                 cluster_identifier=self.cluster.id,
                 instance_class="db.serverless",
                 engine=self.cluster.engine,
                 engine_version=self.cluster.engine_version,
-                availability_zone=availability_zones[index % len(availability_zones)],
+                availability_zone=network.availability_zones[index % len(network.availability_zones)],
                 db_subnet_group_name=subnet_group.name,
                 publicly_accessible=False,
                 auto_minor_version_upgrade=True,
@@ -105,22 +95,18 @@ class Database(Construct):
                 monitoring_interval=60,
                 monitoring_role_arn=monitoring_role.arn,
                 copy_tags_to_snapshot=True,
-                tags={"Name": f"{prefix}-aurora-{index + 1}", "Role": "writer" if index == 0 else "reader"},
+                tags={"Name": f"{name_prefix}-aurora-{index + 1}", "Role": "writer" if index == 0 else "reader"},
             )
-            for index in range(1 + options.reader_count)
+            for index in range(1 + reader_count)
         ]
 
     @property
     def master_secret_arn(self) -> str:
         return self.cluster.master_user_secret.get(0).secret_arn
 
-    def _monitoring_role(self, prefix: str, partition: str) -> IamRole:
-        role = IamRole(self, "monitoring_role", name=f"{prefix}-rds-monitoring",
-                       assume_role_policy=json.dumps({
-                           "Version": "2012-10-17",
-                           "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                          "Principal": {"Service": "monitoring.rds.amazonaws.com"}}],
-                       }))
+    def _monitoring_role(self, name_prefix: str, partition: str) -> IamRole:
+        role = IamRole(self, "monitoring_role", name=f"{name_prefix}-rds-monitoring",
+                       assume_role_policy=trust_policy(service_principal(self, "monitoring.rds").name))
         IamRolePolicyAttachment(
             self, "monitoring_policy", role=role.name,
             policy_arn=f"arn:{partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
-from cdktf import ITerraformDependable
+from cdktf import Fn, ITerraformDependable, Token
 from cdktf_cdktf_provider_aws.dms_endpoint import DmsEndpoint
 from cdktf_cdktf_provider_aws.dms_replication_instance import DmsReplicationInstance
 from cdktf_cdktf_provider_aws.dms_replication_subnet_group import DmsReplicationSubnetGroup
@@ -15,6 +14,12 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
+
+from lib.constructs.database import Database
+from lib.constructs.iam import allow, policy_document, service_principal, trust_policy
+from lib.constructs.network import Network
+from lib.constructs.security_groups import SecurityGroups
+from lib.constructs.security_keys import SecurityKeys
 
 # DMS looks these roles up by exact name, once per account: a suffix breaks
 # replication subnet groups and CloudWatch logging.
@@ -26,25 +31,6 @@ SERVICE_ROLE_POLICIES = {
 }
 LOG_COMPONENTS = ("SOURCE_CAPTURE", "SOURCE_UNLOAD", "TARGET_APPLY", "TARGET_LOAD", "TASK_MANAGER",
                   "VALIDATOR_EXT")
-
-
-@dataclass(frozen=True)
-class MigrationOptions:
-    """Replication settings, filled from settings by the stack."""
-
-    name_prefix: str
-    instance_class: str
-    engine_version: str
-    allocated_storage: int
-    multi_az: bool
-    create_service_roles: bool
-    source_host: str
-    source_port: int
-    source_database: str
-    source_secret_arn: str | None
-    target_database: str
-    table_patterns: tuple[str, ...]
-    secret_recovery_window_days: int
 
 
 def table_mappings(patterns: tuple[str, ...]) -> str:
@@ -71,70 +57,69 @@ def task_settings() -> str:
     }, sort_keys=True)
 
 
-def _assume_role(service: str) -> str:
-    return json.dumps({"Version": "2012-10-17",
-                       "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                      "Principal": {"Service": service}}]})
-
-
 class Migration(Construct):
     """Replication instance, source and target endpoints, and the full-load-and-cdc task."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, options: MigrationOptions, partition: str,
-                 region: str, subnet_ids: list[str], security_group_id: str, kms_key_arn: str,
-                 target_host: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, instance_class: str,
+                 engine_version: str, allocated_storage: int, multi_az: bool, create_service_roles: bool,
+                 source_host: str, source_port: int, source_database: str, source_secret_arn: str | None,
+                 table_patterns: tuple[str, ...], secret_recovery_window_days: int, partition: str,
+                 network: Network, security_groups: SecurityGroups, keys: SecurityKeys, database: Database) -> None:
         super().__init__(scope, construct_id)
-        prefix = options.name_prefix
-        role_dependencies = self._service_roles(options.create_service_roles, partition)
+        prefix = name_prefix
+        kms_key_arn = keys.data_key.arn
+        role_dependencies = self._service_roles(create_service_roles, partition)
         subnet_group = DmsReplicationSubnetGroup(
             self, "subnet_group", replication_subnet_group_id=f"{prefix}-dms",
-            replication_subnet_group_description="Private subnets for DMS", subnet_ids=subnet_ids,
+            replication_subnet_group_description="Private subnets for DMS",
+            subnet_ids=network.private_subnet_ids,
             depends_on=role_dependencies or None)
         self.instance = DmsReplicationInstance(
             self, "instance", replication_instance_id=f"{prefix}-dms",
-            replication_instance_class=options.instance_class, engine_version=options.engine_version,
-            allocated_storage=options.allocated_storage, multi_az=options.multi_az, kms_key_arn=kms_key_arn,
+            replication_instance_class=instance_class, engine_version=engine_version,
+            allocated_storage=allocated_storage, multi_az=multi_az, kms_key_arn=kms_key_arn,
             publicly_accessible=False, auto_minor_version_upgrade=True,
             replication_subnet_group_id=subnet_group.replication_subnet_group_id,
-            vpc_security_group_ids=[security_group_id],
+            vpc_security_group_ids=[security_groups.dms.id],
             preferred_maintenance_window="sun:05:30-sun:06:30", depends_on=role_dependencies or None)
 
-        self.source_secret_arn = options.source_secret_arn or self._operator_secret(
+        self.source_secret_arn = source_secret_arn or self._operator_secret(
             "source_secret", f"{prefix}/dms/onprem-source",
             "On-premises PostgreSQL credentials for DMS: JSON with username, password, host, port, dbname",
-            kms_key_arn, options.secret_recovery_window_days)
+            kms_key_arn, secret_recovery_window_days)
         self.target_secret_arn = self._operator_secret(
             "target_secret", f"{prefix}/dms/aurora-target",
             "Aurora credentials of the DMS user: JSON with username, password, host, port, dbname",
-            kms_key_arn, options.secret_recovery_window_days)
-        access_role = self._secrets_access_role(prefix, region, kms_key_arn)
+            kms_key_arn, secret_recovery_window_days)
+        access_role = self._secrets_access_role(prefix, kms_key_arn)
 
         self.source_endpoint = DmsEndpoint(
             self, "source_endpoint", endpoint_id=f"{prefix}-onprem-source", endpoint_type="source",
-            engine_name="postgres", database_name=options.source_database, ssl_mode="require",
+            engine_name="postgres", database_name=source_database, ssl_mode="require",
             secrets_manager_arn=self.source_secret_arn, secrets_manager_access_role_arn=access_role.arn,
-            kms_key_arn=kms_key_arn, tags={"Host": options.source_host, "Port": str(options.source_port)})
+            kms_key_arn=kms_key_arn, tags={"Host": source_host, "Port": str(source_port)})
         self.target_endpoint = DmsEndpoint(
             self, "target_endpoint", endpoint_id=f"{prefix}-aurora-target", endpoint_type="target",
-            engine_name="aurora-postgresql", database_name=options.target_database, ssl_mode="require",
+            engine_name="aurora-postgresql", database_name=database.database_name, ssl_mode="require",
             secrets_manager_arn=self.target_secret_arn, secrets_manager_access_role_arn=access_role.arn,
-            kms_key_arn=kms_key_arn, tags={"Host": target_host})
+            kms_key_arn=kms_key_arn, tags={"Host": database.cluster.endpoint})
         # Not started here: the operator starts it once the source secret holds credentials.
         self.task = DmsReplicationTask(
             self, "task", replication_task_id=f"{prefix}-full-load-cdc", migration_type="full-load-and-cdc",
             replication_instance_arn=self.instance.replication_instance_arn,
             source_endpoint_arn=self.source_endpoint.endpoint_arn,
             target_endpoint_arn=self.target_endpoint.endpoint_arn,
-            table_mappings=table_mappings(options.table_patterns),
+            table_mappings=table_mappings(table_patterns),
             replication_task_settings=task_settings(), start_replication_task=False)
 
     def _service_roles(self, create: bool, partition: str) -> list[ITerraformDependable]:
         if not create:
             return []
         attachments: list[ITerraformDependable] = []
+        dms = service_principal(self, "dms")
         for name, policy in SERVICE_ROLE_POLICIES.items():
             key = name.replace("-", "_")
-            role = IamRole(self, key, name=name, assume_role_policy=_assume_role("dms.amazonaws.com"),
+            role = IamRole(self, key, name=name, assume_role_policy=trust_policy(dms.name),
                            description="Account-wide DMS service role (name required by DMS)")
             attachments.append(IamRolePolicyAttachment(self, f"{key}_policy", role=role.name,
                                                        policy_arn=f"arn:{partition}:iam::aws:policy/{policy}"))
@@ -147,17 +132,19 @@ class Migration(Construct):
                                     kms_key_id=kms_key_arn,
                                     recovery_window_in_days=recovery_window_days).arn
 
-    def _secrets_access_role(self, prefix: str, region: str, kms_key_arn: str) -> IamRole:
+    def _secrets_access_role(self, prefix: str, kms_key_arn: str) -> IamRole:
+        # DMS reads endpoint secrets through the regional principal (dms.<region>.amazonaws.com).
         role = IamRole(self, "secrets_access_role", name=f"{prefix}-dms-secrets",
-                       assume_role_policy=_assume_role(f"dms.{region}.amazonaws.com"))
+                       assume_role_policy=trust_policy(service_principal(self, "dms").id))
         IamRolePolicy(self, "secrets_access_policy", role=role.id, name="read-endpoint-secrets",
-                      policy=json.dumps({
-                          "Version": "2012-10-17",
-                          "Statement": [
-                              {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue",
-                                                             "secretsmanager:DescribeSecret"],
-                               "Resource": [self.source_secret_arn, self.target_secret_arn]},
-                              {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": kms_key_arn},
-                          ],
-                      }))
+                      policy=policy_document([
+                          allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                                [self.source_secret_arn, self.target_secret_arn]),
+                          allow("kms:Decrypt", kms_key_arn),
+                      ]))
         return role
+
+    @property
+    def task_resource_id(self) -> str:
+        """The task's resource id (last part of its ARN): the dimension DMS publishes CDC metrics under."""
+        return Token.as_string(Fn.element(Fn.split(":", self.task.replication_task_arn), 6))

@@ -1,4 +1,4 @@
-"""Alert topics, alarms (critical ones trigger rollback), dashboard, DMS events, validator schedule."""
+"""Alarms (critical ones trigger rollback), dashboard, DMS events and the validator's schedule."""
 
 from __future__ import annotations
 
@@ -11,47 +11,21 @@ from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarg
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.dms_event_subscription import DmsEventSubscription
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
-from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
-from lib.config import ROUTE53_METRICS_REGION
-from lib.constructs.compute import PaymentsFunction
+from lib.constructs.alerting import Alerting
+from lib.constructs.compute import Compute
+from lib.constructs.cutover import Cutover
+from lib.constructs.database import Database
+from lib.constructs.dns import Dns
+from lib.constructs.iam import service_principal
+from lib.constructs.load_balancer import LoadBalancer
+from lib.constructs.migration import Migration
 
 VALIDATION_SCHEDULE = "rate(5 minutes)"
-
-
-class AlertTopics(Construct):
-    """`alerts` for people; `critical` also triggers the rollback function."""
-
-    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, kms_key_arn: str,
-                 alarm_email: str | None) -> None:
-        super().__init__(scope, construct_id)
-        self.alerts = SnsTopic(self, "alerts", name=f"{name_prefix}-alerts", kms_master_key_id=kms_key_arn)
-        self.critical = SnsTopic(self, "critical", name=f"{name_prefix}-critical", kms_master_key_id=kms_key_arn)
-        if alarm_email:
-            for topic_id, topic in (("alerts", self.alerts), ("critical", self.critical)):
-                SnsTopicSubscription(self, f"{topic_id}_email", topic_arn=topic.arn, protocol="email",
-                                     endpoint=alarm_email)
-
-
-@dataclass(frozen=True)
-class MonitoredResources:
-    name_prefix: str
-    region: str
-    alb_arn_suffix: str
-    target_group_arn_suffix: str
-    api_function: PaymentsFunction
-    control_functions: list[PaymentsFunction]
-    validator: PaymentsFunction
-    rollback: PaymentsFunction
-    cluster_identifier: str
-    replication_instance_id: str
-    replication_task_id: str
-    replication_task_resource_id: str
-    legacy_health_check_id: str | None
-    cdc_latency_threshold_seconds: int
-    metric_namespace: str
+# Route53 publishes health-check metrics in this region only; an alarm elsewhere never sees data.
+ROUTE53_METRICS_REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -70,111 +44,125 @@ class AlarmSpec:
     critical: bool = False
 
 
+def _dimensions(pairs: list[str]) -> dict[str, str]:
+    """["Name", value, "Name2", value2] -> {"Name": value, "Name2": value2}."""
+    return dict(zip(pairs[::2], pairs[1::2]))
+
+
 def critical_alarm_prefix(name_prefix: str) -> str:
+    """Alarms named so block a traffic shift and trigger the rollback."""
     return f"{name_prefix}-critical-"
 
 
 class Monitoring(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, resources: MonitoredResources,
-                 topics: AlertTopics) -> None:
-        super().__init__(scope, construct_id)
-        self._resources = resources
-        self._topics = topics
-        self.alarms = [self._alarm(spec) for spec in self._alarm_specs()]
-        self._subscribe_rollback()
-        self._schedule_validator()
-        DmsEventSubscription(self, "dms_events", name=f"{resources.name_prefix}-dms-events",
-                             sns_topic_arn=topics.alerts.arn, source_type="replication-task",
-                             source_ids=[resources.replication_task_id],
-                             event_categories=["failure", "state change"], enabled=True)
-        self.dashboard = CloudwatchDashboard(self, "dashboard", dashboard_name=f"{resources.name_prefix}-migration",
-                                             dashboard_body=self._dashboard_body())
+    """Watches the API, Aurora, DMS and the functions; critical alarms publish to the critical topic."""
 
-    def _alarm_specs(self) -> list[AlarmSpec]:
-        r = self._resources
-        alb = {"LoadBalancer": r.alb_arn_suffix, "TargetGroup": r.target_group_arn_suffix}
+    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, region: str,
+                 cdc_latency_threshold_seconds: int, alerting: Alerting, database: Database, migration: Migration,
+                 compute: Compute, load_balancer: LoadBalancer, dns: Dns, cutover: Cutover) -> None:
+        super().__init__(scope, construct_id)
+        self._name_prefix = name_prefix
+        self._region = region
+        self._alerting = alerting
+        self._functions = [compute.payment_api, *cutover.functions]
+        # Dimensions as the dashboard's metric arrays want them; alarms take them as dicts.
+        self._alb = ["LoadBalancer", load_balancer.alb.arn_suffix]
+        self._dms = ["ReplicationInstanceIdentifier", migration.instance.replication_instance_id,
+                     "ReplicationTaskIdentifier", migration.task_resource_id]
+        self._cluster = ["DBClusterIdentifier", database.cluster.cluster_identifier]
+        self.alarms = [self._alarm(spec) for spec in self._alarm_specs(
+            target_group_arn_suffix=load_balancer.target_group.arn_suffix, api=compute,
+            cdc_latency_threshold_seconds=cdc_latency_threshold_seconds,
+            legacy_health_check_id=dns.legacy_health_check.id if dns.legacy_health_check else None)]
+        self._subscribe_rollback(cutover)
+        self._schedule_validator(cutover)
+        DmsEventSubscription(self, "dms_events", name=f"{name_prefix}-dms-events",
+                             sns_topic_arn=alerting.alerts.arn, source_type="replication-task",
+                             source_ids=[migration.task.replication_task_id],
+                             event_categories=["failure", "state change"], enabled=True)
+        self.dashboard = CloudwatchDashboard(self, "dashboard", dashboard_name=f"{name_prefix}-migration",
+                                             dashboard_body=self._dashboard_body(cutover))
+
+    def _alarm_specs(self, *, target_group_arn_suffix: str, api: Compute, cdc_latency_threshold_seconds: int,
+                     legacy_health_check_id: str | None) -> list[AlarmSpec]:
+        targets = {**_dimensions(self._alb), "TargetGroup": target_group_arn_suffix}
+        dms, cluster = _dimensions(self._dms), _dimensions(self._cluster)
         specs = [
             AlarmSpec("alb-target-5xx", "Payments API answers 5xx", "AWS/ApplicationELB",
-                      "HTTPCode_Target_5XX_Count", alb, 10, critical=True),
+                      "HTTPCode_Target_5XX_Count", targets, 10, critical=True),
             AlarmSpec("alb-p99-latency", "Payments API p99 latency over 2 s", "AWS/ApplicationELB",
-                      "TargetResponseTime", alb, 2, statistic=None, extended_statistic="p99", critical=True),
+                      "TargetResponseTime", targets, 2, statistic=None, extended_statistic="p99", critical=True),
             AlarmSpec("dms-cdc-latency", "DMS CDC target latency over threshold", "AWS/DMS", "CDCLatencyTarget",
-                      {"ReplicationInstanceIdentifier": r.replication_instance_id,
-                       "ReplicationTaskIdentifier": r.replication_task_resource_id},
-                      r.cdc_latency_threshold_seconds, statistic="Maximum", critical=True),
+                      dms, cdc_latency_threshold_seconds, statistic="Maximum", critical=True),
             AlarmSpec("aurora-acu-utilization", "Aurora Serverless v2 near its ACU ceiling", "AWS/RDS",
-                      "ACUUtilization", {"DBClusterIdentifier": r.cluster_identifier}, 90, statistic="Average"),
-            AlarmSpec("aurora-cpu", "Aurora CPU above 80%", "AWS/RDS", "CPUUtilization",
-                      {"DBClusterIdentifier": r.cluster_identifier}, 80, statistic="Average"),
+                      "ACUUtilization", cluster, 90, statistic="Average"),
+            AlarmSpec("aurora-cpu", "Aurora CPU above 80%", "AWS/RDS", "CPUUtilization", cluster, 80,
+                      statistic="Average"),
         ]
-        for function in [r.api_function, *r.control_functions]:
-            short = function.name.removeprefix(f"{r.name_prefix}-")
+        for function in self._functions:
             dimensions = {"FunctionName": function.name}
-            specs.append(AlarmSpec(f"{short}-errors", f"{function.name} errors", "AWS/Lambda", "Errors",
-                                   dimensions, 5, critical=function is r.api_function))
-            specs.append(AlarmSpec(f"{short}-throttles", f"{function.name} throttled", "AWS/Lambda", "Throttles",
-                                   dimensions, 0))
+            specs.append(AlarmSpec(f"{function.short_name}-errors", f"{function.name} errors", "AWS/Lambda",
+                                   "Errors", dimensions, 5, critical=function is api.payment_api))
+            specs.append(AlarmSpec(f"{function.short_name}-throttles", f"{function.name} throttled", "AWS/Lambda",
+                                   "Throttles", dimensions, 0))
         # Not critical: when legacy is unhealthy, rolling back to it would make things worse. Route53 keeps
         # its health-check metrics in one region, and a single-provider stack cannot alarm across regions.
-        if r.legacy_health_check_id and r.region == ROUTE53_METRICS_REGION:
+        if legacy_health_check_id and self._region == ROUTE53_METRICS_REGION:
             specs.append(AlarmSpec("legacy-health", "Legacy endpoint health check failing", "AWS/Route53",
-                                   "HealthCheckStatus", {"HealthCheckId": r.legacy_health_check_id}, 1,
+                                   "HealthCheckStatus", {"HealthCheckId": legacy_health_check_id}, 1,
                                    comparison="LessThanThreshold", statistic="Minimum", evaluation_periods=3))
         return specs
 
     def _alarm(self, spec: AlarmSpec) -> CloudwatchMetricAlarm:
-        prefix = self._resources.name_prefix
+        prefix = self._name_prefix
         name = f"{critical_alarm_prefix(prefix)}{spec.suffix}" if spec.critical else f"{prefix}-{spec.suffix}"
-        actions = [self._topics.alerts.arn] + ([self._topics.critical.arn] if spec.critical else [])
+        topics = self._alerting
+        actions = [topics.alerts.arn] + ([topics.critical.arn] if spec.critical else [])
         return CloudwatchMetricAlarm(
             self, spec.suffix.replace("-", "_"), alarm_name=name, alarm_description=spec.description,
             namespace=spec.namespace, metric_name=spec.metric, dimensions=spec.dimensions,
             statistic=spec.statistic, extended_statistic=spec.extended_statistic, period=spec.period,
             evaluation_periods=spec.evaluation_periods, threshold=spec.threshold,
             comparison_operator=spec.comparison, treat_missing_data="notBreaching",
-            alarm_actions=actions, ok_actions=[self._topics.alerts.arn])
+            alarm_actions=actions, ok_actions=[topics.alerts.arn])
 
-    def _subscribe_rollback(self) -> None:
-        rollback = self._resources.rollback
+    def _subscribe_rollback(self, cutover: Cutover) -> None:
+        critical = self._alerting.critical
         permission = LambdaPermission(self, "rollback_from_sns", statement_id="AllowCriticalTopicInvoke",
-                                      action="lambda:InvokeFunction", function_name=rollback.function.function_name,
-                                      principal="sns.amazonaws.com", source_arn=self._topics.critical.arn)
-        SnsTopicSubscription(self, "rollback_on_critical", topic_arn=self._topics.critical.arn, protocol="lambda",
-                             endpoint=rollback.arn, depends_on=[permission])
+                                      action="lambda:InvokeFunction",
+                                      function_name=cutover.rollback.function.function_name,
+                                      principal=service_principal(self, "sns").name, source_arn=critical.arn)
+        SnsTopicSubscription(self, "rollback_on_critical", topic_arn=critical.arn, protocol="lambda",
+                             endpoint=cutover.rollback.arn, depends_on=[permission])
 
-    def _schedule_validator(self) -> None:
-        validator = self._resources.validator
-        rule = CloudwatchEventRule(self, "validation_schedule", name=f"{self._resources.name_prefix}-validate",
+    def _schedule_validator(self, cutover: Cutover) -> None:
+        validator = cutover.validator
+        rule = CloudwatchEventRule(self, "validation_schedule", name=f"{self._name_prefix}-validate",
                                    description="Runs the migration validator", schedule_expression=VALIDATION_SCHEDULE)
         permission = LambdaPermission(self, "validator_from_schedule", statement_id="AllowScheduleInvoke",
                                       action="lambda:InvokeFunction", function_name=validator.function.function_name,
-                                      principal="events.amazonaws.com", source_arn=rule.arn)
+                                      principal=service_principal(self, "events").name, source_arn=rule.arn)
         CloudwatchEventTarget(self, "validation_target", rule=rule.name, arn=validator.arn,
                               depends_on=[permission])
 
-    def _dashboard_body(self) -> str:
-        r = self._resources
-        alb = ["LoadBalancer", r.alb_arn_suffix]
+    def _dashboard_body(self, cutover: Cutover) -> str:
+        alb, dms, cluster = self._alb, self._dms, self._cluster
         panels = [
             ("Payments API requests and 5xx", [
-                ["AWS/ApplicationELB", "RequestCount", *alb], ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *alb]]),
+                ["AWS/ApplicationELB", "RequestCount", *alb],
+                ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *alb]]),
             ("Payments API p99 latency", [["AWS/ApplicationELB", "TargetResponseTime", *alb, {"stat": "p99"}]]),
-            ("DMS CDC latency", [
-                ["AWS/DMS", "CDCLatencySource", "ReplicationInstanceIdentifier", r.replication_instance_id,
-                 "ReplicationTaskIdentifier", r.replication_task_resource_id],
-                ["AWS/DMS", "CDCLatencyTarget", "ReplicationInstanceIdentifier", r.replication_instance_id,
-                 "ReplicationTaskIdentifier", r.replication_task_resource_id]]),
-            ("Migration readiness (1 = ready)", [[r.metric_namespace, "MigrationReady"]]),
+            ("DMS CDC latency", [["AWS/DMS", "CDCLatencySource", *dms], ["AWS/DMS", "CDCLatencyTarget", *dms]]),
+            ("Migration readiness (1 = ready)", [[cutover.metric_namespace, cutover.ready_metric_name]]),
             ("Aurora ACU utilization and CPU", [
-                ["AWS/RDS", "ACUUtilization", "DBClusterIdentifier", r.cluster_identifier],
-                ["AWS/RDS", "CPUUtilization", "DBClusterIdentifier", r.cluster_identifier]]),
+                ["AWS/RDS", "ACUUtilization", *cluster], ["AWS/RDS", "CPUUtilization", *cluster]]),
             ("Lambda errors", [["AWS/Lambda", "Errors", "FunctionName", function.name]
-                               for function in [r.api_function, *r.control_functions]]),
+                               for function in self._functions]),
         ]
         return json.dumps({"widgets": [self._widget(index, title, metrics)
                                        for index, (title, metrics) in enumerate(panels)]})
 
     def _widget(self, index: int, title: str, metrics: list[list]) -> dict:
         return {"type": "metric", "x": (index % 2) * 12, "y": (index // 2) * 6, "width": 12, "height": 6,
-                "properties": {"title": title, "metrics": metrics, "region": self._resources.region,
+                "properties": {"title": title, "metrics": metrics, "region": self._region,
                                "period": 60, "stat": "Sum", "view": "timeSeries"}}

@@ -1,9 +1,8 @@
-"""VPC over three AZs: public, private and database subnets, NAT, flow logs, endpoints."""
+"""VPC over three AZs: public, private and database subnets, NAT, flow logs."""
 
 from __future__ import annotations
 
 import ipaddress
-import json
 
 from cdktf import Fn, Token
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
@@ -23,13 +22,13 @@ from cdktf_cdktf_provider_aws.route_table import RouteTable
 from cdktf_cdktf_provider_aws.route_table_association import RouteTableAssociation
 from cdktf_cdktf_provider_aws.subnet import Subnet
 from cdktf_cdktf_provider_aws.vpc import Vpc
-from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from constructs import Construct
+
+from lib.constructs.iam import allow, policy_document, service_principal, trust_policy
+from lib.constructs.security_keys import SecurityKeys
 
 AZ_COUNT = 3
 TIERS = ("public", "private", "database")
-# Interface endpoints that private workloads (Lambda, DMS) call.
-INTERFACE_ENDPOINT_SERVICES = ("secretsmanager", "rds-data", "logs", "sts", "monitoring", "sns")
 
 
 def subnet_cidrs(vpc_cidr: str) -> dict[str, list[str]]:
@@ -44,9 +43,10 @@ class Network(Construct):
     """The VPC. Private subnets leave through NAT; database subnets have no internet route."""
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, vpc_cidr: str,
-                 nat_gateway_count: int, flow_log_retention_days: int, logs_key_arn: str) -> None:
+                 nat_gateway_count: int, flow_log_retention_days: int, keys: SecurityKeys) -> None:
         super().__init__(scope, construct_id)
         self._name_prefix = name_prefix
+        self.vpc_cidr = vpc_cidr
         zones = DataAwsAvailabilityZones(self, "zones", state="available",
                                          filter=[DataAwsAvailabilityZonesFilter(name="opt-in-status",
                                                                                 values=["opt-in-not-required"])])
@@ -67,7 +67,7 @@ class Network(Construct):
         self.nat_gateways = self._nat_gateways(nat_gateway_count, igw)
         self.private_route_tables = self._private_routes()
         self.database_route_table = self._isolated_routes()
-        self.flow_log_group = self._flow_logs(flow_log_retention_days, logs_key_arn)
+        self.flow_log_group = self._flow_logs(flow_log_retention_days, keys.logs_key.arn)
 
     @property
     def public_subnet_ids(self) -> list[str]:
@@ -129,41 +129,11 @@ class Network(Construct):
         group = CloudwatchLogGroup(self, "flow_log_group", name=f"/aws/vpc/{self._name_prefix}/flow-logs",
                                    retention_in_days=retention_days, kms_key_id=logs_key_arn)
         role = IamRole(self, "flow_log_role", name=f"{self._name_prefix}-vpc-flow-logs",
-                       assume_role_policy=json.dumps({
-                           "Version": "2012-10-17",
-                           "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                          "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}}],
-                       }))
-        IamRolePolicy(self, "flow_log_policy", role=role.id, name="write-flow-logs",
-                      policy=json.dumps({
-                          "Version": "2012-10-17",
-                          "Statement": [{"Effect": "Allow",
-                                         "Action": ["logs:CreateLogStream", "logs:PutLogEvents",
-                                                    "logs:DescribeLogStreams"],
-                                         "Resource": [group.arn, f"{group.arn}:*"]}],
-                      }))
+                       assume_role_policy=trust_policy(service_principal(self, "vpc-flow-logs").name))
+        IamRolePolicy(self, "flow_log_policy", role=role.id, name="write-flow-logs", policy=policy_document([
+            allow(["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                  [group.arn, f"{group.arn}:*"])]))
         FlowLog(self, "flow_log", vpc_id=self.vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
                 log_destination=group.arn, iam_role_arn=role.arn, max_aggregation_interval=60,
                 tags={"Name": self._name_prefix})
         return group
-
-
-class VpcEndpoints(Construct):
-    """Private paths to AWS APIs: S3 gateway plus interface endpoints in the private subnets."""
-
-    def __init__(self, scope: Construct, construct_id: str, *, network: Network, region: str,
-                 security_group_id: str, name_prefix: str) -> None:
-        super().__init__(scope, construct_id)
-        route_tables = [table.id for table in network.private_route_tables] + [network.database_route_table.id]
-        self.gateway_endpoints = [
-            VpcEndpoint(self, "s3", vpc_id=network.vpc.id, service_name=f"com.amazonaws.{region}.s3",
-                        vpc_endpoint_type="Gateway", route_table_ids=route_tables,
-                        tags={"Name": f"{name_prefix}-s3"}),
-        ]
-        self.interface_endpoints = [
-            VpcEndpoint(self, service.replace("-", "_"), vpc_id=network.vpc.id,
-                        service_name=f"com.amazonaws.{region}.{service}", vpc_endpoint_type="Interface",
-                        private_dns_enabled=True, subnet_ids=network.private_subnet_ids,
-                        security_group_ids=[security_group_id], tags={"Name": f"{name_prefix}-{service}"})
-            for service in INTERFACE_ENDPOINT_SERVICES
-        ]

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from lib.config import ROUTE53_METRICS_REGION
+from lib.constructs.monitoring import ROUTE53_METRICS_REGION
 
 
 def test_subnets_span_three_azs_and_private_routes_use_nat(aws, outputs):

@@ -65,6 +65,10 @@ def fake_aws_environment(monkeypatch):
 
 
 def load_handler(name):
+    # A function's own modules sit next to its handler.py at the zip root: importable by name.
+    function_dir = str(LAMBDA_DIR / name)
+    if function_dir not in sys.path:
+        sys.path.append(function_dir)
     return load_module(LAMBDA_DIR / name / "handler.py", f"lambda_{name}_handler_{next(_module_ids)}")
 
 
@@ -193,10 +197,7 @@ class LoginServer:
         self.password = password
 
     def connect(self, database="postgres"):
-        import pg8000.native
-
-        return pg8000.native.Connection(user=self.user, password=self.password, host=self._server.host,
-                                        port=self._server.port, database=database, timeout=30)
+        return self._server.login(database, self.user, self.password)
 
 
 @pytest.fixture(scope="session")

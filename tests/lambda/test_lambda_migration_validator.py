@@ -38,6 +38,7 @@ def aws(monkeypatch):
         monkeypatch.setenv("REPLICATION_INSTANCE_ID", INSTANCE_ID)
         monkeypatch.setenv("ALERT_TOPIC_ARN", topic_arn)
         monkeypatch.setenv("METRIC_NAMESPACE", NAMESPACE)
+        monkeypatch.setenv("READY_METRIC_NAME", "MigrationReady")
         monkeypatch.delenv("CDC_LATENCY_THRESHOLD_SECONDS", raising=False)
         yield {"sqs": sqs, "queue_url": queue_url,
                "cloudwatch": boto3.client("cloudwatch", region_name="us-east-1")}
@@ -256,3 +257,10 @@ def test_configuration_error_is_not_ready(migration_validator, aws, monkeypatch)
     result = run(migration_validator)
     assert result["status"] == "NOT_READY"
     assert result["reasons"] == ["configuration error: CDC_LATENCY_THRESHOLD_SECONDS must be a number >= 0"]
+
+
+def test_missing_metric_name_is_a_configuration_error(migration_validator, aws, monkeypatch):
+    monkeypatch.delenv("READY_METRIC_NAME")
+    result = run(migration_validator)
+    assert result["status"] == "NOT_READY" and result["metric_published"] is False
+    assert result["reasons"] == ["configuration error: missing environment variable(s): READY_METRIC_NAME"]

@@ -93,12 +93,10 @@ def copy_migrations(tmp_path, extra=None):
     return folder
 
 
-def as_login(postgres_server, database, login):
-    """A connection as an app login (the test server trusts 127.0.0.1; passwords are checked apart)."""
-    import pg8000.native
-
-    return pg8000.native.Connection(user=login, host=postgres_server.host, port=postgres_server.port,
-                                    database=database, timeout=30)
+def as_app_login(postgres_server, database, aurora_secrets):
+    """A connection as the login the app secret names, with its password (scram-sha-256 over TCP)."""
+    secret = app_secret(aurora_secrets)
+    return postgres_server.login(database, secret["username"], secret["password"])
 
 
 # ----------------------------------------------------------------------------- SQL files
@@ -333,13 +331,15 @@ FORBIDDEN_TO_THE_APP = {
 }
 
 
-def test_app_login_cannot_run_ddl_or_read_the_bookkeeping(run_migration, postgres_server, payments_database):
+def test_app_login_cannot_run_ddl_or_read_the_bookkeeping(run_migration, postgres_server, payments_database,
+                                                           aurora_secrets):
     import pg8000.exceptions
 
     run_migration()
+    assert app_secret(aurora_secrets)["username"] == APP_LOGINS[0]
     outcomes = {}
     for statement in FORBIDDEN_TO_THE_APP:
-        connection = as_login(postgres_server, payments_database, APP_LOGINS[0])
+        connection = as_app_login(postgres_server, payments_database, aurora_secrets)
         try:
             connection.run(statement)
             outcomes[statement] = "allowed"
@@ -351,9 +351,11 @@ def test_app_login_cannot_run_ddl_or_read_the_bookkeeping(run_migration, postgre
             if FORBIDDEN_TO_THE_APP[statement] not in message} == {}
 
 
-def test_app_login_can_insert_and_read_payments(run_migration, postgres_server, payments_database):
+def test_app_login_can_insert_and_read_payments(run_migration, postgres_server, payments_database, aurora_secrets):
     run_migration()
-    connection = as_login(postgres_server, payments_database, APP_LOGINS[1])
+    run_migration()
+    assert app_secret(aurora_secrets)["username"] == APP_LOGINS[1]
+    connection = as_app_login(postgres_server, payments_database, aurora_secrets)
     try:
         connection.run("INSERT INTO payments (idempotency_key, request_hash, amount, currency, merchant_id) "
                        "VALUES ('k', repeat('a', 64), 1, 'EUR', 'm') ON CONFLICT (merchant_id, idempotency_key) "

@@ -51,6 +51,7 @@ def env(monkeypatch, zone):
     monkeypatch.setenv("RECORD_NAME", "api.example.com")
     monkeypatch.setenv("CRITICAL_ALARM_PREFIX", PREFIX)
     monkeypatch.setenv("METRIC_NAMESPACE", NAMESPACE)
+    monkeypatch.setenv("READY_METRIC_NAME", "MigrationReady")
     for name in ("NEW_SET_IDENTIFIER", "LEGACY_SET_IDENTIFIER", "READINESS_MAX_AGE_SECONDS"):
         monkeypatch.delenv(name, raising=False)
     return zone
@@ -253,9 +254,10 @@ def test_bad_events_are_rejected_with_reasons(traffic_shifter, env, change_calls
 
 def test_missing_configuration_is_reported(traffic_shifter, env, monkeypatch):
     monkeypatch.delenv("CRITICAL_ALARM_PREFIX")
+    monkeypatch.delenv("READY_METRIC_NAME")
     result = traffic_shifter.handler({"step": 10}, None)
     assert result == {"ok": False, "error": "configuration error: missing environment "
-                                            "variable(s): CRITICAL_ALARM_PREFIX"}
+                                            "variable(s): CRITICAL_ALARM_PREFIX, READY_METRIC_NAME"}
 
 
 def test_aws_errors_do_not_escape(traffic_shifter, env, monkeypatch):

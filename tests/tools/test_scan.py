@@ -157,19 +157,23 @@ def test_checkov_env_turns_off_the_update_check_and_keeps_the_rest():
 
 
 def test_scan_file_reads_the_report_checkov_wrote(tmp_path):
-    calls = []
+    calls, scanned = [], []
+    synthesized = tmp_path / "cdk.tf.json"
+    synthesized.write_text(json.dumps({"resource": {"aws_s3_bucket": {"b": {"bucket": "x"}}},
+                                       "moved": [{"from": "aws_s3_bucket.a", "to": "aws_s3_bucket.b"}]}))
 
     def fake_checkov(command, env):
         calls.append(env)
+        scanned.append(json.loads(Path(command[command.index("-f") + 1]).read_text()))
         target = command[command.index("--output-file-path") + 1].split(",", 1)[1]
         Path(target).write_text(report_text("checkov_report_failed.json"))
         return subprocess.CompletedProcess(command, 1)
 
-    result = scan_file(
-        tmp_path / "venv", Path(".checkov.yaml"), Path("cdk.tf.json"), run=fake_checkov
-    )
-    assert result == FileResult("cdk.tf.json", ScanCounts(passed=4, failed=7))
+    result = scan_file(tmp_path / "venv", Path(".checkov.yaml"), synthesized, run=fake_checkov)
+    assert result == FileResult(str(synthesized), ScanCounts(passed=4, failed=7))
     assert calls[0]["CKV_SKIP_PACKAGE_UPDATE_CHECK"] == "true"
+    # checkov cannot parse `moved` blocks; it scans everything else.
+    assert scanned == [{"resource": {"aws_s3_bucket": {"b": {"bucket": "x"}}}}]
 
 
 # ------------------------------------------------------------ installing checkov

@@ -10,11 +10,42 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.unit.conftest import PROFILES, synthesize
+from tests.unit.conftest import synthesize
+from tests.unit.profiles import PROFILES
 from tools import terraform
 
 
-VALIDATED_PROFILES = ("dev", "prod", "https")
+# Each validation loads the provider schema, the slowest step of the unit suite. prod and https
+# together hold every resource type and attribute that dev and aws_s3_backend synthesize (the
+# first test below checks it), so validating those too would only load the schema again.
+VALIDATED_PROFILES = ("prod", "https")
+COVERED_PROFILES = ("dev", "aws_s3_backend")
+
+
+def _shape(node, path=()):
+    """Every key path of the resource and data blocks (list items and values ignored)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key != "//":
+                yield path + (key,)
+                yield from _shape(value, path + (key,))
+    elif isinstance(node, list):
+        for item in node:
+            yield from _shape(item, path)
+
+
+def _blocks(synthesized):
+    """What validate checks against the schema: blocks by type (names dropped), provider, moved."""
+    by_type = {section: {block_type: list(blocks.values())
+                         for block_type, blocks in synthesized.json.get(section, {}).items()}
+               for section in ("resource", "data")}
+    return {**by_type, "provider": synthesized.json["provider"], "moved": synthesized.json.get("moved", [])}
+
+
+def test_the_validated_profiles_hold_every_attribute_the_others_use(synth_all):
+    validated = set().union(*(_shape(_blocks(synth_all[profile])) for profile in VALIDATED_PROFILES))
+    for profile in COVERED_PROFILES:
+        assert set(_shape(_blocks(synth_all[profile]))) - validated == set(), profile
 
 
 def _init_and_validate(stack_dir):
@@ -100,7 +131,7 @@ def _tree_digest(folder):
 
 
 def test_same_commit_synthesizes_byte_identical_output(synth_all, tmp_path):
-    again = synthesize(tmp_path / "again", PROFILES["dev"])
+    _, again = synthesize(tmp_path / "again", PROFILES["dev"])
     first = synth_all["dev"].stack_dir
     assert (again / "cdk.tf.json").read_bytes() == (first / "cdk.tf.json").read_bytes()
     assert _tree_digest(again) == _tree_digest(first)

@@ -5,7 +5,8 @@ Environment:
     REPLICATION_INSTANCE_ID         DMS replication instance identifier
     CDC_LATENCY_THRESHOLD_SECONDS   optional, default 300 (number >= 0)
     ALERT_TOPIC_ARN                 SNS topic notified when NOT_READY
-    METRIC_NAMESPACE                namespace of the MigrationReady metric
+    METRIC_NAMESPACE                namespace of the readiness metric
+    READY_METRIC_NAME               name of the readiness metric (1 = ready, 0 = not)
     LOG_LEVEL                       optional, default INFO
 
 Event: ignored (meant for a schedule).
@@ -25,7 +26,7 @@ TableState "Table completed", no full-load error rows, ValidationState "Validate
 failed or suspended validation records, and the latest CDCLatencySource and
 CDCLatencyTarget datapoints of the last 10 minutes both exist and are <= the threshold.
 Anything unknown (API failure, missing datapoints) counts as NOT_READY.
-Publishes MigrationReady (1 or 0, no dimensions) to METRIC_NAMESPACE on every run and an
+Publishes READY_METRIC_NAME (1 or 0, no dimensions) to METRIC_NAMESPACE on every run and an
 SNS alert to ALERT_TOPIC_ARN on NOT_READY.
 """
 
@@ -37,23 +38,19 @@ from datetime import datetime, timedelta, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_support import ClientCache, bind_log, build_logger, error_code, invocation_logging, missing_environment
+from lambda_support import error_code, handler_toolkit, invocation_logging, require_environment
 
 DEFAULT_LATENCY_THRESHOLD_SECONDS = 300.0
 LATENCY_WINDOW_SECONDS = 600
 LATENCY_PERIOD_SECONDS = 60
 LATENCY_METRICS = ("CDCLatencySource", "CDCLatencyTarget")
-READY_METRIC_NAME = "MigrationReady"
 TABLE_COMPLETED = "Table completed"
 VALIDATED = "Validated"
 TASK_RUNNING = "running"
 MAX_REASONS_IN_ALERT = 50
 # boto3 loads lazily with the first client: bad requests are answered without paying for it.
-CLIENT_OPTIONS = dict(retries={"mode": "standard", "max_attempts": 5})
-
-LOGGER = build_logger("migration_validator")
-log = bind_log(LOGGER)
-aws_client = ClientCache(CLIENT_OPTIONS)  # aws_client("dms"): cached per service
+LOGGER, log, aws_client = handler_toolkit(
+    "migration_validator", retries={"mode": "standard", "max_attempts": 5})
 _clients = aws_client.cache  # tests may pre-fill it
 
 
@@ -63,10 +60,8 @@ class ConfigError(Exception):
 
 
 def load_config():
-    names = ("REPLICATION_TASK_ARN", "REPLICATION_INSTANCE_ID", "ALERT_TOPIC_ARN", "METRIC_NAMESPACE")
-    missing = missing_environment(names)
-    if missing:
-        raise ConfigError("missing environment variable(s): " + ", ".join(missing))
+    require_environment(("REPLICATION_TASK_ARN", "REPLICATION_INSTANCE_ID", "ALERT_TOPIC_ARN", "METRIC_NAMESPACE",
+                         "READY_METRIC_NAME"), ConfigError)
     raw_threshold = os.environ.get("CDC_LATENCY_THRESHOLD_SECONDS") or str(DEFAULT_LATENCY_THRESHOLD_SECONDS)
     try:
         threshold = float(raw_threshold)
@@ -82,6 +77,7 @@ def load_config():
         "threshold": threshold,
         "topic_arn": os.environ["ALERT_TOPIC_ARN"],
         "namespace": os.environ["METRIC_NAMESPACE"],
+        "metric_name": os.environ["READY_METRIC_NAME"],
     }
 
 
@@ -231,11 +227,11 @@ def evaluate(config, now):
 
 
 # --------------------------------------------------------------------------- publication
-def publish_readiness_metric(namespace, ready, now):
+def publish_readiness_metric(config, ready, now):
     try:
         aws_client("cloudwatch").put_metric_data(
-            Namespace=namespace,
-            MetricData=[{"MetricName": READY_METRIC_NAME, "Value": 1.0 if ready else 0.0,
+            Namespace=config["namespace"],
+            MetricData=[{"MetricName": config["metric_name"], "Value": 1.0 if ready else 0.0,
                          "Timestamp": now}],
         )
     except (ClientError, BotoCoreError) as error:
@@ -290,7 +286,7 @@ def handler(event, context):
                   "latency_seconds": dict.fromkeys(LATENCY_METRICS),
                   "threshold_seconds": config["threshold"], "checked_at": now.isoformat()}
     ready = result["status"] == "READY"
-    result["metric_published"] = publish_readiness_metric(config["namespace"], ready, now)
+    result["metric_published"] = publish_readiness_metric(config, ready, now)
     result["alert_published"] = False if ready else publish_alert(result, config)
     log(logging.INFO if ready else logging.WARNING, "migration readiness evaluated",
         status=result["status"], reasons=result["reasons"], tables=len(result["tables"]),

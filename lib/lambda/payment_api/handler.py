@@ -54,8 +54,7 @@ from http import HTTPStatus
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_support import (ClientCache, bind_log, build_logger, current_invocation, invocation_logging,
-                            missing_environment)
+from lambda_support import current_invocation, handler_toolkit, invocation_logging, missing_environment
 
 MAX_BODY_BYTES = 16 * 1024
 INITIAL_STATUS = "PENDING"
@@ -107,12 +106,8 @@ SELECT_BY_ID_SQL = f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = :id AND m
 HEALTH_SQL = "SELECT 1"
 
 # boto3 loads lazily with the first client: bad requests are answered without paying for it.
-CLIENT_OPTIONS = dict(connect_timeout=5, read_timeout=50, retries={"mode": "standard", "max_attempts": 3})
-
-
-LOGGER = build_logger("payment_api")
-log = bind_log(LOGGER)
-aws_client = ClientCache(CLIENT_OPTIONS)
+LOGGER, log, aws_client = handler_toolkit(
+    "payment_api", connect_timeout=5, read_timeout=50, retries={"mode": "standard", "max_attempts": 3})
 _clients = aws_client.cache  # tests may pre-fill it
 
 

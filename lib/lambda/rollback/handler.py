@@ -35,17 +35,13 @@ import os
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_support import ClientCache, bind_log, build_logger, error_code, invocation_logging, missing_environment
+from lambda_support import error_code, handler_toolkit, invocation_logging, require_environment
 from route53_weights import list_records_by_set, submit_changes, weight_upserts, weighted_record_config
 
 ROLLED_BACK = {"new": 0, "legacy": 100}
 MAX_REASON_LENGTH = 256
 # boto3 loads lazily with the first client: bad requests are answered without paying for it.
-CLIENT_OPTIONS = dict(retries={"mode": "standard", "max_attempts": 8})
-
-LOGGER = build_logger("rollback")
-log = bind_log(LOGGER)
-aws_client = ClientCache(CLIENT_OPTIONS)  # aws_client("route53"): cached per service
+LOGGER, log, aws_client = handler_toolkit("rollback", retries={"mode": "standard", "max_attempts": 8})
 _clients = aws_client.cache  # tests may pre-fill it
 
 
@@ -55,9 +51,7 @@ class RollbackError(Exception):
 
 # --------------------------------------------------------------------------- input
 def load_config():
-    missing = missing_environment(("HOSTED_ZONE_ID", "RECORD_NAME"))
-    if missing:
-        raise RollbackError("configuration error: missing environment variable(s): " + ", ".join(missing))
+    require_environment(("HOSTED_ZONE_ID", "RECORD_NAME"), RollbackError, "configuration error: ")
     try:
         return weighted_record_config(os.environ)
     except ValueError as error:

@@ -51,12 +51,11 @@ import re
 import secrets
 import time
 import uuid
-from pathlib import Path
 
-from lambda_support import ClientCache, bind_log, build_logger, error_code, invocation_logging, missing_environment
+from lambda_support import error_code, handler_toolkit, invocation_logging, require_environment
+from migration_files import (MIGRATIONS_DIR, MigrationError, load_migrations, migrations_digest,  # noqa: F401
+                             split_statements)
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-MIGRATION_FILE_PATTERN = re.compile(r"([0-9]{4})_([a-z0-9]+(?:_[a-z0-9]+)*)\.sql")
 DIGEST_PATTERN = re.compile(r"[0-9a-f]{64}")
 BOOKKEEPING_SCHEMA = "migrations"
 BOOKKEEPING_TABLE = f"{BOOKKEEPING_SCHEMA}.schema_migrations"
@@ -75,144 +74,9 @@ PASSWORD_BYTES = 32
 SCRAM_ITERATIONS = 4096
 
 # boto3 loads lazily with the first client: bad events are answered without paying for it.
-CLIENT_OPTIONS = dict(connect_timeout=5, read_timeout=60, retries={"mode": "standard", "max_attempts": 5})
-
-LOGGER = build_logger("schema_migrations")
-log = bind_log(LOGGER)
-aws_client = ClientCache(CLIENT_OPTIONS)
+LOGGER, log, aws_client = handler_toolkit(
+    "schema_migrations", connect_timeout=5, read_timeout=60, retries={"mode": "standard", "max_attempts": 5})
 _clients = aws_client.cache  # tests may pre-fill it
-
-
-class MigrationError(Exception):
-    """A refusal with a clear reason; the run changed nothing."""
-
-
-# --------------------------------------------------------------------------- migration files
-def split_statements(sql):
-    """The statements of a SQL script, split at the ';' outside quotes, quoted identifiers,
-    dollar quotes and comments. Raises ValueError for an unterminated quote or comment."""
-    statements, start, i, length, has_code = [], 0, 0, len(sql), False
-    while i < length:
-        char = sql[i]
-        if sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = length if end < 0 else end + 1
-            continue
-        if sql.startswith("/*", i):
-            i = _comment_end(sql, i)
-            continue
-        if char == ";":
-            if has_code:
-                statements.append(sql[start:i].strip())
-            start, has_code, i = i + 1, False, i + 1
-            continue
-        if not char.isspace():
-            has_code = True
-        if char == "'":
-            i = _string_end(sql, i, backslash_escapes=_is_escape_string(sql, i))
-        elif char == '"':
-            i = _quoted_end(sql, i, '"')
-        elif char == "$":
-            i = _dollar_quote_end(sql, i)
-        else:
-            i += 1
-    if has_code:
-        statements.append(sql[start:].strip())
-    return statements
-
-
-def _comment_end(sql, i):
-    depth = 0
-    while i < len(sql):
-        if sql.startswith("/*", i):
-            depth, i = depth + 1, i + 2
-        elif sql.startswith("*/", i):
-            depth, i = depth - 1, i + 2
-            if depth == 0:
-                return i
-        else:
-            i += 1
-    raise ValueError("unterminated /* comment")
-
-
-def _is_escape_string(sql, i):
-    """True for E'...' (backslash escapes), the E not ending a longer identifier."""
-    return i > 0 and sql[i - 1] in "Ee" and (i < 2 or not (sql[i - 2].isalnum() or sql[i - 2] in "_$"))
-
-
-def _string_end(sql, i, *, backslash_escapes):
-    i += 1
-    while i < len(sql):
-        if backslash_escapes and sql[i] == "\\":
-            i += 2
-        elif sql[i] == "'":
-            if sql.startswith("''", i):
-                i += 2
-            else:
-                return i + 1
-        else:
-            i += 1
-    raise ValueError("unterminated string literal")
-
-
-def _quoted_end(sql, i, quote):
-    i += 1
-    while i < len(sql):
-        if sql[i] == quote:
-            if sql.startswith(quote * 2, i):
-                i += 2
-            else:
-                return i + 1
-        else:
-            i += 1
-    raise ValueError("unterminated quoted identifier")
-
-
-DOLLAR_TAG_PATTERN = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
-
-
-def _dollar_quote_end(sql, i):
-    """After a $tag$...$tag$ body; a '$' that opens no dollar quote ($1, a$b) is one character."""
-    if i > 0 and (sql[i - 1].isalnum() or sql[i - 1] in "_$"):
-        return i + 1
-    tag = DOLLAR_TAG_PATTERN.match(sql, i)
-    if not tag:
-        return i + 1
-    end = sql.find(tag.group(), tag.end())
-    if end < 0:
-        raise ValueError(f"unterminated dollar quote {tag.group()}")
-    return end + len(tag.group())
-
-
-def load_migrations(folder=None):
-    """[{"version", "name", "checksum", "statements"}] of the migration files (default: the
-    package's migrations/), in version order. Versions must run 1, 2, 3, ... without gaps or
-    duplicates; every file must hold a statement."""
-    migrations = []
-    for path in sorted((folder or MIGRATIONS_DIR).iterdir()):
-        match = MIGRATION_FILE_PATTERN.fullmatch(path.name)
-        if not match or not path.is_file():
-            raise MigrationError(f"migrations/{path.name}: migration files are named NNNN_<lowercase_words>.sql")
-        data = path.read_bytes()
-        try:
-            statements = split_statements(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as error:
-            raise MigrationError(f"migrations/{path.name}: {error}") from None
-        if not statements:
-            raise MigrationError(f"migrations/{path.name}: no SQL statement")
-        migrations.append({"version": int(match.group(1)), "name": path.name,
-                           "checksum": hashlib.sha256(data).hexdigest(), "statements": statements})
-    versions = [migration["version"] for migration in migrations]
-    if versions != list(range(1, len(migrations) + 1)):
-        raise MigrationError(f"migration versions must be 1, 2, 3, ... without gaps or duplicates; found "
-                             f"{', '.join(f'{version:04d}' for version in versions) or 'none'}")
-    return migrations
-
-
-def migrations_digest(migrations):
-    """SHA-256 of the lines "<file sha256>  <file name>" (sha256sum's format), in name order."""
-    lines = "".join(f"{m['checksum']}  {m['name']}\n" for m in sorted(migrations, key=lambda m: m["name"]))
-    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
 
 
 def pending_migrations(migrations, applied):
@@ -235,9 +99,7 @@ def pending_migrations(migrations, applied):
 # --------------------------------------------------------------------------- configuration and event
 def load_config():
     names = ("DB_CLUSTER_ARN", "DB_NAME", "MASTER_SECRET_ARN", "APP_SECRET_ARN", "DB_HOST", "DB_PORT")
-    missing = missing_environment(names)
-    if missing:
-        raise MigrationError("missing environment variable(s): " + ", ".join(missing))
+    require_environment(names, MigrationError)
     port = os.environ["DB_PORT"]
     if not port.isdigit() or not 1 <= int(port) <= 65535:
         raise MigrationError(f"DB_PORT={port[:16]!r} must be a port number (1-65535)")
@@ -445,7 +307,7 @@ def store_app_secret(config, login, password):
 # --------------------------------------------------------------------------- entry point
 def migrate(event, context):
     requested_digest = expected_digest(event)
-    migrations = load_migrations()
+    migrations = load_migrations(MIGRATIONS_DIR)
     digest = migrations_digest(migrations)
     if requested_digest is not None and requested_digest != digest:
         raise MigrationError(f"this package's migrations have digest {digest}, the deploy expects "

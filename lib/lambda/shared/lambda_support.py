@@ -131,10 +131,24 @@ def invocation_logging(log):
     return decorate
 
 
+def handler_toolkit(name, **client_options):
+    """(logger, log, aws_client) of one handler module: its JSON logger, the logger bound as
+    `log`, and its own ClientCache whose clients use Config(**client_options)."""
+    logger = build_logger(name)
+    return logger, bind_log(logger), ClientCache(client_options)
+
+
 # --------------------------------------------------------------------------- configuration
 def missing_environment(names):
     """The names among `names` whose environment variable is unset or empty, in order."""
     return [name for name in names if not os.environ.get(name)]
+
+
+def require_environment(names, error_type, context=""):
+    """Raises error_type("<context>missing environment variable(s): A, B") when any of names is unset or empty."""
+    missing = missing_environment(names)
+    if missing:
+        raise error_type(f"{context}missing environment variable(s): " + ", ".join(missing))
 
 
 # --------------------------------------------------------------------------- AWS clients
@@ -142,7 +156,7 @@ class ClientCache:
     """Called with a service name, returns that service's boto3 client, created on first use
     with Config(**options) and kept in `self.cache`.
 
-    Each handler module owns one instance (`aws_client = ClientCache(CLIENT_OPTIONS)`), so every
+    Each handler module owns one instance (from `handler_toolkit`), so every
     loaded copy of a handler has its own clients; tests may pre-fill `cache`.
     """
 

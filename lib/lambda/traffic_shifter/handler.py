@@ -6,7 +6,8 @@ Environment:
     NEW_SET_IDENTIFIER          optional, default "new"
     LEGACY_SET_IDENTIFIER       optional, default "legacy"
     CRITICAL_ALARM_PREFIX       alarms whose name starts with this block increases
-    METRIC_NAMESPACE            namespace of the MigrationReady metric
+    METRIC_NAMESPACE            namespace of the readiness metric
+    READY_METRIC_NAME           name of the readiness metric (1 = ready, 0 = not)
     READINESS_MAX_AGE_SECONDS   optional, default 900 (60..86400)
     LOG_LEVEL                   optional, default INFO
 
@@ -25,7 +26,7 @@ Responses:
     {"ok": false, "error": str}                                  bad event / config / records / AWS
     {"ok": false, "error": str, "reasons": [str], "before": ..., "after": ...}  increase refused
 
-An increase of the new share is refused unless the latest MigrationReady datapoint in
+An increase of the new share is refused unless the latest READY_METRIC_NAME datapoint in
 METRIC_NAMESPACE within READINESS_MAX_AGE_SECONDS is 1 (missing data refuses) and no
 alarm named CRITICAL_ALARM_PREFIX* is in ALARM. Decreases are always allowed. Both
 records (every record type present under both set identifiers) are UPSERTed in a single
@@ -38,20 +39,15 @@ from datetime import datetime, timedelta, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_support import ClientCache, bind_log, build_logger, error_code, invocation_logging, missing_environment
+from lambda_support import error_code, handler_toolkit, invocation_logging, require_environment
 from route53_weights import list_records_by_set, submit_changes, weight_upserts, weighted_record_config
 
-READY_METRIC_NAME = "MigrationReady"
 TOTAL_WEIGHT = 100
 MAX_STEP = 100
 MAX_REASON_LENGTH = 256
 ALLOWED_EVENT_KEYS = frozenset({"target_weight", "step", "reason"})
 # boto3 loads lazily with the first client: bad requests are answered without paying for it.
-CLIENT_OPTIONS = dict(retries={"mode": "standard", "max_attempts": 5})
-
-LOGGER = build_logger("traffic_shifter")
-log = bind_log(LOGGER)
-aws_client = ClientCache(CLIENT_OPTIONS)  # aws_client("route53"): cached per service
+LOGGER, log, aws_client = handler_toolkit("traffic_shifter", retries={"mode": "standard", "max_attempts": 5})
 _clients = aws_client.cache  # tests may pre-fill it
 
 
@@ -62,10 +58,8 @@ class ShiftError(Exception):
 
 # --------------------------------------------------------------------------- input
 def load_config():
-    required = ("HOSTED_ZONE_ID", "RECORD_NAME", "CRITICAL_ALARM_PREFIX", "METRIC_NAMESPACE")
-    missing = missing_environment(required)
-    if missing:
-        raise ShiftError("configuration error: missing environment variable(s): " + ", ".join(missing))
+    require_environment(("HOSTED_ZONE_ID", "RECORD_NAME", "CRITICAL_ALARM_PREFIX", "METRIC_NAMESPACE",
+                         "READY_METRIC_NAME"), ShiftError, "configuration error: ")
     raw_age = os.environ.get("READINESS_MAX_AGE_SECONDS") or "900"
     if not raw_age.isdigit() or not 60 <= int(raw_age) <= 86400:
         raise ShiftError("configuration error: READINESS_MAX_AGE_SECONDS must be an integer 60..86400")
@@ -77,6 +71,7 @@ def load_config():
         **records,
         "alarm_prefix": os.environ["CRITICAL_ALARM_PREFIX"],
         "namespace": os.environ["METRIC_NAMESPACE"],
+        "metric_name": os.environ["READY_METRIC_NAME"],
         "max_age": int(raw_age),
     }
 
@@ -158,7 +153,7 @@ def change_weights(config, new_records, legacy_records, after, comment):
 def readiness_problems(config, now):
     response = aws_client("cloudwatch").get_metric_statistics(
         Namespace=config["namespace"],
-        MetricName=READY_METRIC_NAME,
+        MetricName=config["metric_name"],
         StartTime=now - timedelta(seconds=config["max_age"]),
         EndTime=now,
         Period=60,
@@ -166,11 +161,11 @@ def readiness_problems(config, now):
     )
     datapoints = response.get("Datapoints", [])
     if not datapoints:
-        return [f"no {READY_METRIC_NAME} datapoint in {config['namespace']} within the last "
+        return [f"no {config['metric_name']} datapoint in {config['namespace']} within the last "
                 f"{config['max_age']} seconds"]
     latest = max(datapoints, key=lambda point: point["Timestamp"])
     if latest["Minimum"] != 1:
-        return [f"latest {READY_METRIC_NAME} is {latest['Minimum']:g} "
+        return [f"latest {config['metric_name']} is {latest['Minimum']:g} "
                 f"(at {latest['Timestamp'].isoformat()}), migration is not ready"]
     return []
 

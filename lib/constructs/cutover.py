@@ -1,0 +1,71 @@
+"""The cutover's moving parts: migration validator, guarded traffic shifter and rollback."""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from lib.constructs.alerting import Alerting
+from lib.constructs.dns import LEGACY_SET_IDENTIFIER, NEW_SET_IDENTIFIER, Dns
+from lib.constructs.function import PaymentsFunction
+from lib.constructs.iam import allow
+from lib.constructs.migration import Migration
+from lib.constructs.network import Network
+from lib.constructs.security_groups import SecurityGroups
+from lib.constructs.security_keys import SecurityKeys
+
+# How old the last readiness datapoint may be before the shifter refuses to increase the new weight.
+READINESS_MAX_AGE_SECONDS = 900
+
+
+class Cutover(Construct):
+    """The validator publishes readiness; the shifter moves weight only when ready; rollback undoes it."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, partition: str,
+                 metric_namespace: str, ready_metric_name: str, critical_alarm_prefix: str,
+                 cdc_latency_threshold_seconds: int, log_retention_days: int, network: Network,
+                 security_groups: SecurityGroups, keys: SecurityKeys, alerting: Alerting, dns: Dns,
+                 migration: Migration) -> None:
+        super().__init__(scope, construct_id)
+        self.metric_namespace = metric_namespace
+        self.ready_metric_name = ready_metric_name
+        self._function_placement = dict(name_prefix=name_prefix, log_retention_days=log_retention_days,
+                                        network=network, security_groups=security_groups, keys=keys,
+                                        alerting=alerting)
+        readiness = {"METRIC_NAMESPACE": metric_namespace, "READY_METRIC_NAME": ready_metric_name}
+        records = {"HOSTED_ZONE_ID": dns.zone_id, "RECORD_NAME": dns.record_name,
+                   "NEW_SET_IDENTIFIER": NEW_SET_IDENTIFIER, "LEGACY_SET_IDENTIFIER": LEGACY_SET_IDENTIFIER}
+        zone_arn = f"arn:{partition}:route53:::hostedzone/{dns.zone_id}"
+        change_weights = allow(["route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets"], zone_arn)
+        read_metrics = allow(["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics"], "*")
+        alert_topic_arn = alerting.alerts.arn
+        self.validator = self._function(
+            "migration_validator", "Checks DMS validation, table states and CDC latency",
+            environment={**readiness, "REPLICATION_TASK_ARN": migration.task.replication_task_arn,
+                         "REPLICATION_INSTANCE_ID": migration.instance.replication_instance_id,
+                         "CDC_LATENCY_THRESHOLD_SECONDS": str(cdc_latency_threshold_seconds),
+                         "ALERT_TOPIC_ARN": alert_topic_arn},
+            statements=[
+                allow(["dms:DescribeTableStatistics", "dms:DescribeReplicationTasks"], "*"),
+                read_metrics,
+                allow(["cloudwatch:PutMetricData"], "*", {"StringEquals": {"cloudwatch:namespace": metric_namespace}}),
+                allow(["sns:Publish"], alert_topic_arn),
+            ], timeout_seconds=60)
+        self.shifter = self._function(
+            "traffic_shifter", "Moves Route53 weight to the new system when it is safe",
+            environment={**records, **readiness, "CRITICAL_ALARM_PREFIX": critical_alarm_prefix,
+                         "READINESS_MAX_AGE_SECONDS": str(READINESS_MAX_AGE_SECONDS)},
+            statements=[change_weights, read_metrics, allow(["cloudwatch:DescribeAlarms"], "*")],
+            # Route53 UPSERTs have no compare-and-set: two shifts at once could overwrite each other.
+            reserved_concurrency=1)
+        self.rollback = self._function(
+            "rollback", "Sends all traffic back to the legacy system",
+            environment=records, statements=[change_weights], reserved_concurrency=1)
+
+    @property
+    def functions(self) -> list[PaymentsFunction]:
+        return [self.validator, self.shifter, self.rollback]
+
+    def _function(self, source: str, description: str, *, environment: dict[str, str], statements: list[dict],
+                  **limits: int) -> PaymentsFunction:
+        return PaymentsFunction(self, source, source=source, description=description, environment=environment,
+                                statements=statements, **limits, **self._function_placement)

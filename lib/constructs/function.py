@@ -1,0 +1,72 @@
+"""One Lambda function as every function of the stack runs: packaged, logged, placed and least-privileged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cdktf import AssetType, TerraformAsset
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
+from constructs import Construct
+
+from lib.constructs.alerting import Alerting
+from lib.constructs.iam import allow, policy_document, service_principal, trust_policy
+from lib.constructs.network import Network
+from lib.constructs.security_groups import SecurityGroups
+from lib.constructs.security_keys import SecurityKeys
+from lib.packaging import build_package
+
+LAMBDA_SOURCE_ROOT = Path(__file__).resolve().parent.parent / "lambda"
+BUILD_DIR = Path(__file__).resolve().parents[2] / "build" / "lambda"
+RUNTIME = "python3.12"
+
+
+class PaymentsFunction(Construct):
+    """lib/lambda/<source> as a function in the private subnets, with its own log group and role.
+
+    Failed asynchronous invocations go to the alerts topic; logs, environment and messages are
+    encrypted with the stack's keys.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, source: str, description: str,
+                 environment: dict[str, str], statements: list[dict], reserved_concurrency: int | None = 2,
+                 timeout_seconds: int = 30, memory_mb: int = 256, log_retention_days: int, network: Network,
+                 security_groups: SecurityGroups, keys: SecurityKeys, alerting: Alerting) -> None:
+        super().__init__(scope, construct_id)
+        self.short_name = source.replace("_", "-")
+        self.name = f"{name_prefix}-{self.short_name}"
+        package = build_package(LAMBDA_SOURCE_ROOT / source, BUILD_DIR)
+        asset = TerraformAsset(self, "package", path=str(package.path), type=AssetType.FILE)
+        self.log_group = CloudwatchLogGroup(self, "log_group", name=f"/aws/lambda/{self.name}",
+                                            retention_in_days=log_retention_days, kms_key_id=keys.logs_key.arn)
+        role = IamRole(self, "role", name=self.name, description=f"Runs {self.name}",
+                       assume_role_policy=trust_policy(service_principal(self, "lambda").name))
+        failure_topic_arn = alerting.alerts.arn
+        base_statements = [
+            allow(["logs:CreateLogStream", "logs:PutLogEvents"], f"{self.log_group.arn}:*"),
+            # ENI management and X-Ray segments have no resource-level permissions.
+            allow(["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
+                   "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+                   "xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*"),
+            allow(["sns:Publish"], failure_topic_arn),
+            allow(["kms:Decrypt", "kms:GenerateDataKey"], keys.data_key.arn),
+        ]
+        policy = IamRolePolicy(self, "policy", role=role.id, name="least-privilege",
+                               policy=policy_document(base_statements + statements))
+        self.function = LambdaFunction(
+            self, "function", function_name=self.name, description=description, role=role.arn,
+            runtime=RUNTIME, handler="handler.handler", filename=asset.path,
+            source_code_hash=package.sha256_base64, timeout=timeout_seconds, memory_size=memory_mb,
+            reserved_concurrent_executions=reserved_concurrency, kms_key_arn=keys.data_key.arn,
+            environment={"variables": dict(sorted(environment.items()))},
+            vpc_config={"subnet_ids": network.private_subnet_ids,
+                        "security_group_ids": [security_groups.lambda_functions.id]},
+            tracing_config={"mode": "Active"},
+            dead_letter_config={"target_arn": failure_topic_arn},
+            depends_on=[self.log_group, policy])
+
+    @property
+    def arn(self) -> str:
+        return self.function.arn

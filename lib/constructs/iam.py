@@ -1,0 +1,44 @@
+"""IAM pieces every construct uses: service principals, trust policies and policy statements."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from cdktf import TerraformStack
+from cdktf_cdktf_provider_aws.data_aws_service_principal import DataAwsServicePrincipal
+from constructs import Construct
+
+POLICY_VERSION = "2012-10-17"
+
+
+def service_principal(scope: Construct, service: str) -> DataAwsServicePrincipal:
+    """The stack's aws_service_principal data source for one service, created on first use.
+
+    `.name` is the principal in the stack's partition (`lambda.amazonaws.com`); `.id` is the
+    regional one (`logs.<region>.amazonaws.com`). The provider computes both without an API
+    call, so they are known at plan time and a trust policy built from them never drifts.
+    https://registry.terraform.io/providers/hashicorp/aws/latest/docs/data-sources/service_principal
+    """
+    stack = TerraformStack.of(scope)
+    construct_id = re.sub(r"[^a-z0-9]+", "_", service.lower()) + "_principal"
+    existing = stack.node.try_find_child(construct_id)
+    if existing is not None:
+        return existing
+    return DataAwsServicePrincipal(stack, construct_id, service_name=service)
+
+
+def policy_document(statements: list[dict]) -> str:
+    return json.dumps({"Version": POLICY_VERSION, "Statement": statements})
+
+
+def trust_policy(principal: str) -> str:
+    """An assume-role policy that lets one AWS service principal assume the role."""
+    return policy_document([{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": principal}}])
+
+
+def allow(actions: list[str] | str, resources: list[str] | str, condition: dict | None = None) -> dict:
+    statement = {"Effect": "Allow", "Action": actions, "Resource": resources}
+    if condition:
+        statement["Condition"] = condition
+    return statement

@@ -1,0 +1,165 @@
+"""The ALB in front of the payments API: Lambda target group, listeners, WAF and the access-log bucket."""
+
+from __future__ import annotations
+
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
+from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
+from cdktf_cdktf_provider_aws.lb import Lb
+from cdktf_cdktf_provider_aws.lb_listener import LbListener, LbListenerDefaultAction
+from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup
+from cdktf_cdktf_provider_aws.lb_target_group_attachment import LbTargetGroupAttachment
+from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
+from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
+    S3BucketLifecycleConfiguration,
+    S3BucketLifecycleConfigurationRule,
+    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload,
+    S3BucketLifecycleConfigurationRuleExpiration,
+    S3BucketLifecycleConfigurationRuleFilter,
+    S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_notification import S3BucketNotification
+from cdktf_cdktf_provider_aws.s3_bucket_policy import S3BucketPolicy
+from cdktf_cdktf_provider_aws.s3_bucket_public_access_block import S3BucketPublicAccessBlock
+from cdktf_cdktf_provider_aws.s3_bucket_server_side_encryption_configuration import (
+    S3BucketServerSideEncryptionConfigurationA,
+    S3BucketServerSideEncryptionConfigurationRuleA,
+)
+from cdktf_cdktf_provider_aws.s3_bucket_versioning import S3BucketVersioningA
+from cdktf_cdktf_provider_aws.wafv2_web_acl import Wafv2WebAcl, Wafv2WebAclRule
+from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssociation
+from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2WebAclLoggingConfiguration
+from constructs import Construct
+
+from lib.constructs.compute import Compute
+from lib.constructs.iam import policy_document, service_principal
+from lib.constructs.network import Network
+from lib.constructs.security_groups import SecurityGroups
+from lib.constructs.security_keys import SecurityKeys
+
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# Common web exploits, known bad inputs (incl. Log4j), SQL injection, anonymising proxies.
+WAF_MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
+                           "AWSManagedRulesSQLiRuleSet", "AWSManagedRulesAnonymousIpList")
+WAF_RATE_LIMIT_PER_5_MINUTES = 2000
+NONCURRENT_LOG_VERSION_DAYS = 30
+ABORT_INCOMPLETE_UPLOAD_DAYS = 7
+
+
+class LoadBalancer(Construct):
+    """Serves HTTPS on 443 (and redirects 80) when it has a certificate, plain HTTP on 80 otherwise."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, internal: bool,
+                 certificate_arn: str | None, deletion_protection: bool, access_log_retention_days: int,
+                 waf_log_retention_days: int, account_id: str, network: Network, security_groups: SecurityGroups,
+                 keys: SecurityKeys, compute: Compute) -> None:
+        super().__init__(scope, construct_id)
+        self._name_prefix = name_prefix
+        self.https_enabled = certificate_arn is not None
+        self.scheme = "https" if self.https_enabled else "http"
+        self.access_logs = self._access_log_bucket(account_id, deletion_protection, access_log_retention_days)
+        self.alb = Lb(
+            self, "alb", name=f"{name_prefix}-alb", internal=internal, load_balancer_type="application",
+            security_groups=[security_groups.alb.id],
+            subnets=network.private_subnet_ids if internal else network.public_subnet_ids,
+            drop_invalid_header_fields=True, enable_deletion_protection=deletion_protection,
+            desync_mitigation_mode="strictest",
+            access_logs={"bucket": self.access_logs.id, "prefix": "alb", "enabled": True},
+            tags={"Name": f"{name_prefix}-alb"})
+        self.target_group = self._lambda_target(compute)
+        self.listeners = self._listeners(certificate_arn)
+        self.web_acl = self._firewall(waf_log_retention_days, keys)
+
+    def _lambda_target(self, compute: Compute) -> LbTargetGroup:
+        # Terraform warns "health_check.protocol cannot be specified" for Lambda targets although none is
+        # set: provider defect hashicorp/terraform-provider-aws#35457 (it defaults the protocol to HTTP).
+        group = LbTargetGroup(
+            self, "api_targets", name=f"{self._name_prefix}-api", target_type="lambda",
+            health_check={"enabled": True, "path": "/health", "matcher": "200", "interval": 35, "timeout": 30,
+                          "healthy_threshold": 2, "unhealthy_threshold": 2})
+        function = compute.payment_api
+        permission = LambdaPermission(self, "alb_invoke", statement_id="AllowAlbInvoke",
+                                      action="lambda:InvokeFunction", function_name=function.function.function_name,
+                                      principal=service_principal(self, "elasticloadbalancing").name,
+                                      source_arn=group.arn)
+        LbTargetGroupAttachment(self, "api_target", target_group_arn=group.arn, target_id=function.arn,
+                                depends_on=[permission])
+        return group
+
+    def _access_log_bucket(self, account_id: str, deletion_protection: bool, retention_days: int) -> S3Bucket:
+        bucket = S3Bucket(self, "access_logs", bucket=f"{self._name_prefix}-alb-logs-{account_id}",
+                          force_destroy=not deletion_protection)
+        S3BucketPublicAccessBlock(self, "access_logs_public_block", bucket=bucket.id, block_public_acls=True,
+                                  block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
+        S3BucketVersioningA(self, "access_logs_versioning", bucket=bucket.id,
+                            versioning_configuration={"status": "Enabled"})
+        # ALB access logs can only be written with SSE-S3 (AES256), not with a KMS key.
+        S3BucketServerSideEncryptionConfigurationA(
+            self, "access_logs_encryption", bucket=bucket.id,
+            rule=[S3BucketServerSideEncryptionConfigurationRuleA(
+                apply_server_side_encryption_by_default={"sse_algorithm": "AES256"})])
+        S3BucketLifecycleConfiguration(self, "access_logs_lifecycle", bucket=bucket.id, rule=[
+            S3BucketLifecycleConfigurationRule(
+                id="expire-access-logs", status="Enabled",
+                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=retention_days)],
+                noncurrent_version_expiration=[S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                    noncurrent_days=NONCURRENT_LOG_VERSION_DAYS)],
+                abort_incomplete_multipart_upload=[
+                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                        days_after_initiation=ABORT_INCOMPLETE_UPLOAD_DAYS)])])
+        # New log objects become EventBridge events (for shipping to a SIEM).
+        S3BucketNotification(self, "access_logs_events", bucket=bucket.id, eventbridge=True)
+        elb_account = DataAwsElbServiceAccount(self, "elb_account")
+        log_objects = f"{bucket.arn}/alb/AWSLogs/{account_id}/*"
+        log_delivery = service_principal(self, "logdelivery.elasticloadbalancing").name
+        S3BucketPolicy(self, "access_logs_policy", bucket=bucket.id, policy=policy_document([
+            {"Sid": "AlbWritesAccessLogs", "Effect": "Allow", "Action": "s3:PutObject", "Resource": log_objects,
+             "Principal": {"AWS": elb_account.arn}},
+            {"Sid": "LogDeliveryWritesAccessLogs", "Effect": "Allow", "Action": "s3:PutObject",
+             "Resource": log_objects, "Principal": {"Service": log_delivery}},
+            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Action": "s3:*", "Principal": "*",
+             "Resource": [bucket.arn, f"{bucket.arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        ]))
+        return bucket
+
+    def _listeners(self, certificate_arn: str | None) -> list[LbListener]:
+        forward = [LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)]
+        if not self.https_enabled:
+            return [LbListener(self, "http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP",
+                               default_action=forward)]
+        https = LbListener(self, "https", load_balancer_arn=self.alb.arn, port=443, protocol="HTTPS",
+                           ssl_policy=TLS_POLICY, certificate_arn=certificate_arn, default_action=forward)
+        redirect = LbListener(self, "http_redirect", load_balancer_arn=self.alb.arn, port=80,
+                              protocol="HTTP", default_action=[LbListenerDefaultAction(
+                                  type="redirect",
+                                  redirect={"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"})])
+        return [https, redirect]
+
+    def _firewall(self, log_retention_days: int, keys: SecurityKeys) -> Wafv2WebAcl:
+        name = f"{self._name_prefix}-api"
+        rules = [_managed_rule(group, priority) for priority, group in enumerate(WAF_MANAGED_RULE_GROUPS, start=1)]
+        rules.append({
+            "name": "rate-limit-per-ip", "priority": len(rules) + 1, "action": {"block": {}},
+            "statement": {"rate_based_statement": {"limit": WAF_RATE_LIMIT_PER_5_MINUTES, "aggregate_key_type": "IP"}},
+            "visibility_config": _visibility("rate-limit-per-ip")})
+        acl = Wafv2WebAcl(self, "web_acl", name=name, scope="REGIONAL",
+                          description="Protects the payments API ALB", default_action={"allow": {}},
+                          rule=[Wafv2WebAclRule(**rule) for rule in rules], visibility_config=_visibility(name))
+        Wafv2WebAclAssociation(self, "web_acl_alb", resource_arn=self.alb.arn, web_acl_arn=acl.arn)
+        # WAF only delivers to log groups whose name starts with aws-waf-logs-.
+        log_group = CloudwatchLogGroup(self, "waf_logs", name=f"aws-waf-logs-{self._name_prefix}",
+                                       retention_in_days=log_retention_days, kms_key_id=keys.logs_key.arn)
+        Wafv2WebAclLoggingConfiguration(self, "web_acl_logging", resource_arn=acl.arn,
+                                        log_destination_configs=[log_group.arn])
+        return acl
+
+
+def _managed_rule(group: str, priority: int) -> dict:
+    return {"name": group, "priority": priority, "override_action": {"none": {}},
+            "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
+            "visibility_config": _visibility(group)}
+
+
+def _visibility(metric_name: str) -> dict:
+    return {"cloudwatch_metrics_enabled": True, "metric_name": metric_name, "sampled_requests_enabled": True}

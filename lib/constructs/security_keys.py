@@ -1,0 +1,69 @@
+"""Customer-managed KMS keys: one for data at rest, one for CloudWatch Logs."""
+
+from __future__ import annotations
+
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
+from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from constructs import Construct
+
+from lib.constructs.iam import policy_document, service_principal
+
+KEY_USE_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+
+
+def _account_administers_key(*, account_id: str, partition: str) -> dict:
+    return {
+        "Sid": "AccountAdministersKey",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+
+
+def _service_uses_key(sid: str, principal: str, condition: dict) -> dict:
+    return {"Sid": sid, "Effect": "Allow", "Principal": {"Service": principal}, "Action": KEY_USE_ACTIONS,
+            "Resource": "*", "Condition": condition}
+
+
+def logs_key_policy(*, account_id: str, partition: str, region: str, logs_principal: str) -> str:
+    """Lets CloudWatch Logs in this account and region encrypt log groups with the key."""
+    log_arns = f"arn:{partition}:logs:{region}:{account_id}:*"
+    return policy_document([
+        _account_administers_key(account_id=account_id, partition=partition),
+        _service_uses_key("CloudWatchLogsUseKey", logs_principal,
+                          {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_arns}}),
+    ])
+
+
+def data_key_policy(*, account_id: str, partition: str, cloudwatch_principal: str) -> str:
+    """IAM-delegated use for RDS, DMS, Secrets Manager; alarms may publish to encrypted SNS."""
+    return policy_document([
+        _account_administers_key(account_id=account_id, partition=partition),
+        _service_uses_key("CloudWatchAlarmsPublishToEncryptedTopics", cloudwatch_principal,
+                          {"StringEquals": {"aws:SourceAccount": account_id}}),
+    ])
+
+
+class SecurityKeys(Construct):
+    """A key for data at rest (Aurora, secrets, DMS, SNS, Lambda environment) and one for logs."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, account_id: str,
+                 partition: str, region: str, deletion_window_days: int) -> None:
+        super().__init__(scope, construct_id)
+        self._name_prefix = name_prefix
+        self._deletion_window_days = deletion_window_days
+        self.data_key = self._key("data", f"{name_prefix} data at rest", data_key_policy(
+            account_id=account_id, partition=partition,
+            cloudwatch_principal=service_principal(self, "cloudwatch").name))
+        # CloudWatch Logs needs its regional principal in key policies.
+        self.logs_key = self._key("logs", f"{name_prefix} CloudWatch Logs", logs_key_policy(
+            account_id=account_id, partition=partition, region=region,
+            logs_principal=service_principal(self, "logs").id))
+
+    def _key(self, purpose: str, description: str, policy: str) -> KmsKey:
+        key = KmsKey(self, f"{purpose}_key", description=description, enable_key_rotation=True,
+                     deletion_window_in_days=self._deletion_window_days, policy=policy,
+                     tags={"Name": f"{self._name_prefix}-{purpose}"})
+        KmsAlias(self, f"{purpose}_alias", name=f"alias/{self._name_prefix}-{purpose}", target_key_id=key.key_id)
+        return key

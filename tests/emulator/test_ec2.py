@@ -1,0 +1,25 @@
+"""EC2 patches (tools/local_aws/ec2.py) through boto3."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from tests.emulator.harness import unique
+
+
+def test_security_group_rule_referencing_a_group_returns_its_description(
+    aws: Callable[[str], Any], network: dict[str, Any]
+) -> None:
+    ec2 = aws("ec2")
+    db, dms = (
+        ec2.create_security_group(GroupName=unique(tier), Description=tier, VpcId=network["vpc_id"])["GroupId"]
+        for tier in ("db", "dms")
+    )
+    rule = ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+        "UserIdGroupPairs": [{"GroupId": dms, "Description": "PostgreSQL from DMS"}],
+    }])["SecurityGroupRules"][0]
+    described = ec2.describe_security_group_rules(SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]])
+    [described_rule] = described["SecurityGroupRules"]
+    assert described_rule["ReferencedGroupInfo"]["GroupId"] == dms
+    assert described_rule.get("Description") == "PostgreSQL from DMS"

@@ -1,0 +1,75 @@
+"""A read-only view of one synthesized stack (cdk.tf.json) for assertions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cdktf import (
+    DefaultTokenResolver,
+    StringConcat,
+    TerraformDataSource,
+    TerraformElement,
+    TerraformStack,
+    Tokenization,
+)
+from constructs import Construct
+
+
+class Synthesized:
+    """The parsed JSON and its text, the stack object that produced it, and (for a whole-stack
+    synth) the stack folder with the assets."""
+
+    def __init__(self, text: str, stack: TerraformStack, stack_dir: Path | None = None):
+        self.text = text
+        self.json = json.loads(text)
+        self.stack = stack
+        self.stack_dir = stack_dir
+
+    @classmethod
+    def from_stack_dir(cls, stack: TerraformStack, stack_dir: Path) -> Synthesized:
+        return cls((stack_dir / "cdk.tf.json").read_text(), stack, stack_dir)
+
+    def resources(self, resource_type: str) -> dict[str, dict]:
+        return self.json.get("resource", {}).get(resource_type, {})
+
+    def one(self, resource_type: str) -> dict:
+        found = self.resources(resource_type)
+        assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+        return next(iter(found.values()))
+
+    def body(self, element: TerraformElement) -> dict:
+        """The synthesized block of a resource (or data source) built in this stack."""
+        section = "data" if isinstance(element, TerraformDataSource) else "resource"
+        return self.json[section][element.terraform_resource_type][self.stack.get_logical_id(element)]
+
+    def of(self, construct: Construct, resource_type: str) -> list[dict]:
+        """The synthesized blocks of every resource of that type inside construct."""
+        return [self.body(element) for element in construct.node.find_all()
+                if isinstance(element, TerraformElement)
+                and getattr(element, "terraform_resource_type", None) == resource_type]
+
+    def one_of(self, construct: Construct, resource_type: str) -> dict:
+        found = self.of(construct, resource_type)
+        assert len(found) == 1, f"expected one {resource_type} in {construct.node.path}, found {len(found)}"
+        return found[0]
+
+    def ref(self, value: object) -> object:
+        """A value holding tokens (e.g. `network.vpc.id`) as the synthesized JSON writes it: `${aws_vpc.<name>.id}`."""
+        return Tokenization.resolve(value, scope=self.stack, resolver=DefaultTokenResolver(StringConcat()),
+                                    preparing=False)
+
+    def data(self, data_type: str) -> dict[str, dict]:
+        return self.json.get("data", {}).get(data_type, {})
+
+    def principal_ref(self, service: str, attribute: str = "name") -> str:
+        """The interpolation of the aws_service_principal data source for service."""
+        [name] = [key for key, body in self.data("aws_service_principal").items() if body["service_name"] == service]
+        return f"${{data.aws_service_principal.{name}.{attribute}}}"
+
+    @property
+    def outputs(self) -> dict[str, dict]:
+        return self.json.get("output", {})
+
+    def output(self, name: str) -> object:
+        return self.outputs[name]["value"]

@@ -1,0 +1,132 @@
+"""LoadBalancer alone: Lambda target, listeners that follow the certificate, WAF and the access-log bucket."""
+
+import json
+
+import pytest
+from cdktf import Testing
+from cdktf_cdktf_provider_aws.lb import Lb
+from cdktf_cdktf_provider_aws.lb_listener import LbListener
+from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2WebAclLoggingConfiguration
+
+from lib.constructs.load_balancer import WAF_MANAGED_RULE_GROUPS
+from tests.unit.stacks import built_through
+
+CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+
+
+def build(**inputs):
+    return built_through("load_balancer", load_balancer={"waf_log_retention_days": 90, **inputs})
+
+
+@pytest.fixture(scope="module")
+def http_public():
+    return build()
+
+
+@pytest.fixture(scope="module")
+def https_internal():
+    return build(certificate_arn=CERTIFICATE, internal=True, deletion_protection=True)
+
+
+def _listeners(synthesized, built):
+    return {synthesized.body(listener)["port"]: synthesized.body(listener)
+            for listener in built.load_balancer.listeners}
+
+
+def test_http_only_without_a_certificate(http_public):
+    # seeds 000 #4, 001 #2, 002 #2: HTTPS listener with an empty certificate list.
+    built, synthesized = http_public
+    listeners = _listeners(synthesized, built)
+    assert list(listeners) == [80] and listeners[80]["protocol"] == "HTTP"
+    assert listeners[80]["default_action"] == [
+        {"type": "forward", "target_group_arn": synthesized.ref(built.load_balancer.target_group.arn)}]
+    assert (built.load_balancer.https_enabled, built.load_balancer.scheme) == (False, "http")
+
+
+def test_https_with_a_certificate_and_port_80_redirects(https_internal):
+    built, synthesized = https_internal
+    listeners = _listeners(synthesized, built)
+    assert sorted(listeners) == [80, 443]
+    assert Testing.to_have_resource_with_properties(synthesized.text, LbListener.TF_RESOURCE_TYPE, {
+        "port": 443, "protocol": "HTTPS", "certificate_arn": CERTIFICATE,
+        "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06"})
+    assert listeners[80]["default_action"][0]["redirect"] == {"port": "443", "protocol": "HTTPS",
+                                                             "status_code": "HTTP_301"}
+    assert (built.load_balancer.https_enabled, built.load_balancer.scheme) == (True, "https")
+
+
+def test_public_alb_in_public_subnets_internal_in_private(http_public, https_internal):
+    for (built, synthesized), internal, subnets in ((http_public, False, "public_subnet_ids"),
+                                                   (https_internal, True, "private_subnet_ids")):
+        assert Testing.to_have_resource_with_properties(synthesized.text, Lb.TF_RESOURCE_TYPE, {
+            "internal": internal, "subnets": synthesized.ref(getattr(built.network, subnets)),
+            "security_groups": [synthesized.ref(built.security_groups.alb.id)]})
+
+
+def test_alb_is_hardened_and_protected_when_asked(http_public, https_internal):
+    built, synthesized = http_public
+    alb = synthesized.body(built.load_balancer.alb)
+    assert alb["drop_invalid_header_fields"] is True and alb["desync_mitigation_mode"] == "strictest"
+    assert alb["access_logs"] == {"bucket": synthesized.ref(built.load_balancer.access_logs.id), "prefix": "alb",
+                                  "enabled": True}
+    assert len(alb["name"]) <= 32 and len(synthesized.body(built.load_balancer.target_group)["name"]) <= 32
+    assert alb["enable_deletion_protection"] is False
+    assert synthesized.body(built.load_balancer.access_logs)["force_destroy"] is True
+    built, synthesized = https_internal
+    assert synthesized.body(built.load_balancer.alb)["enable_deletion_protection"] is True
+    assert synthesized.body(built.load_balancer.access_logs)["force_destroy"] is False
+
+
+def test_lambda_target_group_has_no_port_or_protocol_and_checks_health(http_public):
+    # seed 000 #3: "port/protocol should not be specified for Lambda targets".
+    built, synthesized = http_public
+    group = synthesized.body(built.load_balancer.target_group)
+    assert group["target_type"] == "lambda" and "port" not in group and "protocol" not in group
+    assert group["health_check"]["path"] == "/health"
+
+
+def test_the_alb_may_invoke_the_api_before_it_is_attached(http_public):
+    built, synthesized = http_public
+    permission = synthesized.one_of(built.load_balancer, "aws_lambda_permission")
+    assert permission["principal"] == synthesized.principal_ref("elasticloadbalancing")
+    assert permission["function_name"] == synthesized.ref(built.compute.payment_api.function.function_name)
+    assert permission["source_arn"] == synthesized.ref(built.load_balancer.target_group.arn)
+    attachment = synthesized.one("aws_lb_target_group_attachment")
+    assert attachment["target_id"] == synthesized.ref(built.compute.payment_api.arn)
+    assert any(dependency.startswith("aws_lambda_permission.") for dependency in attachment["depends_on"])
+
+
+def test_access_log_bucket_is_private_versioned_expiring_and_written_only_by_the_alb(http_public):
+    built, synthesized = http_public
+    block = synthesized.one("aws_s3_bucket_public_access_block")
+    assert all(block[flag] is True for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls",
+                                                "restrict_public_buckets"))
+    assert synthesized.one("aws_s3_bucket_versioning")["versioning_configuration"]["status"] == "Enabled"
+    [rule] = synthesized.one("aws_s3_bucket_lifecycle_configuration")["rule"]
+    assert rule["status"] == "Enabled" and rule["expiration"] == [{"days": 365}]
+    encryption = synthesized.one("aws_s3_bucket_server_side_encryption_configuration")["rule"][0]
+    assert encryption["apply_server_side_encryption_by_default"]["sse_algorithm"] == "AES256"
+    statements = {s["Sid"]: s for s in json.loads(synthesized.one("aws_s3_bucket_policy")["policy"])["Statement"]}
+    assert statements["AlbWritesAccessLogs"]["Principal"]["AWS"].startswith("${data.aws_elb_service_account.")
+    assert statements["LogDeliveryWritesAccessLogs"]["Principal"] == {
+        "Service": synthesized.principal_ref("logdelivery.elasticloadbalancing")}
+    assert statements["DenyInsecureTransport"]["Effect"] == "Deny"
+    assert synthesized.one("aws_s3_bucket_notification")["eventbridge"] is True
+
+
+def test_waf_protects_the_alb_with_managed_rules_rate_limit_and_logging(http_public):
+    built, synthesized = http_public
+    acl = synthesized.body(built.load_balancer.web_acl)
+    groups = [rule["statement"]["managed_rule_group_statement"]["name"] for rule in acl["rule"]
+              if "managed_rule_group_statement" in rule["statement"]]
+    assert groups == list(WAF_MANAGED_RULE_GROUPS)
+    assert "AWSManagedRulesSQLiRuleSet" in groups and "AWSManagedRulesKnownBadInputsRuleSet" in groups
+    assert any("rate_based_statement" in rule["statement"] for rule in acl["rule"])
+    assert synthesized.one("aws_wafv2_web_acl_association")["resource_arn"] == synthesized.ref(
+        built.load_balancer.alb.arn)
+    waf_logs = next(group for group in synthesized.of(built.load_balancer, "aws_cloudwatch_log_group"))
+    assert waf_logs["name"] == "aws-waf-logs-payments-test" and waf_logs["retention_in_days"] == 90
+    assert waf_logs["kms_key_id"] == synthesized.ref(built.keys.logs_key.arn)
+    assert Testing.to_have_resource_with_properties(
+        synthesized.text, Wafv2WebAclLoggingConfiguration.TF_RESOURCE_TYPE,
+        {"resource_arn": synthesized.ref(built.load_balancer.web_acl.arn)})

@@ -1,0 +1,124 @@
+"""Migration alone: DMS full load + CDC from on-premises into Aurora, credentials only in Secrets Manager."""
+
+import json
+
+import pytest
+from cdktf import Testing
+from cdktf_cdktf_provider_aws.dms_replication_instance import DmsReplicationInstance
+
+from lib.constructs.migration import table_mappings
+from tests.unit.stacks import built_through
+
+SOURCE_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:onprem-AbCdEf"
+
+
+def build(**inputs):
+    return built_through("migration", migration={"source_database": "onprem", **inputs})
+
+
+@pytest.fixture(scope="module")
+def local():
+    return build()
+
+
+@pytest.fixture(scope="module")
+def account_owned():
+    """Prod-like: Multi-AZ, the account already has the DMS roles, the source secret exists."""
+    return build(multi_az=True, create_service_roles=False, source_secret_arn=SOURCE_SECRET,
+                 instance_class="dms.r5.large", table_patterns=("public.%", "billing.invoices"))
+
+
+def test_service_roles_keep_their_exact_names_and_are_created_only_when_asked(local, account_owned):
+    # seed 004 #6: suffixing dms-vpc-role breaks DMS, which looks it up by name.
+    built, synthesized = local
+    roles = {role["name"]: role for role in synthesized.of(built.migration, "aws_iam_role")}
+    assert {"dms-vpc-role", "dms-cloudwatch-logs-role"} <= set(roles)
+    assert json.loads(roles["dms-vpc-role"]["assume_role_policy"])["Statement"][0]["Principal"] == {
+        "Service": synthesized.principal_ref("dms")}
+    built, synthesized = account_owned
+    assert [role["name"] for role in synthesized.of(built.migration, "aws_iam_role")] == ["payments-test-dms-secrets"]
+
+
+def test_subnet_group_waits_for_the_vpc_role_only_when_created_here(local, account_owned):
+    built, synthesized = local
+    group = synthesized.one("aws_dms_replication_subnet_group")
+    attachments = {f"aws_iam_role_policy_attachment.{name}" for name, attachment in
+                   synthesized.resources("aws_iam_role_policy_attachment").items()
+                   if "AmazonDMSVPCManagementRole" in attachment["policy_arn"]}
+    assert attachments and attachments <= set(group["depends_on"])
+    assert group["subnet_ids"] == synthesized.ref(built.network.private_subnet_ids)
+    _, synthesized = account_owned
+    assert "depends_on" not in synthesized.one("aws_dms_replication_subnet_group")
+
+
+def test_instance_is_private_encrypted_and_multi_az_when_asked(local, account_owned):
+    # seed 004 #14: single-AZ replication instance.
+    for (built, synthesized), multi_az in ((local, False), (account_owned, True)):
+        assert Testing.to_have_resource_with_properties(synthesized.text, DmsReplicationInstance.TF_RESOURCE_TYPE, {
+            "multi_az": multi_az, "publicly_accessible": False, "engine_version": "3.5.3",
+            "kms_key_arn": synthesized.ref(built.keys.data_key.arn),
+            "vpc_security_group_ids": [synthesized.ref(built.security_groups.dms.id)]})
+    assert account_owned[1].one("aws_dms_replication_instance")["replication_instance_class"] == "dms.r5.large"
+
+
+def test_task_is_full_load_and_cdc_with_validation_and_not_started(local):
+    _, synthesized = local
+    task = synthesized.one("aws_dms_replication_task")
+    assert task["migration_type"] == "full-load-and-cdc" and task["start_replication_task"] is False
+    settings = json.loads(task["replication_task_settings"])
+    assert settings["ValidationSettings"]["EnableValidation"] is True
+    assert settings["Logging"]["EnableLogging"] is True
+    assert settings["FullLoadSettings"]["TargetTablePrepMode"] == "DO_NOTHING"
+    assert json.loads(task["table_mappings"])["rules"] == [
+        {"rule-type": "selection", "rule-id": "1", "rule-name": "include-1",
+         "object-locator": {"schema-name": "public", "table-name": "%"}, "rule-action": "include"}]
+
+
+def test_every_table_pattern_becomes_a_selection_rule():
+    rules = json.loads(table_mappings(("public.%", "billing.invoices")))["rules"]
+    assert [(rule["rule-id"], rule["object-locator"]) for rule in rules] == [
+        ("1", {"schema-name": "public", "table-name": "%"}),
+        ("2", {"schema-name": "billing", "table-name": "invoices"})]
+
+
+def test_endpoints_read_credentials_from_secrets_manager_only(local):
+    # seeds 002 #6, 003 #6: credentials in code; only Secrets Manager references are allowed.
+    built, synthesized = local
+    migration = built.migration
+    source, target = synthesized.body(migration.source_endpoint), synthesized.body(migration.target_endpoint)
+    assert (source["engine_name"], source["database_name"]) == ("postgres", "onprem")
+    assert (target["engine_name"], target["database_name"]) == ("aurora-postgresql", "payments")
+    assert target["tags"] == {"Host": synthesized.ref(built.database.cluster.endpoint)}
+    for endpoint in (source, target):
+        assert "password" not in endpoint and "username" not in endpoint
+        assert endpoint["secrets_manager_arn"].startswith("${aws_secretsmanager_secret.")
+        assert endpoint["ssl_mode"] == "require"
+    assert not synthesized.resources("aws_secretsmanager_secret_version")
+
+
+def test_secrets_role_uses_the_regional_principal_and_reads_only_the_two_secrets(local):
+    built, synthesized = local
+    role = next(role for role in synthesized.of(built.migration, "aws_iam_role")
+                if role["name"] == "payments-test-dms-secrets")
+    assert json.loads(role["assume_role_policy"])["Statement"][0]["Principal"] == {
+        "Service": synthesized.principal_ref("dms", "id")}
+    read, decrypt = json.loads(synthesized.one_of(built.migration, "aws_iam_role_policy")["policy"])["Statement"]
+    assert read["Resource"] == [synthesized.ref(built.migration.source_secret_arn),
+                                synthesized.ref(built.migration.target_secret_arn)]
+    assert decrypt == {"Effect": "Allow", "Action": "kms:Decrypt",
+                       "Resource": synthesized.ref(built.keys.data_key.arn)}
+
+
+def test_an_existing_source_secret_is_used_instead_of_a_new_one(account_owned):
+    built, synthesized = account_owned
+    assert [secret["name"] for secret in synthesized.resources("aws_secretsmanager_secret").values()] == [
+        "payments-test/dms/aurora-target"]
+    assert synthesized.body(built.migration.source_endpoint)["secrets_manager_arn"] == SOURCE_SECRET
+    assert len(json.loads(synthesized.one("aws_dms_replication_task")["table_mappings"])["rules"]) == 2
+
+
+def test_task_resource_id_is_the_last_part_of_the_task_arn(local):
+    built, synthesized = local
+    task_arn = synthesized.ref(built.migration.task.replication_task_arn)
+    assert synthesized.ref(built.migration.task_resource_id) == \
+        "${element(split(\":\", " + task_arn[2:-1] + "), 6)}"

@@ -1,0 +1,111 @@
+"""Monitoring alone: alarms over the tier (critical ones roll back), the validator's schedule, the dashboard."""
+
+import json
+import re
+
+import pytest
+from cdktf import Testing
+from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
+from cdktf_cdktf_provider_aws.dms_event_subscription import DmsEventSubscription
+
+from lib.constructs.monitoring import ROUTE53_METRICS_REGION, Monitoring, critical_alarm_prefix
+from tests.unit.profiles import GLOBAL_LEGACY_IP
+from tests.unit.stacks import METRIC_NAMESPACE, bare_stack, synth, upstream
+
+LEGACY = {"legacy_endpoint": GLOBAL_LEGACY_IP, "legacy_ips": (GLOBAL_LEGACY_IP,), "new_weight": 0}
+
+
+def build(region):
+    stack = bare_stack(region=region)
+    built = upstream(stack, through="cutover", dns=LEGACY)
+    built.monitoring = Monitoring(stack, "monitoring", name_prefix="payments-test", region=region,
+                                  cdc_latency_threshold_seconds=120, alerting=built.alerting,
+                                  database=built.database, migration=built.migration, compute=built.compute,
+                                  load_balancer=built.load_balancer, dns=built.dns, cutover=built.cutover)
+    return built, synth(stack)
+
+
+@pytest.fixture(scope="module")
+def us_east_1():
+    return build(ROUTE53_METRICS_REGION)
+
+
+@pytest.fixture(scope="module")
+def eu_central_1():
+    return build("eu-central-1")
+
+
+def _alarms(synthesized):
+    return {alarm["alarm_name"]: alarm for alarm in synthesized.resources("aws_cloudwatch_metric_alarm").values()}
+
+
+def test_alarms_cover_the_api_the_database_dms_and_every_function(us_east_1):
+    built, synthesized = us_east_1
+    metrics = {(alarm["namespace"], alarm["metric_name"]) for alarm in _alarms(synthesized).values()}
+    assert {("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"), ("AWS/ApplicationELB", "TargetResponseTime"),
+            ("AWS/RDS", "ACUUtilization"), ("AWS/RDS", "CPUUtilization"), ("AWS/DMS", "CDCLatencyTarget"),
+            ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles")} <= metrics
+    for function in [built.compute.payment_api, *built.cutover.functions]:
+        names = [name for name, alarm in _alarms(synthesized).items()
+                 if alarm["dimensions"] == {"FunctionName": function.name}]
+        assert sorted(name.rsplit("-", 1)[-1] for name in names) == ["errors", "throttles"]
+        assert all(function.short_name in name for name in names)
+    cdc = _alarms(synthesized)["payments-test-critical-dms-cdc-latency"]
+    assert cdc["threshold"] == 120 and cdc["dimensions"]["ReplicationTaskIdentifier"] == synthesized.ref(
+        built.migration.task_resource_id)
+
+
+def test_critical_alarms_alert_people_and_trigger_rollback(us_east_1):
+    built, synthesized = us_east_1
+    alerts, critical_topic = synthesized.ref(built.alerting.alerts.arn), synthesized.ref(built.alerting.critical.arn)
+    prefix = critical_alarm_prefix("payments-test")
+    critical = {name: alarm for name, alarm in _alarms(synthesized).items() if name.startswith(prefix)}
+    assert {"payments-test-critical-alb-target-5xx", "payments-test-critical-payment-api-errors"} <= set(critical)
+    assert all(alarm["alarm_actions"] == [alerts, critical_topic] for alarm in critical.values())
+    others = [alarm for name, alarm in _alarms(synthesized).items() if name not in critical]
+    assert others and all(alarm["alarm_actions"] == [alerts] for alarm in others)
+    subscription = synthesized.one("aws_sns_topic_subscription")
+    assert (subscription["topic_arn"], subscription["protocol"]) == (critical_topic, "lambda")
+    assert subscription["endpoint"] == synthesized.ref(built.cutover.rollback.arn)
+    permission = next(p for p in synthesized.of(built.monitoring, "aws_lambda_permission")
+                      if p["source_arn"] == critical_topic)
+    assert permission["principal"] == synthesized.principal_ref("sns")
+
+
+def test_validator_runs_on_a_schedule(us_east_1):
+    built, synthesized = us_east_1
+    assert Testing.to_have_resource_with_properties(synthesized.text, CloudwatchEventRule.TF_RESOURCE_TYPE, {
+        "name": "payments-test-validate", "schedule_expression": "rate(5 minutes)"})
+    assert synthesized.one("aws_cloudwatch_event_target")["arn"] == synthesized.ref(built.cutover.validator.arn)
+    permission = next(p for p in synthesized.of(built.monitoring, "aws_lambda_permission")
+                      if p["principal"] == synthesized.principal_ref("events"))
+    assert permission["function_name"] == synthesized.ref(built.cutover.validator.function.function_name)
+
+
+def test_dms_task_events_reach_the_alert_topic(us_east_1):
+    built, synthesized = us_east_1
+    assert Testing.to_have_resource_with_properties(synthesized.text, DmsEventSubscription.TF_RESOURCE_TYPE, {
+        "source_type": "replication-task", "sns_topic_arn": synthesized.ref(built.alerting.alerts.arn),
+        "source_ids": [synthesized.ref(built.migration.task.replication_task_id)]})
+
+
+def test_legacy_health_alarm_only_alerts_and_only_where_route53_publishes_metrics(us_east_1, eu_central_1):
+    built, synthesized = us_east_1
+    [alarm] = [a for a in _alarms(synthesized).values() if a["namespace"] == "AWS/Route53"]
+    assert alarm["dimensions"] == {"HealthCheckId": synthesized.ref(built.dns.legacy_health_check.id)}
+    assert not alarm["alarm_name"].startswith(critical_alarm_prefix("payments-test"))
+    assert alarm["alarm_actions"] == [synthesized.ref(built.alerting.alerts.arn)]
+    built, synthesized = eu_central_1
+    assert built.dns.legacy_health_check is not None  # the check still steers DNS there
+    assert not [a for a in _alarms(synthesized).values() if a["namespace"] == "AWS/Route53"]
+
+
+def test_dashboard_plots_readiness_in_the_stack_region(eu_central_1):
+    # seeds 002 #10, 004 #11: dashboards hard-coded to us-east-1 / us-east-2.
+    built, synthesized = eu_central_1
+    raw = synthesized.one("aws_cloudwatch_dashboard")["dashboard_body"]
+    body = json.loads(re.sub(r"\$\{[^}]*\}", "interpolated", raw))  # Terraform fills ${...} at apply
+    assert {widget["properties"]["region"] for widget in body["widgets"]} == {"eu-central-1"}
+    assert "us-east" not in raw
+    metrics = [metric for widget in body["widgets"] for metric in widget["properties"]["metrics"]]
+    assert [METRIC_NAMESPACE, built.cutover.ready_metric_name] in metrics

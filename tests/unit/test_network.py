@@ -1,0 +1,110 @@
+"""Network alone: three tiers over three AZs, NAT for private subnets only, flow logs, closed default group."""
+
+import ipaddress
+import json
+
+import pytest
+from cdktf import Testing
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.flow_log import FlowLog
+from cdktf_cdktf_provider_aws.vpc import Vpc
+
+from lib.constructs.network import subnet_cidrs
+from tests.unit.stacks import built_through
+
+
+def build(nat_gateway_count):
+    return built_through("network", network={"nat_gateway_count": nat_gateway_count})
+
+
+@pytest.fixture(scope="module")
+def one_nat():
+    return build(1)
+
+
+@pytest.fixture(scope="module")
+def three_nats():
+    return build(3)
+
+
+def test_vpc_has_the_given_range_and_dns(one_nat):
+    built, synthesized = one_nat
+    network = built.network
+    assert Testing.to_have_resource_with_properties(synthesized.text, Vpc.TF_RESOURCE_TYPE, {
+        "cidr_block": "10.40.0.0/16", "enable_dns_hostnames": True, "enable_dns_support": True})
+    assert network.vpc_cidr == "10.40.0.0/16"
+
+
+def test_three_tiers_in_three_azs_from_the_region_without_public_ips(one_nat):
+    built, synthesized = one_nat
+    network = built.network
+    subnets = [synthesized.body(subnet) for subnet in
+               network.public_subnets + network.private_subnets + network.database_subnets]
+    assert [subnet["tags"]["Tier"] for subnet in subnets] == ["public"] * 3 + ["private"] * 3 + ["database"] * 3
+    assert all(subnet["map_public_ip_on_launch"] is False for subnet in subnets)
+    assert len({subnet["availability_zone"] for subnet in subnets}) == 3
+    assert all("data.aws_availability_zones" in subnet["availability_zone"] for subnet in subnets)
+    networks = [ipaddress.IPv4Network(subnet["cidr_block"]) for subnet in subnets]
+    assert not any(a.overlaps(b) for i, a in enumerate(networks) for b in networks[i + 1:])
+    assert all(net.subnet_of(ipaddress.IPv4Network("10.40.0.0/16")) for net in networks)
+
+
+def test_subnet_cidrs_carve_nine_of_sixteen_blocks():
+    cidrs = subnet_cidrs("10.40.0.0/16")
+    assert cidrs["public"] == ["10.40.0.0/20", "10.40.16.0/20", "10.40.32.0/20"]
+    assert cidrs["database"][-1] == "10.40.128.0/20"
+
+
+@pytest.mark.parametrize("fixture_name, nat_count", [("one_nat", 1), ("three_nats", 3)])
+def test_every_private_route_table_routes_through_a_nat_gateway(fixture_name, nat_count, request):
+    # seed 002 #5 / 003 #5: NAT created but not wired into the private route tables.
+    built, synthesized = request.getfixturevalue(fixture_name)
+    network = built.network
+    assert len(network.nat_gateways) == nat_count
+    nat_refs = {synthesized.ref(nat.id) for nat in network.nat_gateways}
+    tables = {synthesized.ref(table.id) for table in network.private_route_tables}
+    routes = [route for route in synthesized.resources("aws_route").values() if route["route_table_id"] in tables]
+    assert {route["route_table_id"] for route in routes} == tables and len(routes) == 3
+    assert all(route["destination_cidr_block"] == "0.0.0.0/0" for route in routes)
+    assert {route["nat_gateway_id"] for route in routes} == nat_refs
+    assert {synthesized.body(nat)["subnet_id"] for nat in network.nat_gateways} <= {
+        synthesized.ref(subnet.id) for subnet in network.public_subnets}
+
+
+def test_database_subnets_have_no_route_to_the_internet(one_nat):
+    built, synthesized = one_nat
+    network = built.network
+    table = synthesized.ref(network.database_route_table.id)
+    assert not [route for route in synthesized.resources("aws_route").values() if route["route_table_id"] == table]
+    associated = {association["subnet_id"] for association in synthesized.resources(
+        "aws_route_table_association").values() if association["route_table_id"] == table}
+    assert associated == {synthesized.ref(subnet.id) for subnet in network.database_subnets}
+
+
+def test_flow_logs_capture_all_traffic_into_a_log_group_under_the_logs_key(one_nat):
+    # seed 004 #10: no VPC flow logs.
+    built, synthesized = one_nat
+    network = built.network
+    assert Testing.to_have_resource_with_properties(synthesized.text, FlowLog.TF_RESOURCE_TYPE, {
+        "traffic_type": "ALL", "log_destination": synthesized.ref(network.flow_log_group.arn),
+        "vpc_id": synthesized.ref(network.vpc.id)})
+    assert Testing.to_have_resource_with_properties(synthesized.text, CloudwatchLogGroup.TF_RESOURCE_TYPE, {
+        "name": "/aws/vpc/payments-test/flow-logs", "retention_in_days": 365,
+        "kms_key_id": synthesized.ref(built.keys.logs_key.arn)})
+
+
+def test_flow_log_role_is_for_the_flow_log_service_and_writes_only_its_group(one_nat):
+    built, synthesized = one_nat
+    network = built.network
+    role = synthesized.one_of(network, "aws_iam_role")
+    trust = json.loads(role["assume_role_policy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": synthesized.principal_ref("vpc-flow-logs")}
+    [statement] = json.loads(synthesized.one_of(network, "aws_iam_role_policy")["policy"])["Statement"]
+    group = synthesized.ref(network.flow_log_group.arn)
+    assert statement["Resource"] == [group, f"{group}:*"]
+
+
+def test_default_security_group_is_closed(one_nat):
+    _, synthesized = one_nat
+    default_group = synthesized.one("aws_default_security_group")
+    assert "ingress" not in default_group and "egress" not in default_group

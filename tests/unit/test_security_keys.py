@@ -1,0 +1,62 @@
+"""SecurityKeys alone: two rotating keys with explicit policies and aliases."""
+
+import json
+
+import pytest
+from cdktf import Testing
+from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
+from cdktf_cdktf_provider_aws.kms_key import KmsKey
+
+from lib.constructs.security_keys import SecurityKeys
+from tests.unit.stacks import ACCOUNT_ID, bare_stack, synth
+
+
+@pytest.fixture(scope="module")
+def keys():
+    stack = bare_stack()
+    keys = SecurityKeys(stack, "security_keys", name_prefix="payments-test", account_id=ACCOUNT_ID,
+                        partition="aws", region="eu-central-1", deletion_window_days=30)
+    return keys, synth(stack)
+
+
+def _statements(synthesized, key):
+    return {statement["Sid"]: statement for statement in json.loads(synthesized.body(key)["policy"])["Statement"]}
+
+
+def test_both_keys_rotate_with_the_given_deletion_window(keys):
+    keys, synthesized = keys
+    assert Testing.to_have_resource_with_properties(synthesized.text, KmsKey.TF_RESOURCE_TYPE, {
+        "description": "payments-test data at rest", "enable_key_rotation": True, "deletion_window_in_days": 30})
+    assert Testing.to_have_resource_with_properties(synthesized.text, KmsKey.TF_RESOURCE_TYPE, {
+        "description": "payments-test CloudWatch Logs", "enable_key_rotation": True, "deletion_window_in_days": 30})
+    assert len(synthesized.resources("aws_kms_key")) == 2
+
+
+def test_aliases_name_each_key(keys):
+    keys, synthesized = keys
+    for purpose, key in (("data", keys.data_key), ("logs", keys.logs_key)):
+        assert Testing.to_have_resource_with_properties(synthesized.text, KmsAlias.TF_RESOURCE_TYPE, {
+            "name": f"alias/payments-test-{purpose}", "target_key_id": synthesized.ref(key.key_id)})
+
+
+def test_the_account_administers_both_keys(keys):
+    keys, synthesized = keys
+    for key in (keys.data_key, keys.logs_key):
+        root = _statements(synthesized, key)["AccountAdministersKey"]
+        assert root["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"} and root["Action"] == "kms:*"
+
+
+def test_cloudwatch_logs_of_this_account_and_region_may_use_the_logs_key(keys):
+    keys, synthesized = keys
+    statement = _statements(synthesized, keys.logs_key)["CloudWatchLogsUseKey"]
+    assert statement["Principal"] == {"Service": synthesized.principal_ref("logs", "id")}  # regional principal
+    assert statement["Condition"] == {"ArnLike": {
+        "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:eu-central-1:{ACCOUNT_ID}:*"}}
+
+
+def test_alarms_of_this_account_may_publish_to_topics_under_the_data_key(keys):
+    keys, synthesized = keys
+    statement = _statements(synthesized, keys.data_key)["CloudWatchAlarmsPublishToEncryptedTopics"]
+    assert statement["Principal"] == {"Service": synthesized.principal_ref("cloudwatch")}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    assert "kms:*" not in statement["Action"]
