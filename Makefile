@@ -14,6 +14,8 @@ INSTALLED := .venv/.installed-$(shell sha256sum Pipfile.lock 2>/dev/null | cut -
 # The policy scan looks at what a real account gets: TARGET=aws with a certificate, both profiles.
 SCAN_CERTIFICATE := arn:aws:acm:us-east-1:123456789012:certificate/scan-profile
 SCAN_ENV := TARGET=aws AWS_REGION=us-east-1 CERTIFICATE_ARN=$(SCAN_CERTIFICATE)
+# A public prod ALB verifies client certificates: prod is scanned with its trust store.
+SCAN_CA_BUNDLE := s3://scan-profile-trust/client-ca-bundle.pem
 
 .PHONY: help install synth validate deploy plan destroy down test test-fast scan e2e bench docs clean
 
@@ -52,7 +54,8 @@ test-fast: install ## Unit (+ terraform validate), handler, tool and emulator te
 scan: install ## checkov over the dev and prod synth (own virtualenv, offline); 0 failed checks
 	@rm -rf build/scan
 	$(SCAN_ENV) ENVIRONMENT=dev ENVIRONMENT_SUFFIX=scandev $(PYTHON) -m tools.stack synth
-	$(SCAN_ENV) ENVIRONMENT=prod ENVIRONMENT_SUFFIX=scanprod $(PYTHON) -m tools.stack synth
+	$(SCAN_ENV) ENVIRONMENT=prod ENVIRONMENT_SUFFIX=scanprod CLIENT_CA_BUNDLE_S3_URI=$(SCAN_CA_BUNDLE) \
+		$(PYTHON) -m tools.stack synth
 	$(PYTHON) -m tools.scan --venv .venv-checkov --config .checkov.yaml \
 		cdktf.out/stacks/TapStackscandev/cdk.tf.json cdktf.out/stacks/TapStackscanprod/cdk.tf.json
 
