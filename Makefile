@@ -21,6 +21,8 @@ SCAN_ENV := TARGET=aws AWS_REGION=us-east-1 CERTIFICATE_ARN=$(SCAN_CERTIFICATE)
 PLAN_OPTIONS = $(if $(BASE),--base "$(BASE)") \
 	$(if $(filter 1 true yes,$(ALLOW_STATEFUL_CHANGE)),--allow-stateful-change) \
 	$(if $(GITHUB_OUTPUT),--github-output "$(GITHUB_OUTPUT)")
+# A public prod ALB verifies client certificates: prod is scanned with its trust store.
+SCAN_CA_BUNDLE := s3://scan-profile-trust/client-ca-bundle.pem
 
 .PHONY: help install synth validate deploy plan destroy down cdktf test-fast lint-workflows scan e2e pr-review \
 	test bench docs clean
@@ -79,7 +81,8 @@ lint-workflows: install ## Validate .github/workflows/*.yml against the GitHub A
 scan: install ## checkov over the dev and prod synth (own virtualenv, offline); 0 failed checks
 	@rm -rf build/scan
 	$(SCAN_ENV) ENVIRONMENT=dev ENVIRONMENT_SUFFIX=scandev $(PYTHON) -m tools.stack synth
-	$(SCAN_ENV) ENVIRONMENT=prod ENVIRONMENT_SUFFIX=scanprod $(PYTHON) -m tools.stack synth
+	$(SCAN_ENV) ENVIRONMENT=prod ENVIRONMENT_SUFFIX=scanprod CLIENT_CA_BUNDLE_S3_URI=$(SCAN_CA_BUNDLE) \
+		$(PYTHON) -m tools.stack synth
 	$(PYTHON) -m tools.scan --venv .venv-checkov --config .checkov.yaml \
 		cdktf.out/stacks/TapStackscandev/cdk.tf.json cdktf.out/stacks/TapStackscanprod/cdk.tf.json
 
