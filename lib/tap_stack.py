@@ -11,7 +11,7 @@ from constructs import Construct
 from lib.config import Settings
 from lib.constructs.alerting import Alerting
 from lib.constructs.compute import Compute
-from lib.constructs.cutover import Cutover
+from lib.constructs.cutover import Cutover, cutover_state_parameter_arn
 from lib.constructs.database import Database
 from lib.constructs.dns import Dns
 from lib.constructs.endpoints import Endpoints
@@ -22,7 +22,7 @@ from lib.constructs.network import Network
 from lib.constructs.security_groups import SecurityGroups
 from lib.constructs.security_keys import SecurityKeys
 
-PROVIDER_CONSTRAINT = "~> 5.99"
+PROVIDER_CONSTRAINT = "5.100.0"  # exactly the version in the provider mirror and .terraform.lock.hcl
 # Every AWS API the stack touches; on the local target each is pointed at the emulator.
 LOCAL_ENDPOINT_SERVICES = ("cloudwatch", "cloudwatchlogs", "dms", "ec2", "elbv2", "events", "iam", "kms",
                            "lambda_", "rds", "route53", "s3", "secretsmanager", "sns", "sts", "wafv2")
@@ -133,11 +133,16 @@ class TapStack(TerraformStack):
                                  keys=self.keys)
         self.compute = Compute(self, "compute", name_prefix=prefix,
                                reserved_concurrency=settings.payment_api_reserved_concurrency,
+                               client_identity=settings.client_identity,
+                               secret_recovery_window_days=settings.secret_recovery_window_days,
                                log_retention_days=settings.log_retention_days, alerting=self.alerting,
-                               database=self.database, **shared)
+                               database=self.database, cutover_state_arn=cutover_state_parameter_arn(
+                                   partition=self.partition, region=settings.aws_region, account_id=self.account_id,
+                                   name_prefix=prefix), **shared)
         self.load_balancer = LoadBalancer(
             self, "load_balancer", name_prefix=prefix, internal=settings.alb_internal,
-            certificate_arn=settings.certificate_arn, deletion_protection=settings.deletion_protection,
+            certificate_arn=settings.certificate_arn, client_ca_bundle=settings.client_ca_bundle_location,
+            deletion_protection=settings.deletion_protection,
             access_log_retention_days=settings.log_retention_days, waf_log_retention_days=settings.log_retention_days,
             account_id=self.account_id, compute=self.compute, **shared)
         carry_moved_resources(self.load_balancer, LOAD_BALANCER_MOVED_FROM)
@@ -148,7 +153,8 @@ class TapStack(TerraformStack):
             legacy_ips=settings.legacy_ips, destroyable=not settings.is_prod, network=self.network,
             load_balancer=self.load_balancer)
         self.cutover = Cutover(
-            self, "cutover", name_prefix=prefix, partition=self.partition,
+            self, "cutover", name_prefix=prefix, partition=self.partition, region=settings.aws_region,
+            account_id=self.account_id,
             metric_namespace=f"PaymentsMigration/{settings.environment_suffix}", ready_metric_name=READY_METRIC_NAME,
             critical_alarm_prefix=critical_alarm_prefix(prefix),
             cdc_latency_threshold_seconds=settings.cdc_latency_threshold_seconds,
@@ -173,7 +179,7 @@ class TapStack(TerraformStack):
             default_tags=[AwsProviderDefaultTags(tags=cost_allocation_tags(settings))],
             endpoints=endpoints,
             # The emulator answers STS, so the account id is looked up even locally;
-            # without it security-group rules and DMS ARNs drift (see shared notes).
+            # without it security-group rules and DMS ARNs drift (see docs/local-emulator.md).
             skip_requesting_account_id=False if local else None,
             skip_credentials_validation=True if local else None,
             skip_metadata_api_check="true" if local else None,
@@ -188,8 +194,9 @@ class TapStack(TerraformStack):
                       region=settings.state_bucket_region, encrypt=True)
             self.add_override("terraform.backend.s3.use_lockfile", True)
         else:
-            # Relative to the synthesized stack folder, so state survives a fresh synth.
-            LocalBackend(self, path=f"../../../state/{settings.stack_name}.tfstate")
+            # Relative to the synthesized stack folder, so state survives a fresh synth; one folder per
+            # target, so an emulator deploy never touches the state of a real account.
+            LocalBackend(self, path=f"../../../state/{settings.target}/{settings.stack_name}.tfstate")
 
     def output(self, name: str, value: object, description: str) -> None:
         TerraformOutput(self, name, value=value, description=description)
@@ -220,6 +227,10 @@ class TapStack(TerraformStack):
         self.output("aurora_master_secret_arn", self.database.master_secret_arn,
                     "RDS-managed Secrets Manager secret of the master user (rotated by RDS)")
         self.output("aurora_database_name", cluster.database_name, "Database the payments schema lives in")
+        self.output("aurora_app_secret_arn", self.compute.app_secret.arn,
+                    "Secret of the payment API's database login (written by the schema_migrations function)")
+        self.output("schema_migrations_sha256", self.compute.migrations_sha256,
+                    "Digest of the schema migration files the last deploy applied")
         self.output("dms_replication_instance_arn", migration.instance.replication_instance_arn,
                     "DMS replication instance ARN")
         self.output("dms_replication_task_arn", migration.task.replication_task_arn,
@@ -247,7 +258,7 @@ class TapStack(TerraformStack):
                     f"{443 if self.load_balancer.https_enabled else 80}" if self.settings.target == "local" else "",
                     "URL a client calls for the payments API on the local emulator (empty on TARGET=aws)")
         self.output("hosted_zone_id", dns.zone_id, "Route53 hosted zone holding the weighted records")
-        functions = [self.compute.payment_api, *self.cutover.functions]
+        functions = [self.compute.payment_api, self.compute.schema_migrations, *self.cutover.functions]
         self.output("lambda_function_names", {f.short_name: f.name for f in functions},
                     "Lambda function names by role")
         self.output("lambda_function_arns", {f.short_name: f.arn for f in functions}, "Lambda function ARNs by role")
@@ -255,6 +266,11 @@ class TapStack(TerraformStack):
         self.output("critical_topic_arn", alerting.critical.arn, "SNS topic of critical alarms (triggers rollback)")
         self.output("dashboard_name", self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard of the migration")
         self.output("waf_web_acl_arn", self.load_balancer.web_acl.arn, "WAFv2 web ACL protecting the ALB")
+        trust_store = self.load_balancer.trust_store
+        self.output("alb_trust_store_arn", trust_store.arn if trust_store else "",
+                    "Trust store the HTTPS listener verifies client certificates against (empty without mTLS)")
+        self.output("client_identity", self.settings.client_identity,
+                    "Where the payment API takes the merchant id from: mtls (client certificate CN) or header")
         self.output("migration_metric_namespace", self.cutover.metric_namespace,
                     f"CloudWatch namespace of the {self.cutover.ready_metric_name} metric")
         self.output("critical_alarm_prefix", critical_alarm_prefix(self.settings.name_prefix),

@@ -184,7 +184,7 @@ class SimulatedCrash(BaseException):
 
 
 MUTATING_CALLS = frozenset({"put_parameter", "delete_parameters", "modify_rule", "stop_replication_task",
-                            "start_replication_task", "change_resource_record_sets", "publish", "invoke",
+                            "start_replication_task", "change_resource_record_sets", "publish",
                             "begin_transaction", "commit_transaction", "rollback_transaction"})
 MUTATING_SQL = ("pg_create_logical_replication_slot", "pg_drop_replication_slot", "CREATE PUBLICATION", "LOCK TABLE")
 
@@ -280,7 +280,7 @@ class CutoverWorld:
             "REVERSE_SLOT_NAME": self.slot_name, "ALERT_TOPIC_ARN": self.topic_arn,
         }
         for name in ("NEW_SET_IDENTIFIER", "LEGACY_SET_IDENTIFIER", "REVERSE_SLOT_PLUGIN", "REVERSE_PUBLICATION",
-                     "LEGACY_FENCE_FUNCTION", "CUTOVER_MAX_PAUSE_SECONDS", "DRAIN_QUIET_SECONDS",
+                     "CUTOVER_MAX_PAUSE_SECONDS", "DRAIN_QUIET_SECONDS",
                      "IN_FLIGHT_SECONDS", "FLIP_MAX_CDC_LATENCY_SECONDS", "TAKEOVER_AFTER_SECONDS",
                      "AWS_LAMBDA_FUNCTION_NAME", "DMS_CONTROL_SCHEMA", "READINESS_MAX_AGE_SECONDS"):
             monkeypatch.delenv(name, raising=False)

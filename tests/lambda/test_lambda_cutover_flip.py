@@ -4,14 +4,10 @@ Route53, ELBv2, SSM, CloudWatch and SNS are moto; DMS is scripted (support_cutov
 is the Data API engine on a real PostgreSQL database (slots, WAL positions); time is a fake clock.
 """
 
-import io
 import json
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from botocore.response import StreamingBody
-from botocore.stub import Stubber
 
 import support_cutover as sc
 

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 import cutover_state as cs
+import cutover_store
 import support_cutover as sc
 from write_gate import WriterGate
 
@@ -45,7 +46,7 @@ def put_state(ssm, clock, **changes):
 
 
 def store(ssm, clock, owner=DRIVER, takeover_after=900):
-    return cs.StateStore(ssm, NAME, owner=owner, now=clock.now, takeover_after=takeover_after)
+    return cutover_store.StateStore(ssm, NAME, owner=owner, now=clock.now, takeover_after=takeover_after)
 
 
 def parameter_names(ssm):
@@ -110,7 +111,7 @@ def test_of_two_invocations_that_read_the_same_state_only_one_moves_it(ssm, cloc
     driver, rollback = store(ssm, clock), store(ssm, clock, ROLLBACK)
     seen_by_driver, seen_by_rollback = driver.read(), rollback.read()
     driver.transition(seen_by_driver, phase="pausing", direction="flip")
-    with pytest.raises(cs.StateConflict):
+    with pytest.raises(cutover_store.StateConflict):
         rollback.transition(seen_by_rollback, dns_new_weight=0)
     assert driver.read()["phase"] == "pausing"
     assert parameter_names(ssm) == [NAME]
@@ -129,13 +130,13 @@ def test_a_transition_racing_inside_another_one_cannot_both_win(ssm, clock):
         if "rollback" not in outcome:
             try:
                 outcome["rollback"] = rollback.transition(seen_by_rollback, dns_new_weight=0)
-            except cs.StateConflict as error:
+            except cutover_store.StateConflict as error:
                 outcome["rollback"] = error
 
     driver_client.meta.events.register("before-call.ssm.GetParameter", rollback_moves_now)
     try:
         outcome["driver"] = driver.transition(seen_by_driver, phase="pausing", direction="flip")
-    except cs.StateConflict as error:
+    except cutover_store.StateConflict as error:
         outcome["driver"] = error
     winners = [name for name, result in outcome.items() if isinstance(result, dict)]
     assert len(winners) == 1, outcome
@@ -148,7 +149,7 @@ def test_a_fresh_claim_of_another_function_makes_readers_wait(ssm, clock):
     claim = {**state, "seq": 1, "phase": "pausing", "direction": "flip", "by": DRIVER,
              "since": cs.utc_iso(clock.now())}
     ssm.put_parameter(Name=f"{NAME}-claim-000000001", Type="String", Value=cs.render(claim))
-    with pytest.raises(cs.StateBusy, match="payments-test-traffic-shifter .* is moving the cutover to pausing"):
+    with pytest.raises(cutover_store.StateBusy, match="payments-test-traffic-shifter .* is moving the cutover to pausing"):
         store(ssm, clock, ROLLBACK).read()
 
 

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 import cutover_ops
 import cutover_state as cs
+import cutover_store
 import support_cutover as sc
 from write_gate import WriterGate
 
@@ -277,7 +278,7 @@ def test_rollback_waits_for_a_flip_in_progress_and_then_gives_up_to_retry(rollba
     state.update(seq=state["seq"] + 1, phase="draining", direction="flip", since=cs.utc_iso(world.clock.now()),
                  deadline=cs.utc_iso(world.clock.now()), by={"function": sc.FUNCTION_NAME, "request_id": "x"})
     world.aws["ssm"].put_parameter(Name=sc.STATE_PARAMETER, Type="String", Value=json.dumps(state), Overwrite=True)
-    with pytest.raises(cs.StateBusy, match="payments-test-traffic-shifter is in the flip phase draining"):
+    with pytest.raises(cutover_store.StateBusy, match="payments-test-traffic-shifter is in the flip phase draining"):
         rollback.invoke({}, seconds_left=10)
     assert world.clock.slept >= 4.5  # it waited for the flip before giving up
     assert world.state() == state

@@ -4,18 +4,15 @@ status report, and which failures are answers and which are function errors.
 moto for Route53, ELBv2, SSM and CloudWatch; DMS scripted; Aurora on PostgreSQL (support_cutover).
 """
 
-import io
 import json
 import re
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from botocore.response import StreamingBody
-from botocore.stub import Stubber
 
 import cutover_ops
 import cutover_state as cs
+import cutover_store
 import support_cutover as sc
 
 ALB_ZONE = "Z35SXDOTRQ7X7K"
@@ -175,50 +172,6 @@ def test_status_reports_the_state_the_routing_and_the_tasks(driver, cutover_worl
     json.dumps(result)  # Lambda returns it as JSON
 
 
-# --------------------------------------------------------------------------- the legacy fence hook
-def fence_client(world, answers):
-    lambda_client = boto3.client("lambda", region_name=sc.REGION)
-    stubber = Stubber(lambda_client)
-    for action, body in answers:
-        payload = json.dumps(body).encode()
-        stubber.add_response("invoke", {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(payload), len(payload))},
-                             {"FunctionName": "legacy-fence", "InvocationType": "RequestResponse",
-                              "Payload": json.dumps({"action": action, "seq": 4}).encode()})
-    stubber.activate()
-    return lambda_client, stubber
-
-
-def test_the_fence_function_puts_legacy_into_read_only_mode_during_the_flip(driver, cutover_world, monkeypatch):
-    world = cutover_world
-    monkeypatch.setenv("LEGACY_FENCE_FUNCTION", "legacy-fence")
-    lambda_client, stubber = fence_client(world, [("fence", {"ok": True})])
-    driver._clients["lambda"] = lambda_client
-    world.ready_for_flip()
-    assert invoke(driver, {"action": "flip"})["ok"] is True
-    stubber.assert_no_pending_responses()
-    stubber.deactivate()
-
-
-def test_a_fence_that_does_not_confirm_aborts_and_unfences(driver, cutover_world, monkeypatch):
-    world = cutover_world
-    monkeypatch.setenv("LEGACY_FENCE_FUNCTION", "legacy-fence")
-    answers = [("fence", {"ok": False, "error": "legacy admin endpoint down"})]
-    lambda_client, stubber = fence_client(world, answers)
-    payload = json.dumps({"ok": True}).encode()
-    stubber.add_response("invoke", {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(payload), len(payload))},
-                         {"FunctionName": "legacy-fence", "InvocationType": "RequestResponse",
-                          "Payload": json.dumps({"action": "unfence", "seq": 5}).encode()})
-    driver._clients["lambda"] = lambda_client
-    world.ready_for_flip()
-    with pytest.raises(cutover_ops.CutoverFailed, match="legacy admin endpoint down"):
-        invoke(driver, {"action": "flip"})
-    stubber.assert_no_pending_responses()
-    stubber.deactivate()
-    state = world.state()
-    assert (state["phase"], state["writer"]) == ("legacy-writer", "legacy")
-    assert world.write_rule_target() == "legacy"
-
-
 # --------------------------------------------------------------------------- answers and errors
 @pytest.mark.parametrize("event, reason", [
     ({}, "exactly one of target_weight or step is required"),
@@ -294,7 +247,7 @@ def test_a_concurrent_transition_is_a_function_error_and_only_one_flip_happens(d
                 raced.append(other.handler({"action": "flip"}, sc.context("other")))
 
     world.hook("ssm", "before-parameter-build.ssm.PutParameter", other_flips_first)
-    with pytest.raises(cs.StateConflict):
+    with pytest.raises(cutover_store.StateConflict):
         invoke(driver, {"action": "flip"})
     assert raced[1]["ok"] is True and raced[1]["changed"] is True
     assert len(world.reverse["starts"]) == 1

@@ -11,6 +11,8 @@ PROFILES: dict[str, dict[str, str]] = {
         "AWS_REGION": "eu-central-1",
         "CERTIFICATE_ARN": "arn:aws:acm:eu-central-1:123456789012:certificate/abc",
         "LEGACY_ENDPOINT": GLOBAL_LEGACY_IP,  # globally routable: gets a Route53 health check
+        # Mutual TLS: a trust store from this bundle, client certificates verified on 443.
+        "CLIENT_CA_BUNDLE_S3_URI": "s3://payments-trust-eu/clients/ca-bundle.pem",
     },
     "legacy_hostname": {"LEGACY_ENDPOINT": "legacy-payments.example.com", "NEW_SYSTEM_WEIGHT": "10"},
     # A real account: a certificate is required there; the existing zone comes with its name;

@@ -39,7 +39,7 @@ import logging
 
 from cutover_flow import Cutover, Refused, SystemClock, invocation_owner, time_left
 from cutover_ops import load_config
-from lambda_support import handler_toolkit
+from lambda_support import handler_toolkit, invocation_logging
 
 MAX_REASON_LENGTH = 256
 # boto3 loads lazily with the first client: bad requests are answered without paying for it.
@@ -108,11 +108,12 @@ def describe_trigger(trigger):
 
 # --------------------------------------------------------------------------- entry point
 def roll_back(trigger, context):
-    cutover = Cutover(config=load_config(), aws=aws_client, clock=clock, log=log,
+    cutover = Cutover(config=load_config(), aws_client=aws_client, clock=clock, log=log,
                       owner=invocation_owner(context), time_left=time_left(context))
     return {**cutover.rollback(describe_trigger(trigger)), "trigger": trigger}
 
 
+@invocation_logging(log)
 def handler(event, context):
     try:
         trigger = parse_trigger(event)
@@ -132,7 +133,3 @@ def handler(event, context):
         log(logging.WARNING, "rollback refused", reasons=error.reasons)
         return {"ok": False, "action": "rollback", "refused": True, "error": str(error), "reasons": error.reasons,
                 "trigger": trigger}
-    except Exception as error:
-        log(logging.ERROR, "rollback failed", error_type=type(error).__name__, error=str(error)[:1000],
-            exc_info=True)
-        raise

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 import cutover_ops as ops
 import cutover_state as cs
+import cutover_store
 
 POLL_SECONDS = 0.5
 TIME_MARGIN_SECONDS = 5.0  # stop waiting this long before Lambda's timeout, to report and raise cleanly
@@ -65,19 +66,19 @@ def _seconds(later, earlier):
 class Cutover:
     """One invocation's view of the cutover: configuration, clients, clock and state store.
 
-    `aws(service)` returns a boto3 client; `time_left()` the seconds this invocation may still run.
+    `aws_client(service)` returns a boto3 client; `time_left()` the seconds this invocation may still run.
     """
 
-    def __init__(self, *, config, aws, clock, log, owner, time_left=lambda: float("inf")):
+    def __init__(self, *, config, aws_client, clock, log, owner, time_left=lambda: float("inf")):
         self.config = config
-        self.aws = aws
+        self.aws_client = aws_client
         self.clock = clock
         self.log = log
         self.owner = owner
         self.time_left = time_left
-        self.store = cs.StateStore(aws("ssm"), config.state_parameter, owner=owner, now=clock.now,
+        self.store = cutover_store.StateStore(aws_client("ssm"), config.state_parameter, owner=owner, now=clock.now,
                                    takeover_after=config.takeover_after)
-        self.aurora = ops.Aurora(aws, config) if config.has_legacy else None
+        self.aurora = ops.Aurora(aws_client, config) if config.has_legacy else None
         self.pause_seconds = None  # of the pause this invocation ended, for its answer
 
     # ----------------------------------------------------------------------- helpers
@@ -109,7 +110,7 @@ class Cutover:
         end = self._invocation_end()
         while cs.in_progress(state) and not self._owned_or_abandoned(state):
             if self._now() + timedelta(seconds=POLL_SECONDS) > end:
-                raise cs.StateBusy(f"{state['by'].get('function')} is in the {state['direction']} phase "
+                raise cutover_store.StateBusy(f"{state['by'].get('function')} is in the {state['direction']} phase "
                                    f"{state['phase']} since {state['since']}; retry")
             self.clock.sleep(POLL_SECONDS)
             state = self.store.read()
@@ -119,15 +120,15 @@ class Cutover:
     def status(self):
         state = self.store.read()
         report = {"ok": True, "action": "status", "state": state, "api_accepts_writes": cs.accepts_writes(state)}
-        new_records, legacy_records = ops.list_records_by_set(self.aws("route53"), self.config.records)
+        new_records, legacy_records = ops.list_records_by_set(self.aws_client("route53"), self.config.records)
         report["dns"] = {"new": sorted({r.get("Weight") for r in new_records}, key=str),
                          "legacy": sorted({r.get("Weight") for r in legacy_records}, key=str)}
-        targets = ops.write_rule_targets(self.aws, self.config)
+        targets = ops.write_rule_targets(self.aws_client, self.config)
         names = {self.config.api_target_group_arn: "api", self.config.legacy_target_group_arn: "legacy"}
         report["write_rule"] = [names.get(arn, arn) for arn in targets]
         if self.config.has_legacy:
-            report["forward"] = ops.task_status(self.aws, self.config.forward_task_arn)
-            report["reverse"] = ops.task_status(self.aws, self.config.reverse_task_arn)
+            report["forward"] = ops.task_status(self.aws_client, self.config.forward_task_arn)
+            report["reverse"] = ops.task_status(self.aws_client, self.config.reverse_task_arn)
         return report
 
     # ----------------------------------------------------------------------- canary (reads only)
@@ -137,7 +138,7 @@ class Cutover:
         state = self.store.read()
         if state["phase"] != cs.LEGACY_WRITER:
             raise Refused(f"canary steps move reads only while legacy is the writer; the phase is {state['phase']}")
-        new_records, legacy_records, before = ops.weighted_records(self.aws, self.config)
+        new_records, legacy_records, before = ops.weighted_records(self.aws_client, self.config)
         new_weight = request.get("target_weight")
         if new_weight is None:
             new_weight = min(ops.TOTAL_WEIGHT, max(0, before["new"] + request["step"]))
@@ -149,7 +150,7 @@ class Cutover:
         comment = f"cutover canary new {before['new']}->{after['new']}"
         if request.get("reason"):
             comment += f": {request['reason']}"
-        change = ops.set_weights(self.aws, self.config, new_records, legacy_records, new_weight, comment)
+        change = ops.set_weights(self.aws_client, self.config, new_records, legacy_records, new_weight, comment)
         if change is not None or state["dns_new_weight"] != new_weight:
             state = self._transition(state, dns_new_weight=new_weight, dns_since=cs.utc_iso(self._now()),
                                      reason=request.get("reason"))
@@ -160,12 +161,12 @@ class Cutover:
                 "change_status": change.get("Status") if change else None, "state_seq": state["seq"]}
 
     def _increase_problems(self):
-        problems = ops.readiness_problems(self.aws, self.config, self._now())
-        alarms = ops.firing_critical_alarms(self.aws, self.config)
+        problems = ops.readiness_problems(self.aws_client, self.config, self._now())
+        alarms = ops.firing_critical_alarms(self.aws_client, self.config)
         if alarms:
             problems.append("critical alarm(s) in ALARM: " + ", ".join(alarms))
         if self.config.has_legacy:
-            status = ops.task_status(self.aws, self.config.forward_task_arn)
+            status = ops.task_status(self.aws_client, self.config.forward_task_arn)
             if status != ops.TASK_RUNNING:
                 problems.append(f"forward replication task is {status!r}: reads on Aurora would go stale")
         return problems
@@ -201,7 +202,7 @@ class Cutover:
     def flip_problems(self, state):
         """Every reason the flip may not start now (empty: all guards pass). Reads only."""
         config, now, problems = self.config, self._now(), []
-        new_records, legacy_records, weights = ops.weighted_records(self.aws, config)
+        new_records, legacy_records, weights = ops.weighted_records(self.aws_client, config)
         if weights["new"] != NEW_WEIGHT_FOR_FLIP or weights["legacy"] != 0:
             problems.append(f"DNS weights are new {weights['new']} / legacy {weights['legacy']}; the flip needs "
                             "new 100 so that the ALB is the only path to legacy")
@@ -214,22 +215,22 @@ class Cutover:
             if held < hold:
                 problems.append(f"new weight 100 held for {held:g} s; the flip needs {hold} s (2 x TTL) so that "
                                 "resolvers no longer send clients to legacy directly")
-        if ops.write_rule_targets(self.aws, config) != [config.legacy_target_group_arn]:
+        if ops.write_rule_targets(self.aws_client, config) != [config.legacy_target_group_arn]:
             problems.append("the ALB write rule does not forward to the legacy target group")
-        forward = ops.task_status(self.aws, config.forward_task_arn)
+        forward = ops.task_status(self.aws_client, config.forward_task_arn)
         if forward != ops.TASK_RUNNING:
             problems.append(f"forward replication task is {forward!r}, expected 'running'")
-        problems += ops.table_problems(ops.table_statistics(self.aws, config.forward_task_arn))
+        problems += ops.table_problems(ops.table_statistics(self.aws_client, config.forward_task_arn))
         problems += ops.latency_problems(
-            ops.latest_cdc_latency(self.aws, config, config.forward_task_arn, now), config.max_cdc_latency)
-        problems += ops.readiness_problems(self.aws, config, now)
-        alarms = ops.firing_critical_alarms(self.aws, config)
+            ops.latest_cdc_latency(self.aws_client, config, config.forward_task_arn, now), config.max_cdc_latency)
+        problems += ops.readiness_problems(self.aws_client, config, now)
+        alarms = ops.firing_critical_alarms(self.aws_client, config)
         if alarms:
             problems.append("critical alarm(s) in ALARM: " + ", ".join(alarms))
         exceptions = self.aurora.apply_exceptions()
         if exceptions:
             problems.append(f"{exceptions} row(s) in {config.control_schema}.awsdms_apply_exceptions")
-        reverse = ops.task_status(self.aws, config.reverse_task_arn)
+        reverse = ops.task_status(self.aws_client, config.reverse_task_arn)
         if reverse not in ops.TASK_IDLE:
             problems.append(f"reverse replication task is {reverse!r}, expected 'ready' or 'stopped'")
         slot = self.aurora.slot()
@@ -242,7 +243,7 @@ class Cutover:
             if state["phase"] == cs.PAUSING:
                 # From here the ALB sends writes to the API, which answers 503 + Retry-After (the state is not
                 # aurora-writer); requests already forwarded to legacy get IN_FLIGHT_SECONDS to finish.
-                ops.point_write_rule(self.aws, self.config, self.config.api_target_group_arn)
+                ops.point_write_rule(self.aws_client, self.config, self.config.api_target_group_arn)
                 self.clock.sleep(self.config.in_flight)
                 state = self._transition(state, phase=cs.DRAINING)
             if state["phase"] == cs.DRAINING:
@@ -252,7 +253,7 @@ class Cutover:
                 state = self._switch_to_aurora(state)
         except PauseExpired as error:
             return self._abort(state, str(error))
-        except (cs.StateConflict, cs.StateBusy):
+        except (cutover_store.StateConflict, cutover_store.StateBusy):
             raise  # another invocation owns the cutover now: it decides
         except Exception as error:
             if state["phase"] in FLIP_PHASES:
@@ -272,8 +273,8 @@ class Cutover:
         pending record and no counter moving for DRAIN_QUIET_SECONDS."""
         quiet_since, last = None, None
         while True:
-            status = ops.task_status(self.aws, self.config.forward_task_arn)
-            statistics = ops.table_statistics(self.aws, self.config.forward_task_arn)
+            status = ops.task_status(self.aws_client, self.config.forward_task_arn)
+            statistics = ops.table_statistics(self.aws_client, self.config.forward_task_arn)
             problems = ops.table_problems(statistics)
             if status != ops.TASK_RUNNING:
                 problems.insert(0, f"forward replication task is {status!r}")
@@ -294,11 +295,11 @@ class Cutover:
             self.clock.sleep(POLL_SECONDS)
 
     def _switch_to_aurora(self, state):
-        """Fence legacy, stop forward, fix the flip position on Aurora, then commit: Aurora is the writer."""
+        """Stop forward, fix the flip position on Aurora, then commit: Aurora is the writer. Legacy is fenced
+        by then: the ALB sends it no writes and DNS no clients (guards); its read-only mode is the runbook's."""
         config = self.config
         self._check_deadline(state)
-        ops.call_fence(self.aws, config, "fence", state["seq"])
-        ops.request_stop(self.aws, config.forward_task_arn)
+        ops.request_stop(self.aws_client, config.forward_task_arn)
         # The slot must exist before Aurora takes a write, so the reverse task can replay from the flip
         # position; a slot left by an earlier attempt is dropped (nothing reads it) and made again.
         if not self.aurora.drop_slot():
@@ -306,7 +307,7 @@ class Cutover:
         self.aurora.create_slot()
         flip_lsn = self.aurora.current_lsn()
         # Once Aurora writes, a failing ALB must not send clients back to the read-only legacy by DNS.
-        ops.set_new_alias_health(self.aws, config, False, "cutover flip: no DNS fallback to legacy")
+        ops.set_new_alias_health(self.aws_client, config, False, "cutover flip: no DNS fallback to legacy")
         self._check_deadline(state)
         state = self._transition(state, phase=cs.AURORA_WRITER, direction=None, writer="aurora", deadline=None,
                                  flip_lsn=flip_lsn, reverse="pending", forward="stopping")
@@ -319,7 +320,7 @@ class Cutover:
         """After the commit: once the forward task has stopped, start the reverse task at the flip LSN."""
         self._stop_task(self.config.forward_task_arn, "Aurora is the writer and the slot keeps its changes: "
                         "invoke flip again to start the reverse task once the forward task has stopped")
-        ops.start_reverse(self.aws, self.config, state["flip_lsn"])
+        ops.start_reverse(self.aws_client, self.config, state["flip_lsn"])
         state = self._transition(state, reverse="started", forward="stopped")
         return {"ok": True, "action": "flip", "changed": True, "writer": "aurora", "flip_lsn": state["flip_lsn"],
                 "pause_seconds": self.pause_seconds, "state": state}
@@ -328,7 +329,7 @@ class Cutover:
         """Stops a DMS task and waits until it no longer replicates (the two directions never run at once);
         CutoverFailed saying `then_what` when this invocation runs out of time first."""
         end = self._invocation_end()
-        while (status := ops.request_stop(self.aws, task_arn)) not in ops.TASK_HALTED:
+        while (status := ops.request_stop(self.aws_client, task_arn)) not in ops.TASK_HALTED:
             if self._now() + timedelta(seconds=POLL_SECONDS) > end:
                 raise ops.CutoverFailed(f"task {task_arn.rsplit(':', 1)[-1]} is still {status!r}; {then_what}")
             self.clock.sleep(POLL_SECONDS)
@@ -338,13 +339,12 @@ class Cutover:
         config = self.config
         if state["phase"] != cs.ABORTING:
             state = self._transition(state, phase=cs.ABORTING)
-        ops.call_fence(self.aws, config, "unfence", state["seq"])
-        ops.point_write_rule(self.aws, config, config.legacy_target_group_arn)
+        ops.point_write_rule(self.aws_client, config, config.legacy_target_group_arn)
         self.pause_seconds = _seconds(self._now(), cs.parse_time(state["paused_at"]))
-        ops.set_new_alias_health(self.aws, config, True, "cutover flip aborted: legacy is the writer")
+        ops.set_new_alias_health(self.aws_client, config, True, "cutover flip aborted: legacy is the writer")
         self.aurora.drop_slot()
         end = self._invocation_end()
-        while (forward := ops.resume_forward(self.aws, config)) == "stopping":
+        while (forward := ops.resume_forward(self.aws_client, config)) == "stopping":
             if self._now() + timedelta(seconds=POLL_SECONDS) > end:
                 raise ops.CutoverFailed("flip aborted and legacy takes writes, but the forward task has not "
                                         "stopped yet to be resumed: invoke flip again to finish the abort")
@@ -376,8 +376,8 @@ class Cutover:
     def _rollback_dns(self, state, reason):
         """Legacy is the writer: all clients back to legacy in one change batch (and finish a rollback's
         clean-up when one was interrupted after its commit)."""
-        new_records, legacy_records, before = ops.weighted_records(self.aws, self.config)
-        change = ops.set_weights(self.aws, self.config, new_records, legacy_records, 0,
+        new_records, legacy_records, before = ops.weighted_records(self.aws_client, self.config)
+        change = ops.set_weights(self.aws_client, self.config, new_records, legacy_records, 0,
                                  f"rollback to legacy: {reason or 'manual rollback'}")
         if change is not None or state["dns_new_weight"] != 0:
             state = self._transition(state, dns_new_weight=0, dns_since=cs.utc_iso(self._now()))
@@ -395,7 +395,7 @@ class Cutover:
         config = self.config
         try:
             state = self._drain_for_rollback(state)
-        except (cs.StateConflict, cs.StateBusy):
+        except (cutover_store.StateConflict, cutover_store.StateBusy):
             raise
         except Exception as error:
             # Writes stay paused: Aurora may hold payments legacy has not received, and legacy must not take
@@ -403,9 +403,8 @@ class Cutover:
             self._alert_not_drained(state, f"{type(error).__name__}: {str(error)[:500]}")
             raise
         if state["phase"] == cs.SWITCHING:
-            ops.request_stop(self.aws, config.reverse_task_arn)
-            ops.call_fence(self.aws, config, "unfence", state["seq"])
-            ops.point_write_rule(self.aws, config, config.legacy_target_group_arn)
+            ops.request_stop(self.aws_client, config.reverse_task_arn)
+            ops.point_write_rule(self.aws_client, config, config.legacy_target_group_arn)
             self.pause_seconds = _seconds(self._now(), cs.parse_time(state["paused_at"]))
             state = self._transition(state, phase=cs.LEGACY_WRITER, direction=None, writer="legacy", deadline=None,
                                      reverse="cleanup", forward="stopped-by-rollback")
@@ -429,7 +428,7 @@ class Cutover:
                 state = self._start_pending_reverse(state)
             if not self._drain_reverse(state, resumed):
                 raise ops.CutoverFailed(f"reverse replication did not confirm {state['rollback_lsn']} in time "
-                                        f"(task {ops.task_status(self.aws, self.config.reverse_task_arn)!r}); "
+                                        f"(task {ops.task_status(self.aws_client, self.config.reverse_task_arn)!r}); "
                                         "writes stay paused")
             state = self._transition(state, phase=cs.SWITCHING)
         return state
@@ -448,7 +447,7 @@ class Cutover:
         except Exception as report_error:  # Aurora or DMS may be what is failing: alert without the report
             details["report_error"] = f"{type(report_error).__name__}: {str(report_error)[:300]}"
         try:
-            ops.alert(self.aws, self.config, "Payments taken since the flip may not have reached legacy", details)
+            ops.alert(self.aws_client, self.config, "Payments taken since the flip may not have reached legacy", details)
         except Exception as alert_error:
             self.log(logging.ERROR, "alert failed", error=str(alert_error)[:300], details=details)
 
@@ -456,7 +455,7 @@ class Cutover:
         """A rollback right after a flip whose reverse task never started: start it now (forward stopped first)."""
         self._stop_task(self.config.forward_task_arn, "the reverse task cannot start before it stops; "
                         "writes stay paused: invoke rollback again")
-        ops.start_reverse(self.aws, self.config, state["flip_lsn"])
+        ops.start_reverse(self.aws_client, self.config, state["flip_lsn"])
         return self._transition(state, reverse="started", forward="stopped")
 
     def _drain_reverse(self, state, resumed):
@@ -467,7 +466,7 @@ class Cutover:
             window_end = max(window_end, self._now() + timedelta(seconds=self.config.max_pause))
         end = min(window_end, self._invocation_end())
         while True:
-            status = ops.task_status(self.aws, self.config.reverse_task_arn)
+            status = ops.task_status(self.aws_client, self.config.reverse_task_arn)
             if self.aurora.slot_reached(state["rollback_lsn"]):
                 return True
             if status not in (ops.TASK_RUNNING, "starting", "resuming"):
@@ -478,14 +477,14 @@ class Cutover:
 
     def _reverse_report(self, state):
         config = self.config
-        return {"reverse_task_status": ops.task_status(self.aws, config.reverse_task_arn),
-                "reverse_latency_seconds": ops.latest_cdc_latency(self.aws, config, config.reverse_task_arn,
+        return {"reverse_task_status": ops.task_status(self.aws_client, config.reverse_task_arn),
+                "reverse_latency_seconds": ops.latest_cdc_latency(self.aws_client, config, config.reverse_task_arn,
                                                                   self._now()),
                 "reverse_slot": self.aurora.slot()}
 
     def _clean_up_after_rollback(self, state):
         """DNS fallback allowed again (legacy writes), reverse task stopped, its slot dropped."""
-        ops.set_new_alias_health(self.aws, self.config, True, "rollback: legacy is the writer")
+        ops.set_new_alias_health(self.aws_client, self.config, True, "rollback: legacy is the writer")
         then_what = "rollback committed (legacy is the writer); invoke rollback again to clean up"
         self._stop_task(self.config.reverse_task_arn, then_what)
         end = self._invocation_end()

@@ -30,9 +30,6 @@ Configuration (environment; `load_config` checks it and raises ConfigError namin
     REVERSE_PUBLICATION                  publication of CUTOVER_TABLES made before the slot (pgoutput)
     DMS_CONTROL_SCHEMA                   optional, default public: where awsdms_apply_exceptions lives
     ALERT_TOPIC_ARN                      SNS topic for "payments may not have reached legacy" alerts
-    LEGACY_FENCE_FUNCTION                optional: function invoked with {"action": "fence"|"unfence"}
-                                         that puts legacy into / out of read-only mode; it answers
-                                         {"ok": true}
     FLIP_MAX_CDC_LATENCY_SECONDS         optional, default 3 (0..300): forward CDC latency the flip accepts
     CUTOVER_MAX_PAUSE_SECONDS            optional, default 20 (5..120): hard limit of a write pause
     DRAIN_QUIET_SECONDS                  optional, default 3 (1..60): how long replication must stay
@@ -107,7 +104,6 @@ class Config:
     publication: str | None = None
     control_schema: str = "public"
     alert_topic_arn: str | None = None
-    fence_function: str | None = None
     max_cdc_latency: float = 3.0
     max_pause: float = 20.0
     drain_quiet: float = 3.0
@@ -193,15 +189,15 @@ def _legacy_config(environ):
         tables=_tables(environ["CUTOVER_TABLES"]), slot_name=_identifier(environ, "REVERSE_SLOT_NAME"),
         slot_plugin=plugin, publication=publication,
         control_schema=_identifier(environ, "DMS_CONTROL_SCHEMA", "public"),
-        alert_topic_arn=environ["ALERT_TOPIC_ARN"], fence_function=environ.get("LEGACY_FENCE_FUNCTION") or None,
+        alert_topic_arn=environ["ALERT_TOPIC_ARN"],
         max_cdc_latency=_number(environ, "FLIP_MAX_CDC_LATENCY_SECONDS", 3, 0, 300), max_pause=max_pause,
         drain_quiet=drain_quiet, in_flight=in_flight)
 
 
 # --------------------------------------------------------------------------- Route53
-def weighted_records(aws, config):
+def weighted_records(aws_client, config):
     """(new records, legacy records, {"new": w, "legacy": w}); CutoverFailed when they are not a pair."""
-    new_records, legacy_records = list_records_by_set(aws("route53"), config.records)
+    new_records, legacy_records = list_records_by_set(aws_client("route53"), config.records)
     name = config.records["record_name"]
     if not legacy_records or not new_records:
         which = "legacy" if not legacy_records else "new"
@@ -227,28 +223,28 @@ def record_ttl(records):
     return max(record.get("TTL", ALIAS_TTL_SECONDS) for record in records)
 
 
-def set_weights(aws, config, new_records, legacy_records, new_weight, comment):
+def set_weights(aws_client, config, new_records, legacy_records, new_weight, comment):
     """Both sets to new_weight / 100 - new_weight in ONE change batch; None when already there."""
     changes = weight_upserts(((new_records, new_weight), (legacy_records, TOTAL_WEIGHT - new_weight)),
                              skip_unchanged=True)
     if not changes:
         return None
-    return submit_changes(aws("route53"), config.records["zone_id"], changes, comment)
+    return submit_changes(aws_client("route53"), config.records["zone_id"], changes, comment)
 
 
-def set_new_alias_health(aws, config, evaluate, comment):
+def set_new_alias_health(aws_client, config, evaluate, comment):
     """EvaluateTargetHealth of the `new` alias records; None when already so (or no such record)."""
-    new_records, _ = list_records_by_set(aws("route53"), config.records)
+    new_records, _ = list_records_by_set(aws_client("route53"), config.records)
     changes = alias_health_upserts(new_records, evaluate)
     if not changes:
         return None
-    return submit_changes(aws("route53"), config.records["zone_id"], changes, comment)
+    return submit_changes(aws_client("route53"), config.records["zone_id"], changes, comment)
 
 
 # --------------------------------------------------------------------------- ALB write rule
-def write_rule_targets(aws, config):
+def write_rule_targets(aws_client, config):
     """Target groups the write rule forwards to (weight > 0)."""
-    rules = aws("elbv2").describe_rules(RuleArns=[config.write_rule_arn])["Rules"]
+    rules = aws_client("elbv2").describe_rules(RuleArns=[config.write_rule_arn])["Rules"]
     targets = []
     for action in rules[0].get("Actions", []) if rules else []:
         if action.get("Type") != "forward":
@@ -261,11 +257,11 @@ def write_rule_targets(aws, config):
     return sorted(set(targets))
 
 
-def point_write_rule(aws, config, target_group_arn):
+def point_write_rule(aws_client, config, target_group_arn):
     """Forward writes to target_group_arn only; returns False when the rule already did."""
-    if write_rule_targets(aws, config) == [target_group_arn]:
+    if write_rule_targets(aws_client, config) == [target_group_arn]:
         return False
-    aws("elbv2").modify_rule(RuleArn=config.write_rule_arn,
+    aws_client("elbv2").modify_rule(RuleArn=config.write_rule_arn,
                              Actions=[{"Type": "forward", "TargetGroupArn": target_group_arn}])
     return True
 
@@ -275,10 +271,10 @@ def writer_target_group(config, writer):
 
 
 # --------------------------------------------------------------------------- DMS
-def describe_task(aws, task_arn):
+def describe_task(aws_client, task_arn):
     """The replication task (without settings), or None when DMS does not know it."""
     try:
-        tasks = aws("dms").describe_replication_tasks(
+        tasks = aws_client("dms").describe_replication_tasks(
             Filters=[{"Name": "replication-task-arn", "Values": [task_arn]}], WithoutSettings=True,
         ).get("ReplicationTasks", [])
     except ClientError as error:
@@ -288,15 +284,15 @@ def describe_task(aws, task_arn):
     return tasks[0] if tasks else None
 
 
-def task_status(aws, task_arn):
-    task = describe_task(aws, task_arn)
+def task_status(aws_client, task_arn):
+    task = describe_task(aws_client, task_arn)
     return task.get("Status") if task else None
 
 
-def table_statistics(aws, task_arn):
+def table_statistics(aws_client, task_arn):
     tables, request = [], {"ReplicationTaskArn": task_arn, "MaxRecords": 500}
     while True:
-        page = aws("dms").describe_table_statistics(**request)
+        page = aws_client("dms").describe_table_statistics(**request)
         tables.extend(page.get("TableStatistics", []))
         if not page.get("Marker"):
             return tables
@@ -329,21 +325,21 @@ def drain_snapshot(statistics):
     return validated, counters
 
 
-def request_stop(aws, task_arn):
+def request_stop(aws_client, task_arn):
     """Asks DMS to stop the task unless it is stopping or stopped already; returns its status."""
-    status = task_status(aws, task_arn)
+    status = task_status(aws_client, task_arn)
     if status in (TASK_RUNNING, "starting", "resuming"):
-        aws("dms").stop_replication_task(ReplicationTaskArn=task_arn)
+        aws_client("dms").stop_replication_task(ReplicationTaskArn=task_arn)
         return "stopping"
     return status
 
 
-def start_reverse(aws, config, lsn):
+def start_reverse(aws_client, config, lsn):
     """Starts the reverse CDC-only task at `lsn`; nothing when it already runs from there.
 
     Never `reload-target`: that would truncate the legacy tables.
     """
-    task = describe_task(aws, config.reverse_task_arn)
+    task = describe_task(aws_client, config.reverse_task_arn)
     if task is None:
         raise CutoverFailed("the reverse replication task does not exist")
     status = task.get("Status")
@@ -355,11 +351,11 @@ def start_reverse(aws, config, lsn):
         raise CutoverFailed(f"the reverse task is {status!r}; it can start only when ready or stopped")
     first_run = status == "ready" and not task.get("ReplicationTaskStartDate")
     try:
-        aws("dms").start_replication_task(
+        aws_client("dms").start_replication_task(
             ReplicationTaskArn=config.reverse_task_arn, CdcStartPosition=lsn,
             StartReplicationTaskType="start-replication" if first_run else "resume-processing")
     except ClientError as error:  # started meanwhile by the other cutover function: fine if from `lsn`
-        task = describe_task(aws, config.reverse_task_arn) if error_code(error) == "InvalidResourceStateFault" else None
+        task = describe_task(aws_client, config.reverse_task_arn) if error_code(error) == "InvalidResourceStateFault" else None
         if task is None or task.get("Status") not in (TASK_RUNNING, "starting") \
                 or task.get("CdcStartPosition") not in (None, lsn):
             raise
@@ -367,23 +363,23 @@ def start_reverse(aws, config, lsn):
     return True
 
 
-def resume_forward(aws, config):
+def resume_forward(aws_client, config):
     """Resumes the forward task after an aborted flip; returns its status (None = no such task)."""
-    status = task_status(aws, config.forward_task_arn)
+    status = task_status(aws_client, config.forward_task_arn)
     if status == "stopped":
-        aws("dms").start_replication_task(ReplicationTaskArn=config.forward_task_arn,
+        aws_client("dms").start_replication_task(ReplicationTaskArn=config.forward_task_arn,
                                           StartReplicationTaskType="resume-processing")
         return "resuming"
     return status
 
 
 # --------------------------------------------------------------------------- CloudWatch and SNS
-def latest_cdc_latency(aws, config, task_arn, now):
+def latest_cdc_latency(aws_client, config, task_arn, now):
     """{metric: latest Maximum or None} of the task's CDC latency in the last 10 minutes."""
     task_id = task_arn.rsplit(":", 1)[-1]
     latencies = {}
     for metric in LATENCY_METRICS:
-        datapoints = aws("cloudwatch").get_metric_statistics(
+        datapoints = aws_client("cloudwatch").get_metric_statistics(
             Namespace="AWS/DMS", MetricName=metric,
             Dimensions=[{"Name": "ReplicationInstanceIdentifier", "Value": config.replication_instance_id},
                         {"Name": "ReplicationTaskIdentifier", "Value": task_id}],
@@ -404,8 +400,8 @@ def latency_problems(latencies, threshold):
     return problems
 
 
-def readiness_problems(aws, config, now):
-    datapoints = aws("cloudwatch").get_metric_statistics(
+def readiness_problems(aws_client, config, now):
+    datapoints = aws_client("cloudwatch").get_metric_statistics(
         Namespace=config.namespace, MetricName=config.ready_metric,
         StartTime=now - timedelta(seconds=config.readiness_max_age), EndTime=now, Period=60,
         Statistics=["Minimum"]).get("Datapoints", [])
@@ -419,11 +415,11 @@ def readiness_problems(aws, config, now):
     return []
 
 
-def firing_critical_alarms(aws, config):
+def firing_critical_alarms(aws_client, config):
     names, request = [], {"AlarmNamePrefix": config.alarm_prefix, "StateValue": "ALARM",
                           "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
     while True:
-        page = aws("cloudwatch").describe_alarms(**request)
+        page = aws_client("cloudwatch").describe_alarms(**request)
         alarms = page.get("MetricAlarms", []) + page.get("CompositeAlarms", [])
         # StateValue is re-checked so that a server that ignores the filter cannot block.
         names += [alarm["AlarmName"] for alarm in alarms if alarm.get("StateValue") == "ALARM"]
@@ -432,27 +428,9 @@ def firing_critical_alarms(aws, config):
         request["NextToken"] = page["NextToken"]
 
 
-def alert(aws, config, subject, details):
-    aws("sns").publish(TopicArn=config.alert_topic_arn, Subject=subject[:100],
+def alert(aws_client, config, subject, details):
+    aws_client("sns").publish(TopicArn=config.alert_topic_arn, Subject=subject[:100],
                        Message=json.dumps(details, indent=2, sort_keys=True, default=str))
-
-
-# --------------------------------------------------------------------------- legacy fence hook
-def call_fence(aws, config, action, seq):
-    """Runs the operator's LEGACY_FENCE_FUNCTION (read-only mode on or off); False when none is set."""
-    if config.fence_function is None:
-        return False
-    response = aws("lambda").invoke(FunctionName=config.fence_function, InvocationType="RequestResponse",
-                                    Payload=json.dumps({"action": action, "seq": seq}).encode())
-    body = response["Payload"].read()
-    try:
-        answer = json.loads(body or b"null")
-    except ValueError:
-        answer = None
-    if response.get("FunctionError") or not isinstance(answer, dict) or answer.get("ok") is not True:
-        raise CutoverFailed(f"legacy fence function {config.fence_function} did not confirm {action}: "
-                            f"{body[:300].decode(errors='replace')}")
-    return True
 
 
 # --------------------------------------------------------------------------- Aurora (Data API)
@@ -473,8 +451,8 @@ def _table_list(tables):
 class Aurora:
     """The few statements the cutover runs on Aurora through the Data API."""
 
-    def __init__(self, aws, config):
-        self.aws = aws
+    def __init__(self, aws_client, config):
+        self.aws_client = aws_client
         self.config = config
 
     def rows(self, sql, transaction_id=None, **parameters):
@@ -483,7 +461,7 @@ class Aurora:
                                    for name, value in sorted(parameters.items())])
         if transaction_id:
             request["transactionId"] = transaction_id
-        response = self.aws("rds-data").execute_statement(**request)
+        response = self.aws_client("rds-data").execute_statement(**request)
         return [[_field_value(field) for field in record] for record in response.get("records", [])]
 
     def current_lsn(self):
@@ -541,7 +519,7 @@ class Aurora:
         until it commits, so it is granted only once those transactions ended; every write committed
         before it is below the position read under the lock.
         """
-        data = self.aws("rds-data")
+        data = self.aws_client("rds-data")
         transaction_id = data.begin_transaction(**self.config.database)["transactionId"]
         try:
             self.rows(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'", transaction_id)

@@ -7,11 +7,10 @@ keeps it for at most CACHE_SECONDS, and raises the API's "writes paused" error (
 a flip or rollback pauses writes, and whenever the state cannot be read or is not valid (fail
 closed: a write that cannot be placed is refused with a retriable answer, never guessed).
 
-Wiring in lib/lambda/payment_api/handler.py (its WritesPaused takes (reason, retry_after_seconds)):
-
-    if os.environ.get("CUTOVER_STATE_PARAMETER"):
-        WRITE_GATES.append(WriterGate(parameter_name=os.environ["CUTOVER_STATE_PARAMETER"],
-                                      ssm=lambda: aws_client("ssm"), paused_error=WritesPaused))
+lib/lambda/payment_api/handler.py appends one to WRITE_GATES when CUTOVER_STATE_PARAMETER is set;
+its WritesPaused takes (reason, retry_after_seconds). The gate's own SSM client has short timeouts:
+a slow Parameter Store makes a write wait about 4 s at most (two tries of 1 s connect + 1 s read),
+then the write is answered 503 + Retry-After.
 """
 
 import time
@@ -19,16 +18,21 @@ import time
 from botocore.exceptions import BotoCoreError, ClientError
 
 import cutover_state
+from lambda_support import ClientCache
+
+# Parameter Store answers in milliseconds; a write does not wait long for it (then 503 + Retry-After).
+GATE_CLIENT_OPTIONS = {"connect_timeout": 1, "read_timeout": 1, "retries": {"mode": "standard", "max_attempts": 2}}
+aws_client = ClientCache(GATE_CLIENT_OPTIONS)  # the gate's own clients
 
 
 class WriterGate:
     """Callable without arguments; raises paused_error(reason, retry_after_seconds) to refuse a write.
 
-    `ssm` returns the SSM client (called on each refresh, so the API's lazy client cache works);
-    `monotonic` is the clock the cache ages by.
+    `ssm` returns the SSM client (called on each refresh, so boto3 loads only with the first write;
+    default: a client with short timeouts); `monotonic` is the clock the cache ages by.
     """
 
-    def __init__(self, *, parameter_name, ssm, paused_error, monotonic=time.monotonic,
+    def __init__(self, *, parameter_name, paused_error, ssm=lambda: aws_client("ssm"), monotonic=time.monotonic,
                  cache_seconds=cutover_state.CACHE_SECONDS):
         if not 0 < cache_seconds <= cutover_state.CACHE_SECONDS:
             # The cutover waits CACHE_SECONDS after pausing: a longer cache would let writes through.

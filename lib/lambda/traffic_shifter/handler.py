@@ -10,7 +10,7 @@ LEGACY_SET_IDENTIFIER, CUTOVER_STATE_PARAMETER, WRITE_RULE_ARN, API_TARGET_GROUP
 LEGACY_TARGET_GROUP_ARN, CRITICAL_ALARM_PREFIX, METRIC_NAMESPACE, READY_METRIC_NAME,
 READINESS_MAX_AGE_SECONDS, FORWARD_TASK_ARN, REVERSE_TASK_ARN, REPLICATION_INSTANCE_ID,
 DB_CLUSTER_ARN, DB_SECRET_ARN, DB_NAME, CUTOVER_TABLES, REVERSE_SLOT_NAME, REVERSE_SLOT_PLUGIN,
-REVERSE_PUBLICATION, DMS_CONTROL_SCHEMA, ALERT_TOPIC_ARN, LEGACY_FENCE_FUNCTION,
+REVERSE_PUBLICATION, DMS_CONTROL_SCHEMA, ALERT_TOPIC_ARN,
 FLIP_MAX_CDC_LATENCY_SECONDS, CUTOVER_MAX_PAUSE_SECONDS, DRAIN_QUIET_SECONDS, IN_FLIGHT_SECONDS,
 TAKEOVER_AFTER_SECONDS; see that module for each) and LOG_LEVEL (optional, default INFO).
 The function must run with reserved concurrency 1 (the state store relies on it) and a timeout of
@@ -42,7 +42,7 @@ import logging
 
 from cutover_flow import Cutover, Refused, SystemClock, invocation_owner, time_left
 from cutover_ops import load_config
-from lambda_support import handler_toolkit
+from lambda_support import handler_toolkit, invocation_logging
 
 TOTAL_WEIGHT = 100
 MAX_STEP = 100
@@ -102,7 +102,7 @@ def parse_weight_change(event):
 
 # --------------------------------------------------------------------------- entry point
 def drive(request, context):
-    cutover = Cutover(config=load_config(), aws=aws_client, clock=clock, log=log,
+    cutover = Cutover(config=load_config(), aws_client=aws_client, clock=clock, log=log,
                       owner=invocation_owner(context), time_left=time_left(context))
     if request["action"] == "status":
         return cutover.status()
@@ -111,6 +111,7 @@ def drive(request, context):
     return cutover.flip(request.get("reason"))
 
 
+@invocation_logging(log)
 def handler(event, context):
     try:
         request = parse_request(event)
@@ -123,10 +124,6 @@ def handler(event, context):
         log(logging.WARNING, "request refused", action=request["action"], reasons=error.reasons)
         return {"ok": False, "action": request["action"], "refused": True, "error": str(error),
                 "reasons": error.reasons}
-    except Exception as error:
-        log(logging.ERROR, "cutover driver failed", action=request["action"], error_type=type(error).__name__,
-            error=str(error)[:1000], exc_info=True)
-        raise
     log(logging.INFO, "request done", action=request["action"], ok=result["ok"],
         changed=result.get("changed"), aborted=result.get("aborted"))
     return result
