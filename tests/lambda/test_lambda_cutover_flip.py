@@ -321,6 +321,26 @@ def test_an_interrupted_flip_past_its_deadline_is_aborted_by_the_next_invocation
     assert_legacy_is_the_writer(world)
 
 
+def test_an_interrupted_abort_is_finished_by_the_next_invocation(driver, cutover_world):
+    world = cutover_world
+    world.ready_for_flip()
+    world.dms.hooks["StopReplicationTask"] = lambda request: world.clock.advance(30)  # the deadline passes
+    crashed = []
+
+    def crash_while_aborting(**kwargs):
+        if not crashed and world.state()["phase"] == "aborting":
+            crashed.append(True)
+            raise sc.SimulatedCrash("the invocation timed out while aborting")
+
+    world.hook("elbv2", "before-call.elastic-load-balancing-v2.ModifyRule", crash_while_aborting)
+    with pytest.raises(sc.SimulatedCrash):
+        flip(driver)
+    assert world.state()["phase"] == "aborting" and world.write_rule_target() == "api"
+    result = flip(driver, "req-2")
+    assert result["aborted"] is True and "resuming an interrupted abort" in result["error"]
+    assert_legacy_is_the_writer(world)
+
+
 # --------------------------------------------------------------------------- interrupted anywhere, resumed
 # A crash between two reads leaves the world as a crash right after the change before them, so crashing
 # right after each call that changes something (and before the first) covers every point of the flip.
