@@ -11,7 +11,7 @@ from constructs import Construct
 from lib.config import Settings
 from lib.constructs.alerting import Alerting
 from lib.constructs.compute import Compute
-from lib.constructs.cutover import Cutover
+from lib.constructs.cutover import Cutover, cutover_state_parameter_arn
 from lib.constructs.database import Database
 from lib.constructs.dns import Dns
 from lib.constructs.endpoints import Endpoints
@@ -136,7 +136,9 @@ class TapStack(TerraformStack):
                                client_identity=settings.client_identity,
                                secret_recovery_window_days=settings.secret_recovery_window_days,
                                log_retention_days=settings.log_retention_days, alerting=self.alerting,
-                               database=self.database, **shared)
+                               database=self.database, cutover_state_arn=cutover_state_parameter_arn(
+                                   partition=self.partition, region=settings.aws_region, account_id=self.account_id,
+                                   name_prefix=prefix), **shared)
         self.load_balancer = LoadBalancer(
             self, "load_balancer", name_prefix=prefix, internal=settings.alb_internal,
             certificate_arn=settings.certificate_arn, client_ca_bundle=settings.client_ca_bundle_location,
@@ -151,7 +153,8 @@ class TapStack(TerraformStack):
             legacy_ips=settings.legacy_ips, destroyable=not settings.is_prod, network=self.network,
             load_balancer=self.load_balancer)
         self.cutover = Cutover(
-            self, "cutover", name_prefix=prefix, partition=self.partition,
+            self, "cutover", name_prefix=prefix, partition=self.partition, region=settings.aws_region,
+            account_id=self.account_id,
             metric_namespace=f"PaymentsMigration/{settings.environment_suffix}", ready_metric_name=READY_METRIC_NAME,
             critical_alarm_prefix=critical_alarm_prefix(prefix),
             cdc_latency_threshold_seconds=settings.cdc_latency_threshold_seconds,

@@ -6,8 +6,8 @@ Usage:
         [--synth-json cdktf.out/stacks/TapStackdev/cdk.tf.json] --out plan-summary.md
 
 The summary has the totals per action, one table per cdktf construct with the
-attributes each resource changes, and a DANGER section for every stateful
-resource that the plan deletes or replaces. A changed attribute shows old -> new
+attributes each resource changes, and a DANGER section for every stateful or
+traffic-carrying resource that the plan deletes or replaces (creates are never DANGER). A changed attribute shows old -> new
 when both are known scalars; values of sensitive attributes (Terraform's
 before_sensitive/after_sensitive, or a secret-like name) are never written.
 
@@ -15,7 +15,7 @@ before_sensitive/after_sensitive, or a secret-like name) are never written.
 keeps the DANGER section, says who accepted it, and exits 0.
 
 Exit codes:
-    0  summary written, no stateful resource is deleted or replaced (or DANGER accepted)
+    0  summary written, no stateful or traffic resource is deleted or replaced (or DANGER accepted)
     2  bad input: missing or unreadable file, not a `terraform show -json` plan
     3  summary written, and it has a DANGER section
 """
@@ -53,6 +53,23 @@ STATEFUL_RESOURCE_TYPES = frozenset(
         "aws_cloudwatch_log_group",  # the logs, including audit trails
     }
 )
+
+# Resource types that carry the API's traffic: deleting or replacing one drops requests, or undoes the
+# routing the cutover set at run time (weights, the write rule's target; docs/cutover.md), while it is
+# gone or re-created from its Terraform value. Creating one is safe: nothing routes through it yet.
+TRAFFIC_RESOURCE_TYPES = frozenset(
+    {
+        "aws_route53_record",  # the weighted records clients resolve
+        "aws_route53_health_check",  # the legacy health check (alerts)
+        "aws_lb", "aws_alb",  # a new load balancer has a new DNS name: the alias and clients lose it
+        "aws_lb_listener", "aws_alb_listener",  # the port clients connect to
+        "aws_lb_listener_rule", "aws_alb_listener_rule",  # the write rule: writes go to the current writer
+        "aws_lb_target_group", "aws_alb_target_group",  # the API's and the legacy system's targets
+        "aws_lb_target_group_attachment", "aws_alb_target_group_attachment",  # the targets themselves
+    }
+)
+DANGER_STATEFUL = "stateful"
+DANGER_TRAFFIC = "traffic"
 
 ACTION_CREATE = "create"
 ACTION_UPDATE = "update"
@@ -113,11 +130,19 @@ class ResourceChange:
     action_reason: str | None
 
     @property
+    def danger(self) -> str | None:
+        """Why deleting or replacing it is DANGER (stateful, traffic), or None."""
+        if self.action not in (ACTION_REPLACE, ACTION_DELETE):
+            return None
+        if self.resource_type in STATEFUL_RESOURCE_TYPES:
+            return DANGER_STATEFUL
+        if self.resource_type in TRAFFIC_RESOURCE_TYPES:
+            return DANGER_TRAFFIC
+        return None
+
+    @property
     def is_dangerous(self) -> bool:
-        return self.resource_type in STATEFUL_RESOURCE_TYPES and self.action in (
-            ACTION_REPLACE,
-            ACTION_DELETE,
-        )
+        return self.danger is not None
 
 
 # ---------------------------------------------------------------- parsing
@@ -364,16 +389,18 @@ def render_totals(changes: list[ResourceChange]) -> list[str]:
 
 def render_danger(danger: list[ResourceChange]) -> list[str]:
     lines = [
-        "## DANGER: stateful resources deleted or replaced",
+        "## DANGER: stateful or traffic-carrying resources deleted or replaced",
         "",
-        "These resources hold data; the plan destroys them. Check that this is intended.",
+        "These resources hold data (stateful) or carry the API's traffic (traffic); the plan destroys them. "
+        "Check that this is intended.",
         "",
     ]
     for change in danger:
         reason = ", ".join(_code(a.name) for a in change.attributes if a.forces_replacement)
         detail = f"forced by {reason}" if reason else (change.action_reason or "")
         lines.append(
-            f"- **{change.action}** {_code(change.address)}" + (f" ({detail})" if detail else "")
+            f"- **{change.action}** ({change.danger}) {_code(change.address)}"
+            + (f" ({detail})" if detail else "")
         )
     return lines
 
@@ -424,8 +451,8 @@ def build_argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.plan_summary",
         description="Write a Markdown summary of a Terraform plan (terraform show -json).",
-        epilog="exit codes:\n  0  no stateful resource is deleted or replaced\n  2  bad input\n"
-        "  3  a stateful resource is deleted or replaced (see the DANGER section)",
+        epilog="exit codes:\n  0  no stateful or traffic resource is deleted or replaced\n  2  bad input\n"
+        "  3  a stateful or traffic resource is deleted or replaced (see the DANGER section)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -489,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     if exit_code == EXIT_DANGER:
         print(
-            f"plan_summary: DANGER: stateful resources deleted or replaced, see {arguments.out}",
+            f"plan_summary: DANGER: stateful or traffic resources deleted or replaced, see {arguments.out}",
             file=sys.stderr,
         )
     elif arguments.accept_danger and "## DANGER" in arguments.out.read_text(encoding="utf-8"):

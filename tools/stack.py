@@ -12,8 +12,8 @@ Commands:
   destroy   terraform destroy
   down      stop the local emulator
 
-Exit codes: 0 done (plan: nothing stateful is deleted or replaced), 1 a step failed,
-2 a bad setting or argument, 3 the plan deletes or replaces a stateful resource (DANGER).
+Exit codes: 0 done (plan: nothing stateful or traffic-carrying is deleted or replaced), 1 a step failed,
+2 a bad setting or argument, 3 the plan deletes or replaces such a resource (DANGER).
 
 Settings come from environment variables (lib/config.py); a bad value ends the
 command with one line naming it. Terraform's full output goes to build/logs/; the

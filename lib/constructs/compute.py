@@ -32,6 +32,7 @@ class Compute(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, reserved_concurrency: int | None,
                  client_identity: str, secret_recovery_window_days: int, log_retention_days: int,
+                 cutover_state_arn: str,
                  network: Network, security_groups: SecurityGroups, keys: SecurityKeys, alerting: Alerting,
                  database: Database) -> None:
         super().__init__(scope, construct_id)
@@ -62,7 +63,9 @@ class Compute(Construct):
             environment={"DB_CLUSTER_ARN": cluster_arn, "DB_SECRET_ARN": app_secret_arn,
                          "DB_NAME": database.database_name, "CLIENT_IDENTITY": client_identity},
             statements=[allow(DATA_API_STATEMENTS, cluster_arn),
-                        allow(["secretsmanager:GetSecretValue"], app_secret_arn)],
+                        allow(["secretsmanager:GetSecretValue"], app_secret_arn),
+                        # its write gate reads the cutover state (lib/lambda/shared/write_gate.py)
+                        allow(["ssm:GetParameter"], cutover_state_arn)],
             reserved_concurrency=reserved_concurrency, timeout_seconds=15, memory_mb=512,
             # A new API version starts on the schema it expects: migrations are written to expand first.
             depends_on=[self.migration_run], **placement)

@@ -15,6 +15,41 @@ from lib.constructs.security_keys import SecurityKeys
 
 # How old the last readiness datapoint may be before the shifter refuses to increase the new weight.
 READINESS_MAX_AGE_SECONDS = 900
+DATA_API_CALLS = ["rds-data:ExecuteStatement", "rds-data:BeginTransaction", "rds-data:CommitTransaction",
+                  "rds-data:RollbackTransaction"]
+
+
+def cutover_state_parameter_name(name_prefix: str) -> str:
+    """The SSM parameter holding the cutover state (lib/lambda/shared/cutover_state.py), one per stack."""
+    return f"/{name_prefix}/cutover/state"
+
+
+def cutover_state_parameter_arn(*, partition: str, region: str, account_id: str, name_prefix: str) -> str:
+    return f"arn:{partition}:ssm:{region}:{account_id}:parameter{cutover_state_parameter_name(name_prefix)}"
+
+
+def cutover_statements(*, partition: str, region: str, account_id: str, name_prefix: str, migration: Migration,
+                       alert_topic_arn: str) -> list[dict]:
+    """What the cutover driver and rollback do besides the weighted records (docs/cutover.md): keep the
+    state and its transition claims, point the ALB write rule, stop and start replication, fix the flip
+    position on Aurora, read the guards' metrics and alarms, alert."""
+    state_arn = cutover_state_parameter_arn(partition=partition, region=region, account_id=account_id,
+                                            name_prefix=name_prefix)
+    in_account = f"{region}:{account_id}"
+    return [
+        allow(["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameters"],
+              [state_arn, f"{state_arn}-claim-*"]),
+        # Describe* of ELBv2 has no resource-level permission; ModifyRule does (this stack's ALB only).
+        allow(["elasticloadbalancing:DescribeRules"], "*"),
+        allow(["elasticloadbalancing:ModifyRule"],
+              f"arn:{partition}:elasticloadbalancing:{in_account}:listener-rule/app/{name_prefix}-alb/*"),
+        allow(["dms:DescribeReplicationTasks"], "*"),
+        allow(["dms:DescribeTableStatistics", "dms:StartReplicationTask", "dms:StopReplicationTask"],
+              migration.task.replication_task_arn),
+        allow(DATA_API_CALLS, f"arn:{partition}:rds:{in_account}:cluster:{name_prefix}-aurora"),
+        allow(["cloudwatch:GetMetricStatistics", "cloudwatch:DescribeAlarms"], "*"),
+        allow(["sns:Publish"], alert_topic_arn),
+    ]
 
 
 def weighted_record_statements(partition: str, dns: Dns) -> list[dict]:
@@ -37,8 +72,8 @@ def weighted_record_statements(partition: str, dns: Dns) -> list[dict]:
 class Cutover(Construct):
     """The validator publishes readiness; the shifter moves weight only when ready; rollback undoes it."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, partition: str,
-                 metric_namespace: str, ready_metric_name: str, critical_alarm_prefix: str,
+    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, partition: str, region: str,
+                 account_id: str, metric_namespace: str, ready_metric_name: str, critical_alarm_prefix: str,
                  cdc_latency_threshold_seconds: int, log_retention_days: int, network: Network,
                  security_groups: SecurityGroups, keys: SecurityKeys, alerting: Alerting, dns: Dns,
                  migration: Migration) -> None:
@@ -68,16 +103,19 @@ class Cutover(Construct):
                 allow(["cloudwatch:PutMetricData"], "*", {"StringEquals": {"cloudwatch:namespace": metric_namespace}}),
                 allow(["sns:Publish"], alert_topic_arn),
             ], timeout_seconds=60)
+        # Driver and rollback run the same cutover code (either may finish what the other began).
+        cutover = cutover_statements(partition=partition, region=region, account_id=account_id,
+                                     name_prefix=name_prefix, migration=migration, alert_topic_arn=alert_topic_arn)
         self.shifter = self._function(
-            "traffic_shifter", "Moves Route53 weight to the new system when it is safe",
+            "traffic_shifter", "Cutover driver: read-canary steps and the writer flip",
             environment={**records, **readiness, "CRITICAL_ALARM_PREFIX": critical_alarm_prefix,
                          "READINESS_MAX_AGE_SECONDS": str(READINESS_MAX_AGE_SECONDS)},
-            statements=[*change_weights, read_metrics, allow(["cloudwatch:DescribeAlarms"], "*")],
-            # Route53 UPSERTs have no compare-and-set: two shifts at once could overwrite each other.
+            statements=[*change_weights, *cutover],
+            # The cutover state relies on one invocation at a time per function (cutover_state.py).
             reserved_concurrency=1)
         self.rollback = self._function(
-            "rollback", "Sends all traffic back to the legacy system",
-            environment=records, statements=change_weights, reserved_concurrency=1)
+            "rollback", "Moves the writer and all traffic back to the legacy system",
+            environment=records, statements=[*change_weights, *cutover], reserved_concurrency=1)
 
     @property
     def functions(self) -> list[PaymentsFunction]:

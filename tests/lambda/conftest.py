@@ -41,6 +41,9 @@ def load_module(path, name):
 
 support_postgres = load_module(HERE / "support_postgres.py", "lambda_tests_support_postgres")
 support_data_api = load_module(HERE / "support_data_api.py", "lambda_tests_support_data_api")
+# Test modules import it by name too (this folder is on sys.path): one copy, one SimulatedCrash class.
+support_cutover = sys.modules.get("support_cutover") or load_module(HERE / "support_cutover.py", "support_cutover")
+sys.modules["support_cutover"] = support_cutover
 
 CLUSTER_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:payments-aurora"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:payments-db-AbCdEf"
@@ -281,3 +284,36 @@ def app_data_api(run_migration, postgres_server, payments_database, aurora_secre
     monkeypatch.setenv("DB_NAME", payments_database)
     yield api
     api.close()
+
+
+@pytest.fixture(scope="session")
+def cutover_aurora(postgres_server):
+    """Aurora for the cutover tests: one database and one Data API engine for the session (making them is
+    the slow part of a test); each test's world resets the database's schema and slots."""
+    name = f"cutover_{next(_module_ids)}"
+    admin = postgres_server.connect()
+    admin.run(f'CREATE DATABASE "{name}"')
+    data_api = support_data_api.FakeDataApi(postgres_server, resource_arn=CLUSTER_ARN, secret_arn=SECRET_ARN,
+                                            database=name)
+    try:
+        yield data_api
+    finally:
+        data_api.close()
+        admin.run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def cutover_world(monkeypatch, postgres_server, cutover_aurora):
+    """Legacy is the writer; moto, the scripted DMS, Aurora on PostgreSQL and a fake clock (support_cutover)."""
+    from moto import mock_aws
+
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # the world has a VPC, never an instance
+    with mock_aws():
+        world = support_cutover.CutoverWorld(monkeypatch=monkeypatch, clock=support_cutover.FakeClock(),
+                                             postgres_server=postgres_server, data_api=cutover_aurora,
+                                             database=cutover_aurora.database)
+        try:
+            yield world
+        finally:
+            world.close()

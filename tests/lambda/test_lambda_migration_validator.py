@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
@@ -184,15 +185,27 @@ def test_not_ready_when_task_unknown(migration_validator, aws, dms):
     assert result["reasons"] == ["replication task not found"]
 
 
-def test_not_ready_when_dms_statistics_fail(migration_validator, aws, dms):
+def test_a_dms_failure_is_a_function_error_after_publishing_not_ready(migration_validator, aws, dms):
     expect_task(dms)
     dms.add_client_error("describe_table_statistics", service_error_code="AccessDeniedFault",
                          service_message="denied")
     put_latency(aws["cloudwatch"])
-    result = run(migration_validator)
-    assert result["status"] == "NOT_READY"
-    assert result["reasons"] == ["could not read table statistics (AccessDeniedFault)"]
-    assert result["alert_published"] is True
+    with pytest.raises(ClientError, match="AccessDeniedFault"):
+        run(migration_validator)
+    points = readiness_values(aws["cloudwatch"])
+    assert [(p["Minimum"], p["Maximum"]) for p in points] == [(0.0, 0.0)]  # no stale READY outlives it
+    assert alerts(aws) == []
+
+
+def test_a_failed_alert_is_a_function_error(migration_validator, aws, dms, monkeypatch):
+    expect_task(dms, "stopped")
+    expect_tables(dms, [table("payments")], [])
+    put_latency(aws["cloudwatch"])
+    monkeypatch.setenv("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:no-such-topic")
+    with pytest.raises(ClientError, match="NotFound"):
+        run(migration_validator)
+    points = readiness_values(aws["cloudwatch"])
+    assert [(p["Minimum"], p["Maximum"]) for p in points] == [(0.0, 0.0)]
 
 
 def test_not_ready_when_latency_over_threshold(migration_validator, aws, dms, monkeypatch):
@@ -252,15 +265,15 @@ def test_several_reasons_are_all_reported(migration_validator, aws, dms):
     ]
 
 
-def test_configuration_error_is_not_ready(migration_validator, aws, monkeypatch):
+def test_a_configuration_error_is_a_function_error(migration_validator, aws, monkeypatch):
     monkeypatch.setenv("CDC_LATENCY_THRESHOLD_SECONDS", "soon")
-    result = run(migration_validator)
-    assert result["status"] == "NOT_READY"
-    assert result["reasons"] == ["configuration error: CDC_LATENCY_THRESHOLD_SECONDS must be a number >= 0"]
+    with pytest.raises(migration_validator.ConfigError, match="CDC_LATENCY_THRESHOLD_SECONDS must be a number >= 0"):
+        run(migration_validator)
+    assert readiness_values(aws["cloudwatch"]) == []
 
 
-def test_missing_metric_name_is_a_configuration_error(migration_validator, aws, monkeypatch):
+def test_a_missing_metric_name_is_a_function_error(migration_validator, aws, monkeypatch):
     monkeypatch.delenv("READY_METRIC_NAME")
-    result = run(migration_validator)
-    assert result["status"] == "NOT_READY" and result["metric_published"] is False
-    assert result["reasons"] == ["configuration error: missing environment variable(s): READY_METRIC_NAME"]
+    with pytest.raises(migration_validator.ConfigError,
+                       match=r"missing environment variable\(s\): READY_METRIC_NAME"):
+        run(migration_validator)

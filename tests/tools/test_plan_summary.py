@@ -262,6 +262,50 @@ def test_stateful_type_created_or_updated_is_not_danger():
     assert [c.address for c in dangerous_changes(parse_plan(plan))] == [LOG_GROUP]
 
 
+TRAFFIC_TYPES = ("aws_route53_record", "aws_route53_health_check", "aws_lb_listener", "aws_lb_listener_rule",
+                 "aws_lb_target_group", "aws_lb_target_group_attachment")
+
+
+def traffic_entry(resource_type, actions):
+    name = f"traffic_{resource_type}_0A0A0A0A"
+    return {"address": f"{resource_type}.{name}", "mode": "managed", "type": resource_type, "name": name,
+            "change": {"actions": actions, "before": None if actions == ["create"] else {"id": "x"},
+                       "after": None if actions == ["delete"] else {"id": "x"}, "after_unknown": {}}}
+
+
+def plan_with(entries):
+    plan = load_fixture("plan_safe.json")
+    plan["resource_changes"] = entries
+    return parse_plan(plan)
+
+
+@pytest.mark.parametrize("resource_type", TRAFFIC_TYPES)
+@pytest.mark.parametrize("actions", [["delete"], ["delete", "create"], ["create", "delete"]])
+def test_deleting_or_replacing_what_carries_traffic_is_danger(resource_type, actions):
+    [change] = dangerous_changes(plan_with([traffic_entry(resource_type, actions)]))
+    assert change.danger == "traffic"
+
+
+@pytest.mark.parametrize("resource_type", TRAFFIC_TYPES)
+@pytest.mark.parametrize("actions", [["create"], ["update"], ["no-op"]])
+def test_creating_or_updating_what_carries_traffic_is_not_danger(resource_type, actions):
+    assert dangerous_changes(plan_with([traffic_entry(resource_type, actions)])) == []
+
+
+def test_a_replaced_write_rule_is_named_as_traffic_danger(tmp_path):
+    changes = plan_with([traffic_entry("aws_lb_listener_rule", ["delete", "create"]),
+                         traffic_entry("aws_route53_record", ["create"])])
+    danger = section(render_summary(changes, {}, "1.11.4"), "DANGER")
+    assert "- **replace** (traffic) `aws_lb_listener_rule.traffic_aws_lb_listener_rule_0A0A0A0A`" in danger
+    assert "aws_route53_record" not in danger
+    plan = load_fixture("plan_safe.json")
+    plan["resource_changes"] = [traffic_entry("aws_route53_record", ["delete"])]
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    result = run_cli("--plan-json", tmp_path / "plan.json", "--out", tmp_path / "summary.md")
+    assert result.returncode == EXIT_DANGER
+    assert "DANGER: stateful or traffic resources deleted or replaced" in result.stderr
+
+
 # ------------------------------------------------------------ rendering
 
 
@@ -274,9 +318,9 @@ def section(markdown, heading):
 def test_rendered_danger_section_names_the_resources_and_why():
     markdown = render_summary(changes_from("plan_mixed.json"), synth_index(), "1.11.4")
     danger = section(markdown, "DANGER")
-    assert f"- **replace** `{RDS_CLUSTER}` (forced by `database_name`)" in danger
-    assert f"- **replace** `{LOG_GROUP}` (forced by `name`)" in danger
-    assert f"- **delete** `{S3_BUCKET}` (delete_because_no_resource_config)" in danger
+    assert f"- **replace** (stateful) `{RDS_CLUSTER}` (forced by `database_name`)" in danger
+    assert f"- **replace** (stateful) `{LOG_GROUP}` (forced by `name`)" in danger
+    assert f"- **delete** (stateful) `{S3_BUCKET}` (delete_because_no_resource_config)" in danger
     assert SUBNET_GROUP not in danger
     assert markdown.index("## DANGER") < markdown.index("## Totals")
 
@@ -475,7 +519,7 @@ def test_cli_exit_2_when_the_output_cannot_be_written(tmp_path):
 def test_help_documents_the_exit_codes():
     result = run_cli("--help")
     assert result.returncode == 0
-    assert "3  a stateful resource is deleted or replaced" in result.stdout
+    assert "3  a stateful or traffic resource is deleted or replaced" in result.stdout
     assert "Exit codes:" in plan_summary.__doc__
 
 

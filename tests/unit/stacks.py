@@ -30,6 +30,7 @@ REGION = "us-east-1"
 VPC_CIDR = "10.40.0.0/16"
 ONPREM_CIDR = "192.168.0.0/16"
 METRIC_NAMESPACE = "PaymentsMigration/test"
+CUTOVER_STATE_ARN = f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{PREFIX}/cutover/state"
 
 
 def bare_stack(region: str = REGION) -> TerraformStack:
@@ -90,7 +91,7 @@ def _compute(stack, built, **inputs):
                             keys=built.keys, alerting=built.alerting, database=built.database, **{
                                 "name_prefix": PREFIX, "reserved_concurrency": 50, "client_identity": "header",
                                 "secret_recovery_window_days": 0, "log_retention_days": 365,
-                                **inputs})
+                                "cutover_state_arn": CUTOVER_STATE_ARN, **inputs})
 
 
 def _load_balancer(stack, built, **inputs):
@@ -111,7 +112,8 @@ def _dns(stack, built, **inputs):
 def _cutover(stack, built, **inputs):
     built.cutover = Cutover(stack, "cutover", network=built.network, security_groups=built.security_groups,
                             keys=built.keys, alerting=built.alerting, dns=built.dns, migration=built.migration, **{
-                                "name_prefix": PREFIX, "partition": "aws", "metric_namespace": METRIC_NAMESPACE,
+                                "name_prefix": PREFIX, "partition": "aws", "region": REGION, "account_id": ACCOUNT_ID,
+                                "metric_namespace": METRIC_NAMESPACE,
                                 "ready_metric_name": "MigrationReady",
                                 "critical_alarm_prefix": f"{PREFIX}-critical-",
                                 "cdc_latency_threshold_seconds": 300, "log_retention_days": 365, **inputs})

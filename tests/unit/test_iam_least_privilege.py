@@ -23,8 +23,8 @@ LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lib" / "lambda"
 SHARED_DIR = LAMBDA_DIR / "shared"
 # boto3 client name -> IAM service prefix, for the services the handlers use (cloudwatch signs as
 # "monitoring" but authorizes as "cloudwatch"). A service not listed here fails the test: add it.
-IAM_PREFIX = {"cloudwatch": "cloudwatch", "dms": "dms", "rds-data": "rds-data", "route53": "route53",
-              "secretsmanager": "secretsmanager", "sns": "sns"}
+IAM_PREFIX = {"cloudwatch": "cloudwatch", "dms": "dms", "elbv2": "elasticloadbalancing", "rds-data": "rds-data",
+              "route53": "route53", "secretsmanager": "secretsmanager", "sns": "sns", "ssm": "ssm"}
 # The RDS Data API reads the request's secret with the caller's credentials: a function that calls it
 # needs GetSecretValue on that secret although its code never calls Secrets Manager.
 DATA_API_SECRET_READ = "secretsmanager:GetSecretValue"
@@ -134,11 +134,13 @@ def test_every_function_is_checked(dev):
 
 def test_the_scan_finds_what_each_handler_calls():
     # Pinned so that a scanner that finds nothing cannot pass the tests above.
-    assert code_actions("payment_api") == {"rds-data:ExecuteStatement"}
+    assert code_actions("payment_api") == {"rds-data:ExecuteStatement", "ssm:GetParameter"}
     assert code_actions("schema_migrations") == {
         "rds-data:ExecuteStatement", "rds-data:BeginTransaction", "rds-data:CommitTransaction",
         "rds-data:RollbackTransaction", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}
     assert {"route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets"} <= code_actions("rollback")
+    assert {"ssm:PutParameter", "elasticloadbalancing:ModifyRule", "dms:StartReplicationTask",
+            "rds-data:ExecuteStatement"} <= code_actions("traffic_shifter") == code_actions("rollback")
     assert {"dms:DescribeTableStatistics", "dms:DescribeReplicationTasks", "cloudwatch:PutMetricData",
             "sns:Publish"} <= code_actions("migration_validator")
 

@@ -25,9 +25,14 @@ READY only when the task is running, at least one table is reported, every table
 TableState "Table completed", no full-load error rows, ValidationState "Validated", no
 failed or suspended validation records, and the latest CDCLatencySource and
 CDCLatencyTarget datapoints of the last 10 minutes both exist and are <= the threshold.
-Anything unknown (API failure, missing datapoints) counts as NOT_READY.
+Missing data (no such task, no datapoints) counts as NOT_READY.
 Publishes READY_METRIC_NAME (1 or 0, no dimensions) to METRIC_NAMESPACE on every run and an
 SNS alert to ALERT_TOPIC_ARN on NOT_READY.
+
+Failures are raised, never turned into a result: a configuration error, or an AWS request that
+fails after botocore's retries (DMS, CloudWatch, SNS). When the evaluation itself fails, a 0 is
+still published first (best effort), so no stale READY outlives it; then the error propagates, the
+scheduled invocation is retried and the function's -errors alarm fires.
 """
 
 import json
@@ -169,11 +174,7 @@ def latency_reasons(latencies, threshold):
 
 # --------------------------------------------------------------------------- evaluation
 def check_task(config):
-    try:
-        status = fetch_task_status(config["task_arn"])
-    except (ClientError, BotoCoreError) as error:
-        log(logging.ERROR, "describe_replication_tasks failed", error_code=error_code(error))
-        return None, [f"could not read the replication task ({error_code(error)})"]
+    status = fetch_task_status(config["task_arn"])
     if status is None:
         return None, ["replication task not found"]
     if status != TASK_RUNNING:
@@ -182,11 +183,7 @@ def check_task(config):
 
 
 def check_tables(config):
-    try:
-        statistics = fetch_table_statistics(config["task_arn"])
-    except (ClientError, BotoCoreError) as error:
-        log(logging.ERROR, "describe_table_statistics failed", error_code=error_code(error))
-        return [], [f"could not read table statistics ({error_code(error)})"]
+    statistics = fetch_table_statistics(config["task_arn"])
     tables = [evaluate_table(stats) for stats in statistics]
     if not tables:
         return tables, ["no table statistics reported for the replication task"]
@@ -199,14 +196,7 @@ def check_tables(config):
 
 
 def check_latency(config, now):
-    latencies = {}
-    try:
-        for metric_name in LATENCY_METRICS:
-            latencies[metric_name] = fetch_latest_latency(metric_name, config, now)
-    except (ClientError, BotoCoreError) as error:
-        log(logging.ERROR, "get_metric_statistics failed", error_code=error_code(error))
-        latencies = {name: latencies.get(name) for name in LATENCY_METRICS}
-        return latencies, [f"could not read CDC latency metrics ({error_code(error)})"]
+    latencies = {metric_name: fetch_latest_latency(metric_name, config, now) for metric_name in LATENCY_METRICS}
     return latencies, latency_reasons(latencies, config["threshold"])
 
 
@@ -228,15 +218,10 @@ def evaluate(config, now):
 
 # --------------------------------------------------------------------------- publication
 def publish_readiness_metric(config, ready, now):
-    try:
-        aws_client("cloudwatch").put_metric_data(
-            Namespace=config["namespace"],
-            MetricData=[{"MetricName": config["metric_name"], "Value": 1.0 if ready else 0.0,
-                         "Timestamp": now}],
-        )
-    except (ClientError, BotoCoreError) as error:
-        log(logging.ERROR, "put_metric_data failed", error_code=error_code(error))
-        return False
+    aws_client("cloudwatch").put_metric_data(
+        Namespace=config["namespace"],
+        MetricData=[{"MetricName": config["metric_name"], "Value": 1.0 if ready else 0.0, "Timestamp": now}],
+    )
     return True
 
 
@@ -255,16 +240,20 @@ def alert_message(result, config):
 
 
 def publish_alert(result, config):
-    try:
-        aws_client("sns").publish(
-            TopicArn=config["topic_arn"],
-            Subject=f"DMS migration NOT_READY: {config['task_id']}"[:100],
-            Message=alert_message(result, config),
-        )
-    except (ClientError, BotoCoreError) as error:
-        log(logging.ERROR, "sns publish failed", error_code=error_code(error))
-        return False
+    aws_client("sns").publish(
+        TopicArn=config["topic_arn"],
+        Subject=f"DMS migration NOT_READY: {config['task_id']}"[:100],
+        Message=alert_message(result, config),
+    )
     return True
+
+
+def publish_not_ready_after_failure(config, now):
+    """Best effort after a failed evaluation: a 0, so the last READY does not stay the latest datapoint."""
+    try:
+        publish_readiness_metric(config, False, now)
+    except (ClientError, BotoCoreError) as error:
+        log(logging.ERROR, "put_metric_data failed after a failed evaluation", error_code=error_code(error))
 
 
 # --------------------------------------------------------------------------- entry point
@@ -275,16 +264,14 @@ def handler(event, context):
         config = load_config()
     except ConfigError as error:
         log(logging.ERROR, "configuration error", error=str(error))
-        return {"status": "NOT_READY", "reasons": [f"configuration error: {error}"], "tables": [],
-                "metric_published": False, "alert_published": False}
+        raise
     try:
         result = evaluate(config, now)
-    except Exception:
-        log(logging.ERROR, "unexpected error during evaluation", exc_info=True)
-        result = {"status": "NOT_READY", "reasons": ["internal error during evaluation"],
-                  "tables": [], "task_status": None,
-                  "latency_seconds": dict.fromkeys(LATENCY_METRICS),
-                  "threshold_seconds": config["threshold"], "checked_at": now.isoformat()}
+    except Exception as error:
+        log(logging.ERROR, "evaluation failed", error_type=type(error).__name__, error=str(error)[:1000],
+            exc_info=True)
+        publish_not_ready_after_failure(config, now)
+        raise
     ready = result["status"] == "READY"
     result["metric_published"] = publish_readiness_metric(config, ready, now)
     result["alert_published"] = False if ready else publish_alert(result, config)

@@ -11,6 +11,10 @@ Environment:
                        header  X-Merchant-Id, as sent by the client: only for a local, dev or internal
                                ALB, never for a public prod ALB (anyone could claim any merchant)
                      Each mode ignores the other's header, so a client cannot forge an identity.
+    CUTOVER_STATE_PARAMETER
+                     SSM parameter of the cutover state (docs/cutover.md); when set, a write goes
+                     ahead only while Aurora is the writer, else 503 + Retry-After (write_gate.py).
+                     Must be set whenever a legacy system may be the writer.
     LOG_LEVEL        optional, default INFO
 
 Routes (every response body is JSON, content-type application/json; methods are case-sensitive):
@@ -55,6 +59,7 @@ from http import HTTPStatus
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambda_support import current_invocation, handler_toolkit, invocation_logging, missing_environment
+from write_gate import WriterGate
 
 MAX_BODY_BYTES = 16 * 1024
 INITIAL_STATUS = "PENDING"
@@ -144,6 +149,8 @@ class WritesPaused(Exception):
 # authenticated. Each is called without arguments and may raise WritesPaused; the cutover's
 # writer-state check (docs/cutover.md: write only while Aurora is the writer) is appended here.
 WRITE_GATES = []
+if os.environ.get("CUTOVER_STATE_PARAMETER"):
+    WRITE_GATES.append(WriterGate(parameter_name=os.environ["CUTOVER_STATE_PARAMETER"], paused_error=WritesPaused))
 
 
 # --------------------------------------------------------------------------- AWS client

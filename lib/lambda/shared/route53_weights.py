@@ -1,4 +1,4 @@
-"""Weighted Route53 records shared by traffic_shifter and rollback.
+"""Weighted Route53 records shared by the cutover driver (traffic_shifter) and rollback.
 
 Both functions read the same environment (HOSTED_ZONE_ID, RECORD_NAME, NEW_SET_IDENTIFIER,
 LEGACY_SET_IDENTIFIER), list the records of the "new" and "legacy" set identifiers under
@@ -66,6 +66,17 @@ def weight_upserts(groups, *, skip_unchanged=False):
         for records, weight in groups
         for record in records
         if not (skip_unchanged and record.get("Weight") == weight)
+    ]
+
+
+def alias_health_upserts(records, evaluate):
+    """UPSERTs setting EvaluateTargetHealth of the alias records among `records` to `evaluate`;
+    records already so (and non-alias records) are left out. Only that flag changes."""
+    return [
+        {"Action": "UPSERT", "ResourceRecordSet": {
+            **record, "AliasTarget": {**record["AliasTarget"], "EvaluateTargetHealth": evaluate}}}
+        for record in records
+        if "AliasTarget" in record and record["AliasTarget"].get("EvaluateTargetHealth") is not evaluate
     ]
 
 
