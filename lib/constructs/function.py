@@ -46,9 +46,10 @@ class PaymentsFunction(Construct):
         failure_topic_arn = alerting.alerts.arn
         base_statements = [
             allow(["logs:CreateLogStream", "logs:PutLogEvents"], f"{self.log_group.arn}:*"),
-            # ENI management and X-Ray segments have no resource-level permissions.
-            allow(["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-                   "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+            # ENI management (what AWSLambdaVPCAccessExecutionRole grants) and X-Ray segments have no
+            # resource-level permissions.
+            allow(["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+                   "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
                    "xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*"),
             allow(["sns:Publish"], failure_topic_arn),
             allow(["kms:Decrypt", "kms:GenerateDataKey"], keys.data_key.arn),
