@@ -10,44 +10,71 @@ export PIPENV_YES := 1
 PIPENV_VERSION := 2026.10.3
 HOST_PYTHON ?= python3
 PYTHON := .venv/bin/python
+LOGS := build/logs
 INSTALLED := .venv/.installed-$(shell sha256sum Pipfile.lock 2>/dev/null | cut -c1-16)
+NODE_INSTALLED := node_modules/.installed-$(shell sha256sum package-lock.json 2>/dev/null | cut -c1-16)
 # The policy scan looks at what a real account gets: TARGET=aws with a certificate, both profiles.
 SCAN_CERTIFICATE := arn:aws:acm:us-east-1:123456789012:certificate/scan-profile
 SCAN_ENV := TARGET=aws AWS_REGION=us-east-1 CERTIFICATE_ARN=$(SCAN_CERTIFICATE)
+# Options of `make plan` and `make pr-review`: BASE=<git ref>, ALLOW_STATEFUL_CHANGE=1 (the PR label);
+# in GitHub Actions the summary's path also goes to $GITHUB_OUTPUT.
+PLAN_OPTIONS = $(if $(BASE),--base "$(BASE)") \
+	$(if $(filter 1 true yes,$(ALLOW_STATEFUL_CHANGE)),--allow-stateful-change) \
+	$(if $(GITHUB_OUTPUT),--github-output "$(GITHUB_OUTPUT)")
 
-.PHONY: help install synth validate deploy plan destroy down test test-fast scan e2e bench docs clean
+.PHONY: help install synth validate deploy plan destroy down cdktf test-fast lint-workflows scan e2e pr-review \
+	test bench docs clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-install: $(INSTALLED) ## Install the pinned toolchain into .venv (pipenv from PyPI if missing)
+install: $(INSTALLED) $(NODE_INSTALLED) ## Install the pinned toolchain: Pipfile.lock into .venv, the cdktf CLI into node_modules
 
 $(INSTALLED): Pipfile.lock
-	@$(HOST_PYTHON) -m pipenv --version >/dev/null 2>&1 || $(HOST_PYTHON) -m pip install --quiet "pipenv==$(PIPENV_VERSION)"
-	$(HOST_PYTHON) -m pipenv sync --dev
+	@mkdir -p $(LOGS)
+	@echo "install: Python packages from Pipfile.lock into .venv (about 2 minutes; log $(LOGS)/install-python.log)"
+	@{ $(HOST_PYTHON) -m pipenv --version || $(HOST_PYTHON) -m pip install "pipenv==$(PIPENV_VERSION)"; } \
+		> $(LOGS)/install-python.log 2>&1 && $(HOST_PYTHON) -m pipenv sync --dev >> $(LOGS)/install-python.log 2>&1 \
+		|| { tail -n 20 $(LOGS)/install-python.log; echo "install failed; full output in $(LOGS)/install-python.log"; exit 1; }
 	@rm -f .venv/.installed-*
 	@touch $@
+	@echo "install: .venv is ready"
 
-synth: install ## Synthesize cdktf.out/stacks/TapStack<suffix>/cdk.tf.json
-	$(PYTHON) -m tools.stack synth
+$(NODE_INSTALLED): package-lock.json
+	@mkdir -p $(LOGS)
+	@command -v npm >/dev/null || { echo "install: npm not found: the cdktf CLI needs Node.js 18 or newer with npm"; exit 1; }
+	@echo "install: cdktf CLI from package-lock.json into node_modules (npm ci, about 30 s; log $(LOGS)/install-node.log)"
+	@npm ci --no-audit --no-fund > $(LOGS)/install-node.log 2>&1 \
+		|| { tail -n 20 $(LOGS)/install-node.log; echo "npm ci failed; full output in $(LOGS)/install-node.log"; exit 1; }
+	@touch $@
+	@echo "install: node_modules is ready"
+
+synth: install ## Synthesize cdktf.out/stacks/TapStack<suffix>/cdk.tf.json (skipped when sources and settings are unchanged)
+	@$(PYTHON) -m tools.stack synth
 
 validate: install ## terraform validate against the real provider schema (offline mirror)
-	$(PYTHON) -m tools.stack validate
+	@$(PYTHON) -m tools.stack validate
 
 deploy: install ## Deploy (local emulator by default), write cfn-outputs/flat-outputs.json, print a summary
-	$(PYTHON) -m tools.stack deploy
+	@$(PYTHON) -m tools.stack deploy
 
-plan: install ## terraform plan rendered to plan-summary.md; exit 3 when it replaces or deletes stateful resources
-	$(PYTHON) -m tools.stack plan
+plan: install ## terraform plan -> plan-summary-TapStack<suffix>.md; BASE=<git ref> plans against that ref; exit 2 on DANGER
+	@$(PYTHON) -m tools.stack plan $(PLAN_OPTIONS)
 
 destroy: install ## Destroy the deployed stack
-	$(PYTHON) -m tools.stack destroy
+	@$(PYTHON) -m tools.stack destroy
 
 down: install ## Stop the local emulator
-	$(PYTHON) -m tools.stack down
+	@$(PYTHON) -m tools.stack down
+
+cdktf: install ## The pinned cdktf CLI with the project's environment: make cdktf ARGS="deploy --auto-approve"
+	@tools/cdktf $(ARGS)
 
 test-fast: install ## Unit (+ terraform validate), handler, tool and emulator tests: no deployment
 	$(PYTHON) -m pytest tests/unit tests/lambda tests/tools tests/emulator -q -p no:cacheprovider
+
+lint-workflows: install ## Validate .github/workflows/*.yml against the GitHub Actions schema (offline)
+	$(PYTHON) -m check_jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 scan: install ## checkov over the dev and prod synth (own virtualenv, offline); 0 failed checks
 	@rm -rf build/scan
@@ -56,10 +83,13 @@ scan: install ## checkov over the dev and prod synth (own virtualenv, offline); 
 	$(PYTHON) -m tools.scan --venv .venv-checkov --config .checkov.yaml \
 		cdktf.out/stacks/TapStackscandev/cdk.tf.json cdktf.out/stacks/TapStackscanprod/cdk.tf.json
 
-e2e: install ## Deploy to a fresh emulator, integration tests, no-change plan, destroy, nothing left
+e2e: install ## Through the cdktf CLI on a fresh emulator: deploy, outputs, integration tests, destroy, nothing left
 	$(PYTHON) -m tools.e2e
 
-test: test-fast scan e2e ## Everything: all of the above, as CI runs it
+pr-review: test-fast lint-workflows scan ## The pull-request check: fast tests, lint, scan, then plan (BASE=<ref>) and its summary
+	@$(PYTHON) -m tools.stack plan $(PLAN_OPTIONS)
+
+test: test-fast lint-workflows scan e2e ## Everything: all of the above, as CI runs it
 
 docs: install ## Regenerate the README settings table from lib/config.py
 	$(PYTHON) -m tools.settings_doc
@@ -67,5 +97,5 @@ docs: install ## Regenerate the README settings table from lib/config.py
 bench: install ## Benchmarks (not part of test): synth, unit suite, zips, emulator apply/plan/destroy
 	$(PYTHON) -m bench.run
 
-clean: ## Remove build output (not the venv, not state)
-	rm -rf cdktf.out build .pytest_cache plan-summary.md
+clean: ## Remove build output (not the venv, node_modules or state)
+	rm -rf cdktf.out build .pytest_cache plan-summary*.md

@@ -2,6 +2,7 @@
 
 import sys
 from datetime import date
+from pathlib import Path
 
 from lib.config import ConfigError, load_settings, version_warnings
 from lib.toolchain import use_supported_node
@@ -19,10 +20,12 @@ def main() -> int:
     from cdktf import App  # noqa: PLC0415 - jsii must start on the supported Node
 
     from lib.tap_stack import TapStack  # noqa: PLC0415
+    from tools.terraform import install_provider_lock  # noqa: PLC0415
 
     app = App()
     TapStack(app, settings.stack_name, settings=settings)
     app.synth()
+    install_provider_lock(Path(app.outdir) / "stacks" / settings.stack_name)
     return 0
 
 

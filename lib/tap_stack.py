@@ -23,7 +23,7 @@ from lib.constructs.network import Network
 from lib.constructs.security_groups import SecurityGroups
 from lib.constructs.security_keys import SecurityKeys
 
-PROVIDER_CONSTRAINT = "~> 5.99"
+PROVIDER_CONSTRAINT = "5.100.0"  # exactly the version in the provider mirror and .terraform.lock.hcl
 # Every AWS API the stack touches; on the local target each is pointed at the emulator.
 LOCAL_ENDPOINT_SERVICES = ("cloudwatch", "cloudwatchlogs", "dms", "ec2", "elbv2", "events", "iam", "kms",
                            "lambda_", "rds", "route53", "route53_resolver", "s3", "secretsmanager", "sns", "sts",
@@ -206,7 +206,7 @@ class TapStack(TerraformStack):
             default_tags=[AwsProviderDefaultTags(tags=cost_allocation_tags(settings))],
             endpoints=endpoints,
             # The emulator answers STS, so the account id is looked up even locally;
-            # without it security-group rules and DMS ARNs drift (see shared notes).
+            # without it security-group rules and DMS ARNs drift (see docs/local-emulator.md).
             skip_requesting_account_id=False if local else None,
             skip_credentials_validation=True if local else None,
             skip_metadata_api_check="true" if local else None,
@@ -221,8 +221,9 @@ class TapStack(TerraformStack):
                       region=settings.state_bucket_region, encrypt=True)
             self.add_override("terraform.backend.s3.use_lockfile", True)
         else:
-            # Relative to the synthesized stack folder, so state survives a fresh synth.
-            LocalBackend(self, path=f"../../../state/{settings.stack_name}.tfstate")
+            # Relative to the synthesized stack folder, so state survives a fresh synth; one folder per
+            # target, so an emulator deploy never touches the state of a real account.
+            LocalBackend(self, path=f"../../../state/{settings.target}/{settings.stack_name}.tfstate")
 
     def output(self, name: str, value: object, description: str) -> None:
         TerraformOutput(self, name, value=value, description=description)

@@ -1,18 +1,27 @@
-"""End-to-end on the local emulator: deploy -> integration tests (incl. a no-change plan)
--> destroy -> nothing left -> stop the emulator. Always tears down, even on failure.
+"""End-to-end on the local emulator, driven through the cdktf CLI as users drive it:
+`cdktf deploy --auto-approve` -> `cdktf output --outputs-file cfn-outputs/flat-outputs.json`
+-> integration tests (incl. `make plan` reviews and a BASE plan) -> `cdktf destroy --auto-approve`
+-> nothing left -> stop the emulator. Always tears down, even on failure.
 
 Runs as its own environment (suffix `e2e`, a free port) so it never touches a
-deployment you made with `make deploy`.
+deployment you made with `make deploy`. The cdktf CLI's own output goes to
+build/logs/e2e-cdktf-<command>.log; the terminal gets its result lines.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
 from tools.local_aws.loopback import free_port
-from tools.stack import PROJECT_ROOT
+from tools.progress import display_path
+from tools.stack import LOG_DIR, OUTPUTS_FILE, PROJECT_ROOT
+
+# Lines of the cdktf CLI's output worth showing: results and errors (its spinner repeats the rest).
+RESULT_LINES = re.compile(r"(Apply complete!|Destroy complete!|No changes\.|Error: |error: |written to)")
+ANSI_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def e2e_environment() -> dict[str, str]:
@@ -30,19 +39,41 @@ def step(title: str, command: list[str], env: dict[str, str]) -> int:
     return subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=False).returncode
 
 
+def cdktf_step(title: str, arguments: list[str], env: dict[str, str]) -> int:
+    """One cdktf CLI command: its output to a log, its result lines (or the log's tail) here."""
+    print(f"\n=== {title}: cdktf {' '.join(arguments)} ===", flush=True)
+    log = LOG_DIR / f"e2e-cdktf-{arguments[0]}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w", encoding="utf-8") as out:
+        exit_code = subprocess.run([sys.executable, "-m", "tools.cdktf_cli", *arguments], cwd=PROJECT_ROOT,
+                                   env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                   check=False).returncode
+    text = ANSI_CODES.sub("", log.read_text(encoding="utf-8", errors="replace"))
+    lines = [line.strip() for line in text.splitlines()]
+    shown = list(dict.fromkeys(line for line in lines if RESULT_LINES.search(line)))
+    if exit_code != 0:
+        shown += [line for line in lines if line][-20:]
+    for line in shown[-25:]:
+        print(f"  {line}", flush=True)
+    print(f"  cdktf {arguments[0]}: exit {exit_code}; full output in {display_path(log)}", flush=True)
+    return exit_code
+
+
 def main() -> int:
     env = e2e_environment()
     python = sys.executable
     failures: list[str] = []
     try:
-        if step("deploy to the local emulator", [python, "-m", "tools.stack", "deploy"], env) != 0:
+        if cdktf_step("deploy to the local emulator", ["deploy", "--auto-approve"], env) != 0:
             failures.append("deploy")
-        else:
-            if step("integration tests", [python, "-m", "pytest", "tests/integration", "-q", "-p",
-                                          "no:cacheprovider"], env) != 0:
-                failures.append("integration tests")
+        elif cdktf_step("write the outputs file", ["output", "--outputs-file",
+                                                   str(OUTPUTS_FILE.relative_to(PROJECT_ROOT))], env) != 0:
+            failures.append("outputs file")
+        elif step("integration tests", [python, "-m", "pytest", "tests/integration", "-q", "-p",
+                                        "no:cacheprovider"], env) != 0:
+            failures.append("integration tests")
     finally:
-        if step("destroy", [python, "-m", "tools.stack", "destroy"], env) != 0:
+        if cdktf_step("destroy", ["destroy", "--auto-approve"], env) != 0:
             failures.append("destroy")
         elif "deploy" not in failures and step(
                 "nothing of the stack is left", [python, "-m", "pytest", "tests/teardown", "-q", "-p",
@@ -52,7 +83,7 @@ def main() -> int:
     if failures:
         print(f"\ne2e failed: {', '.join(failures)}", file=sys.stderr)
         return 1
-    print("\ne2e passed: deployed, verified, planned with no changes, destroyed")
+    print("\ne2e passed: deployed and wrote outputs through the cdktf CLI, verified, planned, destroyed")
     return 0
 
 

@@ -7,11 +7,15 @@ Usage:
 
 The summary has the totals per action, one table per cdktf construct with the
 attributes each resource changes, and a DANGER section for every stateful
-resource that the plan deletes or replaces. Only attribute names are written,
-never values, so sensitive values cannot leak into the summary.
+resource that the plan deletes or replaces. A changed attribute shows old -> new
+when both are known scalars; values of sensitive attributes (Terraform's
+before_sensitive/after_sensitive, or a secret-like name) are never written.
+
+`--note TEXT` adds a line under the title (repeatable); `--accept-danger REASON`
+keeps the DANGER section, says who accepted it, and exits 0.
 
 Exit codes:
-    0  summary written, no stateful resource is deleted or replaced
+    0  summary written, no stateful resource is deleted or replaced (or DANGER accepted)
     2  bad input: missing or unreadable file, not a `terraform show -json` plan
     3  summary written, and it has a DANGER section
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -76,6 +81,10 @@ _ACTION_BY_TERRAFORM_ACTIONS = {
 }
 
 TOP_LEVEL_GROUP = "(top level)"
+# Attribute names whose values are never written, whatever the plan marks sensitive.
+SECRET_NAME = re.compile(r"password|secret|token|private_key|passphrase|credential|key_material|psk",
+                         re.IGNORECASE)
+MAX_VALUE_CHARS = 60
 
 
 class PlanInputError(Exception):
@@ -87,6 +96,9 @@ class AttributeChange:
     name: str
     forces_replacement: bool
     known_after_apply: bool
+    sensitive: bool = False
+    old: str | None = None  # rendered value, only for a known, non-sensitive scalar
+    new: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,39 @@ def _as_object(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _marks_sensitive(mask: Any, key: str) -> bool:
+    """before_sensitive/after_sensitive: true for a wholly sensitive value, else the value's shape."""
+    if mask is True:
+        return True
+    return _contains_unknown(_as_object(mask).get(key))  # same shape rule: any true leaf
+
+
+def is_sensitive(change: Mapping[str, Any], key: str) -> bool:
+    return bool(SECRET_NAME.search(key)) or any(
+        _marks_sensitive(change.get(side), key) for side in ("before_sensitive", "after_sensitive")
+    )
+
+
+def render_value(value: Any) -> str | None:
+    """A scalar as it reads in Terraform (JSON), shortened; None for lists, maps and blocks."""
+    if isinstance(value, (list, dict)):
+        return None
+    text = json.dumps(value, ensure_ascii=False)
+    if len(text) > MAX_VALUE_CHARS:
+        text = text[: MAX_VALUE_CHARS - 1] + "…"
+    return text
+
+
+def _old_and_new(
+    before: Mapping[str, Any], after: Mapping[str, Any], key: str, hidden: bool
+) -> tuple[str | None, str | None]:
+    if hidden:
+        return None, None
+    old = render_value(before.get(key))
+    new = render_value(after.get(key))
+    return (old, new) if old is not None and new is not None else (None, None)
+
+
 def attribute_changes(change: Mapping[str, Any]) -> tuple[AttributeChange, ...]:
     """Top-level attributes whose value differs, is unknown, or forces replacement."""
     before = _as_object(change.get("before"))
@@ -157,12 +202,21 @@ def attribute_changes(change: Mapping[str, Any]) -> tuple[AttributeChange, ...]:
         path[0] for path in change.get("replace_paths") or [] if path and isinstance(path[0], str)
     }
     differing = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
-    return tuple(
-        AttributeChange(
-            name=key, forces_replacement=key in replacing, known_after_apply=key in unknown
+    changes = []
+    for key in sorted(differing | unknown | replacing):
+        sensitive = is_sensitive(change, key)
+        old, new = _old_and_new(before, after, key, hidden=sensitive or key in unknown)
+        changes.append(
+            AttributeChange(
+                name=key,
+                forces_replacement=key in replacing,
+                known_after_apply=key in unknown,
+                sensitive=sensitive,
+                old=old,
+                new=new,
+            )
         )
-        for key in sorted(differing | unknown | replacing)
-    )
+    return tuple(changes)
 
 
 def _require(entry: Mapping[str, Any], key: str, index: int) -> Any:
@@ -273,7 +327,8 @@ def group_by_construct(
 
 
 def _code(text: str) -> str:
-    return "`" + text.replace("|", "\\|") + "`"
+    # A backtick would end the code span early; values are shown, so they may hold one.
+    return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
 
 
 def render_attribute(attribute: AttributeChange) -> str:
@@ -282,7 +337,12 @@ def render_attribute(attribute: AttributeChange) -> str:
         notes.append("forces replacement")
     if attribute.known_after_apply:
         notes.append("known after apply")
-    return _code(attribute.name) + (f" ({', '.join(notes)})" if notes else "")
+    if attribute.sensitive:
+        notes.append("sensitive, value hidden")
+    text = _code(attribute.name)
+    if attribute.old is not None and attribute.new is not None:
+        text += f": {_code(attribute.old)} → {_code(attribute.new)}"
+    return text + (f" ({', '.join(notes)})" if notes else "")
 
 
 def render_attributes_cell(change: ResourceChange) -> str:
@@ -335,12 +395,21 @@ def render_construct_tables(groups: Mapping[str, list[ResourceChange]]) -> list[
 
 
 def render_summary(
-    changes: list[ResourceChange], index: ConstructIndex, terraform_version: str
+    changes: list[ResourceChange],
+    index: ConstructIndex,
+    terraform_version: str,
+    *,
+    notes: Iterable[str] = (),
+    danger_accepted_by: str | None = None,
 ) -> str:
     lines = ["# Terraform plan summary", "", f"Terraform {terraform_version}", ""]
+    lines += [line for note in notes for line in (note, "")]
     danger = dangerous_changes(changes)
     if danger:
-        lines += render_danger(danger) + [""]
+        lines += render_danger(danger)
+        if danger_accepted_by:
+            lines += ["", f"**Accepted**: {danger_accepted_by}."]
+        lines += [""]
     lines += render_totals(changes)
     if not has_changes(changes):
         return "\n".join(lines + ["", "No changes.", ""])
@@ -366,27 +435,55 @@ def build_argument_parser() -> argparse.ArgumentParser:
         "--synth-json", type=Path, help="cdktf's cdk.tf.json, to group resources by construct"
     )
     parser.add_argument("--out", required=True, type=Path, help="Markdown file to write")
+    parser.add_argument(
+        "--note", action="append", default=[], help="a line under the title (repeatable)"
+    )
+    parser.add_argument(
+        "--accept-danger",
+        metavar="REASON",
+        help="keep the DANGER section, record who accepted it, and exit 0",
+    )
     return parser
 
 
-def summarise(plan_path: Path, synth_path: Path | None, out_path: Path) -> int:
+def summarise(
+    plan_path: Path,
+    synth_path: Path | None,
+    out_path: Path,
+    *,
+    notes: Iterable[str] = (),
+    danger_accepted_by: str | None = None,
+) -> int:
+    """Writes the summary; EXIT_DANGER when it has a DANGER section nobody accepted."""
     plan = load_json_file(plan_path, "plan JSON")
     changes = parse_plan(plan)
     index = (
         construct_index_from_synth(load_json_file(synth_path, "synth JSON")) if synth_path else {}
     )
-    markdown = render_summary(changes, index, str(plan.get("terraform_version", "unknown")))
+    markdown = render_summary(
+        changes,
+        index,
+        str(plan.get("terraform_version", "unknown")),
+        notes=notes,
+        danger_accepted_by=danger_accepted_by,
+    )
     try:
         out_path.write_text(markdown, encoding="utf-8")
     except OSError as error:
         raise PlanInputError(f"cannot write {out_path}: {error.strerror or error}") from None
-    return EXIT_DANGER if dangerous_changes(changes) else EXIT_OK
+    return EXIT_DANGER if dangerous_changes(changes) and not danger_accepted_by else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = build_argument_parser().parse_args(argv)
     try:
-        exit_code = summarise(arguments.plan_json, arguments.synth_json, arguments.out)
+        exit_code = summarise(
+            arguments.plan_json,
+            arguments.synth_json,
+            arguments.out,
+            notes=arguments.note,
+            danger_accepted_by=arguments.accept_danger,
+        )
     except PlanInputError as error:
         print(f"plan_summary: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -395,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
             f"plan_summary: DANGER: stateful resources deleted or replaced, see {arguments.out}",
             file=sys.stderr,
         )
+    elif arguments.accept_danger and "## DANGER" in arguments.out.read_text(encoding="utf-8"):
+        print(f"plan_summary: DANGER accepted ({arguments.accept_danger})", file=sys.stderr)
     return exit_code
 
 

@@ -10,16 +10,21 @@ a pre-installed provider mirror exists, direct downloads otherwise.
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CLI_CONFIG = PROJECT_ROOT / "build" / "terraform.rc"
+# The committed provider lock: exact version and hashes (`terraform providers lock -fs-mirror=...`).
+PROVIDER_LOCK = PROJECT_ROOT / ".terraform.lock.hcl"
 MIRROR_CANDIDATES = ("/opt/tf-plugins", "/usr/share/terraform/plugins",
                      "~/.terraform.d/plugins", "~/.local/share/terraform/plugins")
 
@@ -85,6 +90,17 @@ def plugin_cache_lock(*, exclusive: bool) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def install_provider_lock(stack_dir: Path) -> Path:
+    """Puts the committed lock beside a synthesized stack, so every `terraform init` there (ours,
+    the cdktf CLI's or a user's plain terraform) installs exactly the locked provider. With a lock
+    present the cdktf CLI also skips its `terraform providers lock`, which needs the registry."""
+    target = stack_dir / PROVIDER_LOCK.name
+    text = PROVIDER_LOCK.read_text()
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
+    return target
+
+
 def terraform_env(mirror: Path | None, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["TF_CLI_CONFIG_FILE"] = str(write_cli_config(mirror))
@@ -92,6 +108,13 @@ def terraform_env(mirror: Path | None, extra: dict[str, str] | None = None) -> d
     env["CHECKPOINT_DISABLE"] = "1"
     env.update(extra or {})
     return env
+
+
+def _with_plugin_cache(mirror: Path | None, args: list[str], terraform: Callable[[], object]):
+    if mirror is not None:  # no plugin cache: nothing shared between runs
+        return terraform()
+    with plugin_cache_lock(exclusive=args[:1] == ["init"]):
+        return terraform()
 
 
 def run(stack_dir: Path, args: list[str], *, extra_env: dict[str, str] | None = None,
@@ -102,10 +125,60 @@ def run(stack_dir: Path, args: list[str], *, extra_env: dict[str, str] | None = 
         return subprocess.run(["terraform", *args], cwd=stack_dir, env=terraform_env(mirror, extra_env),
                               text=True, capture_output=capture, check=False)
 
-    if mirror is not None:  # no plugin cache: nothing shared between runs
-        return terraform()
-    with plugin_cache_lock(exclusive=args[:1] == ["init"]):
-        return terraform()
+    return _with_plugin_cache(mirror, args, terraform)
+
+
+def run_logged(stack_dir: Path, args: list[str], *, log: Path, extra_env: dict[str, str] | None = None,
+               on_line: Callable[[str], None] = lambda line: None) -> int:
+    """Runs terraform with all of its output (stdout and stderr) going to `log`; every line is also
+    handed to `on_line` as it arrives, so a caller can print short progress instead. Returns the exit code."""
+    mirror = find_provider_mirror()
+    log.parent.mkdir(parents=True, exist_ok=True)
+
+    def terraform() -> int:
+        with log.open("w", encoding="utf-8") as out:
+            process = subprocess.Popen(["terraform", *args], cwd=stack_dir, env=terraform_env(mirror, extra_env),
+                                       text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+            assert process.stdout is not None
+            for line in process.stdout:
+                out.write(line)
+                out.flush()
+                on_line(line.rstrip("\n"))
+            return process.wait()
+
+    return _with_plugin_cache(mirror, args, terraform)
+
+
+def init_inputs_digest(stack_dir: Path, backend_args: list[str]) -> str:
+    """What `terraform init` depends on: the terraform block (providers, backend), the lock file,
+    the CLI config, the backend arguments and the Terraform binary. Equal digest: init would do nothing new."""
+    synthesized = json.loads((stack_dir / "cdk.tf.json").read_text())
+    lock = stack_dir / PROVIDER_LOCK.name
+    binary = shutil.which("terraform")
+    binary_id = f"{binary}:{os.stat(binary).st_size}:{os.stat(binary).st_mtime_ns}" if binary else "missing"
+    parts = {
+        "terraform_block": synthesized.get("terraform", {}),
+        "lock": lock.read_text() if lock.exists() else None,
+        "cli_config": cli_config_text(find_provider_mirror()),
+        "backend_args": backend_args,
+        "terraform_binary": binary_id,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def init_marker(stack_dir: Path) -> Path:
+    # Inside .terraform: removing that folder (or the whole cdktf.out) forgets the marker with it.
+    return stack_dir / ".terraform" / "tap-init-inputs.sha256"
+
+
+def init_is_current(stack_dir: Path, digest: str) -> bool:
+    marker = init_marker(stack_dir)
+    return (stack_dir / ".terraform" / "terraform.tfstate").is_file() and marker.is_file() \
+        and marker.read_text().strip() == digest
+
+
+def record_init(stack_dir: Path, digest: str) -> None:
+    init_marker(stack_dir).write_text(digest + "\n")
 
 
 def main(argv: list[str]) -> int:

@@ -291,14 +291,76 @@ def test_rendered_totals_and_tables():
     assert f"| `{SECURITY_GROUP}` | create | all (new resource) |" in tables
     assert (
         f"| `{RDS_CLUSTER}` | replace | `arn` (known after apply), "
-        "`database_name` (forces replacement), `endpoint` (known after apply), "
-        "`id` (known after apply) |"
+        '`database_name`: `"tap"` → `"tap_main"` (forces replacement), '
+        "`endpoint` (known after apply), `id` (known after apply) |"
     ) in tables
 
 
-def test_rendering_never_writes_attribute_values():
-    markdown = render_summary(changes_from("plan_mixed.json"), synth_index(), "1.11.4")
-    assert "s3cr3t" not in markdown and "tap_main" not in markdown
+def update_of(before, after, **change):
+    return {
+        "format_version": "1.2",
+        "resource_changes": [
+            {
+                "address": "aws_db_instance.database_db_1",
+                "type": "aws_db_instance",
+                "name": "database_db_1",
+                "change": {"actions": ["update"], "before": before, "after": after, **change},
+            }
+        ],
+    }
+
+
+def test_scalars_show_old_and_new_values_and_collections_only_their_name():
+    plan = update_of(
+        {"port": 5432, "multi_az": False, "engine_version": "15.7", "tags": {"a": "1"}, "note": None},
+        {"port": 5433, "multi_az": True, "engine_version": "15.8", "tags": {"a": "2"}, "note": "x"},
+    )
+    cell = render_summary(parse_plan(plan), {}, "1.11.4")
+    assert "`engine_version`: `\"15.7\"` → `\"15.8\"`" in cell
+    assert "`multi_az`: `false` → `true`" in cell and "`port`: `5432` → `5433`" in cell
+    assert "`note`: `null` → `\"x\"`" in cell
+    assert "`tags` |" in cell and "`tags`:" not in cell
+
+
+def test_sensitive_values_are_never_written():
+    plan = update_of(
+        {"master_password": "old-pw-1", "custom": "old-value-2", "name": "db", "auth_token": "t-3"},
+        {"master_password": "new-pw-1", "custom": "new-value-2", "name": "db", "auth_token": "t-4"},
+        # Marked by Terraform (the provider's schema or a sensitive variable), and by name alone.
+        before_sensitive={"master_password": True, "custom": True},
+        after_sensitive={"custom": True},
+    )
+    markdown = render_summary(parse_plan(plan), {}, "1.11.4")
+    for secret in ("old-pw-1", "new-pw-1", "old-value-2", "new-value-2", "t-3", "t-4"):
+        assert secret not in markdown
+    for name in ("master_password", "custom", "auth_token"):
+        assert f"`{name}` (sensitive, value hidden)" in markdown
+
+
+def test_a_wholly_sensitive_object_hides_every_value():
+    plan = update_of({"port": 1}, {"port": 2}, before_sensitive=True, after_sensitive=True)
+    markdown = render_summary(parse_plan(plan), {}, "1.11.4")
+    assert "`port` (sensitive, value hidden)" in markdown and "`1`" not in markdown
+
+
+def test_long_values_are_shortened_and_cannot_break_the_table():
+    plan = update_of({"policy": "a" * 200}, {"policy": "b`|" + "c" * 200})
+    markdown = render_summary(parse_plan(plan), {}, "1.11.4")
+    row = next(line for line in markdown.splitlines() if "aws_db_instance.database_db_1" in line)
+    assert "…" in row and "c" * 60 not in row
+    assert row.count("`") % 2 == 0 and "b'\\|" in row
+
+
+def test_notes_and_accepted_danger_are_rendered():
+    markdown = render_summary(
+        changes_from("plan_mixed.json"),
+        synth_index(),
+        "1.11.4",
+        notes=["Planned against BASE `main`."],
+        danger_accepted_by="the label `allow-stateful-change`",
+    )
+    assert markdown.index("Planned against BASE `main`.") < markdown.index("## DANGER")
+    assert "**Accepted**: the label `allow-stateful-change`." in section(markdown, "DANGER")
 
 
 def test_no_op_plan_says_no_changes():
@@ -522,10 +584,50 @@ def test_summary_of_a_real_terraform_plan(tmp_path, terraform_env):
         "`output` (known after apply), `triggers_replace` (forces replacement) |"
     ) in tables
     assert (
-        "| `terraform_data.network_vpc_1A2B3C4D` | update | `input`, `output` (known after apply) |"
-        in tables
-    )
+        "| `terraform_data.network_vpc_1A2B3C4D` | update | "
+        '`input`: `"10.0.0.0/16"` → `"10.1.0.0/16"`, `output` (known after apply) |'
+    ) in tables
     assert "DANGER" not in text
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")
+def test_real_plan_never_shows_a_sensitive_variable(tmp_path, terraform_env):
+    workdir = tmp_path / "stack"
+    workdir.mkdir()
+    config = {
+        "variable": {"token": {"type": "string", "sensitive": True}},
+        "resource": {"terraform_data": {"app_login_1": {"input": "${var.token}"}}},
+    }
+    (workdir / "cdk.tf.json").write_text(json.dumps(config))
+    terraform(workdir, terraform_env, "init", "-input=false")
+    terraform(workdir, terraform_env, "apply", "-auto-approve", "-input=false", "-var=token=first-v4lue")
+    terraform(workdir, terraform_env, "plan", "-input=false", "-var=token=second-v4lue", "-out=tfplan")
+    plan_json = workdir / "plan.json"
+    plan_json.write_text(terraform(workdir, terraform_env, "show", "-json", "tfplan"))
+
+    out = tmp_path / "plan-summary.md"
+    assert run_cli("--plan-json", plan_json, "--out", out).returncode == EXIT_OK
+    text = out.read_text()
+    assert "`input` (sensitive, value hidden)" in text
+    assert "v4lue" not in text
+
+
+def test_cli_accept_danger_exits_0_and_records_it(tmp_path):
+    out = tmp_path / "plan-summary.md"
+    result = run_cli(
+        "--plan-json",
+        FIXTURES / "plan_mixed.json",
+        "--out",
+        out,
+        "--note",
+        "first note",
+        "--accept-danger",
+        "the label `allow-stateful-change`",
+    )
+    assert result.returncode == EXIT_OK, result.stderr
+    assert "DANGER accepted" in result.stderr
+    text = out.read_text()
+    assert "first note" in text and "**Accepted**: the label" in section(text, "DANGER")
 
 
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")

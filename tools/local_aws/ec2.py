@@ -1,5 +1,5 @@
-"""EC2: a security-group rule that references a group keeps its description; Site-to-Site VPN connections
-keep their options and take static routes."""
+"""EC2: security-group rules as AWS describes and revokes them; Site-to-Site VPN connections keep their
+options and take static routes; deleted Transit Gateway attachments stay listed as deleted."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any, Callable
 
 from tools.local_aws.common import wrap
 from tools.local_aws.moto_guard import CLASS, PROPERTY, assigns, moto_patch
+
+_REVOKE_PARAMETERS = ("group_name_or_id", "security_rule_ids", "vpc_id")
 
 
 @moto_patch(requires={"moto.ec2.models.security_groups.SecurityGroupRule.description": PROPERTY})
@@ -18,6 +20,40 @@ def patch_ec2_rule_description() -> None:
         return self.ip_range.get("Description") or self.source_group.get("Description")
 
     SecurityGroupRule.description = property(description)
+
+
+@moto_patch(requires={
+    "moto.ec2.models.security_groups.SecurityGroupBackend.revoke_security_group_ingress": _REVOKE_PARAMETERS,
+    "moto.ec2.models.security_groups.SecurityGroupBackend.revoke_security_group_egress": _REVOKE_PARAMETERS,
+    "moto.ec2.models.security_groups.SecurityGroupBackend.get_security_group_by_name_or_id": (),
+    "moto.ec2.exceptions.InvalidSecurityGroupRuleIdNotFoundError": (),
+})
+def patch_ec2_revoke_unknown_rule_id() -> None:
+    # moto defect: revoking an unknown SecurityGroupRuleId answers InvalidPermission.NotFound, where AWS
+    # answers InvalidSecurityGroupRuleId.NotFound. The provider treats only the latter as "already gone",
+    # so a destroy whose first revoke was retried failed now and then on the emulator.
+    from moto.ec2.exceptions import InvalidSecurityGroupRuleIdNotFoundError
+    from moto.ec2.models.security_groups import SecurityGroupBackend
+
+    def refusing_unknown_rule_ids(rules_of: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def make(revoke: Callable[..., Any]) -> Callable[..., Any]:
+            def checked(self: Any, group_name_or_id: str, *args: Any, security_rule_ids: list[str] | None = None,
+                        vpc_id: str | None = None, **kwargs: Any) -> Any:
+                group = self.get_security_group_by_name_or_id(group_name_or_id, vpc_id)
+                if group is not None and security_rule_ids:
+                    known = {rule.id for rule in getattr(group, rules_of)}
+                    unknown = [rule_id for rule_id in security_rule_ids if rule_id not in known]
+                    if unknown:
+                        raise InvalidSecurityGroupRuleIdNotFoundError(unknown[0])
+                return revoke(self, group_name_or_id, *args, security_rule_ids=security_rule_ids, vpc_id=vpc_id,
+                              **kwargs)
+
+            return checked
+
+        return make
+
+    wrap(SecurityGroupBackend, "revoke_security_group_ingress", refusing_unknown_rule_ids("ingress_rules"))
+    wrap(SecurityGroupBackend, "revoke_security_group_egress", refusing_unknown_rule_ids("egress_rules"))
 
 
 # --- Site-to-Site VPN: what the stack's way to on-premises needs (issue 9 #6) -----------------------
@@ -131,5 +167,5 @@ def patch_transit_gateway_attachment_deleted_state() -> None:
     wrap(TransitGatewayAttachmentBackend, "delete_transit_gateway_vpc_attachment", make)
 
 
-PATCHES = (patch_ec2_rule_description, patch_vpn_connection_options, patch_vpn_connection_routes,
-           patch_vpn_connection_filters, patch_transit_gateway_attachment_deleted_state)
+PATCHES = (patch_ec2_rule_description, patch_ec2_revoke_unknown_rule_id, patch_vpn_connection_options,
+           patch_vpn_connection_routes, patch_vpn_connection_filters, patch_transit_gateway_attachment_deleted_state)
