@@ -464,3 +464,11 @@ def test_the_way_to_onprem_follows_the_settings(synth_all):
 def test_the_route53_resolver_endpoint_is_pointed_at_the_emulator_too(dev):
     endpoints = dev.json["provider"]["aws"][0]["endpoints"][0]
     assert endpoints["route53resolver"] == "http://127.0.0.1:4566"
+
+
+def test_every_profile_passes_the_deploy_readiness_pack(synth_all):
+    # Issue 9 #13: the CKV_TAP rules (tools/deploy_readiness.py) that `make scan` runs inside checkov.
+    from tools.deploy_readiness import findings  # noqa: PLC0415
+
+    for name, profile in synth_all.items():
+        assert findings(profile.json) == [], name
