@@ -23,6 +23,8 @@ from typing import Any, Callable, Iterator, Mapping
 
 PROFILES = ("dev", "prod")
 TARGETS = ("local", "aws")
+# Where the payment API takes the merchant id from (its CLIENT_IDENTITY environment variable).
+IDENTITY_MODES = ("mtls", "header")
 # Route53 publishes health-check metrics in this region only; an alarm elsewhere never sees data.
 ROUTE53_METRICS_REGION = "us-east-1"
 # Longest generated name is "payments-<suffix>-alb" / "-api" (ALB and target group
@@ -572,6 +574,24 @@ class BucketName(Parser):
         return text
 
 
+class S3ObjectUri(Parser):
+    allowed = ("an S3 object URI s3://<bucket>/<key>: a valid bucket name, then a key of 1-1024 bytes "
+               "without control characters that does not end with '/'")
+
+    def parse(self, text: str) -> str:
+        if not text.startswith("s3://"):
+            raise _Invalid(f"must be {self.allowed}")
+        bucket, slash, key = text[len("s3://"):].partition("/")
+        try:
+            BucketName().parse(bucket)
+        except _Invalid:
+            raise _Invalid(f"bucket {bucket!r} is not an S3 bucket name; must be {self.allowed}") from None
+        if not slash or not key or len(key.encode()) > 1024 or key.endswith("/") or \
+                any(ord(char) < 32 or ord(char) == 127 for char in key):
+            raise _Invalid(f"key {key!r} is not an object key; must be {self.allowed}")
+        return text
+
+
 class DatabaseName(Parser):
     allowed = ("a lowercase PostgreSQL database name: a letter, then letters, digits or _, at most 63 "
                "characters, not a PostgreSQL reserved word, not postgres/template0/template1/rdsadmin")
@@ -829,6 +849,19 @@ class Settings:
     alb_internal: bool = setting(
         "ALB_INTERNAL", Boolean(), dev=False,
         description="internal ALB in the private subnets (ingress from the VPC only)")
+    client_ca_bundle_s3_uri: str | None = setting(
+        "CLIENT_CA_BUNDLE_S3_URI", S3ObjectUri(), dev=None,
+        description="PEM bundle of the CA certificates that sign the merchants' client certificates "
+                    "(`s3://bucket/key`): the ALB's trust store; the HTTPS listener then verifies client "
+                    "certificates (mutual TLS, `verify` mode; needs `CERTIFICATE_ARN`). **Required on `TARGET=aws` "
+                    "with `ENVIRONMENT=prod` unless `ALB_INTERNAL`**")
+    client_identity: str = setting(
+        "CLIENT_IDENTITY", Choice(IDENTITY_MODES),
+        dev=Derived("`mtls` with `CLIENT_CA_BUNDLE_S3_URI`, else `header`",
+                    lambda s: "mtls" if s["client_ca_bundle_s3_uri"] else "header"),
+        description="where the API takes the merchant id from: `mtls` = the CN of the client certificate the ALB "
+                    "verified; `header` = `X-Merchant-Id` as the client sends it (local, dev or internal ALB "
+                    "only: refused for a public prod ALB)")
     legacy_endpoint: str | None = setting(
         "LEGACY_ENDPOINT", LegacyEndpoint(), dev=None,
         description="legacy system: IPv4 list (A records) or host name (CNAMEs); adds the `legacy` record; "
@@ -907,6 +940,14 @@ class Settings:
         return (80, 443) if self.certificate_arn else (80,)
 
     @property
+    def client_ca_bundle_location(self) -> tuple[str, str] | None:
+        """(bucket, key) of the client CA bundle, or None without mutual TLS."""
+        if not self.client_ca_bundle_s3_uri:
+            return None
+        bucket, _, key = self.client_ca_bundle_s3_uri[len("s3://"):].partition("/")
+        return bucket, key
+
+    @property
     def secret_recovery_window_days(self) -> int:
         """0 outside prod, so a destroyed suffix can be deployed again at once; 30 in prod."""
         return 30 if self.is_prod else 0
@@ -977,6 +1018,7 @@ def _broken_rules(s: Settings, *, given: set[str]) -> Iterator[tuple[str, str]]:
     elif certificate and certificate.group(2) != s.aws_region:
         yield "CERTIFICATE_ARN", (f"must be in the stack's region {s.aws_region}: an ALB only uses certificates "
                                   "from its own region")
+    yield from _client_identity_rules(s, given)
     yield from _zone_rules(s)
     secret = _SECRET_ARN.match(s.onprem_db_secret_arn or "")
     if secret and secret.group(1) != partition:
@@ -1023,6 +1065,29 @@ def _onprem_rules(s: Settings, onprem: ipaddress.IPv4Network) -> Iterator[tuple[
     outside = [ip for ip in s.onprem_dns_servers or () if ipaddress.IPv4Address(ip) not in onprem]
     if outside:
         yield "ONPREM_DNS_SERVERS", f"{', '.join(outside)} must lie inside ONPREM_CIDR ({onprem})"
+
+
+def _client_identity_rules(s: Settings, given: set[str]) -> Iterator[tuple[str, str]]:
+    """Mutual TLS needs its trust store and the HTTPS listener; a public prod ALB needs mutual TLS."""
+    if s.client_identity == "mtls" and not s.client_ca_bundle_s3_uri:
+        yield "CLIENT_CA_BUNDLE_S3_URI", (f"{_REQUIRED} with CLIENT_IDENTITY=mtls: the CA bundle of the trust store "
+                                          "the ALB verifies client certificates against")
+    elif s.client_ca_bundle_s3_uri and not s.certificate_arn:
+        yield "CERTIFICATE_ARN", (f"{_REQUIRED} with CLIENT_CA_BUNDLE_S3_URI: mutual TLS runs on the HTTPS "
+                                  "listener")
+    elif s.client_ca_bundle_s3_uri and s.client_identity == "header":
+        yield "CLIENT_IDENTITY", ("must be mtls with CLIENT_CA_BUNDLE_S3_URI: the ALB verifies client certificates "
+                                  "and the merchant is the certificate's CN; a header would let any certified client "
+                                  "claim any merchant")
+    public_prod_alb = s.target == "aws" and s.is_prod and not s.alb_internal
+    if public_prod_alb and s.client_identity == "header" and "CLIENT_IDENTITY" in given:
+        yield "CLIENT_IDENTITY", ("refused for a public prod ALB (TARGET=aws, ENVIRONMENT=prod, ALB_INTERNAL=false): "
+                                  "anyone who reaches it could claim any merchant; use mtls with "
+                                  "CLIENT_CA_BUNDLE_S3_URI")
+    elif public_prod_alb and not s.client_ca_bundle_s3_uri:
+        yield "CLIENT_CA_BUNDLE_S3_URI", (f"{_REQUIRED} on TARGET=aws with ENVIRONMENT=prod for a public ALB "
+                                          "(ALB_INTERNAL=false): a public payments API verifies client certificates "
+                                          "(mutual TLS); set ALB_INTERNAL=true for an internal one")
 
 
 # --- release-date warnings -------------------------------------------------------------------

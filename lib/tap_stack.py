@@ -164,11 +164,14 @@ class TapStack(TerraformStack):
                                  keys=self.keys)
         self.compute = Compute(self, "compute", name_prefix=prefix,
                                reserved_concurrency=settings.payment_api_reserved_concurrency,
+                               client_identity=settings.client_identity,
+                               secret_recovery_window_days=settings.secret_recovery_window_days,
                                log_retention_days=settings.log_retention_days, alerting=self.alerting,
                                database=self.database, **shared)
         self.load_balancer = LoadBalancer(
             self, "load_balancer", name_prefix=prefix, internal=settings.alb_internal,
-            certificate_arn=settings.certificate_arn, deletion_protection=settings.deletion_protection,
+            certificate_arn=settings.certificate_arn, client_ca_bundle=settings.client_ca_bundle_location,
+            deletion_protection=settings.deletion_protection,
             access_log_retention_days=settings.log_retention_days, waf_log_retention_days=settings.log_retention_days,
             account_id=self.account_id, partition=self.partition, region=settings.aws_region, compute=self.compute,
             **shared)
@@ -254,6 +257,10 @@ class TapStack(TerraformStack):
         self.output("aurora_master_secret_arn", self.database.master_secret_arn,
                     "RDS-managed Secrets Manager secret of the master user (rotated by RDS)")
         self.output("aurora_database_name", cluster.database_name, "Database the payments schema lives in")
+        self.output("aurora_app_secret_arn", self.compute.app_secret.arn,
+                    "Secret of the payment API's database login (written by the schema_migrations function)")
+        self.output("schema_migrations_sha256", self.compute.migrations_sha256,
+                    "Digest of the schema migration files the last deploy applied")
         self.output("dms_replication_instance_arn", migration.instance.replication_instance_arn,
                     "DMS replication instance ARN")
         self.output("dms_replication_task_arn", migration.task.replication_task_arn,
@@ -281,7 +288,7 @@ class TapStack(TerraformStack):
                     f"{443 if self.load_balancer.https_enabled else 80}" if self.settings.target == "local" else "",
                     "URL a client calls for the payments API on the local emulator (empty on TARGET=aws)")
         self.output("hosted_zone_id", dns.zone_id, "Route53 hosted zone holding the weighted records")
-        functions = [self.compute.payment_api, *self.cutover.functions]
+        functions = [self.compute.payment_api, self.compute.schema_migrations, *self.cutover.functions]
         self.output("lambda_function_names", {f.short_name: f.name for f in functions},
                     "Lambda function names by role")
         self.output("lambda_function_arns", {f.short_name: f.arn for f in functions}, "Lambda function ARNs by role")
@@ -289,6 +296,11 @@ class TapStack(TerraformStack):
         self.output("critical_topic_arn", alerting.critical.arn, "SNS topic of critical alarms (triggers rollback)")
         self.output("dashboard_name", self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard of the migration")
         self.output("waf_web_acl_arn", self.load_balancer.web_acl.arn, "WAFv2 web ACL protecting the ALB")
+        trust_store = self.load_balancer.trust_store
+        self.output("alb_trust_store_arn", trust_store.arn if trust_store else "",
+                    "Trust store the HTTPS listener verifies client certificates against (empty without mTLS)")
+        self.output("client_identity", self.settings.client_identity,
+                    "Where the payment API takes the merchant id from: mtls (client certificate CN) or header")
         self.output("migration_metric_namespace", self.cutover.metric_namespace,
                     f"CloudWatch namespace of the {self.cutover.ready_metric_name} metric")
         self.output("critical_alarm_prefix", critical_alarm_prefix(self.settings.name_prefix),

@@ -4,7 +4,8 @@
     python -m tools.scan_profiles --files  print the cdk.tf.json path of each, for tools/scan.py
 
 Each profile holds the values a real account must supply itself, as placeholders of the right kind: an
-ACM certificate, a way to on-premises, the source database and its DNS, a state bucket, the alarm e-mail.
+ACM certificate, a way to on-premises, the source database and its DNS, a state bucket, the alarm e-mail,
+and in prod the client CA bundle of mutual TLS.
 Nothing in them turns off what a real deploy needs or would refuse: no CREATE_DMS_SERVICE_ROLES=true, no
 ONPREM_ROUTES_MANAGED_OUTSIDE=true, no private legacy address pretending to be health-checked. Replace
 every value with your account's before a real deploy; the scan judges the shape, the preflight
@@ -47,6 +48,8 @@ PROFILES: dict[str, dict[str, str]] = {
         "TARGET": "aws",
         "AWS_REGION": "us-east-1",
         "CERTIFICATE_ARN": f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/7c6d5e4f-3a2b-4c1d-9e8f-6a5b4c3d2e1f",
+        # A public prod ALB verifies client certificates: the CA bundle of the merchants' certificates.
+        "CLIENT_CA_BUNDLE_S3_URI": f"s3://payments-client-trust-{ACCOUNT}/merchants/ca-bundle.pem",
         "TERRAFORM_STATE_BUCKET": f"payments-terraform-state-{ACCOUNT}",
         "ONPREM_CIDR": "192.168.0.0/16",
         "ONPREM_TRANSIT_GATEWAY_ID": "tgw-0a1b2c3d4e5f60718",  # shared with the account through RAM

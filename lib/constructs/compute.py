@@ -1,9 +1,16 @@
-"""The payments API function: the load balancer's target, reading and writing Aurora through the Data API."""
+"""The payments API and the schema it runs on: the API function (the load balancer's target), the
+schema_migrations function, the secret of the API's database login and the deploy-time migration run."""
 
 from __future__ import annotations
 
+import json
+
+from cdktf import Token
+from cdktf_cdktf_provider_aws.lambda_invocation import LambdaInvocation
+from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
 
+from lib import migrations
 from lib.constructs.alerting import Alerting
 from lib.constructs.database import Database
 from lib.constructs.function import PaymentsFunction
@@ -12,24 +19,65 @@ from lib.constructs.network import Network
 from lib.constructs.security_groups import SecurityGroups
 from lib.constructs.security_keys import SecurityKeys
 
-DATA_API_ACTIONS = ["rds-data:ExecuteStatement", "rds-data:BatchExecuteStatement", "rds-data:BeginTransaction",
-                    "rds-data:CommitTransaction", "rds-data:RollbackTransaction"]
+# The payment API runs single statements; only the migration run needs a transaction.
+DATA_API_STATEMENTS = ["rds-data:ExecuteStatement"]
+DATA_API_TRANSACTIONS = ["rds-data:BeginTransaction", "rds-data:CommitTransaction", "rds-data:RollbackTransaction"]
+MIGRATION_TIMEOUT_SECONDS = 300
 
 
 class Compute(Construct):
-    """`payment_api`: Data API access to the cluster and its master secret, nothing else."""
+    """`payment_api` reads and writes payments as its own database login (the app secret), never as the
+    master user. `schema_migrations` is the only function that may read the master secret: Terraform
+    invokes it whenever a migration file changes, and it writes the API's login into the app secret."""
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, reserved_concurrency: int | None,
-                 log_retention_days: int, network: Network, security_groups: SecurityGroups, keys: SecurityKeys,
-                 alerting: Alerting, database: Database) -> None:
+                 client_identity: str, secret_recovery_window_days: int, log_retention_days: int,
+                 network: Network, security_groups: SecurityGroups, keys: SecurityKeys, alerting: Alerting,
+                 database: Database) -> None:
         super().__init__(scope, construct_id)
-        cluster_arn, secret_arn = database.cluster.arn, database.master_secret_arn
+        placement = dict(name_prefix=name_prefix, log_retention_days=log_retention_days, network=network,
+                         security_groups=security_groups, keys=keys, alerting=alerting)
+        cluster_arn = database.cluster.arn
+        # Created empty: the schema_migrations function generates the password and stores it with
+        # PutSecretValue, so no password is in code, plan or state.
+        self.app_secret = SecretsmanagerSecret(
+            self, "app_secret", name=f"{name_prefix}/aurora/payment-api",
+            description="Database login of the payment API; written by the schema_migrations function",
+            kms_key_id=keys.data_key.arn, recovery_window_in_days=secret_recovery_window_days)
+        app_secret_arn = self.app_secret.arn
+        self.migrations_sha256 = migrations.digest()
+        self.schema_migrations = PaymentsFunction(
+            self, "schema_migrations", source="schema_migrations",
+            description="Applies the schema migrations and keeps the payment API's database login",
+            environment={"DB_CLUSTER_ARN": cluster_arn, "DB_NAME": database.database_name,
+                         "MASTER_SECRET_ARN": database.master_secret_arn, "APP_SECRET_ARN": app_secret_arn,
+                         "DB_HOST": database.cluster.endpoint, "DB_PORT": Token.as_string(database.cluster.port)},
+            statements=[allow(DATA_API_STATEMENTS + DATA_API_TRANSACTIONS, cluster_arn),
+                        allow(["secretsmanager:GetSecretValue"], [database.master_secret_arn, app_secret_arn]),
+                        allow(["secretsmanager:PutSecretValue"], app_secret_arn)],
+            timeout_seconds=MIGRATION_TIMEOUT_SECONDS, **placement)
+        self.migration_run = self._migration_run(database)
         self.payment_api = PaymentsFunction(
-            self, "payment_api", name_prefix=name_prefix, source="payment_api",
-            description="Payments API behind the ALB (RDS Data API)",
-            environment={"DB_CLUSTER_ARN": cluster_arn, "DB_SECRET_ARN": secret_arn,
-                         "DB_NAME": database.database_name},
-            statements=[allow(DATA_API_ACTIONS, cluster_arn), allow(["secretsmanager:GetSecretValue"], secret_arn)],
+            self, "payment_api", source="payment_api", description="Payments API behind the ALB (RDS Data API)",
+            environment={"DB_CLUSTER_ARN": cluster_arn, "DB_SECRET_ARN": app_secret_arn,
+                         "DB_NAME": database.database_name, "CLIENT_IDENTITY": client_identity},
+            statements=[allow(DATA_API_STATEMENTS, cluster_arn),
+                        allow(["secretsmanager:GetSecretValue"], app_secret_arn)],
             reserved_concurrency=reserved_concurrency, timeout_seconds=15, memory_mb=512,
-            log_retention_days=log_retention_days, network=network, security_groups=security_groups, keys=keys,
-            alerting=alerting)
+            # A new API version starts on the schema it expects: migrations are written to expand first.
+            depends_on=[self.migration_run], **placement)
+
+    def _migration_run(self, database: Database) -> LambdaInvocation:
+        """Runs schema_migrations once per deploy that changes a migration (or replaces the cluster or
+        the app secret). The provider's default lifecycle (CREATE_ONLY) invokes on create only: a
+        plan reads nothing back, so an unchanged stack plans no change, and a destroy invokes nothing.
+        https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/lambda_invocation
+        """
+        digest = self.migrations_sha256
+        return LambdaInvocation(
+            self, "schema_migration_run", function_name=self.schema_migrations.function.function_name,
+            input=json.dumps({"migrations_sha256": digest}),
+            triggers={"migrations_sha256": digest, "cluster": database.cluster.cluster_resource_id,
+                      "app_secret": self.app_secret.arn},
+            # The writer instance, not only the cluster: the Data API answers only once it is up.
+            depends_on=[database.instances[0], self.schema_migrations.function])

@@ -17,6 +17,23 @@ from lib.constructs.security_keys import SecurityKeys
 READINESS_MAX_AGE_SECONDS = 900
 
 
+def weighted_record_statements(partition: str, dns: Dns) -> list[dict]:
+    """List the zone; change only the weighted records: their name, their type, UPSERT only.
+
+    Both weighted records share one name and differ by set identifier, which IAM cannot name; the
+    change-batch condition keys hold the name (lowercase, no trailing dot), the types and the actions.
+    https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-conditions-route53.html
+    """
+    zone_arn = f"arn:{partition}:route53:::hostedzone/{dns.zone_id}"
+    return [
+        allow(["route53:ListResourceRecordSets"], zone_arn),
+        allow(["route53:ChangeResourceRecordSets"], zone_arn, {"ForAllValues:StringEquals": {
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames": [dns.record_name.lower().rstrip(".")],
+            "route53:ChangeResourceRecordSetsRecordTypes": [dns.record_type],
+            "route53:ChangeResourceRecordSetsActions": ["UPSERT"]}}),
+    ]
+
+
 class Cutover(Construct):
     """The validator publishes readiness; the shifter moves weight only when ready; rollback undoes it."""
 
@@ -34,9 +51,8 @@ class Cutover(Construct):
         readiness = {"METRIC_NAMESPACE": metric_namespace, "READY_METRIC_NAME": ready_metric_name}
         records = {"HOSTED_ZONE_ID": dns.zone_id, "RECORD_NAME": dns.record_name,
                    "NEW_SET_IDENTIFIER": NEW_SET_IDENTIFIER, "LEGACY_SET_IDENTIFIER": LEGACY_SET_IDENTIFIER}
-        zone_arn = f"arn:{partition}:route53:::hostedzone/{dns.zone_id}"
-        change_weights = allow(["route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets"], zone_arn)
-        read_metrics = allow(["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics"], "*")
+        change_weights = weighted_record_statements(partition, dns)
+        read_metrics = allow(["cloudwatch:GetMetricStatistics"], "*")
         alert_topic_arn = alerting.alerts.arn
         self.validator = self._function(
             "migration_validator", "Checks DMS validation, table states and CDC latency",
@@ -45,7 +61,9 @@ class Cutover(Construct):
                          "CDC_LATENCY_THRESHOLD_SECONDS": str(cdc_latency_threshold_seconds),
                          "ALERT_TOPIC_ARN": alert_topic_arn},
             statements=[
-                allow(["dms:DescribeTableStatistics", "dms:DescribeReplicationTasks"], "*"),
+                # DescribeReplicationTasks has no resource-level permission ("*" only); table statistics do.
+                allow(["dms:DescribeTableStatistics"], migration.task.replication_task_arn),
+                allow(["dms:DescribeReplicationTasks"], "*"),
                 read_metrics,
                 allow(["cloudwatch:PutMetricData"], "*", {"StringEquals": {"cloudwatch:namespace": metric_namespace}}),
                 allow(["sns:Publish"], alert_topic_arn),
@@ -54,12 +72,12 @@ class Cutover(Construct):
             "traffic_shifter", "Moves Route53 weight to the new system when it is safe",
             environment={**records, **readiness, "CRITICAL_ALARM_PREFIX": critical_alarm_prefix,
                          "READINESS_MAX_AGE_SECONDS": str(READINESS_MAX_AGE_SECONDS)},
-            statements=[change_weights, read_metrics, allow(["cloudwatch:DescribeAlarms"], "*")],
+            statements=[*change_weights, read_metrics, allow(["cloudwatch:DescribeAlarms"], "*")],
             # Route53 UPSERTs have no compare-and-set: two shifts at once could overwrite each other.
             reserved_concurrency=1)
         self.rollback = self._function(
             "rollback", "Sends all traffic back to the legacy system",
-            environment=records, statements=[change_weights], reserved_concurrency=1)
+            environment=records, statements=change_weights, reserved_concurrency=1)
 
     @property
     def functions(self) -> list[PaymentsFunction]:

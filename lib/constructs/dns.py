@@ -30,6 +30,7 @@ class Dns(Construct):
             vpc=[Route53ZoneVpc(vpc_id=network.vpc.id, vpc_region=region)], force_destroy=destroyable).zone_id
         self.record_name = f"{record_label}.{zone_name}"
         legacy_is_hostname = bool(legacy_endpoint) and not legacy_ips
+        self.record_type = "CNAME" if legacy_is_hostname else "A"
         # Weighted records in one set must share a type: a hostname legacy endpoint makes both CNAMEs.
         self.new_record = self._new_record(load_balancer, as_cname=legacy_is_hostname)
         # Route53's checkers are on the internet: one check per globally routable address (the settings

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from cdktf import AssetType, TerraformAsset
+from cdktf import AssetType, ITerraformDependable, TerraformAsset
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
@@ -21,6 +22,23 @@ from lib.packaging import build_package
 LAMBDA_SOURCE_ROOT = Path(__file__).resolve().parent.parent / "lambda"
 BUILD_DIR = Path(__file__).resolve().parents[2] / "build" / "lambda"
 RUNTIME = "python3.12"
+# IAM actions Lambda performs for every function, named by why (tests/unit/test_iam_least_privilege.py
+# allows these and the calls each handler makes, nothing else):
+SERVICE_NEEDS = {
+    # the runtime writes the function's log lines
+    "logs": ("logs:CreateLogStream", "logs:PutLogEvents"),
+    # a function in a VPC reaches it through network interfaces Lambda creates with the function's role
+    # (what the AWS managed AWSLambdaVPCAccessExecutionRole grants, ec2:DescribeSubnets included)
+    "network interfaces": ("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+                           "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+                           "ec2:UnassignPrivateIpAddresses"),
+    # active tracing sends segments
+    "X-Ray": ("xray:PutTraceSegments", "xray:PutTelemetryRecords"),
+    # failed asynchronous invocations go to the dead-letter topic
+    "dead-letter topic": ("sns:Publish",),
+    # the data key encrypts the environment, the secrets and the topics: decrypt to read, a data key to write
+    "KMS": ("kms:Decrypt", "kms:GenerateDataKey"),
+}
 
 
 class PaymentsFunction(Construct):
@@ -33,8 +51,10 @@ class PaymentsFunction(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, source: str, description: str,
                  environment: dict[str, str], statements: list[dict], reserved_concurrency: int | None = 2,
                  timeout_seconds: int = 30, memory_mb: int = 256, log_retention_days: int, network: Network,
-                 security_groups: SecurityGroups, keys: SecurityKeys, alerting: Alerting) -> None:
+                 security_groups: SecurityGroups, keys: SecurityKeys, alerting: Alerting,
+                 depends_on: Sequence[ITerraformDependable] = ()) -> None:
         super().__init__(scope, construct_id)
+        self.source = source
         self.short_name = source.replace("_", "-")
         self.name = f"{name_prefix}-{self.short_name}"
         package = build_package(LAMBDA_SOURCE_ROOT / source, BUILD_DIR)
@@ -44,15 +64,13 @@ class PaymentsFunction(Construct):
         role = IamRole(self, "role", name=self.name, description=f"Runs {self.name}",
                        assume_role_policy=trust_policy(service_principal(self, "lambda").name))
         failure_topic_arn = alerting.alerts.arn
+        # What Lambda needs on the function's behalf, whatever its code does (SERVICE_NEEDS).
         base_statements = [
             allow(["logs:CreateLogStream", "logs:PutLogEvents"], f"{self.log_group.arn}:*"),
-            # ENI management (what AWSLambdaVPCAccessExecutionRole grants) and X-Ray segments have no
-            # resource-level permissions.
-            allow(["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
-                   "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
-                   "xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*"),
-            allow(["sns:Publish"], failure_topic_arn),
-            allow(["kms:Decrypt", "kms:GenerateDataKey"], keys.data_key.arn),
+            # ENI management and X-Ray segments have no resource-level permissions.
+            allow([*SERVICE_NEEDS["network interfaces"], *SERVICE_NEEDS["X-Ray"]], "*"),
+            allow(SERVICE_NEEDS["dead-letter topic"], failure_topic_arn),
+            allow(SERVICE_NEEDS["KMS"], keys.data_key.arn),
         ]
         policy = IamRolePolicy(self, "policy", role=role.id, name="least-privilege",
                                policy=policy_document(base_statements + statements))
@@ -66,7 +84,7 @@ class PaymentsFunction(Construct):
                         "security_group_ids": [security_groups.lambda_functions.id]},
             tracing_config={"mode": "Active"},
             dead_letter_config={"target_arn": failure_topic_arn},
-            depends_on=[self.log_group, policy])
+            depends_on=[self.log_group, policy, *depends_on])
 
     @property
     def arn(self) -> str:

@@ -7,9 +7,14 @@ from cdktf_cdktf_provider_aws.cloudwatch_log_resource_policy import CloudwatchLo
 from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.lb import Lb
-from cdktf_cdktf_provider_aws.lb_listener import LbListener, LbListenerDefaultAction
+from cdktf_cdktf_provider_aws.lb_listener import (
+    LbListener,
+    LbListenerDefaultAction,
+    LbListenerMutualAuthentication,
+)
 from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup
 from cdktf_cdktf_provider_aws.lb_target_group_attachment import LbTargetGroupAttachment
+from cdktf_cdktf_provider_aws.lb_trust_store import LbTrustStore
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from cdktf_cdktf_provider_aws.s3_bucket_lifecycle_configuration import (
     S3BucketLifecycleConfiguration,
@@ -48,17 +53,28 @@ ABORT_INCOMPLETE_UPLOAD_DAYS = 7
 
 
 class LoadBalancer(Construct):
-    """Serves HTTPS on 443 (and redirects 80) when it has a certificate, plain HTTP on 80 otherwise."""
+    """Serves HTTPS on 443 (and redirects 80) when it has a certificate, plain HTTP on 80 otherwise.
+
+    With a client CA bundle (bucket, key) the HTTPS listener verifies client certificates against a
+    trust store made from it (mutual TLS, `verify` mode): a client without a certificate that chains
+    to the bundle is refused in the TLS handshake, on every path. The ALB then passes the verified
+    certificate to the API in the X-Amzn-Mtls-Clientcert-* headers, which it sets itself.
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/mutual-authentication.html
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, internal: bool,
-                 certificate_arn: str | None, deletion_protection: bool, access_log_retention_days: int,
-                 waf_log_retention_days: int, account_id: str, partition: str, region: str, network: Network,
-                 security_groups: SecurityGroups, keys: SecurityKeys, compute: Compute) -> None:
+                 certificate_arn: str | None, client_ca_bundle: tuple[str, str] | None = None,
+                 deletion_protection: bool, access_log_retention_days: int, waf_log_retention_days: int,
+                 account_id: str, partition: str, region: str, network: Network, security_groups: SecurityGroups,
+                 keys: SecurityKeys, compute: Compute) -> None:
         super().__init__(scope, construct_id)
+        if client_ca_bundle is not None and certificate_arn is None:
+            raise ValueError("a client CA bundle needs a certificate: mutual TLS runs on the HTTPS listener")
         self._name_prefix = name_prefix
         self._account_id, self._partition, self._region = account_id, partition, region
         self.https_enabled = certificate_arn is not None
         self.scheme = "https" if self.https_enabled else "http"
+        self.trust_store = self._trust_store(client_ca_bundle) if client_ca_bundle else None
         self.access_logs, self.access_logs_policy = self._access_log_bucket(
             account_id, deletion_protection, access_log_retention_days)
         # ELB checks that it may write to the bucket when access logs are switched on: created before the
@@ -74,6 +90,13 @@ class LoadBalancer(Construct):
         self.target_group = self._lambda_target(compute)
         self.listeners = self._listeners(certificate_arn)
         self.web_acl = self._firewall(waf_log_retention_days, keys)
+
+    def _trust_store(self, client_ca_bundle: tuple[str, str]) -> LbTrustStore:
+        bucket, key = client_ca_bundle
+        # Trust store names are limited to 32 characters: "payments-<suffix of at most 16>-mtls" fits.
+        return LbTrustStore(self, "trust_store", name=f"{self._name_prefix}-mtls",
+                            ca_certificates_bundle_s3_bucket=bucket, ca_certificates_bundle_s3_key=key,
+                            tags={"Name": f"{self._name_prefix}-mtls"})
 
     def _lambda_target(self, compute: Compute) -> LbTargetGroup:
         # Terraform warns "health_check.protocol cannot be specified" for Lambda targets although none is
@@ -134,8 +157,13 @@ class LoadBalancer(Construct):
         if not self.https_enabled:
             return [LbListener(self, "http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP",
                                default_action=forward)]
+        mutual_authentication = None
+        if self.trust_store is not None:
+            mutual_authentication = LbListenerMutualAuthentication(mode="verify",
+                                                                   trust_store_arn=self.trust_store.arn)
         https = LbListener(self, "https", load_balancer_arn=self.alb.arn, port=443, protocol="HTTPS",
-                           ssl_policy=TLS_POLICY, certificate_arn=certificate_arn, default_action=forward)
+                           ssl_policy=TLS_POLICY, certificate_arn=certificate_arn, default_action=forward,
+                           mutual_authentication=mutual_authentication)
         redirect = LbListener(self, "http_redirect", load_balancer_arn=self.alb.arn, port=80,
                               protocol="HTTP", default_action=[LbListenerDefaultAction(
                                   type="redirect",

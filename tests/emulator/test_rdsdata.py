@@ -136,23 +136,24 @@ def test_an_application_role_secret_logs_in_as_that_role(aws: Callable[[str], An
                                                          sql: Callable[..., Any]) -> None:
     secrets = aws("secretsmanager")
     app_secret = secrets.create_secret(Name=unique("app-role"))["ARN"]  # created empty, as the stack will
-    sql("CREATE ROLE payments_app LOGIN PASSWORD 'app-pw-1'")
+    # Not the stack's payments_app: roles are server-wide, and test_payments_mutual_tls migrates another cluster.
+    sql("CREATE ROLE reports_app LOGIN PASSWORD 'app-pw-1'")
     sql("CREATE TABLE app_data (id bigint)")
-    sql("GRANT SELECT ON app_data TO payments_app")
+    sql("GRANT SELECT ON app_data TO reports_app")
     secrets.put_secret_value(SecretId=app_secret,
-                             SecretString=json.dumps({"username": "payments_app", "password": "app-pw-1"}))
+                             SecretString=json.dumps({"username": "reports_app", "password": "app-pw-1"}))
 
-    assert sql("SELECT current_user", secret=app_secret)["records"] == [[{"stringValue": "payments_app"}]]
+    assert sql("SELECT current_user", secret=app_secret)["records"] == [[{"stringValue": "reports_app"}]]
     with pytest.raises(ClientError) as no_ddl:
         sql("CREATE TABLE app_owned (id bigint)", secret=app_secret)
     assert "permission denied for schema public" in no_ddl.value.response["Error"]["Message"]
 
     secrets.put_secret_value(SecretId=app_secret,
-                             SecretString=json.dumps({"username": "payments_app", "password": "wrong"}))
+                             SecretString=json.dumps({"username": "reports_app", "password": "wrong"}))
     with pytest.raises(ClientError) as wrong:
         sql("SELECT 1", secret=app_secret)
     assert wrong.value.response["Error"]["Code"] == "DatabaseErrorException"
-    assert 'password authentication failed for user "payments_app"' in wrong.value.response["Error"]["Message"]
+    assert 'password authentication failed for user "reports_app"' in wrong.value.response["Error"]["Message"]
 
 
 def test_the_secret_is_checked_against_the_cluster(aws: Callable[[str], Any], network: dict[str, Any],

@@ -108,7 +108,8 @@ def test_dms_service_roles_exist_with_exact_names(aws):
         assert iam.get_role(RoleName=name)["Role"]["RoleName"] == name
 
 
-@pytest.mark.parametrize("role", ["payment-api", "migration-validator", "traffic-shifter", "rollback"])
+@pytest.mark.parametrize("role", ["payment-api", "schema-migrations", "migration-validator", "traffic-shifter",
+                                  "rollback"])
 def test_functions_run_in_private_subnets_with_tracing_and_concurrency(aws, outputs, settings, role):
     lam = aws("lambda")
     name = outputs["lambda_function_names"][role]
@@ -122,8 +123,11 @@ def test_functions_run_in_private_subnets_with_tracing_and_concurrency(aws, outp
     concurrency = function["Concurrency"]["ReservedConcurrentExecutions"]
     if role == "payment-api":
         assert concurrency == settings.payment_api_reserved_concurrency >= 50
-        assert set(configuration["Environment"]["Variables"]) == {"DB_CLUSTER_ARN", "DB_SECRET_ARN", "DB_NAME"}
-        assert configuration["Environment"]["Variables"]["DB_CLUSTER_ARN"] == outputs["aurora_cluster_arn"]
+        variables = configuration["Environment"]["Variables"]
+        assert set(variables) == {"DB_CLUSTER_ARN", "DB_SECRET_ARN", "DB_NAME", "CLIENT_IDENTITY"}
+        assert variables["DB_CLUSTER_ARN"] == outputs["aurora_cluster_arn"]
+        assert variables["DB_SECRET_ARN"] == outputs["aurora_app_secret_arn"] != outputs["aurora_master_secret_arn"]
+        assert variables["CLIENT_IDENTITY"] == settings.client_identity == outputs["client_identity"]
     else:
         assert concurrency >= 1
 

@@ -1,5 +1,10 @@
 """Fixtures for the Lambda handler tests.
 
+Database fixtures follow the deployed shape: the schema_migrations function runs as a login
+like RDS's master user (CREATEROLE, owner of the database, not a superuser) with its secret in
+(moto's) Secrets Manager, and writes the API's login into the app secret; the payment API then
+talks to the database as that login (`app_data_api`), never as the master.
+
 Handlers live in lib/lambda/<name>/handler.py and are all called `handler.py`, so each
 test loads a fresh copy under a unique module name (fresh client caches and schema flag).
 The shared modules they import (lib/lambda/shared, at the zip root when deployed) are put
@@ -12,9 +17,12 @@ import importlib.util
 import itertools
 import json
 import sys
+import types
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 
 HERE = Path(__file__).resolve().parent
 LAMBDA_DIR = HERE.parent.parent / "lib" / "lambda"
@@ -36,6 +44,9 @@ support_data_api = load_module(HERE / "support_data_api.py", "lambda_tests_suppo
 
 CLUSTER_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:payments-aurora"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:payments-db-AbCdEf"
+MASTER_USER = "payments_master"
+MASTER_PASSWORD = "master-password-of-the-tests"
+CLUSTER_HOST = "payments-aurora.cluster-abc.us-east-1.rds.amazonaws.com"
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +65,10 @@ def fake_aws_environment(monkeypatch):
 
 
 def load_handler(name):
+    # A function's own modules sit next to its handler.py at the zip root: importable by name.
+    function_dir = str(LAMBDA_DIR / name)
+    if function_dir not in sys.path:
+        sys.path.append(function_dir)
     return load_module(LAMBDA_DIR / name / "handler.py", f"lambda_{name}_handler_{next(_module_ids)}")
 
 
@@ -83,11 +98,35 @@ def rollback():
     return load_handler("rollback")
 
 
+class LambdaContext:
+    """The attributes of a Lambda context object the handlers read."""
+
+    def __init__(self, function_name, request_id, remaining_ms=300_000):
+        self.function_name = function_name
+        self.aws_request_id = request_id
+        self._remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self):
+        return self._remaining_ms
+
+
+@pytest.fixture
+def lambda_context():
+    """Factory: lambda_context(function_name, request_id=..., remaining_ms=...)."""
+
+    def build(function_name="payments-test-function", request_id="8f5e2b1c-0d4a-4c8e-9a51-2f3b7c9d1e60",
+              remaining_ms=300_000):
+        return LambdaContext(function_name, request_id, remaining_ms)
+
+    return build
+
+
 @pytest.fixture
 def payment_api_env(monkeypatch):
     monkeypatch.setenv("DB_CLUSTER_ARN", CLUSTER_ARN)
     monkeypatch.setenv("DB_SECRET_ARN", SECRET_ARN)
     monkeypatch.setenv("DB_NAME", "payments")
+    monkeypatch.setenv("CLIENT_IDENTITY", "header")
     return {"resourceArn": CLUSTER_ARN, "secretArn": SECRET_ARN, "database": "payments"}
 
 
@@ -146,3 +185,99 @@ def data_api(postgres_server, payments_database, monkeypatch, payment_api_env):
     return support_data_api.FakeDataApi(
         postgres_server, resource_arn=CLUSTER_ARN, secret_arn=SECRET_ARN, database=payments_database
     )
+
+
+class LoginServer:
+    """The test server as one login sees it: each connection authenticates as that user and
+    password over TCP on 127.0.0.1, as the Data API does with a secret's credentials."""
+
+    def __init__(self, server, user, password):
+        self._server = server
+        self.user = user
+        self.password = password
+
+    def connect(self, database="postgres"):
+        return self._server.login(database, self.user, self.password)
+
+
+@pytest.fixture(scope="session")
+def master_login(postgres_server):
+    """A login like RDS's master user: CREATEROLE and CREATEDB, not a superuser."""
+    admin = postgres_server.connect()
+    try:
+        if not admin.run("SELECT 1 FROM pg_roles WHERE rolname = :name", name=MASTER_USER):
+            admin.run(f"CREATE ROLE {MASTER_USER} LOGIN CREATEROLE CREATEDB PASSWORD '{MASTER_PASSWORD}'")
+    finally:
+        admin.close()
+    return LoginServer(postgres_server, MASTER_USER, MASTER_PASSWORD)
+
+
+@pytest.fixture
+def aurora_secrets():
+    """moto's Secrets Manager with the master secret (as RDS manages it) and the app secret the
+    stack creates empty."""
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        master = client.create_secret(
+            Name="rds!cluster-payments", SecretString=json.dumps({"username": MASTER_USER,
+                                                                  "password": MASTER_PASSWORD}))
+        app = client.create_secret(Name="payments-test-db-app")
+        yield types.SimpleNamespace(client=client, master_arn=master["ARN"], app_arn=app["ARN"])
+
+
+@pytest.fixture
+def master_data_api(postgres_server, payments_database, master_login, aurora_secrets):
+    """The Data API with the master secret, on a test database the master login owns."""
+    admin = postgres_server.connect()
+    try:
+        admin.run(f'ALTER DATABASE "{payments_database}" OWNER TO {MASTER_USER}')
+    finally:
+        admin.close()
+    api = support_data_api.FakeDataApi(master_login, resource_arn=CLUSTER_ARN,
+                                       secret_arn=aurora_secrets.master_arn, database=payments_database)
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def schema_migrations_env(payments_database, aurora_secrets):
+    """The migration function's environment (run_migration sets it before each call)."""
+    return {"DB_CLUSTER_ARN": CLUSTER_ARN, "DB_NAME": payments_database,
+            "MASTER_SECRET_ARN": aurora_secrets.master_arn, "APP_SECRET_ARN": aurora_secrets.app_arn,
+            "DB_HOST": CLUSTER_HOST, "DB_PORT": "5432"}
+
+
+@pytest.fixture
+def run_migration(load_lambda, master_data_api, schema_migrations_env, monkeypatch):
+    """Runs the schema_migrations handler (a fresh container each call) against the test database."""
+
+    def run(event=None, context=None, migrations_dir=None):
+        for name, value in schema_migrations_env.items():
+            monkeypatch.setenv(name, value)
+        module = load_lambda("schema_migrations")
+        module.rds_data_client = lambda: master_data_api
+        if migrations_dir is not None:
+            module.MIGRATIONS_DIR = migrations_dir
+        return module.handler(event, context)
+
+    return run
+
+
+def app_secret(aurora_secrets):
+    """The current value of the app secret (what the migration stored)."""
+    return json.loads(aurora_secrets.client.get_secret_value(SecretId=aurora_secrets.app_arn)["SecretString"])
+
+
+@pytest.fixture
+def app_data_api(run_migration, postgres_server, payments_database, aurora_secrets, payment_api_env,
+                 monkeypatch):
+    """The Data API as the payment API uses it after a deploy: migrated database, the app secret."""
+    run_migration()
+    secret = app_secret(aurora_secrets)
+    api = support_data_api.FakeDataApi(
+        LoginServer(postgres_server, secret["username"], secret["password"]), resource_arn=CLUSTER_ARN,
+        secret_arn=aurora_secrets.app_arn, database=payments_database)
+    monkeypatch.setenv("DB_SECRET_ARN", aurora_secrets.app_arn)
+    monkeypatch.setenv("DB_NAME", payments_database)
+    yield api
+    api.close()

@@ -10,7 +10,7 @@ from lib.lambda_imports import import_problems
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lib" / "lambda"
 SHARED_DIR = LAMBDA_DIR / "shared"
-FUNCTIONS = ("payment_api", "migration_validator", "traffic_shifter", "rollback")
+FUNCTIONS = ("payment_api", "migration_validator", "traffic_shifter", "rollback", "schema_migrations")
 SHARED_MODULES = {path.stem for path in SHARED_DIR.glob("*.py")}
 SOURCES = sorted(LAMBDA_DIR.rglob("*.py"))
 

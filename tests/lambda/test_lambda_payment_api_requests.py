@@ -16,6 +16,7 @@ PAYMENT = {"amount": "10.05", "currency": "USD", "merchant_id": "m_1"}
 PAYMENT_ID = "3b241101-e2bb-4255-8caf-4136c566a962"
 STORED = {"id": PAYMENT_ID, "amount": "10.05", "currency": "USD", "merchant_id": "m_1",
           "status": "PENDING", "created_at": "2024-05-01T10:00:00.000Z"}
+IDENTITY = {"X-Merchant-Id": "m_1"}  # CLIENT_IDENTITY=header (payment_api_env)
 
 
 @pytest.fixture
@@ -28,19 +29,11 @@ def stubbed(payment_api, payment_api_env, monkeypatch):
         stubber.assert_no_pending_responses()
 
 
-def expect_schema(stubber, payment_api):
-    for statement in payment_api.schema_statements():
-        assert "IF NOT EXISTS" in statement
-        stubber.add_response("execute_statement", {"numberOfRecordsUpdated": 0},
-                             {**CONNECTION, "sql": statement})
-
-
 def records(*rows):
     return {"formattedRecords": json.dumps(list(rows)), "numberOfRecordsUpdated": 0}
 
 
-def test_health_sends_schema_then_select_1(stubbed, payment_api, alb_event):
-    expect_schema(stubbed, payment_api)
+def test_health_sends_only_select_1(stubbed, payment_api, alb_event):
     stubbed.add_response("execute_statement", {"numberOfRecordsUpdated": 0},
                          {**CONNECTION, "sql": "SELECT 1"})
     response = payment_api.handler(alb_event("GET", "/health"), None)
@@ -51,7 +44,6 @@ def test_create_sends_typed_parameters(stubbed, payment_api, alb_event, monkeypa
     monkeypatch.setattr(payment_api.uuid, "uuid4", lambda: PAYMENT_ID)
     expected_hash = payment_api.request_hash(
         {"amount": payment_api.Decimal("10.05"), "currency": "USD", "merchant_id": "m_1"})
-    expect_schema(stubbed, payment_api)
     stubbed.add_response(
         "execute_statement",
         records({**STORED, "request_hash": expected_hash}),
@@ -71,38 +63,38 @@ def test_create_sends_typed_parameters(stubbed, payment_api, alb_event, monkeypa
         },
     )
     response = payment_api.handler(
-        alb_event("POST", "/payments", PAYMENT, {"Idempotency-Key": "idem-1"}), None)
+        alb_event("POST", "/payments", PAYMENT, {"Idempotency-Key": "idem-1", **IDENTITY}), None)
     assert response["statusCode"] == 201
     assert json.loads(response["body"]) == STORED
-    assert "ON CONFLICT (idempotency_key) DO NOTHING" in payment_api.INSERT_PAYMENT_SQL
+    assert "ON CONFLICT (merchant_id, idempotency_key) DO NOTHING" in payment_api.INSERT_PAYMENT_SQL
 
 
 def test_replay_selects_by_idempotency_key(stubbed, payment_api, alb_event):
     expected_hash = payment_api.request_hash(
         {"amount": payment_api.Decimal("10.05"), "currency": "USD", "merchant_id": "m_1"})
-    expect_schema(stubbed, payment_api)
     stubbed.add_response("execute_statement", records(),
                          {**CONNECTION, "sql": payment_api.INSERT_PAYMENT_SQL,
                           "formatRecordsAs": "JSON", "parameters": ANY})
     stubbed.add_response(
         "execute_statement", records({**STORED, "request_hash": expected_hash}),
         {**CONNECTION, "sql": payment_api.SELECT_BY_IDEMPOTENCY_KEY_SQL, "formatRecordsAs": "JSON",
-         "parameters": [{"name": "idempotency_key", "value": {"stringValue": "idem-1"}}]},
+         "parameters": [{"name": "merchant_id", "value": {"stringValue": "m_1"}},
+                        {"name": "idempotency_key", "value": {"stringValue": "idem-1"}}]},
     )
     response = payment_api.handler(
-        alb_event("POST", "/payments", PAYMENT, {"Idempotency-Key": "idem-1"}), None)
+        alb_event("POST", "/payments", PAYMENT, {"Idempotency-Key": "idem-1", **IDENTITY}), None)
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == STORED
 
 
-def test_get_sends_uuid_type_hint(stubbed, payment_api, alb_event):
-    expect_schema(stubbed, payment_api)
+def test_get_sends_uuid_type_hint_and_the_merchant(stubbed, payment_api, alb_event):
     stubbed.add_response(
         "execute_statement", records(),
         {**CONNECTION, "sql": payment_api.SELECT_BY_ID_SQL, "formatRecordsAs": "JSON",
-         "parameters": [{"name": "id", "value": {"stringValue": PAYMENT_ID}, "typeHint": "UUID"}]},
+         "parameters": [{"name": "id", "value": {"stringValue": PAYMENT_ID}, "typeHint": "UUID"},
+                        {"name": "merchant_id", "value": {"stringValue": "m_1"}}]},
     )
-    response = payment_api.handler(alb_event("GET", f"/payments/{PAYMENT_ID}"), None)
+    response = payment_api.handler(alb_event("GET", f"/payments/{PAYMENT_ID}", None, IDENTITY), None)
     assert response["statusCode"] == 404
 
 
@@ -130,7 +122,7 @@ class NoDatabase:
         raise AssertionError("invalid requests must be rejected before any database call")
 
 
-KEY = {"Idempotency-Key": "k-123"}
+KEY = {"Idempotency-Key": "k-123", **IDENTITY}
 
 
 def _b64_garbage(alb_event):
@@ -191,14 +183,14 @@ MALFORMED = {
                                        KEY), 400, "merchant_id must be"),
     "unknown field": (lambda e: e("POST", "/payments", {**PAYMENT, "tip": "1.00"}, KEY),
                       400, "unknown field(s): tip"),
-    "missing idempotency key": (lambda e: e("POST", "/payments", PAYMENT), 400,
+    "missing idempotency key": (lambda e: e("POST", "/payments", PAYMENT, IDENTITY), 400,
                                 "Idempotency-Key header is required"),
-    "empty idempotency key": (lambda e: e("POST", "/payments", PAYMENT, {"Idempotency-Key": ""}),
+    "empty idempotency key": (lambda e: e("POST", "/payments", PAYMENT, {"Idempotency-Key": "", **IDENTITY}),
                               400, "Idempotency-Key header is required"),
     "oversized idempotency key": (lambda e: e("POST", "/payments", PAYMENT,
-                                              {"Idempotency-Key": "k" * 129}), 400, "1-128"),
+                                              {"Idempotency-Key": "k" * 129, **IDENTITY}), 400, "1-128"),
     "unsafe idempotency key": (lambda e: e("POST", "/payments", PAYMENT,
-                                           {"Idempotency-Key": "key with spaces"}), 400, "1-128"),
+                                           {"Idempotency-Key": "key with spaces", **IDENTITY}), 400, "1-128"),
     "oversized body": (lambda e: _raw(e, json.dumps({**PAYMENT, "pad": "x" * 17000})), 413,
                        "exceeds 16384 bytes"),
     "oversized base64 body": (lambda e: e("POST", "/payments", "x" * 20000, KEY, base64_body=True),
@@ -211,9 +203,25 @@ MALFORMED = {
     "wrong method on payment": (lambda e: e("DELETE", f"/payments/{PAYMENT_ID}"), 405, "use GET"),
     "unknown path": (lambda e: e("GET", "/admin"), 404, "not found"),
     "nested unknown path": (lambda e: e("GET", f"/payments/{PAYMENT_ID}/refunds"), 404, "not found"),
-    "malformed payment id": (lambda e: e("GET", "/payments/not-a-uuid"), 400, "must be a UUID"),
-    "sql in payment id": (lambda e: e("GET", "/payments/1%27%20OR%201=1"), 400, "must be a UUID"),
-    "braced uuid": (lambda e: e("GET", "/payments/{" + PAYMENT_ID + "}"), 400, "must be a UUID"),
+    "malformed payment id": (lambda e: e("GET", "/payments/not-a-uuid", None, IDENTITY), 400, "must be a UUID"),
+    "sql in payment id": (lambda e: e("GET", "/payments/1%27%20OR%201=1", None, IDENTITY), 400,
+                          "must be a UUID"),
+    "braced uuid": (lambda e: e("GET", "/payments/{" + PAYMENT_ID + "}", None, IDENTITY), 400,
+                    "must be a UUID"),
+    "lowercase method": (lambda e: e("post", "/payments", PAYMENT, KEY), 405, "use POST"),
+    "mixed-case method": (lambda e: e("Get", f"/payments/{PAYMENT_ID}", None, IDENTITY), 405, "use GET"),
+    "lowercase method on /health": (lambda e: e("get", "/health"), 405, "use GET"),
+    "no merchant identity on create": (lambda e: e("POST", "/payments", PAYMENT, {"Idempotency-Key": "k"}),
+                                       401, "X-Merchant-Id header is required"),
+    "no merchant identity on read": (lambda e: e("GET", f"/payments/{PAYMENT_ID}"), 401,
+                                     "X-Merchant-Id header is required"),
+    "malformed merchant identity": (lambda e: e("GET", f"/payments/{PAYMENT_ID}", None,
+                                                {"X-Merchant-Id": "m 1; DROP"}), 401, "X-Merchant-Id must be"),
+    "body names another merchant": (lambda e: e("POST", "/payments", {**PAYMENT, "merchant_id": "m_2"}, KEY),
+                                    403, "not the authenticated merchant"),
+    "forged certificate subject in header mode": (
+        lambda e: e("GET", f"/payments/{PAYMENT_ID}", None,
+                    {"X-Amzn-Mtls-Clientcert-Subject": "CN=m_1"}), 401, "X-Merchant-Id header is required"),
 }
 
 
@@ -258,7 +266,7 @@ def test_unexpected_bug_is_500_without_trace(payment_api, payment_api_env, alb_e
         raise KeyError("internal-detail")
 
     monkeypatch.setattr(payment_api, "rds_data_client", broken)
-    response = payment_api.handler(alb_event("GET", f"/payments/{PAYMENT_ID}"), None)
+    response = payment_api.handler(alb_event("GET", f"/payments/{PAYMENT_ID}", None, IDENTITY), None)
     assert response["statusCode"] == 500
     assert json.loads(response["body"]) == {"error": "internal error"}
 

@@ -18,6 +18,8 @@ PROFILES: dict[str, dict[str, str]] = {
         "CERTIFICATE_ARN": "arn:aws:acm:eu-central-1:123456789012:certificate/abc",
         "LEGACY_ENDPOINT": GLOBAL_LEGACY_IP,  # globally routable: gets a Route53 health check
         "ONPREM_CUSTOMER_GATEWAY_IP": VPN_PEER_IP,  # a statically routed Site-to-Site VPN
+        # Mutual TLS: a trust store from this bundle, client certificates verified on 443.
+        "CLIENT_CA_BUNDLE_S3_URI": "s3://payments-trust-eu/clients/ca-bundle.pem",
     },
     "legacy_hostname": {"LEGACY_ENDPOINT": "legacy-payments.example.com", "NEW_SYSTEM_WEIGHT": "10"},
     # A real account: a certificate and a way to on-premises are required there (here a VPN with BGP); the

@@ -98,7 +98,8 @@ def _migration(stack, built, **inputs):
 def _compute(stack, built, **inputs):
     built.compute = Compute(stack, "compute", network=built.network, security_groups=built.security_groups,
                             keys=built.keys, alerting=built.alerting, database=built.database, **{
-                                "name_prefix": PREFIX, "reserved_concurrency": 50, "log_retention_days": 365,
+                                "name_prefix": PREFIX, "reserved_concurrency": 50, "client_identity": "header",
+                                "secret_recovery_window_days": 0, "log_retention_days": 365,
                                 **inputs})
 
 

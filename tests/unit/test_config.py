@@ -149,6 +149,30 @@ INVALID = [
      "CERTIFICATE_ARN", "partition of cn-north-1 (aws-cn)"),
     ({"CERTIFICATE_ARN": "arn:aws:acm:us-east-1:١٢٣٤٥٦٧٨٩٠١٢:certificate/abc"}, "CERTIFICATE_ARN",
      "ACM certificate ARN"),
+    # client identity: mutual TLS needs its trust store and HTTPS; a public prod ALB needs mutual TLS
+    ({"CLIENT_IDENTITY": "cert"}, "CLIENT_IDENTITY", "mtls, header"),
+    ({"CLIENT_IDENTITY": "MTLS"}, "CLIENT_IDENTITY", "mtls, header"),
+    ({"CLIENT_IDENTITY": "mtls"}, "CLIENT_CA_BUNDLE_S3_URI", "required with CLIENT_IDENTITY=mtls"),
+    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem"}, "CERTIFICATE_ARN",
+     "required with CLIENT_CA_BUNDLE_S3_URI"),
+    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem", "CERTIFICATE_ARN": CERT_US_EAST_1,
+      "CLIENT_IDENTITY": "header"}, "CLIENT_IDENTITY", "must be mtls with CLIENT_CA_BUNDLE_S3_URI"),
+    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1}, "CLIENT_CA_BUNDLE_S3_URI",
+     "required on TARGET=aws with ENVIRONMENT=prod for a public ALB"),
+    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1, "ALB_INTERNAL": "false"},
+     "CLIENT_CA_BUNDLE_S3_URI", "required on TARGET=aws with ENVIRONMENT=prod for a public ALB"),
+    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1, "CLIENT_IDENTITY": "header"},
+     "CLIENT_IDENTITY", "refused for a public prod ALB"),
+    ({"CLIENT_CA_BUNDLE_S3_URI": "https://trust-bucket.s3.amazonaws.com/ca.pem"}, "CLIENT_CA_BUNDLE_S3_URI",
+     "s3://<bucket>/<key>"),
+    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket"}, "CLIENT_CA_BUNDLE_S3_URI", "is not an object key"),
+    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/"}, "CLIENT_CA_BUNDLE_S3_URI", "is not an object key"),
+    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/certs/"}, "CLIENT_CA_BUNDLE_S3_URI", "is not an object key"),
+    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/" + "k" * 1025}, "CLIENT_CA_BUNDLE_S3_URI",
+     "is not an object key"),
+    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca\n.pem"}, "CLIENT_CA_BUNDLE_S3_URI", "control characters"),
+    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://Trust_Bucket/ca.pem"}, "CLIENT_CA_BUNDLE_S3_URI", "not an S3 bucket name"),
+    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://xn--trust/ca.pem"}, "CLIENT_CA_BUNDLE_S3_URI", "not an S3 bucket name"),
     # legacy endpoint: private (RFC 1918) or globally routable, nothing else
     ({"LEGACY_ENDPOINT": "100.64.0.1"}, "LEGACY_ENDPOINT", "carrier-grade NAT"),
     ({"LEGACY_ENDPOINT": "127.0.0.1"}, "LEGACY_ENDPOINT", "loopback"),
@@ -292,6 +316,15 @@ VALID = [
     ({"AWS_REGION": "us-gov-west-1", "AVAILABILITY_ZONE_IDS": "usgw1-az1,usgw1-az2,usgw1-az3"}, "aws_region",
      "us-gov-west-1"),
     ({"ALB_INTERNAL": "YES"}, "alb_internal", True),
+    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust.bucket-01/ca/bundle v2.pem", "CERTIFICATE_ARN": CERT_US_EAST_1},
+     "client_ca_bundle_location", ("trust.bucket-01", "ca/bundle v2.pem")),
+    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem", "CERTIFICATE_ARN": CERT_US_EAST_1},
+     "client_identity", "mtls"),
+    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1, "ALB_INTERNAL": "true"},
+     "client_identity", "header"),
+    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1,
+      "CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem"}, "client_identity", "mtls"),
+    ({"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1, "CLIENT_IDENTITY": "header"}, "client_identity", "header"),
     ({"PAYMENT_API_RESERVED_CONCURRENCY": "off"}, "payment_api_reserved_concurrency", None),
     ({"PAYMENT_API_RESERVED_CONCURRENCY": "None"}, "payment_api_reserved_concurrency", None),
     ({"PAYMENT_API_RESERVED_CONCURRENCY": "0"}, "payment_api_reserved_concurrency", None),
@@ -352,6 +385,14 @@ def test_certificate_opens_https_and_redirect_ports():
     assert settings.listener_ports == (80, 443)
 
 
+def test_client_identity_follows_the_ca_bundle():
+    assert load_settings({}).client_identity == "header"
+    assert load_settings({}).client_ca_bundle_location is None
+    aws = {"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1}
+    assert load_settings(aws).client_identity == "header"  # dev on AWS: no trust store, so no mutual TLS
+    assert load_settings({**aws, "CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem"}).client_identity == "mtls"
+
+
 def test_https_is_required_on_aws_and_optional_locally():
     assert load_settings(AWS_TARGET).listener_ports == (80, 443)
     assert load_settings({"TARGET": "local"}).certificate_arn is None
@@ -370,7 +411,7 @@ def test_deletion_protection_defaults_on_in_prod_only():
     assert load_settings({}).deletion_protection is False
     assert load_settings(aws).deletion_protection is False
     assert load_settings({"ENVIRONMENT": "prod"}).deletion_protection is True
-    assert load_settings({**aws, "ENVIRONMENT": "prod"}).deletion_protection is True
+    assert load_settings({**aws, "ENVIRONMENT": "prod", "ALB_INTERNAL": "true"}).deletion_protection is True
     assert load_settings({"DELETION_PROTECTION": "true"}).deletion_protection is True
 
 

@@ -56,13 +56,36 @@ def test_shifter_and_rollback_move_the_dns_records_one_at_a_time(cutover):
         assert synthesized.body(function.function)["reserved_concurrent_executions"] == 1
 
 
-def test_route53_changes_are_scoped_to_the_zone(cutover):
+def test_route53_changes_are_scoped_to_the_weighted_records(cutover):
     built, synthesized = cutover
     zone_arn = "arn:aws:route53:::hostedzone/" + synthesized.ref(built.dns.zone_id)
     for function in (built.cutover.shifter, built.cutover.rollback):
-        [route53] = [s for s in _statements(synthesized, function)
-                     if "route53:ChangeResourceRecordSets" in s["Action"]]
-        assert route53["Resource"] == zone_arn
+        route53 = [s for s in _statements(synthesized, function) if any(a.startswith("route53:") for a in s["Action"])]
+        assert route53 == [
+            {"Effect": "Allow", "Action": ["route53:ListResourceRecordSets"], "Resource": zone_arn},
+            {"Effect": "Allow", "Action": ["route53:ChangeResourceRecordSets"], "Resource": zone_arn,
+             "Condition": {"ForAllValues:StringEquals": {
+                 "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["api.payments-test.internal"],
+                 "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
+                 "route53:ChangeResourceRecordSetsActions": ["UPSERT"]}}}]
+
+
+def test_a_hostname_legacy_endpoint_makes_the_weighted_records_cnames():
+    built, synthesized = built_through("cutover", dns={"legacy_endpoint": "legacy.example.com", "new_weight": 0})
+    [change] = [s for s in _statements(synthesized, built.cutover.rollback)
+                if s["Action"] == ["route53:ChangeResourceRecordSets"]]
+    assert change["Condition"]["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsRecordTypes"] == [
+        "CNAME"]
+    assert synthesized.body(built.dns.new_record)["type"] == "CNAME"
+
+
+def test_dms_table_statistics_are_scoped_to_the_task(cutover):
+    built, synthesized = cutover
+    dms = {tuple(s["Action"]): s["Resource"] for s in _statements(synthesized, built.cutover.validator)
+           if any(a.startswith("dms:") for a in s["Action"])}
+    # DescribeReplicationTasks supports no resource-level permission: "*" is the only resource it takes.
+    assert dms == {("dms:DescribeTableStatistics",): synthesized.ref(built.migration.task.replication_task_arn),
+                   ("dms:DescribeReplicationTasks",): "*"}
     for function in built.cutover.functions:
         for statement in _statements(synthesized, function):
             if any(action.startswith(("route53:", "sns:Publish")) for action in statement["Action"]):

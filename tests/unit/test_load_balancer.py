@@ -6,6 +6,7 @@ import pytest
 from cdktf import Testing
 from cdktf_cdktf_provider_aws.lb import Lb
 from cdktf_cdktf_provider_aws.lb_listener import LbListener
+from cdktf_cdktf_provider_aws.lb_trust_store import LbTrustStore
 from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2WebAclLoggingConfiguration
 
 from lib.constructs.load_balancer import WAF_MANAGED_RULE_GROUPS
@@ -53,6 +54,36 @@ def test_https_with_a_certificate_and_port_80_redirects(https_internal):
     assert listeners[80]["default_action"][0]["redirect"] == {"port": "443", "protocol": "HTTPS",
                                                              "status_code": "HTTP_301"}
     assert (built.load_balancer.https_enabled, built.load_balancer.scheme) == (True, "https")
+
+
+@pytest.fixture(scope="module")
+def https_mutual_tls():
+    return build(certificate_arn=CERTIFICATE, client_ca_bundle=("payments-trust", "clients/ca-bundle.pem"))
+
+
+def test_without_a_ca_bundle_there_is_no_trust_store_and_no_client_verification(https_internal):
+    built, synthesized = https_internal
+    assert built.load_balancer.trust_store is None
+    assert synthesized.resources(LbTrustStore.TF_RESOURCE_TYPE) == {}
+    assert "mutual_authentication" not in _listeners(synthesized, built)[443]
+
+
+def test_a_ca_bundle_makes_a_trust_store_the_https_listener_verifies_against(https_mutual_tls):
+    built, synthesized = https_mutual_tls
+    store = synthesized.body(built.load_balancer.trust_store)
+    assert (store["ca_certificates_bundle_s3_bucket"], store["ca_certificates_bundle_s3_key"]) == (
+        "payments-trust", "clients/ca-bundle.pem")
+    assert store["name"] == "payments-test-mtls" and len(store["name"]) <= 32
+    listeners = _listeners(synthesized, built)
+    assert listeners[443]["mutual_authentication"] == {
+        "mode": "verify", "trust_store_arn": synthesized.ref(built.load_balancer.trust_store.arn)}
+    # The redirect on 80 verifies nothing: it only answers 301 to HTTPS, where verification happens.
+    assert "mutual_authentication" not in listeners[80]
+
+
+def test_a_ca_bundle_without_a_certificate_is_refused():
+    with pytest.raises(ValueError, match="mutual TLS runs on the HTTPS listener"):
+        build(client_ca_bundle=("payments-trust", "ca.pem"))
 
 
 def test_public_alb_in_public_subnets_internal_in_private(http_public, https_internal):

@@ -342,7 +342,7 @@ def test_readiness_metric_and_critical_alarms_are_named_once(dev):
 def test_lambda_zips_exist_and_the_hash_is_the_zip_hash(dev):
     # seed 004 #5: placeholder zips that did not exist; zips must not change with mtimes.
     functions = dev.resources("aws_lambda_function")
-    assert len(functions) == 4
+    assert len(functions) == 5
     for function in functions.values():
         package = dev.stack_dir / function["filename"]
         data = package.read_bytes()
@@ -408,11 +408,14 @@ def test_traffic_outputs_name_the_api_and_the_cutover(dev):
     assert dev.output("alb_url") == "http://" + dev.ref(alb.dns_name)
     assert dev.output("hosted_zone_id") == dev.ref(stack.dns.zone_id)
     assert dev.output("lambda_function_names") == {
-        "payment-api": "payments-dev-payment-api", "migration-validator": "payments-dev-migration-validator",
+        "payment-api": "payments-dev-payment-api", "schema-migrations": "payments-dev-schema-migrations",
+        "migration-validator": "payments-dev-migration-validator",
         "traffic-shifter": "payments-dev-traffic-shifter", "rollback": "payments-dev-rollback"}
     assert dev.output("lambda_function_arns") == {
-        function.short_name: dev.ref(function.arn) for function in [stack.compute.payment_api,
-                                                                     *stack.cutover.functions]}
+        function.short_name: dev.ref(function.arn)
+        for function in [stack.compute.payment_api, stack.compute.schema_migrations, *stack.cutover.functions]}
+    assert dev.output("aurora_app_secret_arn") == dev.ref(stack.compute.app_secret.arn)
+    assert dev.output("client_identity") == "header" and dev.output("alb_trust_store_arn") == ""
     assert dev.output("alert_topic_arn") == dev.ref(stack.alerting.alerts.arn)
     assert dev.output("critical_topic_arn") == dev.ref(stack.alerting.critical.arn)
     assert dev.output("dashboard_name") == dev.ref(stack.monitoring.dashboard.dashboard_name)

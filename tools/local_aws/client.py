@@ -54,6 +54,10 @@ class LocalAwsControl:
         """Route IP targets ("203.0.113.10:443" or "203.0.113.10") to local stand-ins ("127.0.0.1:8443")."""
         return self._call("PUT", "elbv2/ip-targets", {"targets": targets})["targets"]
 
+    def tls_certificate_authority(self) -> str:
+        """PEM of the CA that signs the server certificates of listeners served over TLS (mutual TLS)."""
+        return self._call("GET", "elbv2/tls-ca")["pem"]
+
     def run_health_checks(self) -> dict[str, dict[str, str]]:
         """Run every target group's health checks now: {target group ARN: {target id: state}}."""
         return self._call("POST", "elbv2/health-checks")

@@ -9,6 +9,7 @@
     PUT  /_local_aws/elbv2/ip-targets                {"targets": {"203.0.113.10:443": "127.0.0.1:8443"}}:
                                                      the local stand-in of each IP target
     POST /_local_aws/elbv2/health-checks             run every target group's health checks now
+    GET  /_local_aws/elbv2/tls-ca                    {"pem": ...}: the CA of the TLS listeners' server certificates
     ANY  /_local_aws/alb/<lb name>/<port>/<path>     a request to that listener, through this port
     GET  /_local_aws/dms/onprem-databases            the on-premises stand-ins: host, port, database, owner login
     GET  /_local_aws/dms/tasks                       replication tasks: status, slot, subscription, latency
@@ -115,6 +116,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Callable[..., Any]]] = [
     ("GET", re.compile(r"elbv2/listeners"), lambda env, q, m: _current().load_balancers.describe(_current().port)),
     ("PUT", re.compile(r"elbv2/ip-targets"), lambda env, q, m: _ip_targets(env)),
     ("POST", re.compile(r"elbv2/health-checks"), lambda env, q, m: _current().load_balancers.run_health_checks()),
+    ("GET", re.compile(r"elbv2/tls-ca"), lambda env, q, m: _current().load_balancers.certificate_authority_pem()),
     ("GET", re.compile(r"dms/onprem-databases"), lambda env, q, m: _current().onprem.describe()),
     ("GET", re.compile(r"dms/tasks"), lambda env, q, m: _current().replication.describe()),
     ("POST", re.compile(r"dms/metrics"), lambda env, q, m: _current().replication.publish_metrics()),

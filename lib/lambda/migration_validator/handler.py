@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_support import error_code, handler_toolkit, require_environment
+from lambda_support import error_code, handler_toolkit, invocation_logging, require_environment
 
 DEFAULT_LATENCY_THRESHOLD_SECONDS = 300.0
 LATENCY_WINDOW_SECONDS = 600
@@ -268,6 +268,7 @@ def publish_alert(result, config):
 
 
 # --------------------------------------------------------------------------- entry point
+@invocation_logging(log)
 def handler(event, context):
     now = datetime.now(timezone.utc)
     try:
@@ -289,5 +290,5 @@ def handler(event, context):
     result["alert_published"] = False if ready else publish_alert(result, config)
     log(logging.INFO if ready else logging.WARNING, "migration readiness evaluated",
         status=result["status"], reasons=result["reasons"], tables=len(result["tables"]),
-        latency_seconds=result["latency_seconds"], request_id=getattr(context, "aws_request_id", None))
+        latency_seconds=result["latency_seconds"])
     return result

@@ -35,7 +35,7 @@ import os
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_support import error_code, handler_toolkit, require_environment
+from lambda_support import error_code, handler_toolkit, invocation_logging, require_environment
 from route53_weights import list_records_by_set, submit_changes, weight_upserts, weighted_record_config
 
 ROLLED_BACK = {"new": 0, "legacy": 100}
@@ -171,6 +171,7 @@ def roll_back(event):
             "trigger": trigger, "warnings": warnings}
 
 
+@invocation_logging(log)
 def handler(event, context):
     try:
         return roll_back(event)

@@ -39,7 +39,7 @@ from datetime import datetime, timedelta, timezone
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambda_support import error_code, handler_toolkit, require_environment
+from lambda_support import error_code, handler_toolkit, invocation_logging, require_environment
 from route53_weights import list_records_by_set, submit_changes, weight_upserts, weighted_record_config
 
 TOTAL_WEIGHT = 100
@@ -216,6 +216,7 @@ def shift(event, now):
             "change_id": change["Id"], "change_status": change.get("Status")}
 
 
+@invocation_logging(log)
 def handler(event, context):
     try:
         return shift(event, datetime.now(timezone.utc))

@@ -3,8 +3,8 @@
 The host in an endpoint (or in its secret) is never contacted. An aurora-postgresql endpoint
 means the local database of the Aurora cluster it names (by its endpoint host or identifier,
 or the only cluster there is); a postgres endpoint means the on-premises stand-in database of
-that name, created in the same PostgreSQL server and seeded with the legacy payments schema
-(the payment API's schema.sql) and rows: the committed seed (onprem_payments_seed.csv), then
+that name, created in the same PostgreSQL server and seeded with the payments schema (the
+migrations the schema_migrations function applies on Aurora, read through lib/migrations.py) and rows: the committed seed (onprem_payments_seed.csv), then
 generated rows up to the seed size the launcher was given.
 """
 
@@ -21,11 +21,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from tools.local_aws.common import PROJECT_ROOT, EmulatorError
+from lib import migrations
+from tools.local_aws.common import EmulatorError
 from tools.local_aws.postgres import PostgresServer, quote_identifier, quote_literal
 
 SEED_CSV = Path(__file__).with_name("onprem_payments_seed.csv")
-LEGACY_SCHEMA = PROJECT_ROOT / "lib" / "lambda" / "payment_api" / "schema.sql"
 ONPREM_OWNER = "legacy_admin"
 AURORA_ENGINES = frozenset({"aurora-postgresql", "aurora-postgresql-serverless"})
 
@@ -44,12 +44,6 @@ class EndpointLogin:
     database: LocalDatabase
     username: str | None
     password: str | None
-
-
-def schema_statements(path: Path = LEGACY_SCHEMA) -> list[str]:
-    """The statements of a schema file ('--' comments dropped, split on ';')."""
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.strip().startswith("--")]
-    return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
 
 
 def seed_rows(total: int) -> list[dict[str, str]]:
@@ -105,7 +99,7 @@ class OnPremDatabases:
     def _seed(self, physical: str) -> None:
         connection = self._server().login(physical, ONPREM_OWNER, self._password)
         try:
-            for statement in schema_statements():
+            for statement in migrations.statements():
                 connection.run(statement)
             connection.run("BEGIN")
             for row in seed_rows(self._seed_total):

@@ -16,7 +16,10 @@ state (rules.py), so a rule or weight the cutover changes applies to the next re
 The same listener is reachable through the emulator's own port at
 /_local_aws/alb/<load balancer name>/<listener port>/..., a URL known before anything is
 deployed; that is the stack's `local_api_url` (see docs/local-runtime.md).
-HTTPS listeners are served as plain HTTP (no TLS locally yet).
+HTTPS listeners that verify client certificates (MutualAuthentication mode `verify`) are served
+over TLS with the emulator's own CA (tls.py): the client certificate must chain to the trust
+store's bundle, and reaches the target in the X-Amzn-Mtls-Clientcert-* headers. They are not
+reachable through the emulator's port (no TLS there). Other HTTPS listeners are served as plain HTTP.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import http.client
 import http.server
 import json
 import re
+import ssl
 import threading
 import time
 import uuid
@@ -41,11 +45,14 @@ from tools.local_aws.elbv2.routing import (
     matching_actions,
     redirect_location,
 )
+from tools.local_aws.elbv2.tls import MTLS_HEADER_PREFIX, LocalCertificateAuthority, client_certificate_headers
+from tools.local_aws.elbv2.trust_stores import trust_stores
 from tools.local_aws.loopback import HOST, free_port
 
 PROXY_PREFIX = "/_local_aws/alb/"
 RECONCILE_SECONDS = 0.5
 MAX_BODY_BYTES = 1024 * 1024  # request body and response JSON limits for Lambda targets
+HANDSHAKE_SECONDS = 10
 TEXT_TYPES = ("text/", "application/json", "application/javascript", "application/xml")
 
 
@@ -81,6 +88,14 @@ class ListenerRef:
     listener_arn: str
     port: int
     protocol: str
+    # Mutual TLS in verify mode: the trust store and a digest of its bundle (a new bundle restarts the server).
+    trust_store_arn: str | None = None
+    client_ca_sha256: str | None = None
+    client_ca_bundle: bytes | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def verifies_clients(self) -> bool:
+        return self.client_ca_bundle is not None
 
 
 @dataclass
@@ -91,6 +106,26 @@ class ListenerServer:
     thread: threading.Thread = field(repr=False)
 
 
+class TlsListenerServer(http.server.ThreadingHTTPServer):
+    """A listener's HTTP server behind TLS; the handshake runs in the connection's own thread."""
+
+    def __init__(self, address: tuple[str, int], handler: type, context: ssl.SSLContext) -> None:
+        self.context = context
+        super().__init__(address, handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(HANDSHAKE_SECONDS)
+        try:
+            connection = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return  # no client certificate, or one the trust store does not vouch for: refused, as on the ALB
+        try:
+            connection.settimeout(None)
+            self.RequestHandlerClass(connection, client_address, self)
+        finally:
+            connection.close()
+
+
 def _elbv2_backends() -> Iterator[tuple[str, str, Any]]:
     from moto.elbv2.models import elbv2_backends
 
@@ -99,13 +134,24 @@ def _elbv2_backends() -> Iterator[tuple[str, str, Any]]:
             yield account_id, region, backend
 
 
+def _verified_by(backend: Any, listener: Any) -> dict[str, Any]:
+    """The trust store fields of a ListenerRef for a listener in verify mode, else none."""
+    settings = getattr(listener, "mutual_authentication", None) or {}
+    store = trust_stores(backend).get(settings.get("TrustStoreArn") or "") if settings.get("Mode") == "verify" else None
+    if store is None:
+        return {}
+    return {"trust_store_arn": store.trust_store_arn, "client_ca_sha256": store.bundle_sha256,
+            "client_ca_bundle": store.bundle}
+
+
 def listeners() -> Iterator[ListenerRef]:
     for account_id, region, backend in _elbv2_backends():
         for balancer in list(backend.load_balancers.values()):
             for listener in list(balancer.listeners.values()):
                 if listener.protocol in ("HTTP", "HTTPS"):
                     yield ListenerRef(account_id, region, balancer.name, balancer.arn, listener.arn,
-                                      int(listener.port), listener.protocol.lower())
+                                      int(listener.port), listener.protocol.lower(),
+                                      **_verified_by(backend, listener))
 
 
 def trace_id() -> str:
@@ -122,6 +168,7 @@ class LoadBalancerFrontends:
         self._health: dict[tuple[str, str], TargetHealth] = {}
         self._last_check: dict[str, float] = {}
         self._choice = WeightedChoice()
+        self._certificate_authority: LocalCertificateAuthority | None = None
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self.ip_targets: dict[str, str] = {}  # "ip:port" or "ip" -> "127.0.0.1:port" of a local stand-in
@@ -140,17 +187,25 @@ class LoadBalancerFrontends:
                 print(f"load balancer frontends: {error!r}", flush=True)
 
     def reconcile(self) -> None:
-        """Start a server for each new listener, stop those of deleted listeners."""
+        """Start a server for each new listener, stop those of deleted listeners, restart changed ones
+        (port, protocol or client verification)."""
         current = {ref.listener_arn: ref for ref in listeners()}
         with self._lock:
-            gone = [arn for arn in self._servers if arn not in current]
+            stale = [arn for arn, server in self._servers.items() if current.get(arn) != server.ref]
+            stopped = [self._servers.pop(arn) for arn in stale]
             for arn, ref in current.items():
                 if arn not in self._servers:
                     self._servers[arn] = self._serve(ref)
-            stopped = [self._servers.pop(arn) for arn in gone]
         for server in stopped:
             server.server.shutdown()
             server.server.server_close()
+
+    def certificate_authority(self) -> LocalCertificateAuthority:
+        """The CA of the TLS listeners' server certificates, generated with the first one."""
+        with self._lock:
+            if self._certificate_authority is None:
+                self._certificate_authority = LocalCertificateAuthority()
+            return self._certificate_authority
 
     def _serve(self, ref: ListenerRef) -> ListenerServer:
         frontends = self
@@ -159,7 +214,11 @@ class LoadBalancerFrontends:
             listener_ref = ref
             owner = frontends
 
-        server = http.server.ThreadingHTTPServer((HOST, free_port()), Handler)
+        if ref.client_ca_bundle is not None:
+            context = self.certificate_authority().server_context(ref.client_ca_bundle)
+            server: http.server.ThreadingHTTPServer = TlsListenerServer((HOST, free_port()), Handler, context)
+        else:
+            server = http.server.ThreadingHTTPServer((HOST, free_port()), Handler)
         server.daemon_threads = True
         thread = threading.Thread(target=server.serve_forever, name=f"alb-{ref.load_balancer_name}-{ref.port}",
                                   daemon=True)
@@ -192,9 +251,14 @@ class LoadBalancerFrontends:
         with self._lock:
             return [{"load_balancer_name": s.ref.load_balancer_name, "load_balancer_arn": s.ref.load_balancer_arn,
                      "listener_arn": s.ref.listener_arn, "port": s.ref.port, "protocol": s.ref.protocol,
-                     "local_url": f"http://{HOST}:{s.local_port}",
-                     "proxy_url": f"http://{HOST}:{control_port}{PROXY_PREFIX}{s.ref.load_balancer_name}/{s.ref.port}"}
+                     "local_url": f"{'https' if s.ref.verifies_clients else 'http'}://{HOST}:{s.local_port}",
+                     "proxy_url": f"http://{HOST}:{control_port}{PROXY_PREFIX}{s.ref.load_balancer_name}/{s.ref.port}",
+                     "verifies_client_certificates": s.ref.verifies_clients, "trust_store_arn": s.ref.trust_store_arn}
                     for s in self._servers.values()]
+
+    def certificate_authority_pem(self) -> dict[str, str]:
+        """The CA certificate a client trusts to verify the TLS listeners (GET /_local_aws/elbv2/tls-ca)."""
+        return {"pem": self.certificate_authority().pem}
 
     # ----------------------------------------------------------------- requests
 
@@ -440,7 +504,7 @@ class ListenerRequestHandler(http.server.BaseHTTPRequestHandler):
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
             path, _, query = self.path.partition("?")
-            request = IncomingRequest(self.command, path, query, tuple(self.headers.items()), body,
+            request = IncomingRequest(self.command, path, query, self._request_headers(), body,
                                       self.client_address[0], self.listener_ref.port, self.listener_ref.protocol)
             outgoing = self.owner.respond(self.listener_ref, request)
         self.send_response(outgoing.status, outgoing.reason or _phrase(outgoing.status))
@@ -451,6 +515,16 @@ class ListenerRequestHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(outgoing.body)
+
+    def _request_headers(self) -> tuple[tuple[str, str], ...]:
+        """As received; on a listener that verifies clients, the ALB's X-Amzn-Mtls-* headers replace any
+        the client sent under those names."""
+        headers = tuple(self.headers.items())
+        if not self.listener_ref.verifies_clients:
+            return headers
+        certificate = self.connection.getpeercert(binary_form=True)
+        return tuple((k, v) for k, v in headers if not k.lower().startswith(MTLS_HEADER_PREFIX)) + tuple(
+            client_certificate_headers(certificate))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
@@ -473,6 +547,9 @@ def proxy_request(frontends: LoadBalancerFrontends, environ: dict[str, Any], con
     ref = frontends.find_listener(match["name"], int(match["port"]))
     if ref is None:
         return Outgoing.text(404, f"no HTTP listener on port {match['port']} of a load balancer named {match['name']}")
+    if ref.verifies_clients:
+        return Outgoing.text(400, "this listener verifies client certificates (mutual TLS): call its TLS local_url "
+                                  "(GET /_local_aws/elbv2/listeners) with a client certificate")
     headers = tuple((key[5:].replace("_", "-").lower(), value) for key, value in environ.items()
                     if key.startswith("HTTP_"))
     if environ.get("CONTENT_TYPE"):

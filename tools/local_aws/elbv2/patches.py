@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from tools.local_aws.common import wrap
+from tools.local_aws.elbv2.trust_stores import PATCHES as TRUST_STORE_PATCHES
 from tools.local_aws.moto_guard import CLASS, assigns, moto_patch, moto_uses
 
 
@@ -71,4 +72,4 @@ USES = moto_uses("serve_load_balancers", {
     "moto.elbv2.models.FakeTargetGroup": CLASS,
 })
 
-PATCHES = (patch_elbv2_default_scheme, patch_elbv2_target_health, USES)
+PATCHES = (patch_elbv2_default_scheme, patch_elbv2_target_health, *TRUST_STORE_PATCHES, USES)

@@ -1,8 +1,6 @@
--- Payment API schema. Applied by the payment_api Lambda once per container,
--- statement by statement through the RDS Data API, before its first database
--- use. Every statement must be idempotent (IF NOT EXISTS) and free of ';'
--- except as the statement terminator.
-
+-- Payments, as the payment API first created them at request time (CREATE ... IF NOT EXISTS
+-- adopts a database where it did). The same file builds both sides of the replication:
+-- Aurora here, and the legacy stand-in of the local runtime.
 CREATE TABLE IF NOT EXISTS payments (
     id              uuid          PRIMARY KEY DEFAULT gen_random_uuid(),
     idempotency_key varchar(128)  NOT NULL,
