@@ -233,8 +233,8 @@ INVALID = [
     ({"AVAILABILITY_ZONE_IDS": "euc1-az1,euc1-az2,euc1-az3"}, "AVAILABILITY_ZONE_IDS", "start with use1-"),
     # the way to on-premises
     ({**AWS_TARGET, "ONPREM_CUSTOMER_GATEWAY_IP": ""}, "ONPREM_CUSTOMER_GATEWAY_IP", "required on TARGET=aws"),
-    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1}, "ONPREM_CUSTOMER_GATEWAY_IP",
-     "ONPREM_ROUTES_MANAGED_OUTSIDE=true"),
+    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1, "ALB_INTERNAL": "true"},
+     "ONPREM_CUSTOMER_GATEWAY_IP", "ONPREM_ROUTES_MANAGED_OUTSIDE=true"),
     ({"ONPREM_CUSTOMER_GATEWAY_IP": "192.168.1.1"}, "ONPREM_CUSTOMER_GATEWAY_IP", "private (RFC 1918)"),
     ({"ONPREM_CUSTOMER_GATEWAY_IP": "100.64.0.1"}, "ONPREM_CUSTOMER_GATEWAY_IP", "carrier-grade NAT"),
     ({"ONPREM_CUSTOMER_GATEWAY_IP": "203.0.113.5"}, "ONPREM_CUSTOMER_GATEWAY_IP", "TEST-NET-3"),
@@ -320,11 +320,10 @@ VALID = [
      "client_ca_bundle_location", ("trust.bucket-01", "ca/bundle v2.pem")),
     ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem", "CERTIFICATE_ARN": CERT_US_EAST_1},
      "client_identity", "mtls"),
-    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1, "ALB_INTERNAL": "true"},
-     "client_identity", "header"),
-    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1,
-      "CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem"}, "client_identity", "mtls"),
-    ({"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1, "CLIENT_IDENTITY": "header"}, "client_identity", "header"),
+    ({**AWS_TARGET, "ENVIRONMENT": "prod", "ALB_INTERNAL": "true"}, "client_identity", "header"),
+    ({**AWS_TARGET, "ENVIRONMENT": "prod", "CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem"}, "client_identity",
+     "mtls"),
+    ({**AWS_TARGET, "CLIENT_IDENTITY": "header"}, "client_identity", "header"),
     ({"PAYMENT_API_RESERVED_CONCURRENCY": "off"}, "payment_api_reserved_concurrency", None),
     ({"PAYMENT_API_RESERVED_CONCURRENCY": "None"}, "payment_api_reserved_concurrency", None),
     ({"PAYMENT_API_RESERVED_CONCURRENCY": "0"}, "payment_api_reserved_concurrency", None),
@@ -388,7 +387,7 @@ def test_certificate_opens_https_and_redirect_ports():
 def test_client_identity_follows_the_ca_bundle():
     assert load_settings({}).client_identity == "header"
     assert load_settings({}).client_ca_bundle_location is None
-    aws = {"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1}
+    aws = AWS_TARGET
     assert load_settings(aws).client_identity == "header"  # dev on AWS: no trust store, so no mutual TLS
     assert load_settings({**aws, "CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem"}).client_identity == "mtls"
 
