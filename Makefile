@@ -13,19 +13,17 @@ PYTHON := .venv/bin/python
 LOGS := build/logs
 INSTALLED := .venv/.installed-$(shell sha256sum Pipfile.lock 2>/dev/null | cut -c1-16)
 NODE_INSTALLED := node_modules/.installed-$(shell sha256sum package-lock.json 2>/dev/null | cut -c1-16)
-# The policy scan looks at what a real account gets: TARGET=aws with a certificate, both profiles.
-SCAN_CERTIFICATE := arn:aws:acm:us-east-1:123456789012:certificate/scan-profile
-SCAN_ENV := TARGET=aws AWS_REGION=us-east-1 CERTIFICATE_ARN=$(SCAN_CERTIFICATE)
+# The policy scan looks at what a real account gets: the TARGET=aws sample profiles of tools/scan_profiles.py
+# (certificate, way to on-premises, ...), dev and prod.
+SCAN_FILES := cdktf.out/stacks/TapStackscandev/cdk.tf.json cdktf.out/stacks/TapStackscanprod/cdk.tf.json
 # Options of `make plan` and `make pr-review`: BASE=<git ref>, ALLOW_STATEFUL_CHANGE=1 (the PR label);
 # in GitHub Actions the summary's path also goes to $GITHUB_OUTPUT.
 PLAN_OPTIONS = $(if $(BASE),--base "$(BASE)") \
 	$(if $(filter 1 true yes,$(ALLOW_STATEFUL_CHANGE)),--allow-stateful-change) \
 	$(if $(GITHUB_OUTPUT),--github-output "$(GITHUB_OUTPUT)")
-# A public prod ALB verifies client certificates: prod is scanned with its trust store.
-SCAN_CA_BUNDLE := s3://scan-profile-trust/client-ca-bundle.pem
 
 .PHONY: help install synth validate deploy plan destroy down cdktf test-fast lint-workflows scan e2e pr-review \
-	test bench docs clean
+	test versions-check bench docs clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -78,13 +76,10 @@ test-fast: install ## Unit (+ terraform validate), handler, tool and emulator te
 lint-workflows: install ## Validate .github/workflows/*.yml against the GitHub Actions schema (offline)
 	$(PYTHON) -m check_jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
-scan: install ## checkov over the dev and prod synth (own virtualenv, offline); 0 failed checks
+scan: install ## checkov (built-in + CKV_TAP deploy-readiness checks) over the TARGET=aws sample profiles; 0 failed
 	@rm -rf build/scan
-	$(SCAN_ENV) ENVIRONMENT=dev ENVIRONMENT_SUFFIX=scandev $(PYTHON) -m tools.stack synth
-	$(SCAN_ENV) ENVIRONMENT=prod ENVIRONMENT_SUFFIX=scanprod CLIENT_CA_BUNDLE_S3_URI=$(SCAN_CA_BUNDLE) \
-		$(PYTHON) -m tools.stack synth
-	$(PYTHON) -m tools.scan --venv .venv-checkov --config .checkov.yaml \
-		cdktf.out/stacks/TapStackscandev/cdk.tf.json cdktf.out/stacks/TapStackscanprod/cdk.tf.json
+	$(PYTHON) -m tools.scan_profiles
+	$(PYTHON) -m tools.scan --venv .venv-checkov --config .checkov.yaml $(SCAN_FILES)
 
 e2e: install ## Through the cdktf CLI on a fresh emulator: deploy, outputs, integration tests, destroy, nothing left
 	$(PYTHON) -m tools.e2e
@@ -93,6 +88,9 @@ pr-review: test-fast lint-workflows scan ## The pull-request check: fast tests, 
 	@$(PYTHON) -m tools.stack plan $(PLAN_OPTIONS)
 
 test: test-fast lint-workflows scan e2e ## Everything: all of the above, as CI runs it
+
+versions-check: install ## Release-table warnings for the configured engine versions as of today (always exit 0)
+	@$(PYTHON) -m tools.versions_check
 
 docs: install ## Regenerate the README settings table from lib/config.py
 	$(PYTHON) -m tools.settings_doc

@@ -160,6 +160,37 @@ AWS_RESERVED_ZONE_SUFFIXES = ("aws", "amazon.com", "amazontrust.com", "ec2.inter
 S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 S3_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
+# Availability Zones the stack pins, by zone id: a zone *name* maps to a different zone in each
+# account, and the live zone list moves when a zone is impaired or added, so the stack never
+# derives zones from it. Three zone ids per region, from "AZ IDs for your AWS resources"
+# (https://docs.aws.amazon.com/ram/latest/userguide/working-with-az-ids.html), ordered as the local
+# emulator names them a, b, c, so a stack deployed when zones were looked up keeps every subnet where
+# it is. Regions missing here need AVAILABILITY_ZONE_IDS.
+DEFAULT_ZONE_IDS: dict[str, tuple[str, str, str]] = {
+    "us-east-1": ("use1-az6", "use1-az1", "use1-az2"),
+    "us-east-2": ("use2-az1", "use2-az2", "use2-az3"),
+    "us-west-2": ("usw2-az2", "usw2-az1", "usw2-az3"),
+    "ca-central-1": ("cac1-az1", "cac1-az2", "cac1-az4"),
+    "sa-east-1": ("sae1-az1", "sae1-az2", "sae1-az3"),
+    "eu-central-1": ("euc1-az1", "euc1-az2", "euc1-az3"),
+    "eu-west-1": ("euw1-az3", "euw1-az1", "euw1-az2"),
+    "eu-west-2": ("euw2-az2", "euw2-az3", "euw2-az1"),
+    "eu-west-3": ("euw3-az1", "euw3-az2", "euw3-az3"),
+    "eu-north-1": ("eun1-az1", "eun1-az2", "eun1-az3"),
+    "ap-south-1": ("aps1-az1", "aps1-az3", "aps1-az2"),
+    "ap-southeast-1": ("apse1-az1", "apse1-az2", "apse1-az3"),
+    "ap-southeast-2": ("apse2-az1", "apse2-az3", "apse2-az2"),
+    "ap-northeast-1": ("apne1-az4", "apne1-az1", "apne1-az2"),
+    "ap-northeast-2": ("apne2-az1", "apne2-az2", "apne2-az3"),
+}
+ZONE_COUNT = 3
+
+# BGP ASNs AWS keeps for itself in some regions; a customer gateway may not use them.
+# https://docs.aws.amazon.com/vpn/latest/s2svpn/cgw-options.html
+AWS_RESERVED_ASNS = (7224, 9059, 10124, 17943)
+# The customer gateway of a statically routed VPN still needs an ASN; AWS suggests 65000.
+STATIC_ROUTING_ASN = 65000
+
 
 @lru_cache(maxsize=2)
 def _botocore_data(name: str) -> dict:
@@ -459,16 +490,76 @@ class LegacyEndpoint(Parser):
                            "is not all digits)")
         if legacy_address_is_private(address):
             return address
-        unroutable = next((name for network, name in UNROUTABLE_NETWORKS if address in network), None)
-        if unroutable or not address.is_global:
-            raise _Invalid(f"{address} is {unroutable or 'not globally routable'}: neither private (RFC 1918, "
-                           "reached over the VPN) nor globally routable (health-checked from the internet)")
+        reason = unroutable_reason(address)
+        if reason:
+            raise _Invalid(f"{address} is {reason}: neither private (RFC 1918, reached over the VPN) nor "
+                           "globally routable (health-checked from the internet)")
         return address
 
 
 def legacy_address_is_private(address: ipaddress.IPv4Address) -> bool:
     """RFC 1918: reached over the VPN; Route53's health checkers (on the internet) cannot see it."""
     return any(address in network for network in RFC1918_NETWORKS)
+
+
+def unroutable_reason(address: ipaddress.IPv4Address) -> str | None:
+    """Why an address that is not RFC 1918 cannot be reached from the internet, or None when it can."""
+    unroutable = next((name for network, name in UNROUTABLE_NETWORKS if address in network), None)
+    if unroutable or not address.is_global:
+        return unroutable or "not globally routable"
+    return None
+
+
+class PublicAddress(Parser):
+    allowed = "a globally routable IPv4 address (not RFC 1918, loopback, CGNAT, documentation or reserved)"
+
+    def parse(self, text: str) -> str:
+        address = _as_ipv4(text)
+        if address is None:
+            raise _Invalid(f"must be {self.allowed}")
+        reason = "private (RFC 1918)" if legacy_address_is_private(address) else unroutable_reason(address)
+        if reason:
+            raise _Invalid(f"{address} is {reason}: must be {self.allowed}")
+        return str(address)
+
+
+class AddressList(Parser):
+    allowed = "a comma-separated list of 1-6 distinct IPv4 addresses"
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        parts = [part.strip() for part in text.split(",")]
+        addresses = [_as_ipv4(part) for part in parts]
+        if not 1 <= len(parts) <= 6 or None in addresses or len(set(addresses)) != len(addresses):
+            raise _Invalid(f"must be {self.allowed}")
+        return tuple(str(address) for address in addresses)
+
+    def render(self, value: tuple[str, ...]) -> str:
+        return ",".join(value)
+
+
+class ZoneIds(Parser):
+    allowed = (f"{ZONE_COUNT} distinct Availability Zone ids of the region, comma-separated, such as "
+               "use1-az1,use1-az2,use1-az4 (`aws ec2 describe-availability-zones` lists them)")
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        ids = tuple(part.strip().lower() for part in text.split(","))
+        if (len(ids) != ZONE_COUNT or len(set(ids)) != ZONE_COUNT
+                or not all(re.match(r"^[a-z]+[0-9]+-az[0-9]+$", zone_id) for zone_id in ids)):
+            raise _Invalid(f"must be {self.allowed}")
+        return ids
+
+    def render(self, value: tuple[str, ...]) -> str:
+        return ",".join(value)
+
+
+class BgpAsn(Parser):
+    allowed = ("a BGP ASN from 1 to 2147483647 (a private one, 64512-65534, unless you own a public one), "
+               f"not one AWS reserves ({', '.join(map(str, AWS_RESERVED_ASNS))})")
+
+    def parse(self, text: str) -> int:
+        if not _ASCII_INT.match(text) or not 1 <= int(text) <= 2147483647 or int(text) in AWS_RESERVED_ASNS:
+            raise _Invalid(f"must be {self.allowed}")
+        return int(text)
 
 
 class BucketName(Parser):
@@ -634,7 +725,13 @@ class Settings:
         description="suffix of every name (`payments-<suffix>-…`) and of the stack and its state")
     aws_region: str = setting(
         "AWS_REGION", Region("dms"), dev="us-east-1",
-        description="region; AZs are looked up from it")
+        description="region of every resource")
+    availability_zone_ids: tuple[str, ...] | None = setting(
+        "AVAILABILITY_ZONE_IDS", ZoneIds(),
+        dev=Derived("per region in `DEFAULT_ZONE_IDS` (lib/config.py), e.g. `use1-az6,use1-az1,use1-az2` in "
+                    "us-east-1; required in other regions", lambda s: DEFAULT_ZONE_IDS.get(s["aws_region"])),
+        description="the zones of the subnets, Aurora and DMS, by zone id (names differ per account); pinned, so "
+                    "a change in the region's zone list never moves a deployed resource")
     target: str = setting(
         "TARGET", Choice(TARGETS), dev="local",
         description="`local` (emulator on 127.0.0.1) or `aws` (real account; needs `CERTIFICATE_ARN`)")
@@ -695,13 +792,14 @@ class Settings:
     dms_allocated_storage: int = setting(
         "DMS_ALLOCATED_STORAGE", Integer(5, 6144), dev=50, prod=100,
         description="replication instance storage (GiB)")
-    # DMS looks up dms-vpc-role by that exact name: one per account. A fresh emulator never
-    # has it; a real account usually does.
+    # DMS looks up dms-vpc-role by that exact name: one per account, not per stack. Every suffix
+    # after the first would fail with EntityAlreadyExists, so no stack creates them by default: a real
+    # account has them (the deploy preflight checks), and the emulator's account starts with them.
     create_dms_service_roles: bool = setting(
-        "CREATE_DMS_SERVICE_ROLES", Boolean(),
-        dev=Derived("`true` on `TARGET=local`, `false` on `aws`", lambda s: s["target"] == "local"),
-        description="create the account-wide `dms-vpc-role` and `dms-cloudwatch-logs-role`; otherwise they "
-                    "must exist")
+        "CREATE_DMS_SERVICE_ROLES", Boolean(), dev=False,
+        description="create the account-wide `dms-vpc-role` and `dms-cloudwatch-logs-role` (only in an account "
+                    "that has neither, for one stack); otherwise they must exist, which a `TARGET=aws` deploy "
+                    "checks first")
     onprem_db_host: str = setting(
         "ONPREM_DB_HOST", HostOrAddress(),
         dev=Derived("10th address of `ONPREM_CIDR` (`192.168.0.10`)", _onprem_default_host),
@@ -717,6 +815,29 @@ class Settings:
         "ONPREM_DB_SECRET_ARN", Pattern(_SECRET_ARN, "a Secrets Manager secret ARN"), dev=None,
         description="existing secret with the source credentials (same partition); otherwise the stack "
                     "creates an empty one")
+    onprem_customer_gateway_ip: str | None = setting(
+        "ONPREM_CUSTOMER_GATEWAY_IP", PublicAddress(), dev=None,
+        description="public address of the on-premises VPN device: the stack builds a Site-to-Site VPN (virtual "
+                    "private gateway, customer gateway, connection) and routes `ONPREM_CIDR` from the private "
+                    "subnets (Lambda, DMS) through it")
+    onprem_bgp_asn: int | None = setting(
+        "ONPREM_BGP_ASN", BgpAsn(), dev=None,
+        description="BGP ASN of the on-premises VPN device: dynamic routing over the VPN; unset, the VPN has a "
+                    "static route to `ONPREM_CIDR` (needs `ONPREM_CUSTOMER_GATEWAY_IP`)")
+    onprem_transit_gateway_id: str | None = setting(
+        "ONPREM_TRANSIT_GATEWAY_ID", Pattern(re.compile(r"^tgw-[0-9a-f]{8,17}$"),
+                                             "a Transit Gateway id such as tgw-0123456789abcdef0"), dev=None,
+        description="existing Transit Gateway (shared with this account) that reaches on-premises: the stack "
+                    "attaches the private subnets and routes `ONPREM_CIDR` through it; instead of a VPN")
+    onprem_routes_managed_outside: bool = setting(
+        "ONPREM_ROUTES_MANAGED_OUTSIDE", Boolean(), dev=False,
+        description="`true` when routes to `ONPREM_CIDR` are managed outside the stack (Direct Connect, a "
+                    "shared network team); on `TARGET=aws` one of this, `ONPREM_CUSTOMER_GATEWAY_IP` or "
+                    "`ONPREM_TRANSIT_GATEWAY_ID` is required")
+    onprem_dns_servers: tuple[str, ...] | None = setting(
+        "ONPREM_DNS_SERVERS", AddressList(), dev=None,
+        description="on-premises DNS servers (inside `ONPREM_CIDR`); required when `ONPREM_DB_HOST` is a host "
+                    "name: a Route53 Resolver outbound endpoint forwards its domain to them")
     dms_table_mappings: tuple[str, ...] = setting(
         "DMS_TABLE_MAPPINGS", TableMappings(), dev=("public.%",),
         description="`schema.table` patterns to replicate")
@@ -794,6 +915,24 @@ class Settings:
     def legacy_health_checked_ips(self) -> tuple[str, ...]:
         """Legacy addresses Route53 can health-check: the globally routable ones (never RFC 1918)."""
         return tuple(ip for ip in self.legacy_ips if not legacy_address_is_private(ipaddress.IPv4Address(ip)))
+
+    @property
+    def onprem_link(self) -> str | None:
+        """How the VPC reaches ONPREM_CIDR: "vpn", "transit_gateway", "outside" (managed elsewhere) or None."""
+        if self.onprem_customer_gateway_ip:
+            return "vpn"
+        if self.onprem_transit_gateway_id:
+            return "transit_gateway"
+        return "outside" if self.onprem_routes_managed_outside else None
+
+    @property
+    def onprem_dns_domain(self) -> str | None:
+        """The domain forwarded to the on-premises DNS servers: ONPREM_DB_HOST's parent domain (the host
+        itself when it has only two labels), or None when ONPREM_DB_HOST is an address."""
+        if _as_ipv4(self.onprem_db_host):
+            return None
+        labels = self.onprem_db_host.split(".")
+        return ".".join(labels[1:]) if len(labels) > 2 else self.onprem_db_host
 
     @property
     def listener_ports(self) -> tuple[int, ...]:
@@ -880,9 +1019,11 @@ def _broken_rules(s: Settings, *, given: set[str]) -> Iterator[tuple[str, str]]:
         yield "CERTIFICATE_ARN", (f"must be in the stack's region {s.aws_region}: an ALB only uses certificates "
                                   "from its own region")
     yield from _client_identity_rules(s, given)
+    yield from _zone_rules(s)
     secret = _SECRET_ARN.match(s.onprem_db_secret_arn or "")
     if secret and secret.group(1) != partition:
         yield "ONPREM_DB_SECRET_ARN", f"must be in the partition of {s.aws_region} ({partition})"
+    yield from _onprem_rules(s, onprem)
     if s.is_prod and s.db_readers < 1:
         yield "DB_READERS", "must be at least 1 in prod (a reader in another AZ)"
     if s.is_prod and s.db_backup_retention_days < 35:
@@ -891,6 +1032,39 @@ def _broken_rules(s: Settings, *, given: set[str]) -> Iterator[tuple[str, str]]:
         yield "LOG_RETENTION_DAYS", f"must be at least {PROD_MIN_LOG_RETENTION_DAYS} in prod"
     if s.is_prod and not s.deletion_protection:
         yield "DELETION_PROTECTION", "must be true in prod"
+
+
+def _zone_rules(s: Settings) -> Iterator[tuple[str, str]]:
+    known = DEFAULT_ZONE_IDS.get(s.aws_region)
+    if s.availability_zone_ids is None:
+        yield "AVAILABILITY_ZONE_IDS", (f"{_REQUIRED} in {s.aws_region} (no default zone ids recorded for it): "
+                                        f"{ZONE_COUNT} zone ids from `aws ec2 describe-availability-zones`")
+    elif known and any(not zone_id.startswith(known[0].split("-")[0] + "-") for zone_id in s.availability_zone_ids):
+        yield "AVAILABILITY_ZONE_IDS", f"zone ids in {s.aws_region} start with {known[0].split('-')[0]}-"
+
+
+def _onprem_rules(s: Settings, onprem: ipaddress.IPv4Network) -> Iterator[tuple[str, str]]:
+    """One way to on-premises (VPN, Transit Gateway, or routes managed elsewhere), and DNS for a host name."""
+    if s.onprem_customer_gateway_ip and s.onprem_transit_gateway_id:
+        yield "ONPREM_TRANSIT_GATEWAY_ID", ("must not be set together with ONPREM_CUSTOMER_GATEWAY_IP: one path "
+                                            "to ONPREM_CIDR (a VPN or a Transit Gateway)")
+    if s.onprem_routes_managed_outside and (s.onprem_customer_gateway_ip or s.onprem_transit_gateway_id):
+        yield "ONPREM_ROUTES_MANAGED_OUTSIDE", ("must not be true when the stack builds the path itself "
+                                                "(ONPREM_CUSTOMER_GATEWAY_IP or ONPREM_TRANSIT_GATEWAY_ID)")
+    if s.onprem_bgp_asn is not None and not s.onprem_customer_gateway_ip:
+        yield "ONPREM_BGP_ASN", "needs ONPREM_CUSTOMER_GATEWAY_IP: it is the ASN of the VPN's customer gateway"
+    if s.target == "aws" and s.onprem_link is None:
+        yield "ONPREM_CUSTOMER_GATEWAY_IP", (
+            f"{_REQUIRED} on TARGET=aws unless ONPREM_TRANSIT_GATEWAY_ID is set or "
+            "ONPREM_ROUTES_MANAGED_OUTSIDE=true: DMS must reach ONPREM_CIDR, and no route leads there")
+    if s.onprem_dns_domain and not s.onprem_dns_servers:
+        yield "ONPREM_DNS_SERVERS", (f"{_REQUIRED} with the host name ONPREM_DB_HOST={s.onprem_db_host}: the "
+                                     "on-premises DNS servers that resolve it")
+    if s.onprem_dns_servers and not s.onprem_dns_domain:
+        yield "ONPREM_DNS_SERVERS", "is only used with a host name in ONPREM_DB_HOST (it is an IP address)"
+    outside = [ip for ip in s.onprem_dns_servers or () if ipaddress.IPv4Address(ip) not in onprem]
+    if outside:
+        yield "ONPREM_DNS_SERVERS", f"{', '.join(outside)} must lie inside ONPREM_CIDR ({onprem})"
 
 
 def _client_identity_rules(s: Settings, given: set[str]) -> Iterator[tuple[str, str]]:

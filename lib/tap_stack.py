@@ -8,9 +8,10 @@ from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
-from lib.config import Settings
-from lib.constructs.alerting import Alerting
+from lib.config import STATIC_ROUTING_ASN, Settings
+from lib.constructs.alerting import ALL_TOPIC_PUBLISHERS, Alerting
 from lib.constructs.compute import Compute
+from lib.constructs.connectivity import Connectivity
 from lib.constructs.cutover import Cutover, cutover_state_parameter_arn
 from lib.constructs.database import Database
 from lib.constructs.dns import Dns
@@ -25,7 +26,8 @@ from lib.constructs.security_keys import SecurityKeys
 PROVIDER_CONSTRAINT = "5.100.0"  # exactly the version in the provider mirror and .terraform.lock.hcl
 # Every AWS API the stack touches; on the local target each is pointed at the emulator.
 LOCAL_ENDPOINT_SERVICES = ("cloudwatch", "cloudwatchlogs", "dms", "ec2", "elbv2", "events", "iam", "kms",
-                           "lambda_", "rds", "route53", "s3", "secretsmanager", "sns", "sts", "wafv2")
+                           "lambda_", "rds", "route53", "route53_resolver", "s3", "secretsmanager", "sns", "sts",
+                           "wafv2")
 # The validator publishes it (1 = ready), the shifter requires it, the dashboard plots it.
 READY_METRIC_NAME = "MigrationReady"
 # Until the load balancer got its own construct (after 39b07de) these resources lived in `compute`.
@@ -51,6 +53,16 @@ LOAD_BALANCER_MOVED_FROM = {
     "web_acl_alb": "aws_wafv2_web_acl_association.compute_web_acl_alb_676C2715",
     "web_acl_logging": "aws_wafv2_web_acl_logging_configuration.compute_web_acl_logging_BE1E0C9C",
 }
+
+# The account-wide DMS roles as a stack that created them (CREATE_DMS_SERVICE_ROLES=true, the local default
+# until the emulator's account started with them) holds them in its state. A stack that no longer creates
+# them forgets them instead of destroying them: they belong to the account, and every other stack needs them.
+DMS_SERVICE_ROLE_ADDRESSES = (
+    "aws_iam_role.migration_dms_cloudwatch_logs_role_213C304B",
+    "aws_iam_role.migration_dms_vpc_role_CA5353E9",
+    "aws_iam_role_policy_attachment.migration_dms_cloudwatch_logs_role_policy_B545EEDC",
+    "aws_iam_role_policy_attachment.migration_dms_vpc_role_policy_3A5250F1",
+)
 
 
 def local_endpoint_url(settings: Settings) -> str:
@@ -93,21 +105,37 @@ class TapStack(TerraformStack):
         self.partition = DataAwsPartition(self, "partition").partition
         self._build_data_tier()
         self._build_traffic_tier()
+        if not settings.create_dms_service_roles:
+            # `removed` with destroy = false (Terraform 1.7+): out of the state, left in the account.
+            # https://developer.hashicorp.com/terraform/language/resources/syntax#removing-resources
+            self.add_override("removed", [{"from": address, "lifecycle": {"destroy": False}}
+                                          for address in DMS_SERVICE_ROLE_ADDRESSES])
         self._network_outputs()
         self._data_outputs()
         self._traffic_outputs()
 
     def _build_data_tier(self) -> None:
         settings, prefix = self.settings, self.settings.name_prefix
-        self.keys = SecurityKeys(self, "security_keys", name_prefix=prefix, account_id=self.account_id,
-                                 partition=self.partition, region=settings.aws_region,
-                                 deletion_window_days=30 if settings.is_prod else 7)
+        account = dict(account_id=self.account_id, partition=self.partition)
+        self.keys = SecurityKeys(self, "security_keys", name_prefix=prefix, region=settings.aws_region,
+                                 deletion_window_days=30 if settings.is_prod else 7,
+                                 topic_publishers=ALL_TOPIC_PUBLISHERS, **account)
         self.network = Network(self, "network", name_prefix=prefix, vpc_cidr=settings.vpc_cidr,
+                               availability_zone_ids=settings.availability_zone_ids,
                                nat_gateway_count=settings.nat_gateways,
-                               flow_log_retention_days=settings.log_retention_days, keys=self.keys)
+                               flow_log_retention_days=settings.log_retention_days, region=settings.aws_region,
+                               keys=self.keys, **account)
+        self.connectivity = Connectivity(
+            self, "connectivity", name_prefix=prefix, onprem_cidr=settings.onprem_cidr,
+            customer_gateway_ip=settings.onprem_customer_gateway_ip,
+            customer_gateway_asn=settings.onprem_bgp_asn or STATIC_ROUTING_ASN,
+            static_routes=settings.onprem_bgp_asn is None, transit_gateway_id=settings.onprem_transit_gateway_id,
+            dns_domain=settings.onprem_dns_domain, dns_servers=settings.onprem_dns_servers or (),
+            network=self.network)
         self.security_groups = SecurityGroups(
             self, "security_groups", name_prefix=prefix, network=self.network, onprem_cidr=settings.onprem_cidr,
-            alb_listener_ports=settings.listener_ports, alb_internal=settings.alb_internal)
+            onprem_db_port=settings.onprem_db_port, alb_listener_ports=settings.listener_ports,
+            alb_internal=settings.alb_internal)
         self.endpoints = Endpoints(self, "endpoints", name_prefix=prefix, region=settings.aws_region,
                                    network=self.network, security_groups=self.security_groups)
         self.database = Database(
@@ -115,7 +143,8 @@ class TapStack(TerraformStack):
             database_name=settings.db_name, min_acu=settings.db_min_acu, max_acu=settings.db_max_acu,
             reader_count=settings.db_readers, backup_retention_days=settings.db_backup_retention_days,
             deletion_protection=settings.deletion_protection, final_snapshot=settings.is_prod,
-            partition=self.partition, network=self.network, security_groups=self.security_groups, keys=self.keys)
+            log_retention_days=settings.log_retention_days, partition=self.partition, network=self.network,
+            security_groups=self.security_groups, keys=self.keys)
         self.migration = Migration(
             self, "migration", name_prefix=prefix, instance_class=settings.dms_instance_class,
             engine_version=settings.dms_engine_version, allocated_storage=settings.dms_allocated_storage,
@@ -123,13 +152,15 @@ class TapStack(TerraformStack):
             source_host=settings.onprem_db_host, source_port=settings.onprem_db_port,
             source_database=settings.onprem_db_name, source_secret_arn=settings.onprem_db_secret_arn,
             table_patterns=settings.dms_table_mappings,
-            secret_recovery_window_days=settings.secret_recovery_window_days, partition=self.partition,
-            network=self.network, security_groups=self.security_groups, keys=self.keys, database=self.database)
+            secret_recovery_window_days=settings.secret_recovery_window_days,
+            log_retention_days=settings.log_retention_days, network=self.network,
+            security_groups=self.security_groups, keys=self.keys, database=self.database, **account)
 
     def _build_traffic_tier(self) -> None:
         settings, prefix = self.settings, self.settings.name_prefix
         shared = dict(network=self.network, security_groups=self.security_groups, keys=self.keys)
         self.alerting = Alerting(self, "alerting", name_prefix=prefix, alarm_email=settings.alarm_email,
+                                 account_id=self.account_id, partition=self.partition, region=settings.aws_region,
                                  keys=self.keys)
         self.compute = Compute(self, "compute", name_prefix=prefix,
                                reserved_concurrency=settings.payment_api_reserved_concurrency,
@@ -144,13 +175,15 @@ class TapStack(TerraformStack):
             certificate_arn=settings.certificate_arn, client_ca_bundle=settings.client_ca_bundle_location,
             deletion_protection=settings.deletion_protection,
             access_log_retention_days=settings.log_retention_days, waf_log_retention_days=settings.log_retention_days,
-            account_id=self.account_id, compute=self.compute, **shared)
+            account_id=self.account_id, partition=self.partition, region=settings.aws_region, compute=self.compute,
+            **shared)
         carry_moved_resources(self.load_balancer, LOAD_BALANCER_MOVED_FROM)
         self.dns = Dns(
             self, "dns", name_prefix=prefix, region=settings.aws_region, zone_name=settings.hosted_zone_name,
             existing_zone_id=settings.hosted_zone_id, record_label=settings.api_record_name,
             new_weight=settings.new_system_weight, legacy_endpoint=settings.legacy_endpoint,
-            legacy_ips=settings.legacy_ips, destroyable=not settings.is_prod, network=self.network,
+            legacy_ips=settings.legacy_ips, health_checked_ips=settings.legacy_health_checked_ips,
+            destroyable=not settings.is_prod, network=self.network,
             load_balancer=self.load_balancer)
         self.cutover = Cutover(
             self, "cutover", name_prefix=prefix, partition=self.partition, region=settings.aws_region,

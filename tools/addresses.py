@@ -37,6 +37,12 @@ def moved_blocks(synthesized: dict) -> dict[str, str]:
     return {block["from"]: block["to"] for block in synthesized.get("moved", [])}
 
 
+def forgotten_addresses(synthesized: dict) -> set[str]:
+    """Addresses of the `removed` blocks that keep the resource (lifecycle destroy = false) in a cdk.tf.json."""
+    return {block["from"] for block in synthesized.get("removed", [])
+            if block.get("lifecycle", {}).get("destroy") is False}
+
+
 def synthesize(tree: Path, profile: dict[str, str]) -> dict:
     """Runs tree/main.py with only the profile's settings; returns the parsed cdk.tf.json."""
     env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ} | profile

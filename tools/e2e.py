@@ -1,7 +1,8 @@
 """End-to-end on the local emulator, driven through the cdktf CLI as users drive it:
 `cdktf deploy --auto-approve` -> `cdktf output --outputs-file cfn-outputs/flat-outputs.json`
--> integration tests (incl. `make plan` reviews and a BASE plan) -> `cdktf destroy --auto-approve`
--> nothing left -> stop the emulator. Always tears down, even on failure.
+-> integration tests (incl. `make plan` reviews and a BASE plan) -> a second suffix deployed beside the
+first (`make deploy`'s path, with a VPN and DNS forwarding), planned, checked and destroyed
+-> `cdktf destroy --auto-approve` -> nothing left -> stop the emulator. Always tears down, even on failure.
 
 Runs as its own environment (suffix `e2e`, a free port) so it never touches a
 deployment you made with `make deploy`. The cdktf CLI's own output goes to
@@ -22,6 +23,10 @@ from tools.stack import LOG_DIR, OUTPUTS_FILE, PROJECT_ROOT
 # Lines of the cdktf CLI's output worth showing: results and errors (its spinner repeats the rest).
 RESULT_LINES = re.compile(r"(Apply complete!|Destroy complete!|No changes\.|Error: |error: |written to)")
 ANSI_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+PEER_SUFFIX = "e2e-peer"
+# What the second suffix proves: it deploys beside the first, applies with no perpetual diff, and its way to
+# on-premises exists.
+PEER_TESTS = ["tests/integration/test_no_change_plan.py", "tests/integration/test_onprem_link.py"]
 
 
 def e2e_environment() -> dict[str, str]:
@@ -32,6 +37,14 @@ def e2e_environment() -> dict[str, str]:
     # is ever sent to it locally. Documentation ranges such as 203.0.113.0/24 are refused.
     env.setdefault("LEGACY_ENDPOINT", "192.168.50.10")
     return env
+
+
+def peer_environment(env: dict[str, str]) -> dict[str, str]:
+    """A second suffix on the same emulator, as a real account would hold it: its own stack beside the first
+    (the account-wide DMS roles belong to neither), reaching on-premises over a statically routed VPN and
+    finding the source by host name through DNS forwarding."""
+    return {**env, "ENVIRONMENT_SUFFIX": PEER_SUFFIX, "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200",
+            "ONPREM_DB_HOST": "pg01.corp.example.com", "ONPREM_DNS_SERVERS": "192.168.0.2,192.168.0.3"}
 
 
 def step(title: str, command: list[str], env: dict[str, str]) -> int:
@@ -59,8 +72,29 @@ def cdktf_step(title: str, arguments: list[str], env: dict[str, str]) -> int:
     return exit_code
 
 
+def second_suffix(peer: dict[str, str], python: str) -> list[str]:
+    """Deploys the second suffix beside the first (`make deploy`'s path), checks it, destroys it and checks that
+    nothing of it is left while the first stays; returns what failed."""
+    failures = []
+    try:
+        if step(f"a second suffix ({PEER_SUFFIX}) beside the first on the same emulator",
+                [python, "-m", "tools.stack", "deploy"], peer) != 0:
+            return ["second suffix deploy"]
+        if step("second suffix: no-change plan and its way to on-premises",
+                [python, "-m", "pytest", *PEER_TESTS, "-q", "-p", "no:cacheprovider"], peer) != 0:
+            failures.append("second suffix tests")
+    finally:
+        if step("second suffix: destroy", [python, "-m", "tools.stack", "destroy"], peer) != 0:
+            failures.append("second suffix destroy")
+        elif step("second suffix: nothing of it is left", [python, "-m", "pytest", "tests/teardown", "-q", "-p",
+                                                            "no:cacheprovider"], peer) != 0:
+            failures.append("second suffix teardown check")
+    return failures
+
+
 def main() -> int:
     env = e2e_environment()
+    peer = peer_environment(env)
     python = sys.executable
     failures: list[str] = []
     try:
@@ -72,6 +106,8 @@ def main() -> int:
         elif step("integration tests", [python, "-m", "pytest", "tests/integration", "-q", "-p",
                                         "no:cacheprovider"], env) != 0:
             failures.append("integration tests")
+        if "deploy" not in failures:
+            failures += second_suffix(peer, python)
     finally:
         if cdktf_step("destroy", ["destroy", "--auto-approve"], env) != 0:
             failures.append("destroy")

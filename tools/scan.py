@@ -6,7 +6,8 @@ Usage:
 
 The virtualenv is created when missing, and checkov is (re)installed there
 when its version is not CHECKOV_VERSION. checkov's own output is shown for
-each file, then one summary line per file.
+each file, then one summary line per file with a line per deploy-readiness check (CKV_TAP_*, from
+tools/checkov_checks/, loaded with --external-checks-dir) under it.
 
 checkov runs offline: --skip-download stops it fetching policy metadata from
 its platform and CKV_SKIP_PACKAGE_UPDATE_CHECK its version check, so only pip
@@ -32,6 +33,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 CHECKOV_VERSION = "3.3.30"
+# The project's own checks (CKV_TAP_*: deploy readiness, tools/deploy_readiness.py) run with the built-in ones.
+CUSTOM_CHECKS_DIR = Path(__file__).resolve().parent / "checkov_checks"
+CUSTOM_CHECK_PREFIX = "CKV_TAP_"
 
 EXIT_CLEAN = 0
 EXIT_FAILED_CHECKS = 1
@@ -64,6 +68,7 @@ class FileResult:
     path: str
     counts: ScanCounts | None
     error: str | None = None
+    custom: tuple[tuple[str, int, int], ...] = ()  # (CKV_TAP_ check id, passed, failed)
 
     @property
     def status(self) -> str:
@@ -135,6 +140,7 @@ def checkov_command(venv: Path, config: Path, scanned_file: Path, json_report: P
         "--framework", "terraform_json",
         "--skip-download",
         "--config-file", str(config),
+        "--external-checks-dir", str(CUSTOM_CHECKS_DIR),
         "-f", str(scanned_file),
         "--quiet",
         "--compact",
@@ -149,17 +155,38 @@ def checkov_env(base: dict[str, str]) -> dict[str, str]:
     return {**base, **CHECKOV_OFFLINE_ENV}
 
 
-def without_moved_blocks(scanned_file: Path, directory: Path) -> Path:
-    """A copy of the file without its `moved` blocks, in directory.
+# Blocks that only rename or forget state entries: checkov's terraform_json parser fails on their lists,
+# and they hold no configuration a policy could check.
+STATE_ONLY_BLOCKS = ("moved", "removed")
 
-    checkov's terraform_json parser fails on them (a list of {from, to}); they only rename
-    state entries and hold no configuration a policy could check.
-    """
+
+def without_moved_blocks(scanned_file: Path, directory: Path) -> Path:
+    """A copy of the file without its `moved` and `removed` blocks, in directory."""
     document = json.loads(scanned_file.read_text(encoding="utf-8"))
-    document.pop("moved", None)
+    for block in STATE_ONLY_BLOCKS:
+        document.pop(block, None)
     copy = directory / scanned_file.name
     copy.write_text(json.dumps(document, indent=2), encoding="utf-8")
     return copy
+
+
+def custom_checks_command(venv: Path, scanned_file: Path, json_report: Path) -> list[str]:
+    """checkov with only the CKV_TAP checks and without --quiet: its JSON report then lists the passed
+    checks too (the main run's --quiet report keeps only failures), for the per-check lines."""
+    from tools.deploy_readiness import CHECKS  # noqa: PLC0415 - the pack's ids, from the rules themselves
+
+    return [
+        str(checkov_executable(venv)),
+        "--framework", "terraform_json",
+        "--skip-download",
+        "--external-checks-dir", str(CUSTOM_CHECKS_DIR),
+        "--check", ",".join(check.id for check in CHECKS),
+        "-f", str(scanned_file),
+        "--compact",
+        "-o", "cli",
+        "-o", "json",
+        "--output-file-path", f"console,{json_report}",
+    ]  # fmt: skip
 
 
 def scan_file(
@@ -167,13 +194,32 @@ def scan_file(
 ) -> FileResult:
     with tempfile.TemporaryDirectory(prefix="checkov-") as report_dir:
         json_report = Path(report_dir) / "report.json"
+        custom_report = Path(report_dir) / "custom-report.json"
         scannable = without_moved_blocks(scanned_file, Path(report_dir))
         completed = run(
             checkov_command(venv, config, scannable, json_report),
             env=checkov_env(dict(os.environ)),
         )
         report_text = json_report.read_text(encoding="utf-8") if json_report.exists() else None
-    return result_from_checkov(str(scanned_file), completed.returncode, report_text)
+        # The console output of this run repeats the pack's checks one by one; the summary lines say it shorter.
+        run(custom_checks_command(venv, scannable, custom_report), env=checkov_env(dict(os.environ)),
+            capture_output=True, text=True)
+        custom_text = custom_report.read_text(encoding="utf-8") if custom_report.exists() else None
+    result = result_from_checkov(str(scanned_file), completed.returncode, report_text)
+    return with_custom_counts(result, custom_text)
+
+
+def with_custom_counts(result: FileResult, custom_text: str | None) -> FileResult:
+    """The result with the pack's per-check counts; an ERROR when they are missing (the pack did not run)."""
+    if result.counts is None:
+        return result
+    try:
+        custom = custom_check_counts(json.loads(custom_text)) if custom_text else ()
+    except ValueError:
+        custom = ()
+    if not custom:
+        return FileResult(result.path, result.counts, "the CKV_TAP checks did not run (tools/checkov_checks)")
+    return FileResult(result.path, result.counts, result.error, custom)
 
 
 # ------------------------------------------------------------ reading the report
@@ -215,6 +261,24 @@ def parse_checkov_report(report: Any) -> ScanCounts:
     raise ValueError("not a checkov JSON report")
 
 
+def custom_check_counts(report: Any) -> tuple[tuple[str, int, int], ...]:
+    """(check id, passed, failed) of every CKV_TAP_ check in checkov's JSON report, by id."""
+    reports = report if isinstance(report, list) else [report]
+    counts: dict[str, list[int]] = {}
+    for item in reports:
+        results = item.get("results", {}) if isinstance(item, dict) else {}
+        for index, outcome in enumerate(("passed_checks", "failed_checks")):
+            for check in results.get(outcome, []):
+                if str(check.get("check_id", "")).startswith(CUSTOM_CHECK_PREFIX):
+                    counts.setdefault(check["check_id"], [0, 0])[index] += 1
+    return tuple((check_id, *counts[check_id]) for check_id in sorted(counts, key=_check_number))
+
+
+def _check_number(check_id: str) -> tuple[int, str]:
+    number = check_id.rsplit("_", 1)[-1]
+    return (int(number), check_id) if number.isdigit() else (0, check_id)
+
+
 def result_from_checkov(path: str, returncode: int, report_text: str | None) -> FileResult:
     if returncode not in CHECKOV_EXIT_CODES_WITH_REPORT:
         return FileResult(path, None, f"checkov exited {returncode}")
@@ -234,7 +298,22 @@ def summary_line(result: FileResult) -> str:
     line = (
         f"{result.status} {result.path}: {c.passed} passed, {c.failed} failed, {c.skipped} skipped"
     )
-    return line + (f", {c.parsing_errors} parsing errors" if c.parsing_errors else "")
+    line += f", {c.parsing_errors} parsing errors" if c.parsing_errors else ""
+    return line + (f"; {result.error}" if result.error else "")
+
+
+def custom_check_lines(result: FileResult) -> list[str]:
+    """One line per deploy-readiness check (CKV_TAP_*) under the file's summary line; a check of the pack
+    that checkov reported nothing for had no resource of its types in the file."""
+    from tools.deploy_readiness import CHECKS  # noqa: PLC0415
+
+    if result.counts is None:
+        return []
+    reported = {check_id: (passed, failed) for check_id, passed, failed in result.custom}
+    ids = [check.id for check in CHECKS] + [check_id for check_id in reported if check_id not in
+                                            {check.id for check in CHECKS}]
+    return [f"  {check_id}: {reported[check_id][0]} passed, {reported[check_id][1]} failed" if check_id in reported
+            else f"  {check_id}: no resource it checks" for check_id in ids]
 
 
 def exit_code_for(results: Sequence[FileResult]) -> int:
@@ -285,7 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     for scanned_file in arguments.files:
         sys.stdout.flush()  # keep our lines in order with checkov's output
         results.append(scan_file(arguments.venv, arguments.config, scanned_file))
-    print("\n".join(["checkov summary:", *(summary_line(result) for result in results)]))
+    lines = ["checkov summary:"]
+    for result in results:
+        lines += [summary_line(result), *custom_check_lines(result)]
+    print("\n".join(lines))
     return exit_code_for(results)
 
 

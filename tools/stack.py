@@ -13,7 +13,8 @@ Commands:
   down      stop the local emulator
 
 Exit codes: 0 done (plan: nothing stateful or traffic-carrying is deleted or replaced), 1 a step failed,
-2 a bad setting or argument, 3 the plan deletes or replaces such a resource (DANGER).
+2 a bad setting or argument, or (deploy on TARGET=aws) the account or region cannot take the stack
+(tools/preflight.py), 3 the plan deletes or replaces such a resource (DANGER).
 
 Settings come from environment variables (lib/config.py); a bad value ends the
 command with one line naming it. Terraform's full output goes to build/logs/; the
@@ -31,7 +32,7 @@ import sys
 from pathlib import Path
 
 from lib.config import ConfigError, Settings, load_settings
-from tools import plan_summary, terraform
+from tools import plan_summary, preflight, terraform
 from tools.local_aws.common import EMULATOR_CREDENTIALS
 from tools.progress import TerraformProgress, display_path
 
@@ -333,6 +334,9 @@ def deploy(settings: Settings) -> None:
     synth(settings)
     if settings.target == "local":
         ensure_emulator(settings)
+    else:
+        # A real account is asked first (versions, zones, DMS roles, concurrency): nothing is created when it says no.
+        preflight.run(settings, stack_dir(settings) / "cdk.tf.json")
     init(settings)
     run_with_progress(settings, ["apply", "-auto-approve", "-input=false", "-no-color", APPLY_PARALLELISM],
                       step="apply")
@@ -430,7 +434,7 @@ def main(argv: list[str]) -> int:
         return EXIT_USAGE if exit_.code else 0
     try:
         result = run_command(arguments)
-    except (ConfigError, UsageError) as error:
+    except (ConfigError, UsageError, preflight.PreflightError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except StackError as error:

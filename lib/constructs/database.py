@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cdktf import TerraformResourceLifecycle
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
@@ -25,6 +27,9 @@ CLUSTER_PARAMETERS = {
     "log_min_duration_statement": "1000",
     "rds.force_ssl": "1",
 }
+EXPORTED_LOGS = ("postgresql",)
+# AWS applies minor versions itself (auto minor version upgrade): a plan after it did must not downgrade.
+KEEP_AWS_MINOR_UPGRADES = TerraformResourceLifecycle(ignore_changes=["engine_version"])
 
 
 class Database(Construct):
@@ -32,12 +37,18 @@ class Database(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, engine_version: str,
                  database_name: str, min_acu: float, max_acu: float, reader_count: int, backup_retention_days: int,
-                 deletion_protection: bool, final_snapshot: bool, partition: str, network: Network,
-                 security_groups: SecurityGroups, keys: SecurityKeys) -> None:
+                 deletion_protection: bool, final_snapshot: bool, log_retention_days: int, partition: str,
+                 network: Network, security_groups: SecurityGroups, keys: SecurityKeys) -> None:
         super().__init__(scope, construct_id)
         self.database_name = database_name
         kms_key_arn = keys.data_key.arn
         major = engine_version.split(".")[0]
+        cluster_identifier = f"{name_prefix}-aurora"
+        # RDS would create each export group itself, unencrypted and kept forever; the stack creates it first.
+        self.log_groups = [
+            CloudwatchLogGroup(self, f"{log}_logs", name=f"/aws/rds/cluster/{cluster_identifier}/{log}",
+                               retention_in_days=log_retention_days, kms_key_id=keys.logs_key.arn)
+            for log in EXPORTED_LOGS]
         subnet_group = DbSubnetGroup(self, "subnet_group", name=f"{name_prefix}-aurora",
                                      subnet_ids=network.database_subnet_ids,
                                      description="Database subnets (no internet route)")
@@ -48,7 +59,7 @@ class Database(Construct):
                        for name, value in sorted(CLUSTER_PARAMETERS.items())])
         self.cluster = RdsCluster(
             self, "cluster",
-            cluster_identifier=f"{name_prefix}-aurora",
+            cluster_identifier=cluster_identifier,
             engine="aurora-postgresql",
             engine_mode="provisioned",
             engine_version=engine_version,
@@ -63,7 +74,7 @@ class Database(Construct):
             kms_key_id=kms_key_arn,
             enable_http_endpoint=True,
             iam_database_authentication_enabled=True,
-            enabled_cloudwatch_logs_exports=["postgresql"],
+            enabled_cloudwatch_logs_exports=list(EXPORTED_LOGS),
             serverlessv2_scaling_configuration=RdsClusterServerlessv2ScalingConfiguration(
                 min_capacity=min_acu, max_capacity=max_acu),
             backup_retention_period=backup_retention_days,
@@ -74,6 +85,8 @@ class Database(Construct):
             skip_final_snapshot=not final_snapshot,
             final_snapshot_identifier=f"{name_prefix}-aurora-final" if final_snapshot else None,
             tags={"Name": f"{name_prefix}-aurora"},
+            lifecycle=KEEP_AWS_MINOR_UPGRADES,
+            depends_on=self.log_groups,
         )
         monitoring_role = self._monitoring_role(name_prefix, partition)
         self.instances = [
@@ -96,6 +109,7 @@ class Database(Construct):
                 monitoring_role_arn=monitoring_role.arn,
                 copy_tags_to_snapshot=True,
                 tags={"Name": f"{name_prefix}-aurora-{index + 1}", "Role": "writer" if index == 0 else "reader"},
+                lifecycle=KEEP_AWS_MINOR_UPGRADES,
             )
             for index in range(1 + reader_count)
         ]

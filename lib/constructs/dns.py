@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from cdktf_cdktf_provider_aws.route53_health_check import Route53HealthCheck
 from cdktf_cdktf_provider_aws.route53_record import Route53Record
 from cdktf_cdktf_provider_aws.route53_zone import Route53Zone, Route53ZoneVpc
@@ -13,17 +11,8 @@ from lib.constructs.load_balancer import LoadBalancer
 from lib.constructs.network import Network
 
 RECORD_TTL_SECONDS = 60
-# Route53 health checkers live on the internet: they cannot reach these.
-RFC1918_NETWORKS = tuple(ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 NEW_SET_IDENTIFIER = "new"
 LEGACY_SET_IDENTIFIER = "legacy"
-
-
-def legacy_is_reachable_from_internet(legacy_ips: tuple[str, ...]) -> bool:
-    if not legacy_ips:
-        return True
-    first = ipaddress.IPv4Address(legacy_ips[0])
-    return not any(first in network for network in RFC1918_NETWORKS)
 
 
 class Dns(Construct):
@@ -31,8 +20,8 @@ class Dns(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, region: str, zone_name: str,
                  existing_zone_id: str | None, record_label: str, new_weight: int, legacy_endpoint: str | None,
-                 legacy_ips: tuple[str, ...], destroyable: bool, network: Network,
-                 load_balancer: LoadBalancer) -> None:
+                 legacy_ips: tuple[str, ...], health_checked_ips: tuple[str, ...], destroyable: bool,
+                 network: Network, load_balancer: LoadBalancer) -> None:
         super().__init__(scope, construct_id)
         self._name_prefix = name_prefix
         self._new_weight = new_weight
@@ -44,13 +33,23 @@ class Dns(Construct):
         self.record_type = "CNAME" if legacy_is_hostname else "A"
         # Weighted records in one set must share a type: a hostname legacy endpoint makes both CNAMEs.
         self.new_record = self._new_record(load_balancer, as_cname=legacy_is_hostname)
-        self.legacy_health_check: Route53HealthCheck | None = None
+        # Route53's checkers are on the internet: one check per globally routable address (the settings
+        # classify them; RFC 1918 addresses, reached over the VPN, get none), or one for a host name.
+        self.legacy_health_checks: list[Route53HealthCheck] = []
         self.legacy_record: Route53Record | None = None
         if legacy_endpoint:
-            if legacy_is_reachable_from_internet(legacy_ips):
-                self.legacy_health_check = self._legacy_health_check(legacy_endpoint, legacy_ips)
-            self.legacy_record = self._legacy_record(
-                legacy_endpoint, legacy_ips, self.legacy_health_check.id if self.legacy_health_check else None)
+            self.legacy_health_checks = (
+                [self._legacy_health_check(index, ip_address=ip) for index, ip in enumerate(health_checked_ips)]
+                if legacy_ips else [self._legacy_health_check(0, fqdn=legacy_endpoint)])
+            # A record carries one health check, judged for all its addresses: with several addresses the
+            # per-address checks only alert.
+            attached = self.legacy_health_checks[0].id if len(self.legacy_health_checks) == 1 else None
+            self.legacy_record = self._legacy_record(legacy_endpoint, legacy_ips, attached)
+
+    @property
+    def legacy_health_check(self) -> Route53HealthCheck | None:
+        """The first legacy health check, or None."""
+        return self.legacy_health_checks[0] if self.legacy_health_checks else None
 
     def _new_record(self, load_balancer: LoadBalancer, *, as_cname: bool) -> Route53Record:
         alb = load_balancer.alb
@@ -61,11 +60,13 @@ class Dns(Construct):
         return Route53Record(self, "new", type="A", alias={"name": alb.dns_name, "zone_id": alb.zone_id,
                                                             "evaluate_target_health": True}, **common)
 
-    def _legacy_health_check(self, legacy_endpoint: str, legacy_ips: tuple[str, ...]) -> Route53HealthCheck:
+    def _legacy_health_check(self, index: int, *, ip_address: str | None = None,
+                             fqdn: str | None = None) -> Route53HealthCheck:
+        # The first keeps the id (and address) it had when only the first address was checked.
         return Route53HealthCheck(
-            self, "legacy_health", type="HTTPS", port=443, resource_path="/health", failure_threshold=3,
-            request_interval=30, ip_address=legacy_ips[0] if legacy_ips else None,
-            fqdn=None if legacy_ips else legacy_endpoint, tags={"Name": f"{self._name_prefix}-legacy"})
+            self, "legacy_health" if index == 0 else f"legacy_health_{index + 1}", type="HTTPS", port=443,
+            resource_path="/health", failure_threshold=3, request_interval=30, ip_address=ip_address, fqdn=fqdn,
+            tags={"Name": f"{self._name_prefix}-legacy" if index == 0 else f"{self._name_prefix}-legacy-{index + 1}"})
 
     def _legacy_record(self, legacy_endpoint: str, legacy_ips: tuple[str, ...],
                        health_check_id: str | None) -> Route53Record:

@@ -28,7 +28,8 @@ SERVICE_NEEDS = {
     # the runtime writes the function's log lines
     "logs": ("logs:CreateLogStream", "logs:PutLogEvents"),
     # a function in a VPC reaches it through network interfaces Lambda creates with the function's role
-    "network interfaces": ("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
+    # (what the AWS managed AWSLambdaVPCAccessExecutionRole grants, ec2:DescribeSubnets included)
+    "network interfaces": ("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
                            "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
                            "ec2:UnassignPrivateIpAddresses"),
     # active tracing sends segments

@@ -32,9 +32,22 @@ def policy_document(statements: list[dict]) -> str:
     return json.dumps({"Version": POLICY_VERSION, "Statement": statements})
 
 
-def trust_policy(principal: str) -> str:
-    """An assume-role policy that lets one AWS service principal assume the role."""
-    return policy_document([{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": principal}}])
+def trust_policy(principal: str, condition: dict | None = None) -> str:
+    """An assume-role policy that lets one AWS service principal assume the role, under `condition` when the
+    service sets the keys it reads (aws:SourceAccount / aws:SourceArn against the confused deputy)."""
+    statement = {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": principal}}
+    if condition:
+        statement["Condition"] = condition
+    return policy_document([statement])
+
+
+def from_account(account_id: str, source_arn: str | None = None) -> dict:
+    """The confused-deputy condition: the service acts for this account (and, when given, for resources
+    matching source_arn). https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html"""
+    condition: dict = {"StringEquals": {"aws:SourceAccount": account_id}}
+    if source_arn:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    return condition
 
 
 def allow(actions: list[str] | str, resources: list[str] | str, condition: dict | None = None) -> dict:

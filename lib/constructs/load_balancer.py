@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.cloudwatch_log_resource_policy import CloudwatchLogResourcePolicy
 from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
 from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.lb import Lb
@@ -37,7 +38,7 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2We
 from constructs import Construct
 
 from lib.constructs.compute import Compute
-from lib.constructs.iam import policy_document, service_principal
+from lib.constructs.iam import from_account, policy_document, service_principal
 from lib.constructs.network import Network
 from lib.constructs.security_groups import SecurityGroups
 from lib.constructs.security_keys import SecurityKeys
@@ -64,16 +65,20 @@ class LoadBalancer(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, internal: bool,
                  certificate_arn: str | None, client_ca_bundle: tuple[str, str] | None = None,
                  deletion_protection: bool, access_log_retention_days: int, waf_log_retention_days: int,
-                 account_id: str, network: Network, security_groups: SecurityGroups, keys: SecurityKeys,
-                 compute: Compute) -> None:
+                 account_id: str, partition: str, region: str, network: Network, security_groups: SecurityGroups,
+                 keys: SecurityKeys, compute: Compute) -> None:
         super().__init__(scope, construct_id)
         if client_ca_bundle is not None and certificate_arn is None:
             raise ValueError("a client CA bundle needs a certificate: mutual TLS runs on the HTTPS listener")
         self._name_prefix = name_prefix
+        self._account_id, self._partition, self._region = account_id, partition, region
         self.https_enabled = certificate_arn is not None
         self.scheme = "https" if self.https_enabled else "http"
         self.trust_store = self._trust_store(client_ca_bundle) if client_ca_bundle else None
-        self.access_logs = self._access_log_bucket(account_id, deletion_protection, access_log_retention_days)
+        self.access_logs, self.access_logs_policy = self._access_log_bucket(
+            account_id, deletion_protection, access_log_retention_days)
+        # ELB checks that it may write to the bucket when access logs are switched on: created before the
+        # bucket policy exists, the ALB fails intermittently (hashicorp/terraform-provider-aws#12010).
         self.alb = Lb(
             self, "alb", name=f"{name_prefix}-alb", internal=internal, load_balancer_type="application",
             security_groups=[security_groups.alb.id],
@@ -81,7 +86,7 @@ class LoadBalancer(Construct):
             drop_invalid_header_fields=True, enable_deletion_protection=deletion_protection,
             desync_mitigation_mode="strictest",
             access_logs={"bucket": self.access_logs.id, "prefix": "alb", "enabled": True},
-            tags={"Name": f"{name_prefix}-alb"})
+            tags={"Name": f"{name_prefix}-alb"}, depends_on=[self.access_logs_policy])
         self.target_group = self._lambda_target(compute)
         self.listeners = self._listeners(certificate_arn)
         self.web_acl = self._firewall(waf_log_retention_days, keys)
@@ -109,7 +114,8 @@ class LoadBalancer(Construct):
                                 depends_on=[permission])
         return group
 
-    def _access_log_bucket(self, account_id: str, deletion_protection: bool, retention_days: int) -> S3Bucket:
+    def _access_log_bucket(self, account_id: str, deletion_protection: bool,
+                           retention_days: int) -> tuple[S3Bucket, S3BucketPolicy]:
         bucket = S3Bucket(self, "access_logs", bucket=f"{self._name_prefix}-alb-logs-{account_id}",
                           force_destroy=not deletion_protection)
         S3BucketPublicAccessBlock(self, "access_logs_public_block", bucket=bucket.id, block_public_acls=True,
@@ -136,7 +142,7 @@ class LoadBalancer(Construct):
         elb_account = DataAwsElbServiceAccount(self, "elb_account")
         log_objects = f"{bucket.arn}/alb/AWSLogs/{account_id}/*"
         log_delivery = service_principal(self, "logdelivery.elasticloadbalancing").name
-        S3BucketPolicy(self, "access_logs_policy", bucket=bucket.id, policy=policy_document([
+        policy = S3BucketPolicy(self, "access_logs_policy", bucket=bucket.id, policy=policy_document([
             {"Sid": "AlbWritesAccessLogs", "Effect": "Allow", "Action": "s3:PutObject", "Resource": log_objects,
              "Principal": {"AWS": elb_account.arn}},
             {"Sid": "LogDeliveryWritesAccessLogs", "Effect": "Allow", "Action": "s3:PutObject",
@@ -144,7 +150,7 @@ class LoadBalancer(Construct):
             {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Action": "s3:*", "Principal": "*",
              "Resource": [bucket.arn, f"{bucket.arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
         ]))
-        return bucket
+        return bucket, policy
 
     def _listeners(self, certificate_arn: str | None) -> list[LbListener]:
         forward = [LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)]
@@ -178,9 +184,22 @@ class LoadBalancer(Construct):
         # WAF only delivers to log groups whose name starts with aws-waf-logs-.
         log_group = CloudwatchLogGroup(self, "waf_logs", name=f"aws-waf-logs-{self._name_prefix}",
                                        retention_in_days=log_retention_days, kms_key_id=keys.logs_key.arn)
+        delivery = self._waf_log_delivery(log_group)
         Wafv2WebAclLoggingConfiguration(self, "web_acl_logging", resource_arn=acl.arn,
-                                        log_destination_configs=[log_group.arn])
+                                        log_destination_configs=[log_group.arn], depends_on=[delivery])
         return acl
+
+    def _waf_log_delivery(self, log_group: CloudwatchLogGroup) -> CloudwatchLogResourcePolicy:
+        """The log group's resource policy that lets WAF's log delivery write to it. Without it WAF tries to
+        add one to the account's shared policy itself when logging is switched on; explicit, it exists first
+        and names only this group. https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html"""
+        account = self._account_id
+        return CloudwatchLogResourcePolicy(self, "waf_log_delivery", policy_name=f"{self._name_prefix}-waf-logs",
+                                           policy_document=policy_document([{
+            "Sid": "WafLogDeliveryWrites", "Effect": "Allow",
+            "Principal": {"Service": service_principal(self, "delivery.logs").name},
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{log_group.arn}:log-stream:*",
+            "Condition": from_account(account, f"arn:{self._partition}:logs:{self._region}:{account}:*")}]))
 
 
 def _managed_rule(group: str, priority: int) -> dict:

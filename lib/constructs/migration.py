@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from cdktf import Fn, ITerraformDependable, Token
+from cdktf import Fn, ITerraformDependable, TerraformResourceLifecycle, Token
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.dms_endpoint import DmsEndpoint
 from cdktf_cdktf_provider_aws.dms_replication_instance import DmsReplicationInstance
 from cdktf_cdktf_provider_aws.dms_replication_subnet_group import DmsReplicationSubnetGroup
@@ -16,7 +17,7 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
 
 from lib.constructs.database import Database
-from lib.constructs.iam import allow, policy_document, service_principal, trust_policy
+from lib.constructs.iam import allow, from_account, policy_document, service_principal, trust_policy
 from lib.constructs.network import Network
 from lib.constructs.security_groups import SecurityGroups
 from lib.constructs.security_keys import SecurityKeys
@@ -29,6 +30,8 @@ SERVICE_ROLE_POLICIES = {
     DMS_VPC_ROLE: "service-role/AmazonDMSVPCManagementRole",
     DMS_LOGS_ROLE: "service-role/AmazonDMSCloudWatchLogsRole",
 }
+# DMS writes task logs to dms-tasks-<replication instance id> (one group per instance, so per stack).
+DMS_TASK_LOG_GROUP_PREFIX = "dms-tasks-"
 LOG_COMPONENTS = ("SOURCE_CAPTURE", "SOURCE_UNLOAD", "TARGET_APPLY", "TARGET_LOAD", "TASK_MANAGER",
                   "VALIDATOR_EXT")
 
@@ -63,25 +66,37 @@ class Migration(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, instance_class: str,
                  engine_version: str, allocated_storage: int, multi_az: bool, create_service_roles: bool,
                  source_host: str, source_port: int, source_database: str, source_secret_arn: str | None,
-                 table_patterns: tuple[str, ...], secret_recovery_window_days: int, partition: str,
-                 network: Network, security_groups: SecurityGroups, keys: SecurityKeys, database: Database) -> None:
+                 table_patterns: tuple[str, ...], secret_recovery_window_days: int, log_retention_days: int,
+                 account_id: str, partition: str, network: Network, security_groups: SecurityGroups,
+                 keys: SecurityKeys, database: Database) -> None:
         super().__init__(scope, construct_id)
         prefix = name_prefix
         kms_key_arn = keys.data_key.arn
+        self._account_id = account_id
+        instance_id = f"{prefix}-dms"
+        # Created by the stack before DMS would create it (unencrypted, kept forever) for the first task log.
+        self.task_log_group = CloudwatchLogGroup(
+            self, "task_logs", name=f"{DMS_TASK_LOG_GROUP_PREFIX}{instance_id}", retention_in_days=log_retention_days,
+            kms_key_id=keys.logs_key.arn)
         role_dependencies = self._service_roles(create_service_roles, partition)
+        # When the stack creates dms-vpc-role, IAM may not have propagated it yet: provider 5.100 retries
+        # CreateReplicationSubnetGroup on AccessDeniedFault for its propagation timeout (PR #26768), so no
+        # wait is added here.
         subnet_group = DmsReplicationSubnetGroup(
             self, "subnet_group", replication_subnet_group_id=f"{prefix}-dms",
             replication_subnet_group_description="Private subnets for DMS",
             subnet_ids=network.private_subnet_ids,
             depends_on=role_dependencies or None)
         self.instance = DmsReplicationInstance(
-            self, "instance", replication_instance_id=f"{prefix}-dms",
+            self, "instance", replication_instance_id=instance_id,
             replication_instance_class=instance_class, engine_version=engine_version,
             allocated_storage=allocated_storage, multi_az=multi_az, kms_key_arn=kms_key_arn,
             publicly_accessible=False, auto_minor_version_upgrade=True,
             replication_subnet_group_id=subnet_group.replication_subnet_group_id,
             vpc_security_group_ids=[security_groups.dms.id],
-            preferred_maintenance_window="sun:05:30-sun:06:30", depends_on=role_dependencies or None)
+            preferred_maintenance_window="sun:05:30-sun:06:30", depends_on=[*role_dependencies, self.task_log_group],
+            # AWS applies minor versions itself (auto minor version upgrade): a plan after it did must not downgrade.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["engine_version"]))
 
         self.source_secret_arn = source_secret_arn or self._operator_secret(
             "source_secret", f"{prefix}/dms/onprem-source",
@@ -133,9 +148,12 @@ class Migration(Construct):
                                     recovery_window_in_days=recovery_window_days).arn
 
     def _secrets_access_role(self, prefix: str, kms_key_arn: str) -> IamRole:
-        # DMS reads endpoint secrets through the regional principal (dms.<region>.amazonaws.com).
+        # DMS reads endpoint secrets through the regional principal (dms.<region>.amazonaws.com). DMS 3.4.7 and
+        # later set aws:SourceAccount when assuming it:
+        # https://docs.aws.amazon.com/dms/latest/userguide/cross-service-confused-deputy-prevention.html
         role = IamRole(self, "secrets_access_role", name=f"{prefix}-dms-secrets",
-                       assume_role_policy=trust_policy(service_principal(self, "dms").id))
+                       assume_role_policy=trust_policy(service_principal(self, "dms").id,
+                                                       from_account(self._account_id)))
         IamRolePolicy(self, "secrets_access_policy", role=role.id, name="read-endpoint-secrets",
                       policy=policy_document([
                           allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],

@@ -73,18 +73,20 @@ class Monitoring(Construct):
         self.alarms = [self._alarm(spec) for spec in self._alarm_specs(
             target_group_arn_suffix=load_balancer.target_group.arn_suffix, api=compute,
             cdc_latency_threshold_seconds=cdc_latency_threshold_seconds,
-            legacy_health_check_id=dns.legacy_health_check.id if dns.legacy_health_check else None)]
+            legacy_health_check_ids=[check.id for check in dns.legacy_health_checks])]
         self._subscribe_rollback(cutover)
         self._schedule_validator(cutover)
+        # Publishes to the alerts topic: created once the topic's policy names DMS.
         DmsEventSubscription(self, "dms_events", name=f"{name_prefix}-dms-events",
                              sns_topic_arn=alerting.alerts.arn, source_type="replication-task",
                              source_ids=[migration.task.replication_task_id],
-                             event_categories=["failure", "state change"], enabled=True)
+                             event_categories=["failure", "state change"], enabled=True,
+                             depends_on=alerting.policies)
         self.dashboard = CloudwatchDashboard(self, "dashboard", dashboard_name=f"{name_prefix}-migration",
                                              dashboard_body=self._dashboard_body(cutover))
 
     def _alarm_specs(self, *, target_group_arn_suffix: str, api: Compute, cdc_latency_threshold_seconds: int,
-                     legacy_health_check_id: str | None) -> list[AlarmSpec]:
+                     legacy_health_check_ids: list[str]) -> list[AlarmSpec]:
         targets = {**_dimensions(self._alb), "TargetGroup": target_group_arn_suffix}
         dms, cluster = _dimensions(self._dms), _dimensions(self._cluster)
         specs = [
@@ -107,10 +109,13 @@ class Monitoring(Construct):
                                    "Throttles", dimensions, 0))
         # Not critical: when legacy is unhealthy, rolling back to it would make things worse. Route53 keeps
         # its health-check metrics in one region, and a single-provider stack cannot alarm across regions.
-        if legacy_health_check_id and self._region == ROUTE53_METRICS_REGION:
-            specs.append(AlarmSpec("legacy-health", "Legacy endpoint health check failing", "AWS/Route53",
-                                   "HealthCheckStatus", {"HealthCheckId": legacy_health_check_id}, 1,
-                                   comparison="LessThanThreshold", statistic="Minimum", evaluation_periods=3))
+        if self._region == ROUTE53_METRICS_REGION:
+            # One per checked legacy address; the first keeps the name it had when only one was checked.
+            specs += [AlarmSpec("legacy-health" if index == 0 else f"legacy-health-{index + 1}",
+                                "Legacy endpoint health check failing", "AWS/Route53", "HealthCheckStatus",
+                                {"HealthCheckId": check_id}, 1, comparison="LessThanThreshold", statistic="Minimum",
+                                evaluation_periods=3)
+                      for index, check_id in enumerate(legacy_health_check_ids)]
         return specs
 
     def _alarm(self, spec: AlarmSpec) -> CloudwatchMetricAlarm:
@@ -124,7 +129,9 @@ class Monitoring(Construct):
             statistic=spec.statistic, extended_statistic=spec.extended_statistic, period=spec.period,
             evaluation_periods=spec.evaluation_periods, threshold=spec.threshold,
             comparison_operator=spec.comparison, treat_missing_data="notBreaching",
-            alarm_actions=actions, ok_actions=[topics.alerts.arn])
+            alarm_actions=actions, ok_actions=[topics.alerts.arn],
+            # Publishes to the topics: created once their policies name CloudWatch.
+            depends_on=topics.policies)
 
     def _subscribe_rollback(self, cutover: Cutover) -> None:
         critical = self._alerting.critical
@@ -133,7 +140,8 @@ class Monitoring(Construct):
                                       function_name=cutover.rollback.function.function_name,
                                       principal=service_principal(self, "sns").name, source_arn=critical.arn)
         SnsTopicSubscription(self, "rollback_on_critical", topic_arn=critical.arn, protocol="lambda",
-                             endpoint=cutover.rollback.arn, depends_on=[permission])
+                             endpoint=cutover.rollback.arn,
+                             depends_on=[permission, self._alerting.topic_policies["critical"]])
 
     def _schedule_validator(self, cutover: Cutover) -> None:
         validator = cutover.validator

@@ -1,15 +1,10 @@
-"""VPC over three AZs: public, private and database subnets, NAT, flow logs."""
+"""VPC over three pinned AZs: public, private and database subnets, NAT, flow logs."""
 
 from __future__ import annotations
 
 import ipaddress
 
-from cdktf import Fn, Token
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
-from cdktf_cdktf_provider_aws.data_aws_availability_zones import (
-    DataAwsAvailabilityZones,
-    DataAwsAvailabilityZonesFilter,
-)
 from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktf_cdktf_provider_aws.eip import Eip
 from cdktf_cdktf_provider_aws.flow_log import FlowLog
@@ -24,11 +19,14 @@ from cdktf_cdktf_provider_aws.subnet import Subnet
 from cdktf_cdktf_provider_aws.vpc import Vpc
 from constructs import Construct
 
-from lib.constructs.iam import allow, policy_document, service_principal, trust_policy
+from lib.constructs.iam import allow, from_account, policy_document, service_principal, trust_policy
 from lib.constructs.security_keys import SecurityKeys
 
 AZ_COUNT = 3
 TIERS = ("public", "private", "database")
+# What the flow-logs role of the AWS example may do to its log group.
+FLOW_LOG_GROUP_ACTIONS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                          "logs:DescribeLogStreams"]
 
 
 def subnet_cidrs(vpc_cidr: str) -> dict[str, list[str]]:
@@ -43,14 +41,17 @@ class Network(Construct):
     """The VPC. Private subnets leave through NAT; database subnets have no internet route."""
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, vpc_cidr: str,
-                 nat_gateway_count: int, flow_log_retention_days: int, keys: SecurityKeys) -> None:
+                 availability_zone_ids: tuple[str, ...], nat_gateway_count: int, flow_log_retention_days: int,
+                 account_id: str, partition: str, region: str, keys: SecurityKeys) -> None:
         super().__init__(scope, construct_id)
+        if len(availability_zone_ids) != AZ_COUNT:
+            raise ValueError(f"Network needs {AZ_COUNT} availability zone ids, got {availability_zone_ids}")
         self._name_prefix = name_prefix
+        self._account_id, self._partition, self._region = account_id, partition, region
         self.vpc_cidr = vpc_cidr
-        zones = DataAwsAvailabilityZones(self, "zones", state="available",
-                                         filter=[DataAwsAvailabilityZonesFilter(name="opt-in-status",
-                                                                                values=["opt-in-not-required"])])
-        self.availability_zones = [Token.as_string(Fn.element(zones.names, az)) for az in range(AZ_COUNT)]
+        # Zone ids, never positions in the live zone list: when a zone is impaired or added, the list
+        # shifts and every subnet, Aurora and DMS instance placed by index would be replaced.
+        self.availability_zone_ids = availability_zone_ids
 
         self.vpc = Vpc(self, "vpc", cidr_block=vpc_cidr, enable_dns_hostnames=True, enable_dns_support=True,
                        tags={"Name": name_prefix})
@@ -70,6 +71,11 @@ class Network(Construct):
         self.flow_log_group = self._flow_logs(flow_log_retention_days, keys.logs_key.arn)
 
     @property
+    def availability_zones(self) -> list[str]:
+        """Zone names in this account, in zone-id order, as the subnets resolved them."""
+        return [subnet.availability_zone for subnet in self.database_subnets]
+
+    @property
     def public_subnet_ids(self) -> list[str]:
         return [subnet.id for subnet in self.public_subnets]
 
@@ -84,7 +90,7 @@ class Network(Construct):
     def _subnets(self, tier: str, cidrs: list[str]) -> list[Subnet]:
         return [
             Subnet(self, f"{tier}_subnet_{az}", vpc_id=self.vpc.id, cidr_block=cidr,
-                   availability_zone=self.availability_zones[az], map_public_ip_on_launch=False,
+                   availability_zone_id=self.availability_zone_ids[az], map_public_ip_on_launch=False,
                    tags={"Name": f"{self._name_prefix}-{tier}-{az + 1}", "Tier": tier})
             for az, cidr in enumerate(cidrs)
         ]
@@ -128,12 +134,20 @@ class Network(Construct):
     def _flow_logs(self, retention_days: int, logs_key_arn: str) -> CloudwatchLogGroup:
         group = CloudwatchLogGroup(self, "flow_log_group", name=f"/aws/vpc/{self._name_prefix}/flow-logs",
                                    retention_in_days=retention_days, kms_key_id=logs_key_arn)
+        # The role and its permissions as in the AWS example, scoped to this log group where the action allows
+        # it; the trust carries the confused-deputy conditions the example recommends.
+        # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
+        flow_logs_arn = f"arn:{self._partition}:ec2:{self._region}:{self._account_id}:vpc-flow-log/*"
         role = IamRole(self, "flow_log_role", name=f"{self._name_prefix}-vpc-flow-logs",
-                       assume_role_policy=trust_policy(service_principal(self, "vpc-flow-logs").name))
-        IamRolePolicy(self, "flow_log_policy", role=role.id, name="write-flow-logs", policy=policy_document([
-            allow(["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                  [group.arn, f"{group.arn}:*"])]))
+                       assume_role_policy=trust_policy(service_principal(self, "vpc-flow-logs").name,
+                                                       from_account(self._account_id, flow_logs_arn)))
+        all_groups = f"arn:{self._partition}:logs:{self._region}:{self._account_id}:log-group:*"
+        policy = IamRolePolicy(self, "flow_log_policy", role=role.id, name="write-flow-logs", policy=policy_document([
+            allow(FLOW_LOG_GROUP_ACTIONS, [group.arn, f"{group.arn}:*"]),
+            # DescribeLogGroups takes no single log group as its resource.
+            allow(["logs:DescribeLogGroups"], all_groups)]))
+        # Created after the role's policy: a flow log whose role cannot yet write stays in an error state.
         FlowLog(self, "flow_log", vpc_id=self.vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
                 log_destination=group.arn, iam_role_arn=role.arn, max_aggregation_interval=60,
-                tags={"Name": self._name_prefix})
+                tags={"Name": self._name_prefix}, depends_on=[policy])
         return group

@@ -19,7 +19,8 @@ class SecurityGroups(Construct):
     """alb, lambda, database, dms and endpoints groups; the ALB admits only its listener ports."""
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, network: Network,
-                 onprem_cidr: str, alb_listener_ports: tuple[int, ...], alb_internal: bool) -> None:
+                 onprem_cidr: str, onprem_db_port: int, alb_listener_ports: tuple[int, ...],
+                 alb_internal: bool) -> None:
         super().__init__(scope, construct_id)
         self._name_prefix = name_prefix
         self._vpc_id = network.vpc.id
@@ -38,7 +39,7 @@ class SecurityGroups(Construct):
              "AWS APIs (Data API, Route53, CloudWatch) over HTTPS"),
             ("db_in_from_dms", self.database, INGRESS, POSTGRES_PORT, self.dms, "DMS replication into Aurora"),
             ("dms_out_to_db", self.dms, EGRESS, POSTGRES_PORT, self.database, "DMS replication into Aurora"),
-            ("dms_out_to_onprem", self.dms, EGRESS, POSTGRES_PORT, onprem_cidr,
+            ("dms_out_to_onprem", self.dms, EGRESS, onprem_db_port, onprem_cidr,
              "DMS reads the on-premises PostgreSQL source"),
             ("dms_out_to_endpoints", self.dms, EGRESS, HTTPS_PORT, self.endpoints,
              "DMS reads credentials from Secrets Manager"),

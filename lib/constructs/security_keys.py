@@ -9,6 +9,10 @@ from constructs import Construct
 from lib.constructs.iam import policy_document, service_principal
 
 KEY_USE_ACTIONS = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+# What a service needs on the key of an encrypted SNS topic it publishes to, and no more.
+# https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+# ("Enable compatibility between event sources from AWS services and encrypted topics")
+TOPIC_PUBLISHER_ACTIONS = ["kms:GenerateDataKey*", "kms:Decrypt"]
 
 
 def _account_administers_key(*, account_id: str, partition: str) -> dict:
@@ -21,8 +25,8 @@ def _account_administers_key(*, account_id: str, partition: str) -> dict:
     }
 
 
-def _service_uses_key(sid: str, principal: str, condition: dict) -> dict:
-    return {"Sid": sid, "Effect": "Allow", "Principal": {"Service": principal}, "Action": KEY_USE_ACTIONS,
+def _service_uses_key(sid: str, principal: str, condition: dict, actions: list[str] = KEY_USE_ACTIONS) -> dict:
+    return {"Sid": sid, "Effect": "Allow", "Principal": {"Service": principal}, "Action": actions,
             "Resource": "*", "Condition": condition}
 
 
@@ -36,12 +40,21 @@ def logs_key_policy(*, account_id: str, partition: str, region: str, logs_princi
     ])
 
 
-def data_key_policy(*, account_id: str, partition: str, cloudwatch_principal: str) -> str:
-    """IAM-delegated use for RDS, DMS, Secrets Manager; alarms may publish to encrypted SNS."""
+def publisher_sid(service: str) -> str:
+    """`cloudwatch` -> `CloudwatchPublishesToEncryptedTopics`: one statement per publishing service."""
+    return "".join(part.capitalize() for part in service.replace(".", "-").split("-")) + \
+        "PublishesToEncryptedTopics"
+
+
+def data_key_policy(*, account_id: str, partition: str, topic_publishers: dict[str, str]) -> str:
+    """IAM-delegated use for RDS, DMS, Secrets Manager and the functions; every service that publishes to a
+    topic encrypted with the key ({service: principal}) may make and read the topic's data keys, for this
+    account only (aws:SourceAccount)."""
     return policy_document([
         _account_administers_key(account_id=account_id, partition=partition),
-        _service_uses_key("CloudWatchAlarmsPublishToEncryptedTopics", cloudwatch_principal,
-                          {"StringEquals": {"aws:SourceAccount": account_id}}),
+        *(_service_uses_key(publisher_sid(service), principal, {"StringEquals": {"aws:SourceAccount": account_id}},
+                            TOPIC_PUBLISHER_ACTIONS)
+          for service, principal in topic_publishers.items()),
     ])
 
 
@@ -49,13 +62,13 @@ class SecurityKeys(Construct):
     """A key for data at rest (Aurora, secrets, DMS, SNS, Lambda environment) and one for logs."""
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, account_id: str,
-                 partition: str, region: str, deletion_window_days: int) -> None:
+                 partition: str, region: str, deletion_window_days: int, topic_publishers: tuple[str, ...]) -> None:
         super().__init__(scope, construct_id)
         self._name_prefix = name_prefix
         self._deletion_window_days = deletion_window_days
         self.data_key = self._key("data", f"{name_prefix} data at rest", data_key_policy(
             account_id=account_id, partition=partition,
-            cloudwatch_principal=service_principal(self, "cloudwatch").name))
+            topic_publishers={service: service_principal(self, service).name for service in topic_publishers}))
         # CloudWatch Logs needs its regional principal in key policies.
         self.logs_key = self._key("logs", f"{name_prefix} CloudWatch Logs", logs_key_policy(
             account_id=account_id, partition=partition, region=region,

@@ -195,3 +195,21 @@ def test_the_retry_delay_hook_refuses_what_is_not_a_list_of_seconds(control: Loc
         control.invocation("no-such-request")
     assert missing.value.code == 404
     assert control.set_retry_delays(0.1, 0.1) == [0.1, 0.1]
+
+
+def test_a_permission_added_twice_is_held_once_and_a_taken_id_is_a_conflict(aws: Callable[[str], Any]) -> None:
+    # A retried AddPermission left two statements with one id; removing the permission then never finished.
+    name = deploy_probe(aws)
+    lambda_client = aws("lambda")
+    permission = {"FunctionName": name, "StatementId": "AllowScheduleInvoke", "Action": "lambda:InvokeFunction",
+                  "Principal": "events.amazonaws.com",
+                  "SourceArn": "arn:aws:events:us-east-1:123456789012:rule/validate"}
+    lambda_client.add_permission(**permission)
+    lambda_client.add_permission(**permission)
+    statements = json.loads(lambda_client.get_policy(FunctionName=name)["Policy"])["Statement"]
+    assert [statement["Sid"] for statement in statements] == ["AllowScheduleInvoke"]
+    with pytest.raises(lambda_client.exceptions.ResourceConflictException):
+        lambda_client.add_permission(**{**permission, "Principal": "sns.amazonaws.com"})
+    lambda_client.remove_permission(FunctionName=name, StatementId="AllowScheduleInvoke")
+    with pytest.raises(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.get_policy(FunctionName=name)

@@ -14,6 +14,7 @@ import pytest
 from tools import scan
 from tools.scan import (
     CHECKOV_VERSION,
+    CUSTOM_CHECKS_DIR,
     EXIT_CLEAN,
     EXIT_ERROR,
     EXIT_FAILED_CHECKS,
@@ -27,6 +28,7 @@ from tools.scan import (
     installed_checkov_version,
     parse_checkov_report,
     result_from_checkov,
+    custom_check_lines,
     scan_file,
     summary_line,
 )
@@ -156,24 +158,65 @@ def test_checkov_env_turns_off_the_update_check_and_keeps_the_rest():
     assert env == {"PATH": "/usr/bin", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
 
 
+PACK_REPORT = {"check_type": "terraform_json", "results": {
+    "passed_checks": [{"check_id": "CKV_TAP_1"}, {"check_id": "CKV_TAP_1"}, {"check_id": "CKV_TAP_10"},
+                      {"check_id": "CKV_TAP_2"}],
+    "failed_checks": [{"check_id": "CKV_TAP_2"}, {"check_id": "CKV_AWS_1"}]},
+    "summary": {"passed": 4, "failed": 2, "skipped": 0, "parsing_errors": 0}}
+
+
+def fake_checkov_writing(main_report: str, pack_report: str | None, calls: list, scanned: list):
+    """Stands in for checkov: the main run writes main_report, the CKV_TAP-only run pack_report."""
+
+    def fake_checkov(command, env, **kwargs):
+        calls.append((command, env, kwargs))
+        scanned.append(json.loads(Path(command[command.index("-f") + 1]).read_text()))
+        target = command[command.index("--output-file-path") + 1].split(",", 1)[1]
+        text = pack_report if "--check" in command else main_report
+        if text is not None:
+            Path(target).write_text(text)
+        return subprocess.CompletedProcess(command, 1, "", "")
+
+    return fake_checkov
+
+
 def test_scan_file_reads_the_report_checkov_wrote(tmp_path):
     calls, scanned = [], []
     synthesized = tmp_path / "cdk.tf.json"
     synthesized.write_text(json.dumps({"resource": {"aws_s3_bucket": {"b": {"bucket": "x"}}},
-                                       "moved": [{"from": "aws_s3_bucket.a", "to": "aws_s3_bucket.b"}]}))
+                                       "moved": [{"from": "aws_s3_bucket.a", "to": "aws_s3_bucket.b"}],
+                                       "removed": [{"from": "aws_iam_role.r", "lifecycle": {"destroy": False}}]}))
+    run = fake_checkov_writing(report_text("checkov_report_failed.json"), json.dumps(PACK_REPORT), calls, scanned)
+    result = scan_file(tmp_path / "venv", Path(".checkov.yaml"), synthesized, run=run)
+    assert result == FileResult(str(synthesized), ScanCounts(passed=4, failed=7),
+                                custom=(("CKV_TAP_1", 2, 0), ("CKV_TAP_2", 1, 1), ("CKV_TAP_10", 1, 0)))
+    assert calls[0][1]["CKV_SKIP_PACKAGE_UPDATE_CHECK"] == "true"
+    # checkov cannot parse `moved` and `removed` blocks; it scans everything else.
+    assert scanned == [{"resource": {"aws_s3_bucket": {"b": {"bucket": "x"}}}}] * 2
+    # The pack's own run: only its checks, the report with passed checks, its console output kept quiet.
+    pack_command, _, pack_options = calls[1]
+    assert pack_command[pack_command.index("--check") + 1] == "CKV_TAP_1,CKV_TAP_2,CKV_TAP_3,CKV_TAP_4,CKV_TAP_5"
+    assert "--quiet" not in pack_command and pack_options["capture_output"] is True
+    assert summary_line(result) == f"FAIL {synthesized}: 4 passed, 7 failed, 0 skipped"
+    assert custom_check_lines(result) == [
+        "  CKV_TAP_1: 2 passed, 0 failed", "  CKV_TAP_2: 1 passed, 1 failed", "  CKV_TAP_3: no resource it checks",
+        "  CKV_TAP_4: no resource it checks", "  CKV_TAP_5: no resource it checks", "  CKV_TAP_10: 1 passed, 0 failed"]
 
-    def fake_checkov(command, env):
-        calls.append(env)
-        scanned.append(json.loads(Path(command[command.index("-f") + 1]).read_text()))
-        target = command[command.index("--output-file-path") + 1].split(",", 1)[1]
-        Path(target).write_text(report_text("checkov_report_failed.json"))
-        return subprocess.CompletedProcess(command, 1)
 
-    result = scan_file(tmp_path / "venv", Path(".checkov.yaml"), synthesized, run=fake_checkov)
-    assert result == FileResult(str(synthesized), ScanCounts(passed=4, failed=7))
-    assert calls[0]["CKV_SKIP_PACKAGE_UPDATE_CHECK"] == "true"
-    # checkov cannot parse `moved` blocks; it scans everything else.
-    assert scanned == [{"resource": {"aws_s3_bucket": {"b": {"bucket": "x"}}}}]
+def test_a_scan_without_the_pack_is_an_error(tmp_path):
+    synthesized = tmp_path / "cdk.tf.json"
+    synthesized.write_text(json.dumps({"resource": {}}))
+    run = fake_checkov_writing(report_text("checkov_report_failed.json"), None, [], [])
+    result = scan_file(tmp_path / "venv", Path(".checkov.yaml"), synthesized, run=run)
+    assert result.status == "ERROR" and result.error == "the CKV_TAP checks did not run (tools/checkov_checks)"
+    assert summary_line(result).endswith("; the CKV_TAP checks did not run (tools/checkov_checks)")
+
+
+def test_the_main_run_loads_the_pack_beside_the_built_in_checks():
+    command = checkov_command(Path(".venv-checkov"), Path(".checkov.yaml"), Path("cdk.tf.json"), Path("/tmp/r.json"))
+    assert command[command.index("--external-checks-dir") + 1] == str(CUSTOM_CHECKS_DIR)
+    assert (CUSTOM_CHECKS_DIR / "__init__.py").is_file() and (CUSTOM_CHECKS_DIR / "tap_checks.py").is_file()
+    assert "--check" not in command  # every built-in check runs too
 
 
 # ------------------------------------------------------------ installing checkov

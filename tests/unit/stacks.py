@@ -14,6 +14,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider
 
 from lib.constructs.alerting import Alerting
 from lib.constructs.compute import Compute
+from lib.constructs.connectivity import Connectivity
 from lib.constructs.cutover import Cutover
 from lib.constructs.database import Database
 from lib.constructs.dns import Dns
@@ -29,6 +30,7 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 VPC_CIDR = "10.40.0.0/16"
 ONPREM_CIDR = "192.168.0.0/16"
+ZONE_IDS = ("use1-az6", "use1-az1", "use1-az2")
 METRIC_NAMESPACE = "PaymentsMigration/test"
 CUTOVER_STATE_ARN = f"arn:aws:ssm:{REGION}:{ACCOUNT_ID}:parameter/{PREFIX}/cutover/state"
 
@@ -46,24 +48,31 @@ def synth(stack: TerraformStack) -> Synthesized:
 def _keys(stack, built, **inputs):
     built.keys = SecurityKeys(stack, "security_keys", **{
         "name_prefix": PREFIX, "account_id": ACCOUNT_ID, "partition": "aws", "region": REGION,
-        "deletion_window_days": 7, **inputs})
+        "deletion_window_days": 7, "topic_publishers": ("cloudwatch", "dms"), **inputs})
 
 
 def _network(stack, built, **inputs):
     built.network = Network(stack, "network", keys=built.keys, **{
-        "name_prefix": PREFIX, "vpc_cidr": VPC_CIDR, "nat_gateway_count": 1, "flow_log_retention_days": 365,
-        **inputs})
+        "name_prefix": PREFIX, "vpc_cidr": VPC_CIDR, "availability_zone_ids": ZONE_IDS, "nat_gateway_count": 1,
+        "flow_log_retention_days": 365, "account_id": ACCOUNT_ID, "partition": "aws", "region": REGION, **inputs})
+
+
+def _connectivity(stack, built, **inputs):
+    built.connectivity = Connectivity(stack, "connectivity", network=built.network, **{
+        "name_prefix": PREFIX, "onprem_cidr": ONPREM_CIDR, "customer_gateway_ip": None, "customer_gateway_asn": 65000,
+        "static_routes": True, "transit_gateway_id": None, "dns_domain": None, "dns_servers": (), **inputs})
 
 
 def _security_groups(stack, built, **inputs):
     built.security_groups = SecurityGroups(stack, "security_groups", network=built.network, **{
-        "name_prefix": PREFIX, "onprem_cidr": ONPREM_CIDR, "alb_listener_ports": (80,), "alb_internal": False,
-        **inputs})
+        "name_prefix": PREFIX, "onprem_cidr": ONPREM_CIDR, "onprem_db_port": 5432, "alb_listener_ports": (80,),
+        "alb_internal": False, **inputs})
 
 
 def _alerting(stack, built, **inputs):
-    built.alerting = Alerting(stack, "alerting", keys=built.keys, **{"name_prefix": PREFIX, "alarm_email": None,
-                                                                     **inputs})
+    built.alerting = Alerting(stack, "alerting", keys=built.keys, **{
+        "name_prefix": PREFIX, "alarm_email": None, "account_id": ACCOUNT_ID, "partition": "aws", "region": REGION,
+        **inputs})
 
 
 def _database(stack, built, **inputs):
@@ -71,19 +80,20 @@ def _database(stack, built, **inputs):
                               keys=built.keys, **{
                                   "name_prefix": PREFIX, "engine_version": "15.8", "database_name": "payments",
                                   "min_acu": 0.5, "max_acu": 2.0, "reader_count": 1, "backup_retention_days": 35,
-                                  "deletion_protection": False, "final_snapshot": False, "partition": "aws",
-                                  **inputs})
+                                  "deletion_protection": False, "final_snapshot": False, "log_retention_days": 365,
+                                  "partition": "aws", **inputs})
 
 
 def _migration(stack, built, **inputs):
     built.migration = Migration(stack, "migration", network=built.network, security_groups=built.security_groups,
                                 keys=built.keys, database=built.database, **{
                                     "name_prefix": PREFIX, "instance_class": "dms.t3.medium",
-                                    "engine_version": "3.5.3", "allocated_storage": 50, "multi_az": False,
+                                    "engine_version": "3.6.1", "allocated_storage": 50, "multi_az": False,
                                     "create_service_roles": True, "source_host": "192.168.0.10", "source_port": 5432,
                                     "source_database": "payments", "source_secret_arn": None,
                                     "table_patterns": ("public.%",), "secret_recovery_window_days": 7,
-                                    "partition": "aws", **inputs})
+                                    "log_retention_days": 365, "account_id": ACCOUNT_ID, "partition": "aws",
+                                    **inputs})
 
 
 def _compute(stack, built, **inputs):
@@ -99,14 +109,15 @@ def _load_balancer(stack, built, **inputs):
         stack, "load_balancer", network=built.network, security_groups=built.security_groups, keys=built.keys,
         compute=built.compute, **{
             "name_prefix": PREFIX, "internal": False, "certificate_arn": None, "deletion_protection": False,
-            "access_log_retention_days": 365, "waf_log_retention_days": 365, "account_id": ACCOUNT_ID, **inputs})
+            "access_log_retention_days": 365, "waf_log_retention_days": 365, "account_id": ACCOUNT_ID,
+            "partition": "aws", "region": REGION, **inputs})
 
 
 def _dns(stack, built, **inputs):
     built.dns = Dns(stack, "dns", network=built.network, load_balancer=built.load_balancer, **{
         "name_prefix": PREFIX, "region": REGION, "zone_name": "payments-test.internal", "existing_zone_id": None,
-        "record_label": "api", "new_weight": 100, "legacy_endpoint": None, "legacy_ips": (), "destroyable": True,
-        **inputs})
+        "record_label": "api", "new_weight": 100, "legacy_endpoint": None, "legacy_ips": (), "health_checked_ips": (),
+        "destroyable": True, **inputs})
 
 
 def _cutover(stack, built, **inputs):
@@ -120,9 +131,9 @@ def _cutover(stack, built, **inputs):
 
 
 # In the order TapStack builds them: each needs only those before it.
-BUILDERS = {"keys": _keys, "network": _network, "security_groups": _security_groups, "alerting": _alerting,
-            "database": _database, "migration": _migration, "compute": _compute, "load_balancer": _load_balancer,
-            "dns": _dns, "cutover": _cutover}
+BUILDERS = {"keys": _keys, "network": _network, "connectivity": _connectivity, "security_groups": _security_groups,
+            "alerting": _alerting, "database": _database, "migration": _migration, "compute": _compute,
+            "load_balancer": _load_balancer, "dns": _dns, "cutover": _cutover}
 
 
 def upstream(stack: TerraformStack, *, through: str, **inputs: dict) -> SimpleNamespace:

@@ -49,6 +49,10 @@ class Synthesized:
                 if isinstance(element, TerraformElement)
                 and getattr(element, "terraform_resource_type", None) == resource_type]
 
+    def address(self, element: TerraformElement) -> str:
+        """`type.logical_id`, as depends_on and moved blocks name a resource."""
+        return f"{element.terraform_resource_type}.{self.stack.get_logical_id(element)}"
+
     def one_of(self, construct: Construct, resource_type: str) -> dict:
         found = self.of(construct, resource_type)
         assert len(found) == 1, f"expected one {resource_type} in {construct.node.path}, found {len(found)}"

@@ -1,11 +1,15 @@
-"""Alerting alone: two topics under the data key; an e-mail on both only when one is given."""
+"""Alerting alone: two topics under the data key, each with a policy naming its publishers; an e-mail on both
+only when one is given."""
+
+import json
 
 import pytest
 from cdktf import Testing
 from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 
-from tests.unit.stacks import built_through
+from lib.constructs.alerting import ALL_TOPIC_PUBLISHERS, TOPIC_PUBLISHERS
+from tests.unit.stacks import ACCOUNT_ID, built_through
 
 
 def build(alarm_email):
@@ -35,3 +39,38 @@ def test_no_subscription_without_an_email():
     _, synthesized = build(None)
     assert len(synthesized.resources("aws_sns_topic")) == 2
     assert not synthesized.resources("aws_sns_topic_subscription")
+
+
+def _statements(synthesized, policy):
+    return {statement["Sid"]: statement for statement in json.loads(synthesized.body(policy)["policy"])["Statement"]}
+
+
+def test_each_topic_policy_names_its_publishers_for_this_account_only(with_email):
+    # Issue 9 #3 / #5: the publishers are explicit (and on the data key); conditions keep other accounts out.
+    built, synthesized = with_email
+    assert TOPIC_PUBLISHERS == {"alerts": ("cloudwatch", "dms"), "critical": ("cloudwatch",)}
+    assert ALL_TOPIC_PUBLISHERS == ("cloudwatch", "dms")
+    for topic_id, topic in (("alerts", built.alerting.alerts), ("critical", built.alerting.critical)):
+        policy = built.alerting.topic_policies[topic_id]
+        assert synthesized.body(policy)["arn"] == synthesized.ref(topic.arn)
+        statements = _statements(synthesized, policy)
+        assert set(statements) == {"OwnerAccountUsesTopic"} | {
+            f"{service.capitalize()}Publishes" for service in TOPIC_PUBLISHERS[topic_id]}
+        owner = statements["OwnerAccountUsesTopic"]
+        assert owner["Condition"] == {"StringEquals": {"AWS:SourceOwner": ACCOUNT_ID}}
+        alarms = statements["CloudwatchPublishes"]
+        assert alarms["Principal"] == {"Service": synthesized.principal_ref("cloudwatch")}
+        assert (alarms["Action"], alarms["Resource"]) == ("sns:Publish", synthesized.ref(topic.arn))
+        assert alarms["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}, "ArnLike": {
+            "aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT_ID}:alarm:*"}}
+    dms = _statements(synthesized, built.alerting.topic_policies["alerts"])["DmsPublishes"]
+    assert dms["Principal"] == {"Service": synthesized.principal_ref("dms")}
+    assert dms["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+
+
+def test_subscriptions_follow_their_topics_policy(with_email):
+    built, synthesized = with_email
+    for topic_id, topic in (("alerts", built.alerting.alerts), ("critical", built.alerting.critical)):
+        [subscription] = [s for s in synthesized.resources("aws_sns_topic_subscription").values()
+                          if s["topic_arn"] == synthesized.ref(topic.arn)]
+        assert subscription["depends_on"] == [synthesized.address(built.alerting.topic_policies[topic_id])]

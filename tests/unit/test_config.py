@@ -26,6 +26,8 @@ from lib.config import (
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CERT_US_EAST_1 = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
+# What a real account needs besides a certificate: a way to on-premises (here a Site-to-Site VPN).
+AWS_TARGET = {"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1, "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200"}
 
 # (environment, setting named in the refusal, text the reason must contain)
 INVALID = [
@@ -223,6 +225,35 @@ INVALID = [
     ({"ALARM_EMAIL": "ops team@example.com"}, "ALARM_EMAIL", "e-mail"),
     ({"COST_CENTER": "x" * 129}, "COST_CENTER", "1-128"),
     ({"OWNER": "team;drop"}, "OWNER", "1-128"),
+    # availability zones: pinned by zone id
+    ({"AWS_REGION": "ap-east-1"}, "AVAILABILITY_ZONE_IDS", "required in ap-east-1"),
+    ({"AVAILABILITY_ZONE_IDS": "use1-az1,use1-az2"}, "AVAILABILITY_ZONE_IDS", "3 distinct"),
+    ({"AVAILABILITY_ZONE_IDS": "use1-az1,use1-az1,use1-az2"}, "AVAILABILITY_ZONE_IDS", "3 distinct"),
+    ({"AVAILABILITY_ZONE_IDS": "us-east-1a,us-east-1b,us-east-1c"}, "AVAILABILITY_ZONE_IDS", "Availability Zone ids"),
+    ({"AVAILABILITY_ZONE_IDS": "euc1-az1,euc1-az2,euc1-az3"}, "AVAILABILITY_ZONE_IDS", "start with use1-"),
+    # the way to on-premises
+    ({**AWS_TARGET, "ONPREM_CUSTOMER_GATEWAY_IP": ""}, "ONPREM_CUSTOMER_GATEWAY_IP", "required on TARGET=aws"),
+    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1, "ALB_INTERNAL": "true"},
+     "ONPREM_CUSTOMER_GATEWAY_IP", "ONPREM_ROUTES_MANAGED_OUTSIDE=true"),
+    ({"ONPREM_CUSTOMER_GATEWAY_IP": "192.168.1.1"}, "ONPREM_CUSTOMER_GATEWAY_IP", "private (RFC 1918)"),
+    ({"ONPREM_CUSTOMER_GATEWAY_IP": "100.64.0.1"}, "ONPREM_CUSTOMER_GATEWAY_IP", "carrier-grade NAT"),
+    ({"ONPREM_CUSTOMER_GATEWAY_IP": "203.0.113.5"}, "ONPREM_CUSTOMER_GATEWAY_IP", "TEST-NET-3"),
+    ({"ONPREM_CUSTOMER_GATEWAY_IP": "vpn.example.com"}, "ONPREM_CUSTOMER_GATEWAY_IP", "globally routable IPv4"),
+    ({"ONPREM_BGP_ASN": "65000"}, "ONPREM_BGP_ASN", "needs ONPREM_CUSTOMER_GATEWAY_IP"),
+    ({"ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200", "ONPREM_BGP_ASN": "7224"}, "ONPREM_BGP_ASN", "AWS reserves"),
+    ({"ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200", "ONPREM_BGP_ASN": "0"}, "ONPREM_BGP_ASN", "from 1 to"),
+    ({"ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200", "ONPREM_BGP_ASN": "٦٥٠٠٠"}, "ONPREM_BGP_ASN", "BGP ASN"),
+    ({"ONPREM_TRANSIT_GATEWAY_ID": "tgw-xyz"}, "ONPREM_TRANSIT_GATEWAY_ID", "Transit Gateway id"),
+    ({"ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200", "ONPREM_TRANSIT_GATEWAY_ID": "tgw-0123456789abcdef0"},
+     "ONPREM_TRANSIT_GATEWAY_ID", "one path"),
+    ({"ONPREM_TRANSIT_GATEWAY_ID": "tgw-0123456789abcdef0", "ONPREM_ROUTES_MANAGED_OUTSIDE": "true"},
+     "ONPREM_ROUTES_MANAGED_OUTSIDE", "builds the path itself"),
+    ({"ONPREM_DB_HOST": "pg01.corp.example.com"}, "ONPREM_DNS_SERVERS", "required with the host name"),
+    ({"ONPREM_DNS_SERVERS": "192.168.0.2"}, "ONPREM_DNS_SERVERS", "only used with a host name"),
+    ({"ONPREM_DB_HOST": "pg01.corp.example.com", "ONPREM_DNS_SERVERS": "10.9.0.2"}, "ONPREM_DNS_SERVERS",
+     "inside ONPREM_CIDR"),
+    ({"ONPREM_DB_HOST": "pg01.corp.example.com", "ONPREM_DNS_SERVERS": "192.168.0.2,192.168.0.2"},
+     "ONPREM_DNS_SERVERS", "distinct"),
     # prod-only rules
     ({"ENVIRONMENT": "prod", "DB_READERS": "0"}, "DB_READERS", "at least 1 in prod"),
     ({"ENVIRONMENT": "prod", "DB_BACKUP_RETENTION_DAYS": "7"}, "DB_BACKUP_RETENTION_DAYS", "35 in prod"),
@@ -261,7 +292,8 @@ VALID = [
      "first.last+alerts@payments.example.co.uk"),
     ({"LEGACY_ENDPOINT": "legacy.example.com."}, "legacy_endpoint", "legacy.example.com"),
     ({"LEGACY_ENDPOINT": "Legacy-Payments.Example.com"}, "legacy_endpoint", "legacy-payments.example.com"),
-    ({"ONPREM_DB_HOST": "db01.corp.example.com."}, "onprem_db_host", "db01.corp.example.com"),
+    ({"ONPREM_DB_HOST": "db01.corp.example.com.", "ONPREM_DNS_SERVERS": "192.168.0.2"}, "onprem_db_host",
+     "db01.corp.example.com"),
     ({"ONPREM_DB_HOST": "192.168.7.20"}, "onprem_db_host", "192.168.7.20"),
     ({"HOSTED_ZONE_NAME": "Payments.Example.COM."}, "hosted_zone_name", "payments.example.com"),
     ({"HOSTED_ZONE_NAME": "payments.amazonaws-like.com"}, "hosted_zone_name", "payments.amazonaws-like.com"),
@@ -278,19 +310,20 @@ VALID = [
     ({"VPC_CIDR": "172.20.0.0/16"}, "vpc_cidr", "172.20.0.0/16"),
     ({"AWS_REGION": "eu-central-1", "CERTIFICATE_ARN": "arn:aws:acm:eu-central-1:123456789012:certificate/a-b"},
      "certificate_arn", "arn:aws:acm:eu-central-1:123456789012:certificate/a-b"),
-    ({"AWS_REGION": "cn-north-1", "CERTIFICATE_ARN": "arn:aws-cn:acm:cn-north-1:123456789012:certificate/x"},
+    ({"AWS_REGION": "cn-north-1", "AVAILABILITY_ZONE_IDS": "cnn1-az1,cnn1-az2,cnn1-az4",
+      "CERTIFICATE_ARN": "arn:aws-cn:acm:cn-north-1:123456789012:certificate/x"},
      "certificate_arn", "arn:aws-cn:acm:cn-north-1:123456789012:certificate/x"),
-    ({"AWS_REGION": "us-gov-west-1"}, "aws_region", "us-gov-west-1"),
+    ({"AWS_REGION": "us-gov-west-1", "AVAILABILITY_ZONE_IDS": "usgw1-az1,usgw1-az2,usgw1-az3"}, "aws_region",
+     "us-gov-west-1"),
     ({"ALB_INTERNAL": "YES"}, "alb_internal", True),
     ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust.bucket-01/ca/bundle v2.pem", "CERTIFICATE_ARN": CERT_US_EAST_1},
      "client_ca_bundle_location", ("trust.bucket-01", "ca/bundle v2.pem")),
     ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem", "CERTIFICATE_ARN": CERT_US_EAST_1},
      "client_identity", "mtls"),
-    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1, "ALB_INTERNAL": "true"},
-     "client_identity", "header"),
-    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1,
-      "CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem"}, "client_identity", "mtls"),
-    ({"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1, "CLIENT_IDENTITY": "header"}, "client_identity", "header"),
+    ({**AWS_TARGET, "ENVIRONMENT": "prod", "ALB_INTERNAL": "true"}, "client_identity", "header"),
+    ({**AWS_TARGET, "ENVIRONMENT": "prod", "CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem"}, "client_identity",
+     "mtls"),
+    ({**AWS_TARGET, "CLIENT_IDENTITY": "header"}, "client_identity", "header"),
     ({"PAYMENT_API_RESERVED_CONCURRENCY": "off"}, "payment_api_reserved_concurrency", None),
     ({"PAYMENT_API_RESERVED_CONCURRENCY": "None"}, "payment_api_reserved_concurrency", None),
     ({"PAYMENT_API_RESERVED_CONCURRENCY": "0"}, "payment_api_reserved_concurrency", None),
@@ -354,23 +387,26 @@ def test_certificate_opens_https_and_redirect_ports():
 def test_client_identity_follows_the_ca_bundle():
     assert load_settings({}).client_identity == "header"
     assert load_settings({}).client_ca_bundle_location is None
-    aws = {"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1}
+    aws = AWS_TARGET
     assert load_settings(aws).client_identity == "header"  # dev on AWS: no trust store, so no mutual TLS
     assert load_settings({**aws, "CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem"}).client_identity == "mtls"
 
 
 def test_https_is_required_on_aws_and_optional_locally():
-    assert load_settings({"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1}).listener_ports == (80, 443)
+    assert load_settings(AWS_TARGET).listener_ports == (80, 443)
     assert load_settings({"TARGET": "local"}).certificate_arn is None
 
 
-def test_dms_service_roles_created_by_default_only_on_the_emulator():
-    assert load_settings({}).create_dms_service_roles is True
-    assert load_settings({"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1}).create_dms_service_roles is False
+def test_no_stack_creates_the_account_wide_dms_roles_by_default():
+    # Issue 9 #2: a second suffix failed with EntityAlreadyExists: dms-vpc-role. The roles are the account's.
+    assert load_settings({}).create_dms_service_roles is False
+    assert load_settings({"ENVIRONMENT": "prod"}).create_dms_service_roles is False
+    assert load_settings(AWS_TARGET).create_dms_service_roles is False
+    assert load_settings({"CREATE_DMS_SERVICE_ROLES": "true"}).create_dms_service_roles is True
 
 
 def test_deletion_protection_defaults_on_in_prod_only():
-    aws = {"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1}
+    aws = AWS_TARGET
     assert load_settings({}).deletion_protection is False
     assert load_settings(aws).deletion_protection is False
     assert load_settings({"ENVIRONMENT": "prod"}).deletion_protection is True
@@ -380,7 +416,7 @@ def test_deletion_protection_defaults_on_in_prod_only():
 
 def test_secret_recovery_window_lets_non_prod_redeploy_at_once():
     assert load_settings({}).secret_recovery_window_days == 0
-    assert load_settings({"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1}).secret_recovery_window_days == 0
+    assert load_settings(AWS_TARGET).secret_recovery_window_days == 0
     assert load_settings({"ENVIRONMENT": "prod"}).secret_recovery_window_days == 30
 
 

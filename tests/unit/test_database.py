@@ -93,3 +93,33 @@ def test_master_secret_is_the_rds_managed_one(dev):
     cluster_arn = synthesized.ref(built.database.cluster.arn)
     assert synthesized.ref(built.database.master_secret_arn) == cluster_arn.replace(
         ".arn}", ".master_user_secret[0].secret_arn}")
+
+
+def test_aurora_keeps_the_minor_version_aws_upgraded_it_to(dev):
+    # Issue 9 #1: auto minor upgrades move engine_version; a plan afterwards must not try to downgrade.
+    built, synthesized = dev
+    assert synthesized.one("aws_rds_cluster")["lifecycle"] == {"ignore_changes": ["engine_version"]}
+    for instance in built.database.instances:
+        body = synthesized.body(instance)
+        assert body["auto_minor_version_upgrade"] is True
+        assert body["lifecycle"] == {"ignore_changes": ["engine_version"]}
+
+
+def test_the_postgresql_export_group_exists_before_the_cluster(dev):
+    # Issue 9 #7: RDS creates /aws/rds/cluster/<id>/postgresql itself, unencrypted and kept forever.
+    built, synthesized = dev
+    cluster = synthesized.one("aws_rds_cluster")
+    [group] = built.database.log_groups
+    body = synthesized.body(group)
+    assert cluster["enabled_cloudwatch_logs_exports"] == ["postgresql"]
+    assert body["name"] == f"/aws/rds/cluster/{cluster['cluster_identifier']}/postgresql"
+    assert (body["retention_in_days"], body["kms_key_id"]) == (365, synthesized.ref(built.keys.logs_key.arn))
+    assert cluster["depends_on"] == [synthesized.address(group)]
+
+
+def test_instances_sit_in_the_pinned_zones_of_the_database_subnets(prod):
+    # Issue 9 #15: the zone names come from the subnets pinned by zone id, never from the live zone list.
+    built, synthesized = prod
+    zones = [synthesized.body(instance)["availability_zone"] for instance in built.database.instances]
+    subnets = [synthesized.address(subnet) for subnet in built.network.database_subnets]
+    assert zones == [f"${{{subnet}.availability_zone}}" for subnet in subnets]

@@ -4,7 +4,7 @@ import pytest
 from cdktf import Testing
 from cdktf_cdktf_provider_aws.route53_zone import Route53Zone
 
-from lib.constructs.dns import legacy_is_reachable_from_internet
+from lib.config import load_settings
 from tests.unit.profiles import GLOBAL_LEGACY_IP
 from tests.unit.stacks import built_through
 
@@ -24,7 +24,8 @@ def new_only():
 
 @pytest.fixture(scope="module")
 def legacy_ip():
-    return build(legacy_endpoint=GLOBAL_LEGACY_IP, legacy_ips=(GLOBAL_LEGACY_IP,), new_weight=0, destroyable=False)
+    return build(legacy_endpoint=GLOBAL_LEGACY_IP, legacy_ips=(GLOBAL_LEGACY_IP,), health_checked_ips=(GLOBAL_LEGACY_IP,),
+                 new_weight=0, destroyable=False)
 
 
 def test_private_zone_in_the_vpc_holds_the_record(new_only):
@@ -45,7 +46,7 @@ def test_new_aliases_the_alb_and_takes_everything_without_legacy(new_only):
     assert new["alias"] == {"name": synthesized.ref(built.load_balancer.alb.dns_name),
                             "zone_id": synthesized.ref(built.load_balancer.alb.zone_id),
                             "evaluate_target_health": True}
-    assert built.dns.legacy_record is None and built.dns.legacy_health_check is None
+    assert built.dns.legacy_record is None and built.dns.legacy_health_checks == []
 
 
 def test_legacy_ips_get_an_a_record_with_the_rest_of_the_weight_and_a_health_check(legacy_ip):
@@ -71,13 +72,33 @@ def test_a_legacy_hostname_makes_both_records_cnames():
     assert synthesized.body(built.dns.legacy_health_check)["fqdn"] == "legacy-payments.example.com"
 
 
+def _legacy_inputs(endpoint):
+    """The Dns inputs TapStack passes for LEGACY_ENDPOINT=endpoint: the settings classify the addresses."""
+    settings = load_settings({"LEGACY_ENDPOINT": endpoint})
+    return {"legacy_endpoint": settings.legacy_endpoint, "legacy_ips": settings.legacy_ips,
+            "health_checked_ips": settings.legacy_health_checked_ips, "new_weight": 50}
+
+
 def test_private_legacy_addresses_get_no_health_check():
-    # Route53 health checkers live on the internet: they cannot reach RFC 1918 addresses.
-    assert legacy_is_reachable_from_internet((GLOBAL_LEGACY_IP,)) and legacy_is_reachable_from_internet(())
-    assert not legacy_is_reachable_from_internet(("10.1.2.3",))
-    built, synthesized = build(legacy_endpoint="10.1.2.3", legacy_ips=("10.1.2.3",), new_weight=50)
-    assert built.dns.legacy_health_check is None and not synthesized.resources("aws_route53_health_check")
+    # Route53 health checkers live on the internet: they cannot reach RFC 1918 addresses, even the later ones.
+    built, synthesized = build(**_legacy_inputs("10.1.2.3,172.16.9.9"))
+    assert built.dns.legacy_health_checks == [] and not synthesized.resources("aws_route53_health_check")
+    assert _records(synthesized)["legacy"]["records"] == ["10.1.2.3", "172.16.9.9"]
     assert "health_check_id" not in _records(synthesized)["legacy"]
+
+
+def test_every_globally_routable_legacy_address_gets_its_own_health_check():
+    # Issue 9 #4: checking only the first address missed the others failing.
+    addresses = ("52.94.76.10", "52.94.76.11", "3.5.140.2")
+    built, synthesized = build(**_legacy_inputs(",".join(addresses)))
+    checks = [synthesized.body(check) for check in built.dns.legacy_health_checks]
+    assert [check["ip_address"] for check in checks] == list(addresses)
+    assert all((check["type"], check["port"], check["resource_path"]) == ("HTTPS", 443, "/health") for check in checks)
+    assert len(synthesized.resources("aws_route53_health_check")) == 3
+    # A record carries one health check for all its addresses: the per-address checks only alert.
+    assert "health_check_id" not in _records(synthesized)["legacy"]
+    # The first check keeps the construct id (and address) it had when only the first address was checked.
+    assert built.dns.legacy_health_checks[0].node.id == "legacy_health"
 
 
 def test_an_existing_zone_is_used_instead_of_a_new_one():

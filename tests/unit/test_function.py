@@ -75,6 +75,16 @@ def test_role_is_for_lambda_and_its_policy_is_least_privilege(function):
     assert statements[-1] == allow(["route53:GetChange"], "*")
 
 
+def test_role_has_what_the_lambda_vpc_access_managed_policy_grants(function):
+    # Issue 9 #14: AWSLambdaVPCAccessExecutionRole's current actions (ec2:DescribeSubnets was missing).
+    built, synthesized = function
+    statements = json.loads(synthesized.one_of(built.function, "aws_iam_role_policy")["policy"])["Statement"]
+    granted = {action for statement in statements for action in statement["Action"]}
+    assert {"ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+            "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+            "logs:CreateLogStream", "logs:PutLogEvents"} <= granted
+
+
 def test_package_is_built_and_its_hash_is_the_zip_hash(function):
     built, synthesized = function
     body = synthesized.body(built.function.function)

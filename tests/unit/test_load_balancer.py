@@ -10,7 +10,7 @@ from cdktf_cdktf_provider_aws.lb_trust_store import LbTrustStore
 from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2WebAclLoggingConfiguration
 
 from lib.constructs.load_balancer import WAF_MANAGED_RULE_GROUPS
-from tests.unit.stacks import built_through
+from tests.unit.stacks import ACCOUNT_ID, built_through
 
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
 
@@ -161,3 +161,32 @@ def test_waf_protects_the_alb_with_managed_rules_rate_limit_and_logging(http_pub
     assert Testing.to_have_resource_with_properties(
         synthesized.text, Wafv2WebAclLoggingConfiguration.TF_RESOURCE_TYPE,
         {"resource_arn": synthesized.ref(built.load_balancer.web_acl.arn)})
+
+
+def test_the_alb_is_created_after_its_access_log_bucket_policy(http_public, https_internal):
+    # Issue 9 #3 / hashicorp/terraform-provider-aws#12010: ELB refuses the access-log setting intermittently
+    # when the bucket policy does not exist yet.
+    for built, synthesized in (http_public, https_internal):
+        alb = synthesized.body(built.load_balancer.alb)
+        assert alb["access_logs"]["enabled"] is True
+        assert alb["depends_on"] == [synthesized.address(built.load_balancer.access_logs_policy)]
+        assert synthesized.body(built.load_balancer.access_logs_policy)["bucket"] == synthesized.ref(
+            built.load_balancer.access_logs.id)
+
+
+def test_waf_logs_only_once_log_delivery_may_write_to_its_group(http_public):
+    # Issue 9 #3: the log group's resource policy exists before logging is switched on, and names only this group.
+    built, synthesized = http_public
+    [policy] = synthesized.resources("aws_cloudwatch_log_resource_policy").values()
+    [statement] = json.loads(policy["policy_document"])["Statement"]
+    waf_logs = next(element for element in built.load_balancer.node.find_all()
+                    if getattr(element, "terraform_resource_type", None) == "aws_cloudwatch_log_group")
+    assert statement["Principal"] == {"Service": synthesized.principal_ref("delivery.logs")}
+    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Resource"] == synthesized.ref(waf_logs.arn) + ":log-stream:*"
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+                                      "ArnLike": {"aws:SourceArn": f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:*"}}
+    logging = synthesized.one("aws_wafv2_web_acl_logging_configuration")
+    [policy_address] = [f"aws_cloudwatch_log_resource_policy.{name}"
+                        for name in synthesized.resources("aws_cloudwatch_log_resource_policy")]
+    assert logging["depends_on"] == [policy_address]

@@ -55,10 +55,37 @@ def test_instance_is_private_encrypted_and_multi_az_when_asked(local, account_ow
     # seed 004 #14: single-AZ replication instance.
     for (built, synthesized), multi_az in ((local, False), (account_owned, True)):
         assert Testing.to_have_resource_with_properties(synthesized.text, DmsReplicationInstance.TF_RESOURCE_TYPE, {
-            "multi_az": multi_az, "publicly_accessible": False, "engine_version": "3.5.3",
+            "multi_az": multi_az, "publicly_accessible": False, "engine_version": "3.6.1",
             "kms_key_arn": synthesized.ref(built.keys.data_key.arn),
             "vpc_security_group_ids": [synthesized.ref(built.security_groups.dms.id)]})
     assert account_owned[1].one("aws_dms_replication_instance")["replication_instance_class"] == "dms.r5.large"
+
+
+def test_instance_keeps_the_minor_version_aws_upgraded_it_to(local):
+    # Issue 9 #1: auto minor upgrades move engine_version; a plan afterwards must not try to downgrade.
+    _, synthesized = local
+    instance = synthesized.one("aws_dms_replication_instance")
+    assert instance["auto_minor_version_upgrade"] is True
+    assert instance["lifecycle"] == {"ignore_changes": ["engine_version"]}
+
+
+def test_the_task_log_group_exists_before_dms_would_create_it(local):
+    # Issue 9 #7: DMS creates dms-tasks-<instance id> itself, unencrypted and kept forever.
+    built, synthesized = local
+    group = synthesized.body(built.migration.task_log_group)
+    assert group["name"] == "dms-tasks-payments-test-dms"
+    assert group["name"] == "dms-tasks-" + synthesized.one("aws_dms_replication_instance")["replication_instance_id"]
+    assert (group["retention_in_days"], group["kms_key_id"]) == (365, synthesized.ref(built.keys.logs_key.arn))
+    assert synthesized.address(built.migration.task_log_group) in synthesized.one(
+        "aws_dms_replication_instance")["depends_on"]
+
+
+def test_endpoint_secrets_role_is_for_dms_acting_for_this_account(local):
+    built, synthesized = local
+    [role] = [role for role in synthesized.of(built.migration, "aws_iam_role") if role["name"].endswith("-secrets")]
+    [trust] = json.loads(role["assume_role_policy"])["Statement"]
+    assert trust["Principal"] == {"Service": synthesized.principal_ref("dms", "id")}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
 
 
 def test_task_is_full_load_and_cdc_with_validation_and_not_started(local):

@@ -12,7 +12,10 @@ from lib.constructs.monitoring import ROUTE53_METRICS_REGION, Monitoring, critic
 from tests.unit.profiles import GLOBAL_LEGACY_IP
 from tests.unit.stacks import METRIC_NAMESPACE, bare_stack, synth, upstream
 
-LEGACY = {"legacy_endpoint": GLOBAL_LEGACY_IP, "legacy_ips": (GLOBAL_LEGACY_IP,), "new_weight": 0}
+SECOND_LEGACY_IP = "52.94.76.11"
+LEGACY_IPS = (GLOBAL_LEGACY_IP, SECOND_LEGACY_IP)
+LEGACY = {"legacy_endpoint": ",".join(LEGACY_IPS), "legacy_ips": LEGACY_IPS, "health_checked_ips": LEGACY_IPS,
+          "new_weight": 0}
 
 
 def build(region):
@@ -89,15 +92,30 @@ def test_dms_task_events_reach_the_alert_topic(us_east_1):
         "source_ids": [synthesized.ref(built.migration.task.replication_task_id)]})
 
 
-def test_legacy_health_alarm_only_alerts_and_only_where_route53_publishes_metrics(us_east_1, eu_central_1):
+def test_legacy_health_alarms_only_alert_and_only_where_route53_publishes_metrics(us_east_1, eu_central_1):
     built, synthesized = us_east_1
-    [alarm] = [a for a in _alarms(synthesized).values() if a["namespace"] == "AWS/Route53"]
-    assert alarm["dimensions"] == {"HealthCheckId": synthesized.ref(built.dns.legacy_health_check.id)}
-    assert not alarm["alarm_name"].startswith(critical_alarm_prefix("payments-test"))
-    assert alarm["alarm_actions"] == [synthesized.ref(built.alerting.alerts.arn)]
+    alarms = [a for a in _alarms(synthesized).values() if a["namespace"] == "AWS/Route53"]
+    # One alarm per checked legacy address; the first keeps the name it had with a single check.
+    assert [alarm["alarm_name"] for alarm in alarms] == ["payments-test-legacy-health", "payments-test-legacy-health-2"]
+    assert [alarm["dimensions"] for alarm in alarms] == [
+        {"HealthCheckId": synthesized.ref(check.id)} for check in built.dns.legacy_health_checks]
+    for alarm in alarms:
+        assert not alarm["alarm_name"].startswith(critical_alarm_prefix("payments-test"))
+        assert alarm["alarm_actions"] == [synthesized.ref(built.alerting.alerts.arn)]
     built, synthesized = eu_central_1
-    assert built.dns.legacy_health_check is not None  # the check still steers DNS there
+    assert len(built.dns.legacy_health_checks) == 2  # the checks exist there too; Route53 keeps their metrics elsewhere
     assert not [a for a in _alarms(synthesized).values() if a["namespace"] == "AWS/Route53"]
+
+
+def test_publishers_are_created_after_their_topics_policies(us_east_1):
+    # Issue 9 #3: an alarm or event subscription that publishes before the topic's policy exists is refused.
+    built, synthesized = us_east_1
+    policies = sorted(synthesized.address(policy) for policy in built.alerting.policies)
+    for alarm in synthesized.resources("aws_cloudwatch_metric_alarm").values():
+        assert sorted(alarm["depends_on"]) == policies
+    assert sorted(synthesized.one("aws_dms_event_subscription")["depends_on"]) == policies
+    [rollback] = [s for s in synthesized.resources("aws_sns_topic_subscription").values() if s["protocol"] == "lambda"]
+    assert synthesized.address(built.alerting.topic_policies["critical"]) in rollback["depends_on"]
 
 
 def test_dashboard_plots_readiness_in_the_stack_region(eu_central_1):

@@ -10,7 +10,7 @@ from cdktf_cdktf_provider_aws.flow_log import FlowLog
 from cdktf_cdktf_provider_aws.vpc import Vpc
 
 from lib.constructs.network import subnet_cidrs
-from tests.unit.stacks import built_through
+from tests.unit.stacks import ACCOUNT_ID, ZONE_IDS, built_through
 
 
 def build(nat_gateway_count):
@@ -35,15 +35,20 @@ def test_vpc_has_the_given_range_and_dns(one_nat):
     assert network.vpc_cidr == "10.40.0.0/16"
 
 
-def test_three_tiers_in_three_azs_from_the_region_without_public_ips(one_nat):
+def test_three_tiers_in_three_pinned_zones_without_public_ips(one_nat):
     built, synthesized = one_nat
     network = built.network
     subnets = [synthesized.body(subnet) for subnet in
                network.public_subnets + network.private_subnets + network.database_subnets]
     assert [subnet["tags"]["Tier"] for subnet in subnets] == ["public"] * 3 + ["private"] * 3 + ["database"] * 3
     assert all(subnet["map_public_ip_on_launch"] is False for subnet in subnets)
-    assert len({subnet["availability_zone"] for subnet in subnets}) == 3
-    assert all("data.aws_availability_zones" in subnet["availability_zone"] for subnet in subnets)
+    # Issue 9 #15: zones by id, never by position in the live zone list (which shifts when a zone is impaired).
+    assert [subnet["availability_zone_id"] for subnet in subnets] == list(ZONE_IDS) * 3
+    assert not any("availability_zone" in subnet for subnet in subnets)
+    assert "aws_availability_zones" not in synthesized.text
+    # Names come from the subnets: what the account maps each pinned zone id to.
+    assert [synthesized.ref(name) for name in network.availability_zones] == [
+        f"${{{synthesized.address(subnet)}.availability_zone}}" for subnet in network.database_subnets]
     networks = [ipaddress.IPv4Network(subnet["cidr_block"]) for subnet in subnets]
     assert not any(a.overlaps(b) for i, a in enumerate(networks) for b in networks[i + 1:])
     assert all(net.subnet_of(ipaddress.IPv4Network("10.40.0.0/16")) for net in networks)
@@ -93,15 +98,38 @@ def test_flow_logs_capture_all_traffic_into_a_log_group_under_the_logs_key(one_n
         "kms_key_id": synthesized.ref(built.keys.logs_key.arn)})
 
 
-def test_flow_log_role_is_for_the_flow_log_service_and_writes_only_its_group(one_nat):
+def test_flow_log_role_is_for_this_accounts_flow_logs_and_writes_only_its_group(one_nat):
     built, synthesized = one_nat
     network = built.network
     role = synthesized.one_of(network, "aws_iam_role")
     trust = json.loads(role["assume_role_policy"])["Statement"][0]
     assert trust["Principal"] == {"Service": synthesized.principal_ref("vpc-flow-logs")}
-    [statement] = json.loads(synthesized.one_of(network, "aws_iam_role_policy")["policy"])["Statement"]
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:us-east-1:{ACCOUNT_ID}:vpc-flow-log/*"}}
+    group_statement, describe_groups = json.loads(synthesized.one_of(network, "aws_iam_role_policy")["policy"])[
+        "Statement"]
     group = synthesized.ref(network.flow_log_group.arn)
-    assert statement["Resource"] == [group, f"{group}:*"]
+    assert group_statement["Resource"] == [group, f"{group}:*"]
+    assert describe_groups == {"Effect": "Allow", "Action": ["logs:DescribeLogGroups"],
+                               "Resource": f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:*"}
+
+
+def test_flow_log_role_grants_what_the_aws_flow_logs_example_grants(one_nat):
+    # Issue 9 #14: https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
+    built, synthesized = one_nat
+    statements = json.loads(synthesized.one_of(built.network, "aws_iam_role_policy")["policy"])["Statement"]
+    granted = {action for statement in statements for action in statement["Action"]}
+    assert granted == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups",
+                       "logs:DescribeLogStreams"}
+
+
+def test_the_flow_log_waits_for_its_roles_policy(one_nat):
+    # Issue 9 #3: a flow log created before its role may write stays in an error state.
+    built, synthesized = one_nat
+    policy = next(element for element in built.network.node.find_all()
+                  if getattr(element, "terraform_resource_type", None) == "aws_iam_role_policy")
+    assert synthesized.one_of(built.network, "aws_flow_log")["depends_on"] == [synthesized.address(policy)]
 
 
 def test_default_security_group_is_closed(one_nat):

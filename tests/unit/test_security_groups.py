@@ -62,6 +62,14 @@ def test_dms_reaches_only_aurora_onprem_postgres_and_the_endpoints(http_public):
     assert all(rule["from_port"] == rule["to_port"] and rule["ip_protocol"] == "tcp" for rule in egress)
 
 
+def test_dms_reaches_the_onprem_database_on_its_own_port():
+    # Issue 9 #6: ONPREM_DB_PORT was ignored; the rule allowed 5432 whatever the source listened on.
+    groups, synthesized = build(onprem_db_port=6432)
+    onprem = [rule for rule in _rules(synthesized, "aws_vpc_security_group_egress_rule", groups.dms)
+              if rule.get("cidr_ipv4") == ONPREM_CIDR]
+    assert [(rule["from_port"], rule["to_port"]) for rule in onprem] == [(6432, 6432)]
+
+
 def test_aurora_admits_only_dms_and_endpoints_only_the_vpc(http_public):
     groups, synthesized = http_public
     assert Testing.to_have_resource_with_properties(synthesized.text, VpcSecurityGroupIngressRule.TF_RESOURCE_TYPE, {

@@ -7,7 +7,7 @@ from cdktf import Testing
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 
-from lib.constructs.security_keys import SecurityKeys
+from lib.constructs.security_keys import SecurityKeys, publisher_sid
 from tests.unit.stacks import ACCOUNT_ID, bare_stack, synth
 
 
@@ -15,7 +15,8 @@ from tests.unit.stacks import ACCOUNT_ID, bare_stack, synth
 def keys():
     stack = bare_stack()
     keys = SecurityKeys(stack, "security_keys", name_prefix="payments-test", account_id=ACCOUNT_ID,
-                        partition="aws", region="eu-central-1", deletion_window_days=30)
+                        partition="aws", region="eu-central-1", deletion_window_days=30,
+                        topic_publishers=("cloudwatch", "dms"))
     return keys, synth(stack)
 
 
@@ -54,9 +55,25 @@ def test_cloudwatch_logs_of_this_account_and_region_may_use_the_logs_key(keys):
         "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:eu-central-1:{ACCOUNT_ID}:*"}}
 
 
-def test_alarms_of_this_account_may_publish_to_topics_under_the_data_key(keys):
+def test_every_topic_publisher_of_this_account_may_publish_to_topics_under_the_data_key(keys):
+    # Issue 9 #5: CloudWatch alarms and DMS event subscriptions publish to topics encrypted with the data key.
     keys, synthesized = keys
-    statement = _statements(synthesized, keys.data_key)["CloudWatchAlarmsPublishToEncryptedTopics"]
-    assert statement["Principal"] == {"Service": synthesized.principal_ref("cloudwatch")}
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
-    assert "kms:*" not in statement["Action"]
+    statements = _statements(synthesized, keys.data_key)
+    for service in ("cloudwatch", "dms"):
+        statement = statements[publisher_sid(service)]
+        assert statement["Principal"] == {"Service": synthesized.principal_ref(service)}
+        assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+        # What SNS needs of a publisher (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+        assert statement["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+    assert set(statements) == {"AccountAdministersKey", publisher_sid("cloudwatch"), publisher_sid("dms")}
+
+
+def test_publisher_statements_follow_the_publishers_named():
+    stack = bare_stack()
+    only_alarms = SecurityKeys(stack, "security_keys", name_prefix="payments-test", account_id=ACCOUNT_ID,
+                               partition="aws", region="eu-central-1", deletion_window_days=7,
+                               topic_publishers=("cloudwatch",))
+    synthesized = synth(stack)
+    assert set(_statements(synthesized, only_alarms.data_key)) == {"AccountAdministersKey",
+                                                                   "CloudwatchPublishesToEncryptedTopics"}
+    assert publisher_sid("events") == "EventsPublishesToEncryptedTopics"

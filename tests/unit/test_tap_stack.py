@@ -14,7 +14,7 @@ import pytest
 
 from lib.config import AURORA_POSTGRES_VERSIONS
 from lib.constructs.monitoring import critical_alarm_prefix
-from lib.tap_stack import READY_METRIC_NAME
+from lib.tap_stack import DMS_SERVICE_ROLE_ADDRESSES, READY_METRIC_NAME
 from tests.unit.profiles import GLOBAL_LEGACY_IP
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -232,12 +232,24 @@ def test_payment_api_reserved_concurrency_fits_the_load(dev):
     assert dev.body(dev.stack.compute.payment_api.function)["reserved_concurrent_executions"] >= 50
 
 
-def test_dms_service_roles_only_where_the_stack_owns_them(dev, synth_all):
-    # seed 004 #6: dms-vpc-role is account-wide and found by its exact name.
-    assert {"dms-vpc-role", "dms-cloudwatch-logs-role"} <= {r["name"] for r in dev.resources("aws_iam_role").values()}
-    external = synth_all["aws_s3_backend"]
-    assert "dms-vpc-role" not in {role["name"] for role in external.resources("aws_iam_role").values()}
-    assert "depends_on" not in external.one("aws_dms_replication_subnet_group")
+def test_no_profile_creates_the_account_wide_dms_roles(synth_all):
+    # Issue 9 #2 / seed 004 #6: dms-vpc-role is account-wide and found by its exact name; a stack that created
+    # it made every second suffix fail with EntityAlreadyExists.
+    for profile in synth_all.values():
+        assert not {"dms-vpc-role", "dms-cloudwatch-logs-role"} & {
+            role["name"] for role in profile.resources("aws_iam_role").values()}
+        assert "depends_on" not in profile.one("aws_dms_replication_subnet_group")
+
+
+def test_a_stack_that_creates_the_dms_roles_holds_them_at_the_addresses_others_forget(tmp_path):
+    from tests.unit.conftest import synthesize  # noqa: PLC0415 - one more synth, only here
+
+    stack, _ = synthesize(tmp_path, {"CREATE_DMS_SERVICE_ROLES": "true", "ENVIRONMENT_SUFFIX": "owner"})
+    synthesized = json.loads((tmp_path / "stacks" / "TapStackowner" / "cdk.tf.json").read_text())
+    held = {f"{kind}.{name}" for kind in ("aws_iam_role", "aws_iam_role_policy_attachment")
+            for name, body in synthesized["resource"][kind].items() if "dms_" in name and "secrets" not in name}
+    assert held == set(DMS_SERVICE_ROLE_ADDRESSES)
+    assert "removed" not in synthesized
 
 
 def _alb_ingress_ports(profile):
@@ -417,3 +429,49 @@ def test_urls_say_https_exactly_when_a_certificate_is_set(synth_all, profile, sc
     synthesized = synth_all[profile]
     assert synthesized.output("api_url") == f"{scheme}://{synthesized.output('api_fqdn')}"
     assert synthesized.output("alb_url").startswith(f"{scheme}://${{aws_lb.")
+
+
+# --- issue 9: what a real account needs --------------------------------------------------------
+
+def test_zones_are_pinned_by_id_in_every_profile(synth_all):
+    # Issue 9 #15: no zone lookup whose result could shift; the default region keeps its deployed zones.
+    for name, profile in synth_all.items():
+        assert "aws_availability_zones" not in profile.text, name
+        zone_ids = [subnet["availability_zone_id"] for subnet in profile.resources("aws_subnet").values()]
+        assert len(zone_ids) == 9 and len(set(zone_ids)) == 3, name
+    dev_zones = [subnet["availability_zone_id"] for subnet in synth_all["dev"].resources("aws_subnet").values()]
+    assert set(dev_zones) == {"use1-az6", "use1-az1", "use1-az2"}  # us-east-1a, b, c where the stack was deployed
+    assert {subnet["availability_zone_id"] for subnet in synth_all["prod"].resources("aws_subnet").values()} == {
+        "euc1-az1", "euc1-az2", "euc1-az3"}
+
+
+def test_the_way_to_onprem_follows_the_settings(synth_all):
+    # Issue 9 #6: DMS had no route to ONPREM_CIDR.
+    assert not synth_all["dev"].resources("aws_vpn_connection")
+    assert not synth_all["dev"].resources("aws_ec2_transit_gateway_vpc_attachment")
+    prod = synth_all["prod"]
+    assert prod.one("aws_ec2_transit_gateway_vpc_attachment")["transit_gateway_id"] == "tgw-0123456789abcdef0"
+    assert prod.one("aws_route53_resolver_rule")["domain_name"] == "corp.example.com"
+    assert prod.one("aws_route53_resolver_rule")["target_ip"] == [
+        {"ip": "192.168.0.2", "port": 53}, {"ip": "192.168.0.3", "port": 53}]
+    assert synth_all["https"].one("aws_vpn_connection")["static_routes_only"] is True
+    real = synth_all["aws_s3_backend"]
+    assert real.one("aws_vpn_connection")["static_routes_only"] is False
+    assert real.one("aws_customer_gateway")["bgp_asn"] == "65010"
+    for name in ("prod", "https", "aws_s3_backend"):
+        routes = [route for route in synth_all[name].resources("aws_route").values()
+                  if route["destination_cidr_block"] == "192.168.0.0/16"]
+        assert len(routes) == 3, name
+
+
+def test_the_route53_resolver_endpoint_is_pointed_at_the_emulator_too(dev):
+    endpoints = dev.json["provider"]["aws"][0]["endpoints"][0]
+    assert endpoints["route53resolver"] == "http://127.0.0.1:4566"
+
+
+def test_every_profile_passes_the_deploy_readiness_pack(synth_all):
+    # Issue 9 #13: the CKV_TAP rules (tools/deploy_readiness.py) that `make scan` runs inside checkov.
+    from tools.deploy_readiness import findings  # noqa: PLC0415
+
+    for name, profile in synth_all.items():
+        assert findings(profile.json) == [], name

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from tools.local_aws import awslambda, dms, ec2, elbv2, events, rds, rdsdata, route53, s3, sns
+from tools.local_aws import awslambda, dms, ec2, elbv2, events, iam, rds, rdsdata, route53, s3, sns
 from tools.local_aws.moto_guard import Expectation, MotoPatch, check_moto
 
-SERVICES = (dms, rds, rdsdata, route53, ec2, elbv2, awslambda, s3, sns, events)
+SERVICES = (dms, rds, rdsdata, route53, ec2, elbv2, awslambda, s3, sns, events, iam)
 
 
 def all_patches() -> tuple[MotoPatch, ...]:

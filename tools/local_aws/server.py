@@ -77,6 +77,9 @@ def serve(port: int, idle_timeout: float, state_dir: Path, onprem_seed_rows: int
 
     from tools.local_aws.runtime import start_runtime, stop_runtime
 
+    from tools.local_aws.iam import ensure_account_roles
+
+    ensure_account_roles()  # the account-wide roles a real account has (tools/local_aws/iam.py)
     running = start_runtime(port, state_dir, onprem_seed_rows)
     activity = ActivityTracker(ControlMiddleware(DomainDispatcherApplication(create_backend_app)))
     running.load_balancers.on_request = activity.touch  # requests to a listener's own port are activity too

@@ -126,4 +126,35 @@ def patch_lambda_invoke() -> None:
     LambdaFunction.invoke = invoke
 
 
-PATCHES = (patch_lambda_dead_letter_config, patch_lambda_invoke)
+@moto_patch(requires={
+    "moto.awslambda.policy.Policy.add_statement": ("raw", "qualifier"),
+    "moto.awslambda.policy.Policy": assigns("statements", "revision"),
+    "moto.awslambda.exceptions.LambdaClientError": CLASS,
+})
+def patch_lambda_permission_statement_ids() -> None:
+    # moto defect: AddPermission appends a statement whose id already exists. When the SDK retried a request
+    # whose answer it lost, the function held two `AllowScheduleInvoke` statements; RemovePermission took one
+    # and the provider waited for the other to go until the destroy timed out. Lambda keeps statement ids
+    # unique: the same statement again changes nothing here, a different one under a taken id is a conflict.
+    from moto.awslambda.policy import Policy
+
+    def make(add_statement: Callable[..., Any]) -> Callable[..., Any]:
+        def add_unique_statement(self: Any, raw: str, qualifier: str | None = None) -> Any:
+            taken = {statement.get("Sid"): statement for statement in self.statements}
+            statement, revision = add_statement(self, raw, qualifier)
+            existing = taken.get(statement.get("Sid"))
+            if existing is None:
+                return statement, revision
+            self.statements.remove(statement)
+            if existing == statement:
+                return existing, self.revision
+            raise _client_error("ResourceConflictException", f"The statement id ({statement.get('Sid')}) provided "
+                                "already exists. Please provide a new statement id, or remove the existing "
+                                "statement.", 409)
+
+        return add_unique_statement
+
+    wrap(Policy, "add_statement", make)
+
+
+PATCHES = (patch_lambda_dead_letter_config, patch_lambda_invoke, patch_lambda_permission_statement_ids)
