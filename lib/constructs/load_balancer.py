@@ -15,7 +15,12 @@ from cdktf_cdktf_provider_aws.lb_listener import (
     LbListenerDefaultAction,
     LbListenerMutualAuthentication,
 )
-from cdktf_cdktf_provider_aws.lb_listener_rule import LbListenerRule
+from cdktf_cdktf_provider_aws.lb_listener_rule import (
+    LbListenerRule,
+    LbListenerRuleAction,
+    LbListenerRuleCondition,
+    LbListenerRuleConditionHttpRequestMethod,
+)
 from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup
 from cdktf_cdktf_provider_aws.lb_target_group_attachment import LbTargetGroupAttachment
 from cdktf_cdktf_provider_aws.lb_trust_store import LbTrustStore
@@ -155,8 +160,9 @@ class LoadBalancer(Construct):
         writer = self.legacy_target_group or self.target_group
         return LbListenerRule(
             self, "write_rule", listener_arn=listener.arn, priority=WRITE_RULE_PRIORITY,
-            action=[{"type": "forward", "target_group_arn": writer.arn}],
-            condition=[{"http_request_method": {"values": list(WRITE_METHODS)}}],
+            action=[LbListenerRuleAction(type="forward", target_group_arn=writer.arn)],
+            condition=[LbListenerRuleCondition(
+                http_request_method=LbListenerRuleConditionHttpRequestMethod(values=list(WRITE_METHODS)))],
             tags={"Name": f"{self._name_prefix}-writes"},
             # The cutover owns the target (flip and rollback call ModifyRule): a redeploy must not move writes.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["action"]))
