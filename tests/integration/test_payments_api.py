@@ -20,12 +20,14 @@ MERCHANT_HEADER = "X-Merchant-Id"
 
 
 @pytest.fixture(scope="module")
-def api_url(outputs) -> str:
+def api_url(outputs, request) -> str:
+    """The API takes writes only while Aurora is the writer (its write gate and the ALB's write rule)."""
     if not outputs["local_api_url"]:
         pytest.skip("no local_api_url: the API is called through the emulator's load balancer only")
     if outputs["client_identity"] != "header":
         pytest.skip("these requests identify the merchant with X-Merchant-Id (CLIENT_IDENTITY=header); "
                     "mutual TLS is tested against the emulator's TLS listener in tests/emulator")
+    request.getfixturevalue("aurora_writer")
     return outputs["local_api_url"]
 
 
