@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from lib.lambda_imports import HandlerImportError, import_packaged_handler
@@ -289,7 +289,7 @@ def machine() -> list[tuple[str, str]]:
     total = re.search(r"MemTotal:\s+(\d+) kB", meminfo)
     load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
     return [
-        ("date", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        ("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
         ("CPU", model),
         ("cores", str(os.cpu_count())),
         ("memory", f"{int(total.group(1)) / 1024 / 1024:.1f} GiB" if total else "unknown"),

@@ -15,11 +15,12 @@ import ipaddress
 import os
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 PROFILES = ("dev", "prod")
 TARGETS = ("local", "aws")

@@ -13,8 +13,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from lib.config import (
     AURORA_POSTGRES_VERSIONS,

@@ -27,9 +27,10 @@ import json
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2

@@ -28,9 +28,10 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 CHECKOV_VERSION = "3.3.30"
 # The project's own checks (CKV_TAP_*: deploy readiness, tools/deploy_readiness.py) run with the built-in ones.

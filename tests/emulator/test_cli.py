@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tests.emulator.harness import Emulator, cli, listening_addresses, start_emulator, unique, wait_until
 from tools.local_aws import process

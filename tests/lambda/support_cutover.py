@@ -12,7 +12,7 @@ import copy
 import json
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import boto3
@@ -50,7 +50,7 @@ class FakeClock:
     """now() is an aware UTC datetime that moves only when sleep() is called."""
 
     def __init__(self, start=None):
-        self.moment = start or datetime.now(timezone.utc)
+        self.moment = start or datetime.now(UTC)
         self.slept = 0.0
         self.on_sleep = []
 

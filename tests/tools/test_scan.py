@@ -23,12 +23,12 @@ from tools.scan import (
     ScanError,
     checkov_command,
     checkov_env,
+    custom_check_lines,
     ensure_checkov,
     exit_code_for,
     installed_checkov_version,
     parse_checkov_report,
     result_from_checkov,
-    custom_check_lines,
     scan_file,
     summary_line,
 )

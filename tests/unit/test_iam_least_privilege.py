@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import botocore.session
@@ -71,14 +71,14 @@ def called_methods(tree: ast.AST) -> set[str]:
     return methods
 
 
-@lru_cache(maxsize=None)
+@cache
 def operations(service: str) -> dict[str, str]:
     """{python method name: API operation name} of a service, from botocore's bundled model."""
     model = botocore.session.get_session().get_service_model(service)
     return {xform_name(name): name for name in model.operation_names}
 
 
-@lru_cache(maxsize=None)
+@cache
 def code_actions(function: str) -> frozenset[str]:
     """The IAM actions the function's code needs: one per AWS operation it calls."""
     trees = [ast.parse(path.read_text()) for path in source_files(function)]

@@ -14,7 +14,6 @@ from tests.unit.conftest import synthesize
 from tests.unit.profiles import PROFILES
 from tools import terraform
 
-
 # Each validation loads the provider schema, the slowest step of the unit suite. prod and https
 # together hold every resource type and attribute that dev and aws_s3_backend synthesize (the
 # first test below checks it), so validating those too would only load the schema again.

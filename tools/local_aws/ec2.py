@@ -3,7 +3,8 @@ options and take static routes; deleted Transit Gateway attachments stay listed 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tools.local_aws.common import wrap
 from tools.local_aws.moto_guard import CLASS, PROPERTY, assigns, moto_patch

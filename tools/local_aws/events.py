@@ -14,8 +14,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from tools.local_aws.common import EmulatorError
 from tools.local_aws.moto_guard import assigns, moto_uses

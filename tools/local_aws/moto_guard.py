@@ -13,8 +13,9 @@ import importlib
 import importlib.metadata
 import inspect
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from tools.local_aws.common import EmulatorError
 

@@ -12,7 +12,7 @@ on); a rollback commits when the ALB write rule forwards to legacy again.
 import logging
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import cutover_ops as ops
 import cutover_state as cs
@@ -40,7 +40,7 @@ class PauseExpired(Exception):
 class SystemClock:
     @staticmethod
     def now():
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     @staticmethod
     def sleep(seconds):

@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
@@ -28,7 +28,7 @@ class JsonLogHandler(logging.Handler):
     def emit(self, record):
         try:
             entry = {
-                "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+                "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
                 "level": record.levelname,
                 "logger": record.name,
                 "message": record.getMessage(),

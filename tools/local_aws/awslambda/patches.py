@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from tools.local_aws.common import EmulatorError, wrap
 from tools.local_aws.moto_guard import CLASS, assigns, moto_patch

@@ -21,9 +21,10 @@ import time
 import uuid
 import zipfile
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from tools.local_aws import loopback
 from tools.local_aws.awslambda.bootstrap import LOG_MARKER

@@ -16,10 +16,11 @@ import json
 import secrets
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lib import migrations
 from tools.local_aws.common import EmulatorError
@@ -50,7 +51,7 @@ def seed_rows(total: int) -> list[dict[str, str]]:
     """The committed seed rows, then deterministic generated ones up to `total` (never fewer than the seed)."""
     with SEED_CSV.open(newline="") as stream:
         rows = list(csv.DictReader(stream))
-    start = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 6, 1, tzinfo=UTC)
     for index in range(len(rows) + 1, total + 1):
         key = f"legacy-{index:07d}"
         amount, currency, merchant = f"{(index * 7919) % 250000 / 100 + 1:.2f}", ("EUR", "USD", "GBP")[index % 3], \

@@ -4,8 +4,9 @@ that replicate for real between local databases (dms/replication.py)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from tools.local_aws.common import EmulatorError, wrap
 from tools.local_aws.moto_guard import CLASS, assigns, moto_patch
@@ -41,7 +42,7 @@ def _dms_timestamp_fields() -> frozenset[str]:
 def _iso_to_epoch(value: str) -> float:
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:  # moto's utcnow() is naive UTC
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
@@ -275,7 +276,7 @@ def _create_event_subscription(self: Any, params: dict[str, Any]) -> dict[str, A
         "SnsTopicArn": params["SnsTopicArn"],
         "Status": "active",
         # a string in botocore's model, not a timestamp
-        "SubscriptionCreationTime": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+        "SubscriptionCreationTime": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
         "SourceType": params.get("SourceType"),
         "SourceIdsList": params.get("SourceIds") or [],
         "EventCategoriesList": params.get("EventCategories") or [],
@@ -481,7 +482,7 @@ def _describe_table_statistics(self: Any) -> str:
 
 
 def _iso(epoch: float | None) -> str | None:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat() if epoch else None
+    return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch else None
 
 
 @moto_patch(

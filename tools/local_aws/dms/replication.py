@@ -27,8 +27,9 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from tools.local_aws.common import EmulatorError
 from tools.local_aws.dms.endpoints import EndpointLogin

@@ -4,7 +4,8 @@ each Aurora PostgreSQL cluster gets real databases, and its RDS-managed secret a
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tools.local_aws.common import wrap
 from tools.local_aws.moto_guard import CLASS, PROPERTY, assigns, moto_patch

@@ -22,8 +22,9 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 DML_KEYWORDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE"})
 TYPE_HINT_CASTS = {"UUID": "uuid", "DECIMAL": "numeric", "TIMESTAMP": "timestamp", "DATE": "date",
@@ -155,7 +156,7 @@ def text_value(value: Any) -> str:
     """A value as the Data API writes it in a string: timestamps in UTC without a zone, ISO dates."""
     if isinstance(value, datetime.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(datetime.UTC).replace(tzinfo=None)
         return value.strftime("%Y-%m-%d %H:%M:%S.%f").rstrip("0").rstrip(".")
     if isinstance(value, (dict, list)):
         return json.dumps(value)
