@@ -34,8 +34,9 @@ READY_METRIC_NAME = "MigrationReady"
 # A `moved` block per resource carries a deployed stack to the new addresses: nothing is re-created.
 LOAD_BALANCER_MOVED_FROM = {
     "access_logs": "aws_s3_bucket.compute_access_logs_85DF9482",
-    "access_logs_encryption":
-        "aws_s3_bucket_server_side_encryption_configuration.compute_access_logs_encryption_63929ECD",
+    "access_logs_encryption": (
+        "aws_s3_bucket_server_side_encryption_configuration.compute_access_logs_encryption_63929ECD"
+    ),
     "access_logs_events": "aws_s3_bucket_notification.compute_access_logs_events_A05F755C",
     "access_logs_lifecycle": "aws_s3_bucket_lifecycle_configuration.compute_access_logs_lifecycle_15E30CB8",
     "access_logs_policy": "aws_s3_bucket_policy.compute_access_logs_policy_3ACA1B00",
@@ -286,7 +287,8 @@ class TapStack(TerraformStack):
         self.output("api_fqdn", dns.record_name, "Name clients use; weighted between legacy and new")
         self.output("api_url", f"{scheme}://{dns.record_name}", "URL of the payments API through Route53")
         self.output("alb_url", f"{scheme}://{alb.dns_name}", "URL of the payments API on the ALB")
-        # The emulator serves each listener on its own port too, at /_local_aws/alb/<name>/<port> (docs/local-runtime.md).
+        # The emulator serves each listener on its own port too, at /_local_aws/alb/<name>/<port>
+        # (docs/local-runtime.md).
         self.output("local_api_url", f"{local_endpoint_url(self.settings)}/_local_aws/alb/{alb.name}/"
                     f"{443 if self.load_balancer.https_enabled else 80}" if self.settings.target == "local" else "",
                     "URL a client calls for the payments API on the local emulator (empty on TARGET=aws)")

@@ -393,7 +393,7 @@ class CutoverWorld:
         with self.sql() as connection:
             rows = connection.run("SELECT active, confirmed_flush_lsn::text, plugin FROM pg_replication_slots "
                                   "WHERE slot_name = :slot", slot=self.slot_name)
-        return dict(zip(("active", "confirmed_flush_lsn", "plugin"), rows[0])) if rows else None
+        return dict(zip(("active", "confirmed_flush_lsn", "plugin"), rows[0], strict=True)) if rows else None
 
     def current_lsn(self):
         with self.sql() as connection:

@@ -62,7 +62,7 @@ def validations(synth_all, tmp_path_factory):
         folders[profile] = tmp_path_factory.mktemp(f"validate-{profile}") / "stack"
         shutil.copytree(synth_all[profile].stack_dir, folders[profile])
     with ThreadPoolExecutor(max_workers=len(folders)) as pool:
-        results = dict(zip(folders, pool.map(_init_and_validate, folders.values())))
+        results = dict(zip(folders, pool.map(_init_and_validate, folders.values()), strict=True))
     return results
 
 

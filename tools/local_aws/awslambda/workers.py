@@ -8,6 +8,7 @@ pays the cold start once. A worker that times out or whose process dies is throw
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -177,17 +178,13 @@ class Worker:
 
     def kill(self) -> None:
         if self.alive():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.process.wait()
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
-                try:
+                with contextlib.suppress(OSError):
                     stream.close()
-                except OSError:
-                    pass
 
 
 class Throttled(Exception):

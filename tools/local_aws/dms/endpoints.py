@@ -4,8 +4,9 @@ The host in an endpoint (or in its secret) is never contacted. An aurora-postgre
 means the local database of the Aurora cluster it names (by its endpoint host or identifier,
 or the only cluster there is); a postgres endpoint means the on-premises stand-in database of
 that name, created in the same PostgreSQL server and seeded with the payments schema (the
-migrations the schema_migrations function applies on Aurora, read through lib/migrations.py) and rows: the committed seed (onprem_payments_seed.csv), then
-generated rows up to the seed size the launcher was given.
+migrations the schema_migrations function applies on Aurora, read through lib/migrations.py) and
+rows: the committed seed (onprem_payments_seed.csv), then generated rows up to the seed size the
+launcher was given.
 """
 
 from __future__ import annotations

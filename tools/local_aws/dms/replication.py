@@ -523,7 +523,7 @@ class ReplicationService:
             dimensions = [{"Name": "ReplicationInstanceIdentifier", "Value": replication.instance_id},
                           {"Name": "ReplicationTaskIdentifier", "Value": replication.task_arn.split(":")[-1]}]
             data = [{"MetricName": name, "Value": value, "Unit": "Seconds", "Dimensions": dimensions}
-                    for name, value in zip(("CDCLatencySource", "CDCLatencyTarget"), measured)]
+                    for name, value in zip(("CDCLatencySource", "CDCLatencyTarget"), measured, strict=True)]
             cloudwatch_backends[replication.account_id][replication.region].put_metric_data("AWS/DMS", data)
             published.append({"task": replication.task_id, "CDCLatencySource": measured[0],
                               "CDCLatencyTarget": measured[1]})

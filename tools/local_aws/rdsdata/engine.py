@@ -16,6 +16,7 @@ builds them before it serializes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import decimal
 import json
@@ -388,7 +389,7 @@ class DataApiEngine:
         options = request.get("resultSetOptions") or {}
         names = [column["name"] for column in columns]
         if request.get("formatRecordsAs") == "JSON":
-            records = [{name: json_value(value, options) for name, value in zip(names, row)} for row in rows or []]
+            records = [{name: json_value(value, options) for name, value in zip(names, row, strict=True)} for row in rows or []]
             response["formattedRecords"] = json.dumps(records)
         else:
             response["records"] = [[typed_field(value, options) for value in row] for row in rows or []]
@@ -476,7 +477,5 @@ class DataApiEngine:
 
 
 def _close(connection: Any) -> None:
-    try:
+    with contextlib.suppress(Exception):  # already broken: nothing left to release
         connection.close()
-    except Exception:  # already broken: nothing left to release
-        pass
