@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformResource, TerraformStack
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
-from lib.config import STATIC_ROUTING_ASN, Settings
+from lib.config import STATIC_ROUTING_ASN, ConfigError, Settings
 from lib.constructs.alerting import ALL_TOPIC_PUBLISHERS, Alerting
 from lib.constructs.compute import Compute
 from lib.constructs.connectivity import Connectivity
@@ -94,6 +96,14 @@ def carry_moved_resources(construct: Construct, moved_from: dict[str, str]) -> N
             child.move_from_id(moved_from[child.node.id])
 
 
+class TrafficTierPlacement(TypedDict):
+    """What every construct of the traffic tier is placed in, passed on as `**shared`."""
+
+    network: Network
+    security_groups: SecurityGroups
+    keys: SecurityKeys
+
+
 class TapStack(TerraformStack):
     """The AWS side of the on-premises PostgreSQL to Aurora payments migration."""
 
@@ -118,11 +128,14 @@ class TapStack(TerraformStack):
     def _build_data_tier(self) -> None:
         settings, prefix = self.settings, self.settings.name_prefix
         account = dict(account_id=self.account_id, partition=self.partition)
+        zone_ids = settings.availability_zone_ids
+        if zone_ids is None:  # load_settings refuses this already; a Settings built another way may carry it
+            raise ConfigError(f"AVAILABILITY_ZONE_IDS is required in {settings.aws_region}: no default zone ids")
         self.keys = SecurityKeys(self, "security_keys", name_prefix=prefix, region=settings.aws_region,
                                  deletion_window_days=30 if settings.is_prod else 7,
                                  topic_publishers=ALL_TOPIC_PUBLISHERS, **account)
         self.network = Network(self, "network", name_prefix=prefix, vpc_cidr=settings.vpc_cidr,
-                               availability_zone_ids=settings.availability_zone_ids,
+                               availability_zone_ids=zone_ids,
                                nat_gateway_count=settings.nat_gateways,
                                flow_log_retention_days=settings.log_retention_days, region=settings.aws_region,
                                keys=self.keys, **account)
@@ -159,7 +172,7 @@ class TapStack(TerraformStack):
 
     def _build_traffic_tier(self) -> None:
         settings, prefix = self.settings, self.settings.name_prefix
-        shared = dict(network=self.network, security_groups=self.security_groups, keys=self.keys)
+        shared = TrafficTierPlacement(network=self.network, security_groups=self.security_groups, keys=self.keys)
         self.alerting = Alerting(self, "alerting", name_prefix=prefix, alarm_email=settings.alarm_email,
                                  account_id=self.account_id, partition=self.partition, region=settings.aws_region,
                                  keys=self.keys)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from constructs import Construct
 
 from lib.constructs.alerting import Alerting
 from lib.constructs.dns import LEGACY_SET_IDENTIFIER, NEW_SET_IDENTIFIER, Dns
-from lib.constructs.function import PaymentsFunction
+from lib.constructs.function import FunctionLimits, FunctionPlacement, PaymentsFunction
 from lib.constructs.iam import allow
 from lib.constructs.migration import Migration
 from lib.constructs.network import Network
@@ -80,9 +82,9 @@ class Cutover(Construct):
         super().__init__(scope, construct_id)
         self.metric_namespace = metric_namespace
         self.ready_metric_name = ready_metric_name
-        self._function_placement = dict(name_prefix=name_prefix, log_retention_days=log_retention_days,
-                                        network=network, security_groups=security_groups, keys=keys,
-                                        alerting=alerting)
+        self._function_placement = FunctionPlacement(
+            name_prefix=name_prefix, log_retention_days=log_retention_days, network=network,
+            security_groups=security_groups, keys=keys, alerting=alerting)
         readiness = {"METRIC_NAMESPACE": metric_namespace, "READY_METRIC_NAME": ready_metric_name}
         records = {"HOSTED_ZONE_ID": dns.zone_id, "RECORD_NAME": dns.record_name,
                    "NEW_SET_IDENTIFIER": NEW_SET_IDENTIFIER, "LEGACY_SET_IDENTIFIER": LEGACY_SET_IDENTIFIER}
@@ -122,6 +124,6 @@ class Cutover(Construct):
         return [self.validator, self.shifter, self.rollback]
 
     def _function(self, source: str, description: str, *, environment: dict[str, str], statements: list[dict],
-                  **limits: int) -> PaymentsFunction:
+                  **limits: Unpack[FunctionLimits]) -> PaymentsFunction:
         return PaymentsFunction(self, source, source=source, description=description, environment=environment,
                                 statements=statements, **limits, **self._function_placement)
