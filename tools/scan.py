@@ -272,7 +272,7 @@ def custom_check_counts(report: Any) -> tuple[tuple[str, int, int], ...]:
             for check in results.get(outcome, []):
                 if str(check.get("check_id", "")).startswith(CUSTOM_CHECK_PREFIX):
                     counts.setdefault(check["check_id"], [0, 0])[index] += 1
-    return tuple((check_id, *counts[check_id]) for check_id in sorted(counts, key=_check_number))
+    return tuple((check_id, counts[check_id][0], counts[check_id][1]) for check_id in sorted(counts, key=_check_number))
 
 
 def _check_number(check_id: str) -> tuple[int, str]:

@@ -124,7 +124,7 @@ def patch_lambda_invoke() -> None:
     def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
         return run_invocation(self, body, request_headers, response_headers)
 
-    LambdaFunction.invoke = invoke
+    LambdaFunction.invoke = invoke  # type: ignore[method-assign]  # the runtime patch; moto_guard checks the original
 
 
 @moto_patch(requires={

@@ -95,7 +95,7 @@ class Worker:
         self.id = uuid.uuid4().hex
         self.log_stream = time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + self.id
         self.last_used = time.monotonic()
-        self._log: deque[str] = deque()
+        self._log: deque[str | None] = deque()  # None: the end of the stream
         self._log_cond = threading.Condition()
         environment = {**dict(image.environment), **base_environment,
                        "LAMBDA_TASK_ROOT": str(image.code_dir), "_HANDLER": image.handler,
@@ -119,7 +119,7 @@ class Worker:
                 self._log.append(raw.decode("utf-8", "replace").rstrip("\n"))
                 self._log_cond.notify_all()
         with self._log_cond:
-            self._log.append(None)  # type: ignore[arg-type]  # end of the stream
+            self._log.append(None)  # end of the stream
             self._log_cond.notify_all()
 
     def _take_log_until(self, marker: str | None, seconds: float) -> list[str]:
@@ -131,7 +131,7 @@ class Worker:
                 while self._log:
                     line = self._log.popleft()
                     if line is None:
-                        self._log.appendleft(None)  # type: ignore[arg-type]
+                        self._log.appendleft(None)
                         return lines
                     if marker is not None and line == marker:
                         return lines

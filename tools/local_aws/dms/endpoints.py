@@ -137,7 +137,8 @@ def endpoint_secret(endpoint: Any, account_id: str, region: str) -> tuple[str | 
         return (endpoint.username or settings.get("Username"), endpoint.password or settings.get("Password"),
                 endpoint.server_name or settings.get("ServerName"))
     try:
-        value = secretsmanager_backends[account_id][region].get_secret_value(secret_id, None, None)
+        # None, None: the current version, as moto's own API handler asks (moto annotates both str)
+        value = secretsmanager_backends[account_id][region].get_secret_value(secret_id, None, None)  # type: ignore[arg-type]
         document = json.loads(value.get("SecretString") or "")
     except Exception:
         raise EmulatorError(f"the secret {secret_id} of endpoint {endpoint.endpoint_identifier} has no JSON value "

@@ -244,11 +244,12 @@ def patch_dms_subnet_group() -> None:
     backend = models.DatabaseMigrationServiceBackend
     wrap(backend, "create_replication_subnet_group", make_create)
     wrap(backend, "delete_replication_subnet_group", make_delete)
-    backend.modify_replication_subnet_group = _modify_replication_subnet_group
-    responses.DatabaseMigrationServiceResponse.modify_replication_subnet_group = (
+    # ModifyReplicationSubnetGroup: an action moto 5.2.5 lacks, added to its backend and response classes.
+    backend.modify_replication_subnet_group = _modify_replication_subnet_group  # type: ignore[attr-defined]
+    responses.DatabaseMigrationServiceResponse.modify_replication_subnet_group = (  # type: ignore[attr-defined]
         _modify_replication_subnet_group_response
     )
-    models.FakeReplicationSubnetGroup.to_dict = _subnet_group_to_dict
+    models.FakeReplicationSubnetGroup.to_dict = _subnet_group_to_dict  # type: ignore[method-assign]  # the patch
     wrap(models.FakeReplicationInstance, "to_dict", make_instance_to_dict)
 
 
@@ -580,8 +581,8 @@ def patch_dms_replication() -> None:
     wrap(backend, "stop_replication_task", make_stop)
     wrap(backend, "delete_replication_task", make_delete)
     wrap(response, "create_replication_task", make_create_task)
-    response.start_replication_task = _start_replication_task
-    response.describe_table_statistics = _describe_table_statistics
+    response.start_replication_task = _start_replication_task  # type: ignore[method-assign]  # the patch
+    response.describe_table_statistics = _describe_table_statistics  # type: ignore[attr-defined]  # moto 5.2.5 lacks it
     wrap(models.FakeReplicationTask, "to_dict", make_to_dict)
 
 

@@ -215,6 +215,7 @@ class ReplicationService:
             for schema, table in tables:
                 self._ensure_target_table(source, target_user, schema, table, truncate)
             full_load = replication.migration_type in ("full-load", "full-load-and-cdc")
+            assert replication.source is not None  # as in _source
             conninfo = self._server().superuser_conninfo(replication.source.database.physical)
             target.run(f"CREATE SUBSCRIPTION {quote_identifier(replication.subscription)} "
                        f"CONNECTION {quote_literal(conninfo)} PUBLICATION {quote_identifier(replication.publication)} "

@@ -122,7 +122,8 @@ class TlsListenerServer(http.server.ThreadingHTTPServer):
             return  # no client certificate, or one the trust store does not vouch for: refused, as on the ALB
         try:
             connection.settimeout(None)
-            self.RequestHandlerClass(connection, client_address, self)
+            # typeshed types the server argument as Self, which mypy does not bind through this attribute
+            self.RequestHandlerClass(connection, client_address, self)  # type: ignore[arg-type]
         finally:
             connection.close()
 
