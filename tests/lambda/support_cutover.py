@@ -35,7 +35,7 @@ PAYMENTS_TABLE = ("CREATE TABLE payments (id uuid PRIMARY KEY, merchant_id text 
                   "UNIQUE (merchant_id, idempotency_key))")
 
 
-_CLIENTS = {}
+_CLIENTS: dict[str, object] = {}
 
 
 def client(service):
@@ -530,7 +530,8 @@ class SlotReader:
                                   slot=self.slot) == [[True]]:
                     return
             if self.process.poll() is not None:
-                raise AssertionError(f"pg_recvlogical ended: {self.process.stderr.read().decode()}")
+                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise AssertionError(f"pg_recvlogical ended: {stderr}")
             time.sleep(0.05)
         raise AssertionError("the slot did not become active")
 

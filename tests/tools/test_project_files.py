@@ -16,8 +16,8 @@ from tools import terraform
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "plan-review.yml"
 # Read from the source: importing lib.tap_stack starts jsii (seconds) for one string.
-PROVIDER_CONSTRAINT = re.search(r'^PROVIDER_CONSTRAINT = "([^"]+)"',
-                                (REPO_ROOT / "lib" / "tap_stack.py").read_text(), re.MULTILINE).group(1)
+PROVIDER_CONSTRAINT = re.findall(r'^PROVIDER_CONSTRAINT = "([^"]+)"',
+                                 (REPO_ROOT / "lib" / "tap_stack.py").read_text(), re.MULTILINE)[0]
 
 
 # A make running these tests (make pr-review BASE=...) hands its variables down through the environment.
@@ -87,9 +87,10 @@ def test_cdktf_cli_is_pinned_exactly_and_locked():
 
 def test_provider_is_pinned_to_the_locked_version_with_hashes():
     lock = terraform.PROVIDER_LOCK.read_text()
-    block = re.search(r'provider "registry.terraform.io/hashicorp/aws" \{(.*?)\n\}', lock, re.DOTALL).group(1)
-    assert re.search(r'^\s*version\s*=\s*"([^"]+)"', block, re.MULTILINE).group(1) == PROVIDER_CONSTRAINT
-    assert re.search(r'"h1:[A-Za-z0-9+/=]{44}"', block)
+    block = re.search(r'provider "registry.terraform.io/hashicorp/aws" \{(.*?)\n\}', lock, re.DOTALL)
+    assert block, lock
+    assert re.findall(r'^\s*version\s*=\s*"([^"]+)"', block.group(1), re.MULTILINE) == [PROVIDER_CONSTRAINT]
+    assert re.search(r'"h1:[A-Za-z0-9+/=]{44}"', block.group(1))
 
 
 def test_the_mirror_holds_the_locked_version():

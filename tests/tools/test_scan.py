@@ -181,7 +181,8 @@ def fake_checkov_writing(main_report: str, pack_report: str | None, calls: list,
 
 
 def test_scan_file_reads_the_report_checkov_wrote(tmp_path):
-    calls, scanned = [], []
+    calls: list[tuple] = []
+    scanned: list[dict] = []
     synthesized = tmp_path / "cdk.tf.json"
     synthesized.write_text(json.dumps({"resource": {"aws_s3_bucket": {"b": {"bucket": "x"}}},
                                        "moved": [{"from": "aws_s3_bucket.a", "to": "aws_s3_bucket.b"}],

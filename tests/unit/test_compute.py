@@ -23,7 +23,7 @@ def statements_of(synthesized, function):
 
 
 def resources_by_action(statements, prefixes):
-    scoped = {}
+    scoped: dict[str, set[str]] = {}
     for statement in statements:
         for action in statement["Action"]:
             if action.startswith(prefixes):

@@ -50,9 +50,10 @@ def source_files(function: str) -> list[Path]:
 
 def client_services(tree: ast.AST) -> set[str]:
     """The literal service names passed to aws_client(...) (or boto3.client(...))."""
-    services = set()
+    services: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
             called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
             if called in ("aws_client", "client"):
                 services.add(node.args[0].value)
@@ -61,12 +62,12 @@ def client_services(tree: ast.AST) -> set[str]:
 
 def called_methods(tree: ast.AST) -> set[str]:
     """Every `<anything>.<method>(...)`, and the operation names given to get_paginator/get_waiter."""
-    methods = set()
+    methods: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             methods.add(node.func.attr)
             if node.func.attr in ("get_paginator", "get_waiter") and node.args and \
-                    isinstance(node.args[0], ast.Constant):
+                    isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
                 methods.add(node.args[0].value)
     return methods
 

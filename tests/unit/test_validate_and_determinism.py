@@ -88,7 +88,9 @@ def test_cli_config_uses_the_provider_mirror_when_present(tmp_path, monkeypatch)
 
 def _peak_concurrency(monkeypatch, stack_dir, commands):
     """Per command name, how many ran at once when one thread per command starts them together."""
-    running, peak, guard = {}, {}, threading.Lock()
+    running: dict[str, int] = {}
+    peak: dict[str, int] = {}
+    guard = threading.Lock()
 
     def fake_terraform(command, **_):
         name = command[1]
