@@ -22,7 +22,7 @@ PLAN_OPTIONS = $(if $(BASE),--base "$(BASE)") \
 	$(if $(filter 1 true yes,$(ALLOW_STATEFUL_CHANGE)),--allow-stateful-change) \
 	$(if $(GITHUB_OUTPUT),--github-output "$(GITHUB_OUTPUT)")
 
-.PHONY: help install synth validate deploy plan destroy down cdktf test-fast lint-workflows scan e2e pr-review \
+.PHONY: help install synth validate deploy plan destroy down cdktf test-fast lint lint-workflows scan e2e pr-review \
 	test versions-check bench docs clean
 
 help: ## List the targets
@@ -73,6 +73,18 @@ cdktf: install ## The pinned cdktf CLI with the project's environment: make cdkt
 test-fast: install ## Unit (+ terraform validate), handler, tool and emulator tests: no deployment
 	$(PYTHON) -m pytest tests/unit tests/lambda tests/tools tests/emulator -q -p no:cacheprovider
 
+# Each Lambda function is type-checked as it is zipped: its own folder and lib/lambda/shared at the package root.
+LAMBDA_FUNCTIONS := $(filter-out shared,$(notdir $(patsubst %/,%,$(dir $(wildcard lib/lambda/*/*.py)))))
+
+lint: install ## ruff (lint + format check) and mypy over lib, tools, bench and tests (settings in pyproject.toml)
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
+	@for function in $(sort $(LAMBDA_FUNCTIONS)); do \
+		echo "mypy lib/lambda/$$function (as packaged)"; \
+		MYPYPATH=lib/lambda/$$function $(PYTHON) -m mypy --no-warn-unused-configs lib/lambda/$$function/*.py || exit 1; \
+	done
+
 lint-workflows: install ## Validate .github/workflows/*.yml against the GitHub Actions schema (offline)
 	$(PYTHON) -m check_jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
@@ -84,13 +96,13 @@ scan: install ## checkov (built-in + CKV_TAP deploy-readiness checks) over the T
 e2e: install ## Through the cdktf CLI on a fresh emulator: deploy, outputs, integration tests, destroy, nothing left
 	$(PYTHON) -m tools.e2e
 
-pr-review: test-fast lint-workflows scan ## The pull-request check: fast tests, lint, scan, then plan (BASE=<ref>) and its summary
+pr-review: lint test-fast lint-workflows scan ## The pull-request check: lint, fast tests, workflow lint, scan, then plan (BASE=<ref>) and its summary
 	@$(PYTHON) -m tools.stack plan $(PLAN_OPTIONS)
 
-test: test-fast lint-workflows scan e2e ## Everything: all of the above, as CI runs it
+test: lint test-fast lint-workflows scan e2e ## Everything: all of the above, as CI runs it
 
-versions-check: install ## Release-table warnings for the configured engine versions as of today (always exit 0)
-	@$(PYTHON) -m tools.versions_check
+versions-check: install ## Release-table warnings for the engine versions as of today (exit 0; FAIL_ON_FINDING=1: exit 1 on one)
+	@$(PYTHON) -m tools.versions_check $(if $(filter 1 true yes,$(FAIL_ON_FINDING)),--fail-on-finding)
 
 docs: install ## Regenerate the README settings table from lib/config.py
 	$(PYTHON) -m tools.settings_doc

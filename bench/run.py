@@ -24,14 +24,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from lib.lambda_imports import HandlerImportError, import_packaged_handler
 from lib.packaging import build_package
 from tools.local_aws.common import EMULATOR_CREDENTIALS
 from tools.local_aws.loopback import free_port
+
+T = TypeVar("T")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results.md"
@@ -289,7 +293,7 @@ def machine() -> list[tuple[str, str]]:
     total = re.search(r"MemTotal:\s+(\d+) kB", meminfo)
     load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
     return [
-        ("date", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        ("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
         ("CPU", model),
         ("cores", str(os.cpu_count())),
         ("memory", f"{int(total.group(1)) / 1024 / 1024:.1f} GiB" if total else "unknown"),
@@ -330,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     errors = 0
 
-    def section(name: str, measure) -> object:
+    def section(name: str, measure: Callable[[], T]) -> T | None:
         nonlocal errors
         try:
             return measure()

@@ -15,11 +15,12 @@ import ipaddress
 import os
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 PROFILES = ("dev", "prod")
 TARGETS = ("local", "aws")
@@ -251,7 +252,11 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 class Parser(ABC):
     """Turns the text of one variable into its typed value, or raises _Invalid."""
 
-    allowed: str
+    if TYPE_CHECKING:
+        # What the value may be, for refusals and the README: a class attribute, a field or a property of
+        # each parser. Declared read-only here (for mypy only) so that a property may supply it.
+        @property
+        def allowed(self) -> str: ...
 
     @abstractmethod
     def parse(self, text: str) -> Any:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformResource, TerraformStack
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
-from lib.config import STATIC_ROUTING_ASN, Settings
+from lib.config import STATIC_ROUTING_ASN, ConfigError, Settings
 from lib.constructs.alerting import ALL_TOPIC_PUBLISHERS, Alerting
 from lib.constructs.compute import Compute
 from lib.constructs.connectivity import Connectivity
@@ -34,8 +36,9 @@ READY_METRIC_NAME = "MigrationReady"
 # A `moved` block per resource carries a deployed stack to the new addresses: nothing is re-created.
 LOAD_BALANCER_MOVED_FROM = {
     "access_logs": "aws_s3_bucket.compute_access_logs_85DF9482",
-    "access_logs_encryption":
-        "aws_s3_bucket_server_side_encryption_configuration.compute_access_logs_encryption_63929ECD",
+    "access_logs_encryption": (
+        "aws_s3_bucket_server_side_encryption_configuration.compute_access_logs_encryption_63929ECD"
+    ),
     "access_logs_events": "aws_s3_bucket_notification.compute_access_logs_events_A05F755C",
     "access_logs_lifecycle": "aws_s3_bucket_lifecycle_configuration.compute_access_logs_lifecycle_15E30CB8",
     "access_logs_policy": "aws_s3_bucket_policy.compute_access_logs_policy_3ACA1B00",
@@ -93,6 +96,14 @@ def carry_moved_resources(construct: Construct, moved_from: dict[str, str]) -> N
             child.move_from_id(moved_from[child.node.id])
 
 
+class TrafficTierPlacement(TypedDict):
+    """What every construct of the traffic tier is placed in, passed on as `**shared`."""
+
+    network: Network
+    security_groups: SecurityGroups
+    keys: SecurityKeys
+
+
 class TapStack(TerraformStack):
     """The AWS side of the on-premises PostgreSQL to Aurora payments migration."""
 
@@ -117,11 +128,14 @@ class TapStack(TerraformStack):
     def _build_data_tier(self) -> None:
         settings, prefix = self.settings, self.settings.name_prefix
         account = dict(account_id=self.account_id, partition=self.partition)
+        zone_ids = settings.availability_zone_ids
+        if zone_ids is None:  # load_settings refuses this already; a Settings built another way may carry it
+            raise ConfigError(f"AVAILABILITY_ZONE_IDS is required in {settings.aws_region}: no default zone ids")
         self.keys = SecurityKeys(self, "security_keys", name_prefix=prefix, region=settings.aws_region,
                                  deletion_window_days=30 if settings.is_prod else 7,
                                  topic_publishers=ALL_TOPIC_PUBLISHERS, **account)
         self.network = Network(self, "network", name_prefix=prefix, vpc_cidr=settings.vpc_cidr,
-                               availability_zone_ids=settings.availability_zone_ids,
+                               availability_zone_ids=zone_ids,
                                nat_gateway_count=settings.nat_gateways,
                                flow_log_retention_days=settings.log_retention_days, region=settings.aws_region,
                                keys=self.keys, **account)
@@ -158,7 +172,7 @@ class TapStack(TerraformStack):
 
     def _build_traffic_tier(self) -> None:
         settings, prefix = self.settings, self.settings.name_prefix
-        shared = dict(network=self.network, security_groups=self.security_groups, keys=self.keys)
+        shared = TrafficTierPlacement(network=self.network, security_groups=self.security_groups, keys=self.keys)
         self.alerting = Alerting(self, "alerting", name_prefix=prefix, alarm_email=settings.alarm_email,
                                  account_id=self.account_id, partition=self.partition, region=settings.aws_region,
                                  keys=self.keys)
@@ -316,7 +330,8 @@ class TapStack(TerraformStack):
         self.output("api_fqdn", dns.record_name, "Name clients use; weighted between legacy and new")
         self.output("api_url", f"{scheme}://{dns.record_name}", "URL of the payments API through Route53")
         self.output("alb_url", f"{scheme}://{alb.dns_name}", "URL of the payments API on the ALB")
-        # The emulator serves each listener on its own port too, at /_local_aws/alb/<name>/<port> (docs/local-runtime.md).
+        # The emulator serves each listener on its own port too, at /_local_aws/alb/<name>/<port>
+        # (docs/local-runtime.md).
         self.output("local_api_url", f"{local_endpoint_url(self.settings)}/_local_aws/alb/{alb.name}/"
                     f"{443 if self.load_balancer.https_enabled else 80}" if self.settings.target == "local" else "",
                     "URL a client calls for the payments API on the local emulator (empty on TARGET=aws)")

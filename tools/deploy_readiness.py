@@ -13,8 +13,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from lib.config import (
     AURORA_POSTGRES_VERSIONS,
@@ -54,7 +55,10 @@ def resources(document: Document, resource_type: str) -> dict[str, dict]:
 def reference(value: Any) -> tuple[str, str, str] | None:
     """`${type.name.attribute}` -> (type, name, attribute); anything else -> None."""
     match = REFERENCE.match(value) if isinstance(value, str) else None
-    return match.groups() if match else None
+    if match is None:
+        return None
+    resource_type, name, attribute = match.groups()
+    return resource_type, name, attribute
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -143,7 +147,7 @@ def _key_services(document: Document, key_name: str) -> set[str]:
         statements = json.loads(text)["Statement"] if isinstance(text, str) else []
     except (ValueError, KeyError, TypeError):
         return set()
-    services = set()
+    services: set[str] = set()
     for statement in statements if isinstance(statements, list) else [statements]:
         actions = set(_strings(statement.get("Action")))
         if statement.get("Effect") != "Allow" or not all(

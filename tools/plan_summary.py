@@ -7,8 +7,8 @@ Usage:
 
 The summary has the totals per action, one table per cdktf construct with the
 attributes each resource changes, and a DANGER section for every stateful or
-traffic-carrying resource that the plan deletes or replaces (creates are never DANGER). A changed attribute shows old -> new
-when both are known scalars; values of sensitive attributes (Terraform's
+traffic-carrying resource that the plan deletes or replaces (creates are never DANGER). A changed
+attribute shows old -> new when both are known scalars; values of sensitive attributes (Terraform's
 before_sensitive/after_sensitive, or a secret-like name) are never written.
 
 `--note TEXT` adds a line under the title (repeatable); `--accept-danger REASON`
@@ -27,9 +27,10 @@ import json
 import re
 import sys
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2

@@ -19,9 +19,10 @@ The first problem found stops the deploy with one line (exit 2).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from lib.config import Settings
 

@@ -28,9 +28,10 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 CHECKOV_VERSION = "3.3.30"
 # The project's own checks (CKV_TAP_*: deploy readiness, tools/deploy_readiness.py) run with the built-in ones.
@@ -271,7 +272,7 @@ def custom_check_counts(report: Any) -> tuple[tuple[str, int, int], ...]:
             for check in results.get(outcome, []):
                 if str(check.get("check_id", "")).startswith(CUSTOM_CHECK_PREFIX):
                     counts.setdefault(check["check_id"], [0, 0])[index] += 1
-    return tuple((check_id, *counts[check_id]) for check_id in sorted(counts, key=_check_number))
+    return tuple((check_id, counts[check_id][0], counts[check_id][1]) for check_id in sorted(counts, key=_check_number))
 
 
 def _check_number(check_id: str) -> tuple[int, str]:

@@ -104,10 +104,11 @@ def check_state_layout(settings: Settings) -> None:
 
 
 def describe_state(settings: Settings) -> str:
-    if settings.state_bucket:
+    local_state = state_file(settings)
+    if local_state is None:
         return (f"state: s3://{settings.state_bucket}/{settings.stack_name}/terraform.tfstate "
                 f"({settings.state_bucket_region})")
-    path = display_path(state_file(settings))
+    path = display_path(local_state)
     if settings.target == "aws":
         return (f"state: LOCAL FILE {path}, on this machine only (TARGET=aws without "
                 "TERRAFORM_STATE_BUCKET): keep it safe, or set TERRAFORM_STATE_BUCKET to keep it in S3")

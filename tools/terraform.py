@@ -17,9 +17,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CLI_CONFIG = PROJECT_ROOT / "build" / "terraform.rc"

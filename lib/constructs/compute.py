@@ -13,7 +13,7 @@ from constructs import Construct
 from lib import migrations
 from lib.constructs.alerting import Alerting
 from lib.constructs.database import Database
-from lib.constructs.function import PaymentsFunction
+from lib.constructs.function import FunctionPlacement, PaymentsFunction
 from lib.constructs.iam import allow
 from lib.constructs.network import Network
 from lib.constructs.security_groups import SecurityGroups
@@ -36,8 +36,8 @@ class Compute(Construct):
                  network: Network, security_groups: SecurityGroups, keys: SecurityKeys, alerting: Alerting,
                  database: Database) -> None:
         super().__init__(scope, construct_id)
-        placement = dict(name_prefix=name_prefix, log_retention_days=log_retention_days, network=network,
-                         security_groups=security_groups, keys=keys, alerting=alerting)
+        placement = FunctionPlacement(name_prefix=name_prefix, log_retention_days=log_retention_days,
+                                      network=network, security_groups=security_groups, keys=keys, alerting=alerting)
         cluster_arn = database.cluster.arn
         # Created empty: the schema_migrations function generates the password and stores it with
         # PutSecretValue, so no password is in code, plan or state.

@@ -7,6 +7,7 @@ import importlib.util
 from datetime import datetime, timezone
 from functools import lru_cache
 from types import ModuleType
+from typing import Unpack
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
@@ -15,7 +16,7 @@ from constructs import Construct
 from lib.constructs.alerting import Alerting
 from lib.constructs.dns import LEGACY_SET_IDENTIFIER, NEW_SET_IDENTIFIER, Dns
 from lib.constructs.database import Database
-from lib.constructs.function import LAMBDA_SOURCE_ROOT, PaymentsFunction
+from lib.constructs.function import LAMBDA_SOURCE_ROOT, FunctionLimits, FunctionPlacement, PaymentsFunction
 from lib.constructs.iam import allow
 from lib.constructs.load_balancer import LoadBalancer
 from lib.constructs.migration import Migration
@@ -122,9 +123,9 @@ class Cutover(Construct):
         super().__init__(scope, construct_id)
         self.metric_namespace = metric_namespace
         self.ready_metric_name = ready_metric_name
-        self._function_placement = dict(name_prefix=name_prefix, log_retention_days=log_retention_days,
-                                        network=network, security_groups=security_groups, keys=keys,
-                                        alerting=alerting)
+        self._function_placement = FunctionPlacement(
+            name_prefix=name_prefix, log_retention_days=log_retention_days, network=network,
+            security_groups=security_groups, keys=keys, alerting=alerting)
         legacy_group = load_balancer.legacy_target_group
         self.state = SsmParameter(
             self, "state", name=cutover_state_parameter_name(name_prefix), type="String",
@@ -192,6 +193,6 @@ class Cutover(Construct):
         return [self.validator, self.shifter, self.rollback]
 
     def _function(self, source: str, description: str, *, environment: dict[str, str], statements: list[dict],
-                  **limits: int) -> PaymentsFunction:
+                  **limits: Unpack[FunctionLimits]) -> PaymentsFunction:
         return PaymentsFunction(self, source, source=source, description=description, environment=environment,
                                 statements=statements, **limits, **self._function_placement)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypedDict
 
 from cdktf import AssetType, ITerraformDependable, TerraformAsset
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
@@ -39,6 +40,25 @@ SERVICE_NEEDS = {
     # the data key encrypts the environment, the secrets and the topics: decrypt to read, a data key to write
     "KMS": ("kms:Decrypt", "kms:GenerateDataKey"),
 }
+
+
+class FunctionPlacement(TypedDict):
+    """Where a construct's functions run and report, passed on to each as `**placement`."""
+
+    name_prefix: str
+    log_retention_days: int
+    network: Network
+    security_groups: SecurityGroups
+    keys: SecurityKeys
+    alerting: Alerting
+
+
+class FunctionLimits(TypedDict, total=False):
+    """A function's own limits; PaymentsFunction's defaults apply to those left out."""
+
+    reserved_concurrency: int | None
+    timeout_seconds: int
+    memory_mb: int
 
 
 class PaymentsFunction(Construct):

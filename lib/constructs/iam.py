@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 
 from cdktf import TerraformStack
 from cdktf_cdktf_provider_aws.data_aws_service_principal import DataAwsServicePrincipal
@@ -50,8 +51,8 @@ def from_account(account_id: str, source_arn: str | None = None) -> dict:
     return condition
 
 
-def allow(actions: list[str] | str, resources: list[str] | str, condition: dict | None = None) -> dict:
-    statement = {"Effect": "Allow", "Action": actions, "Resource": resources}
+def allow(actions: Sequence[str] | str, resources: list[str] | str, condition: dict | None = None) -> dict:
+    statement: dict[str, object] = {"Effect": "Allow", "Action": actions, "Resource": resources}
     if condition:
         statement["Condition"] = condition
     return statement

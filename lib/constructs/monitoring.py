@@ -50,7 +50,7 @@ class AlarmSpec:
 
 def _dimensions(pairs: list[str]) -> dict[str, str]:
     """["Name", value, "Name2", value2] -> {"Name": value, "Name2": value2}."""
-    return dict(zip(pairs[::2], pairs[1::2]))
+    return dict(zip(pairs[::2], pairs[1::2], strict=True))
 
 
 def critical_alarm_prefix(name_prefix: str) -> str:

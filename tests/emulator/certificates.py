@@ -50,7 +50,7 @@ class TestCertificateAuthority:
 
     def __init__(self, name: str = "Payments Test Client CA") -> None:
         self.key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         self.certificate = (
             x509.CertificateBuilder().subject_name(_name(name, "Payments Test")).issuer_name(_name(name, "Payments Test"))
             .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
@@ -65,7 +65,7 @@ class TestCertificateAuthority:
     def issue(self, common_name: str, *, expired: bool = False) -> ClientCertificate:
         """A client certificate whose subject is CN=<common_name>,O=Merchants."""
         key = ec.generate_private_key(ec.SECP256R1())
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         start, end = (now - datetime.timedelta(days=10), now - datetime.timedelta(days=1)) if expired else (
             now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=7))
         certificate = (

@@ -5,7 +5,8 @@ Tests that need an emulator of their own (lifecycle, idle stop) start it themsel
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 

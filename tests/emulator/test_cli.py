@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tests.emulator.harness import Emulator, cli, listening_addresses, start_emulator, unique, wait_until
 from tools.local_aws import process
@@ -45,10 +46,14 @@ def test_aws_managed_iam_policy_attaches(aws: Callable[[str], Any]) -> None:
 
 def test_requests_of_the_emulators_own_functions_are_not_activity() -> None:
     tracker = ActivityTracker(lambda environ, start_response: [b""])
+
+    def start_response(status, headers):  # the wrapped app answers without calling it
+        raise AssertionError("not called")
+
     tracker.last_request = 0.0
-    tracker({"HTTP_USER_AGENT": f"Boto3/1.34.145 md/Botocore#1.34.145 app/{WORKER_APP_ID}"}, None)
+    tracker({"HTTP_USER_AGENT": f"Boto3/1.34.145 md/Botocore#1.34.145 app/{WORKER_APP_ID}"}, start_response)
     assert tracker.last_request == 0.0
-    tracker({"HTTP_USER_AGENT": "Boto3/1.44.8 md/Botocore#1.44.8"}, None)
+    tracker({"HTTP_USER_AGENT": "Boto3/1.44.8 md/Botocore#1.44.8"}, start_response)
     assert tracker.last_request > 0.0
 
 

@@ -4,8 +4,9 @@ stand-in and an Aurora cluster's database, with DMS's statistics, validation and
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pg8000.native
 import pytest
@@ -124,7 +125,7 @@ def test_full_load_then_cdc_with_statistics_validation_and_latency(
 
     published = control.publish_replication_metrics()
     assert [entry["task"] for entry in published if entry["task"] == migration["task"]["ReplicationTaskIdentifier"]]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for metric in ("CDCLatencySource", "CDCLatencyTarget"):
         points = aws("cloudwatch").get_metric_statistics(
             Namespace="AWS/DMS", MetricName=metric, StartTime=now - timedelta(minutes=10),

@@ -8,7 +8,8 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -128,8 +129,8 @@ def test_rules_by_path_and_method_with_weighted_forwards(aws: Callable[[str], An
         "Type": "forward", "ForwardConfig": {"TargetGroups": [
             {"TargetGroupArn": alb["blue"]["arn"], "Weight": 0},
             {"TargetGroupArn": alb["green"]["arn"], "Weight": 100}]}}])
-    backends = {call(f"{alb['url']}/payments", "POST", b"{}")[1]["x-backend"] for _ in range(3)}
-    assert backends == {"green"}  # the cutover's weight change applies to the next request
+    after_change = {call(f"{alb['url']}/payments", "POST", b"{}")[1]["x-backend"] for _ in range(3)}
+    assert after_change == {"green"}  # the cutover's weight change applies to the next request
 
 
 def test_redirects_point_at_the_local_listener(alb: dict[str, Any]) -> None:

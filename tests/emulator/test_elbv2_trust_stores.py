@@ -10,7 +10,8 @@ import json
 import re
 import ssl
 import urllib.parse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -165,7 +166,7 @@ def test_a_certificate_from_another_ca_is_refused(verified: dict[str, Any]) -> N
 def test_an_expired_certificate_is_refused(verified: dict[str, Any], client_ca: TestCertificateAuthority) -> None:
     assert refused(verified, client_ca.issue("merchant-42", expired=True))
     assert client_ca.issue("merchant-42", expired=True).certificate.not_valid_after_utc < \
-        datetime.datetime.now(datetime.timezone.utc)
+        datetime.datetime.now(datetime.UTC)
 
 
 def test_the_emulator_port_is_no_way_around_client_verification(verified: dict[str, Any]) -> None:

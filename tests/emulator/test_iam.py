@@ -4,7 +4,8 @@ them: stacks never create them, so any number of suffixes deploy side by side (i
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tools.local_aws.iam import ACCOUNT_ROLES, DMS_PRINCIPAL
 

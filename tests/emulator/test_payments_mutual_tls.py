@@ -9,8 +9,9 @@ import http.client
 import json
 import urllib.parse
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

@@ -34,6 +34,7 @@ if str(SHARED_DIR) not in sys.path:
 
 def load_module(path, name):
     spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, f"cannot load {path}"
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

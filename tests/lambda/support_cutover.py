@@ -12,7 +12,7 @@ import copy
 import json
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import boto3
@@ -35,7 +35,7 @@ PAYMENTS_TABLE = ("CREATE TABLE payments (id uuid PRIMARY KEY, merchant_id text 
                   "UNIQUE (merchant_id, idempotency_key))")
 
 
-_CLIENTS = {}
+_CLIENTS: dict[str, object] = {}
 
 
 def client(service):
@@ -50,7 +50,7 @@ class FakeClock:
     """now() is an aware UTC datetime that moves only when sleep() is called."""
 
     def __init__(self, start=None):
-        self.moment = start or datetime.now(timezone.utc)
+        self.moment = start or datetime.now(UTC)
         self.slept = 0.0
         self.on_sleep = []
 
@@ -393,7 +393,7 @@ class CutoverWorld:
         with self.sql() as connection:
             rows = connection.run("SELECT active, confirmed_flush_lsn::text, plugin FROM pg_replication_slots "
                                   "WHERE slot_name = :slot", slot=self.slot_name)
-        return dict(zip(("active", "confirmed_flush_lsn", "plugin"), rows[0])) if rows else None
+        return dict(zip(("active", "confirmed_flush_lsn", "plugin"), rows[0], strict=True)) if rows else None
 
     def current_lsn(self):
         with self.sql() as connection:
@@ -530,7 +530,8 @@ class SlotReader:
                                   slot=self.slot) == [[True]]:
                     return
             if self.process.poll() is not None:
-                raise AssertionError(f"pg_recvlogical ended: {self.process.stderr.read().decode()}")
+                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise AssertionError(f"pg_recvlogical ended: {stderr}")
             time.sleep(0.05)
         raise AssertionError("the slot did not become active")
 

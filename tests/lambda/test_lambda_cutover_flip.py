@@ -288,7 +288,7 @@ def test_the_deadline_passing_after_the_forward_stop_undoes_everything(driver, c
 def test_an_aws_error_before_the_commit_aborts_and_is_raised(driver, cutover_world):
     world = cutover_world
     world.ready_for_flip()
-    failures = []
+    failures: list[bool] = []
 
     def fail_once(**kwargs):
         if not failures:
@@ -325,7 +325,7 @@ def test_an_interrupted_abort_is_finished_by_the_next_invocation(driver, cutover
     world = cutover_world
     world.ready_for_flip()
     world.dms.hooks["StopReplicationTask"] = lambda request: world.clock.advance(30)  # the deadline passes
-    crashed = []
+    crashed: list[bool] = []
 
     def crash_while_aborting(**kwargs):
         if not crashed and world.state()["phase"] == "aborting":

@@ -254,7 +254,7 @@ def test_the_gate_fails_closed_when_the_state_cannot_be_read(ssm, clock):
     monotonic = Monotonic()
     writer_gate, _ = gate(ssm, monotonic)
     writer_gate()
-    failing = []
+    failing: list[bool] = []
 
     def throttle(**kwargs):
         if failing:

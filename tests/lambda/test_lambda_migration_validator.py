@@ -1,7 +1,7 @@
 """migration_validator: DMS via botocore Stubber, CloudWatch and SNS via moto."""
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -74,7 +74,7 @@ def expect_tables(dms, first_page, second_page):
 
 
 def put_latency(cloudwatch, source=12.0, target=30.0, age_seconds=60, instance=INSTANCE_ID):
-    timestamp = datetime.now(timezone.utc) - timedelta(seconds=age_seconds)
+    timestamp = datetime.now(UTC) - timedelta(seconds=age_seconds)
     dimensions = [{"Name": "ReplicationInstanceIdentifier", "Value": instance},
                   {"Name": "ReplicationTaskIdentifier", "Value": TASK_ID}]
     data = [{"MetricName": name, "Dimensions": dimensions, "Value": value,
@@ -85,7 +85,7 @@ def put_latency(cloudwatch, source=12.0, target=30.0, age_seconds=60, instance=I
 
 
 def readiness_values(cloudwatch):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     datapoints = cloudwatch.get_metric_statistics(
         Namespace=NAMESPACE, MetricName="MigrationReady", StartTime=now - timedelta(minutes=10),
         EndTime=now + timedelta(minutes=1), Period=60, Statistics=["Minimum", "Maximum", "SampleCount"],

@@ -352,7 +352,7 @@ def test_the_fence_waits_for_a_write_in_flight_and_positions_after_it(cutover_wo
     aurora = cutover_ops.Aurora(lambda service: world.data_api, cutover_ops.load_config())
     with world.sql() as connection:  # a logical slot shows which commits lie below a WAL position
         connection.run("SELECT pg_create_logical_replication_slot(:slot, 'test_decoding')", slot=world.slot_name)
-    writer, result = world.server.connect(world.database), {}
+    writer, result = world.server.connect(world.database), dict[str, str]()
     try:
         writer.run("BEGIN")
         writer.run("INSERT INTO payments VALUES (gen_random_uuid(), 'm-1', 'in-flight', 10)")

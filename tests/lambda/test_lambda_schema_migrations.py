@@ -473,7 +473,7 @@ def test_logs_carry_the_invocation_and_a_failure_is_one_line(run_migration, lamb
     entries = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert entries and all(entry["request_id"] == context.aws_request_id
                            and entry["function_name"] == "payments-test-schema-migrations" for entry in entries)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="unknown event key"):
         run_migration({"unknown": 1}, context=context)
     lines = capsys.readouterr().err.splitlines()
     failures = [json.loads(line) for line in lines if json.loads(line)["level"] == "ERROR"]

@@ -237,7 +237,7 @@ def test_a_concurrent_transition_is_a_function_error_and_only_one_flip_happens(d
     world = cutover_world
     world.ready_for_flip()
     other = world.install(load_lambda("traffic_shifter"))
-    raced = []
+    raced: list = []  # [True, the other driver's answer]
 
     def other_flips_first(**kwargs):
         if not raced and "-claim-" in kwargs["params"]["Name"]:  # the first claim of the first driver

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import boto3
@@ -99,7 +100,7 @@ class Account:
                 .roles("dms-vpc-role", "dms-cloudwatch-logs-role").concurrency(unreserved=1000))
 
 
-def synthesized_file(tmp_path: Path, reserved: dict[str, int | None] = FUNCTIONS) -> Path:
+def synthesized_file(tmp_path: Path, reserved: Mapping[str, int | None] = FUNCTIONS) -> Path:
     functions = {f"fn_{index}": {"function_name": name, **({} if value is None else
                                                              {"reserved_concurrent_executions": value})}
                  for index, (name, value) in enumerate(reserved.items())}

@@ -59,7 +59,7 @@ class Clock:
 
 
 def feed(text, *, clock=None, step_seconds=10.0, interval=15.0):
-    emitted = []
+    emitted: list[str] = []
     clock = clock or Clock()
     progress = TerraformProgress("apply", emit=emitted.append, clock=clock, interval=interval)
     for line in text.splitlines():

@@ -15,9 +15,10 @@ from tools import terraform
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "plan-review.yml"
+VERSIONS_WORKFLOW = REPO_ROOT / ".github" / "workflows" / "versions-check.yml"
 # Read from the source: importing lib.tap_stack starts jsii (seconds) for one string.
-PROVIDER_CONSTRAINT = re.search(r'^PROVIDER_CONSTRAINT = "([^"]+)"',
-                                (REPO_ROOT / "lib" / "tap_stack.py").read_text(), re.MULTILINE).group(1)
+PROVIDER_CONSTRAINT = re.findall(r'^PROVIDER_CONSTRAINT = "([^"]+)"',
+                                 (REPO_ROOT / "lib" / "tap_stack.py").read_text(), re.MULTILINE)[0]
 
 
 # A make running these tests (make pr-review BASE=...) hands its variables down through the environment.
@@ -69,6 +70,19 @@ def test_test_runs_the_workflow_lint():
     assert re.search(r"^test: .*lint-workflows", (REPO_ROOT / "Makefile").read_text(), re.MULTILINE)
 
 
+def test_test_and_pr_review_run_ruff_and_mypy_first():
+    assert re.search(r"^test: lint ", (REPO_ROOT / "Makefile").read_text(), re.MULTILINE)
+    commands = make("-n", "pr-review")
+    order = [commands.index(marker) for marker in
+             ("-m ruff check .", "-m ruff format --check .", "-m mypy", "-m pytest tests/unit")]
+    assert order == sorted(order)
+    # each Lambda function as it is zipped: its folder and lib/lambda/shared at the package root
+    functions = sorted(path.parent.name for path in (REPO_ROOT / "lib" / "lambda").glob("*/handler.py"))
+    lint = make("-n", "lint")
+    assert [names.split() for names in re.findall(r"for function in (.+); do", lint)] == [functions]
+    assert "MYPYPATH=lib/lambda/$function " in lint
+
+
 def test_install_uses_npm_ci_from_the_committed_lock():
     text = (REPO_ROOT / "Makefile").read_text()
     assert re.search(r"^\$\(NODE_INSTALLED\): package-lock\.json$", text, re.MULTILINE)
@@ -87,9 +101,10 @@ def test_cdktf_cli_is_pinned_exactly_and_locked():
 
 def test_provider_is_pinned_to_the_locked_version_with_hashes():
     lock = terraform.PROVIDER_LOCK.read_text()
-    block = re.search(r'provider "registry.terraform.io/hashicorp/aws" \{(.*?)\n\}', lock, re.DOTALL).group(1)
-    assert re.search(r'^\s*version\s*=\s*"([^"]+)"', block, re.MULTILINE).group(1) == PROVIDER_CONSTRAINT
-    assert re.search(r'"h1:[A-Za-z0-9+/=]{44}"', block)
+    block = re.search(r'provider "registry.terraform.io/hashicorp/aws" \{(.*?)\n\}', lock, re.DOTALL)
+    assert block, lock
+    assert re.findall(r'^\s*version\s*=\s*"([^"]+)"', block.group(1), re.MULTILINE) == [PROVIDER_CONSTRAINT]
+    assert re.search(r'"h1:[A-Za-z0-9+/=]{44}"', block.group(1))
 
 
 def test_the_mirror_holds_the_locked_version():
@@ -156,6 +171,30 @@ def test_one_sticky_comment_never_from_a_fork(workflow):
 def test_the_label_overrides_danger(workflow):
     allow = workflow["jobs"]["plan-review"]["env"]["ALLOW_STATEFUL_CHANGE"]
     assert allow == "${{ contains(github.event.pull_request.labels.*.name, 'allow-stateful-change') }}"
+
+
+# --- the weekly engine-version check ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def versions_workflow():
+    document = yaml.safe_load(VERSIONS_WORKFLOW.read_text())
+    document["on"] = document.pop(True)  # YAML 1.1 reads the key `on` as true
+    return document
+
+
+def test_the_version_check_runs_weekly_with_read_only_permissions(versions_workflow):
+    (schedule,) = versions_workflow["on"]["schedule"]
+    minute, hour, day_of_month, month, day_of_week = schedule["cron"].split()
+    assert (day_of_month, month) == ("*", "*") and day_of_week.isdigit()
+    assert versions_workflow["permissions"] == {"contents": "read"}
+
+
+def test_the_version_check_fails_the_job_on_a_finding(versions_workflow):
+    runs = [step["run"] for step in versions_workflow["jobs"]["versions-check"]["steps"]
+            if "make" in step.get("run", "")]
+    assert runs == ["make versions-check FAIL_ON_FINDING=1"]
+    assert "--fail-on-finding" in make("-n", "versions-check", "FAIL_ON_FINDING=1")
+    assert "--fail-on-finding" not in make("-n", "versions-check")
 
 
 # --- the repository stands alone ---------------------------------------------------------

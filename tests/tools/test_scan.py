@@ -23,12 +23,12 @@ from tools.scan import (
     ScanError,
     checkov_command,
     checkov_env,
+    custom_check_lines,
     ensure_checkov,
     exit_code_for,
     installed_checkov_version,
     parse_checkov_report,
     result_from_checkov,
-    custom_check_lines,
     scan_file,
     summary_line,
 )
@@ -181,7 +181,8 @@ def fake_checkov_writing(main_report: str, pack_report: str | None, calls: list,
 
 
 def test_scan_file_reads_the_report_checkov_wrote(tmp_path):
-    calls, scanned = [], []
+    calls: list[tuple] = []
+    scanned: list[dict] = []
     synthesized = tmp_path / "cdk.tf.json"
     synthesized.write_text(json.dumps({"resource": {"aws_s3_bucket": {"b": {"bucket": "x"}}},
                                        "moved": [{"from": "aws_s3_bucket.a", "to": "aws_s3_bucket.b"}],

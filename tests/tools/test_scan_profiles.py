@@ -48,6 +48,8 @@ def test_make_scan_synthesizes_the_profiles_and_scans_their_files():
     commands = subprocess.run(["make", "--no-print-directory", "-n", "scan"], cwd=REPO_ROOT, capture_output=True,
                               text=True, timeout=60, check=True).stdout
     assert "-m tools.scan_profiles" in commands
-    files = re.search(r"-m tools\.scan --venv \.venv-checkov --config \.checkov\.yaml (.+)", commands).group(1)
+    scan = re.search(r"-m tools\.scan --venv \.venv-checkov --config \.checkov\.yaml (.+)", commands)
+    assert scan, commands
+    files = scan.group(1)
     assert files.split() == [f"cdktf.out/stacks/TapStack{suffix}/cdk.tf.json" for suffix in PROFILES]
     assert "TARGET=aws" not in commands  # the profiles, not ad-hoc variables, say what a real account gets

@@ -54,7 +54,8 @@ def test_the_state_path_is_the_backend_path_tap_stack_synthesizes():
     # tests/unit/test_foundation.py checks the synthesized path: ../../../state/local/TapStackdev.tfstate
     settings = settings_for()
     backend = stack.stack_dir(settings) / "../../../state/local/TapStackunit.tfstate"
-    assert backend.resolve() == stack.state_file(settings).resolve()
+    state = stack.state_file(settings)
+    assert state is not None and backend.resolve() == state.resolve()
 
 
 def test_no_state_file_with_a_state_bucket(project):
@@ -79,9 +80,13 @@ def write_states(project):
 def test_a_new_emulator_removes_only_the_local_targets_state(project, monkeypatch):
     write_states(project)
     started = []
+
+    def run(command, **kwargs):
+        started.append(command)
+        return subprocess.CompletedProcess(command, 0)
+
     monkeypatch.setattr(stack, "emulator_running", lambda settings: False)
-    monkeypatch.setattr(stack.subprocess, "run",
-                        lambda command, **kwargs: started.append(command) or subprocess.CompletedProcess(command, 0))
+    monkeypatch.setattr(stack.subprocess, "run", run)
     stack.ensure_emulator(settings_for())
     assert not (project / "state" / "local" / "TapStackunit.tfstate").exists()
     assert (project / "state" / "aws" / "TapStackunit.tfstate").exists()

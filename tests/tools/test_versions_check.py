@@ -36,3 +36,25 @@ def test_invalid_settings_are_reported_but_never_fail_the_job(monkeypatch, capsy
     assert versions_check.main([], today=date(2027, 1, 1)) == 0
     assert capsys.readouterr().out.startswith("versions-check: the settings are invalid, nothing checked: "
                                               "DMS_ENGINE_VERSION='9.9.9' is invalid")
+
+
+def test_the_weekly_job_fails_on_a_warning(monkeypatch, capsys):
+    monkeypatch.setenv("DMS_ENGINE_VERSION", "3.5.4")
+    assert versions_check.main(["--fail-on-finding"], today=date(2027, 1, 1)) == 1
+    assert capsys.readouterr().out.startswith("warning: DMS_ENGINE_VERSION=3.5.4")
+
+
+def test_the_weekly_job_fails_when_nothing_could_be_checked(monkeypatch):
+    monkeypatch.setenv("DMS_ENGINE_VERSION", "9.9.9")
+    assert versions_check.main(["--fail-on-finding"], today=date(2027, 1, 1)) == 1
+
+
+def test_the_weekly_job_passes_far_from_the_dates(monkeypatch, capsys):
+    for name in ("DMS_ENGINE_VERSION", "DB_ENGINE_VERSION", "ENVIRONMENT"):
+        monkeypatch.delenv(name, raising=False)
+    assert versions_check.main(["--fail-on-finding"], today=date(2026, 11, 27)) == 0
+
+
+def test_an_unknown_option_is_refused(capsys):
+    assert versions_check.main(["--strict"], today=date(2026, 11, 27)) == 2
+    assert "usage: python -m tools.versions_check [--fail-on-finding]" in capsys.readouterr().err

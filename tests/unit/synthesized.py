@@ -9,7 +9,7 @@ from cdktf import (
     DefaultTokenResolver,
     StringConcat,
     TerraformDataSource,
-    TerraformElement,
+    TerraformResource,
     TerraformStack,
     Tokenization,
 )
@@ -38,7 +38,7 @@ class Synthesized:
         assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
         return next(iter(found.values()))
 
-    def body(self, element: TerraformElement) -> dict:
+    def body(self, element: TerraformResource | TerraformDataSource) -> dict:
         """The synthesized block of a resource (or data source) built in this stack."""
         section = "data" if isinstance(element, TerraformDataSource) else "resource"
         return self.json[section][element.terraform_resource_type][self.stack.get_logical_id(element)]
@@ -46,10 +46,10 @@ class Synthesized:
     def of(self, construct: Construct, resource_type: str) -> list[dict]:
         """The synthesized blocks of every resource of that type inside construct."""
         return [self.body(element) for element in construct.node.find_all()
-                if isinstance(element, TerraformElement)
-                and getattr(element, "terraform_resource_type", None) == resource_type]
+                if isinstance(element, TerraformResource | TerraformDataSource)
+                and element.terraform_resource_type == resource_type]
 
-    def address(self, element: TerraformElement) -> str:
+    def address(self, element: TerraformResource | TerraformDataSource) -> str:
         """`type.logical_id`, as depends_on and moved blocks name a resource."""
         return f"{element.terraform_resource_type}.{self.stack.get_logical_id(element)}"
 

@@ -23,7 +23,7 @@ def statements_of(synthesized, function):
 
 
 def resources_by_action(statements, prefixes):
-    scoped = {}
+    scoped: dict[str, set[str]] = {}
     for statement in statements:
         for action in statement["Action"]:
             if action.startswith(prefixes):
@@ -106,7 +106,8 @@ def test_the_migration_run_is_keyed_on_the_migrations_and_waits_for_the_writer(c
                                "cluster": synthesized.ref(built.database.cluster.cluster_resource_id),
                                "app_secret": synthesized.ref(built.compute.app_secret.arn)}
     assert run["function_name"] == synthesized.ref(built.compute.schema_migrations.function.function_name)
-    writer = f"{built.database.instances[0].terraform_resource_type}.{synthesized.stack.get_logical_id(built.database.instances[0])}"
+    writer_instance = built.database.instances[0]
+    writer = f"{writer_instance.terraform_resource_type}.{synthesized.stack.get_logical_id(writer_instance)}"
     assert writer in run["depends_on"]
     assert "lifecycle_scope" not in run  # CREATE_ONLY: invoked on create (a trigger change), never on plan or destroy
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import botocore.session
@@ -50,9 +50,10 @@ def source_files(function: str) -> list[Path]:
 
 def client_services(tree: ast.AST) -> set[str]:
     """The literal service names passed to aws_client(...) (or boto3.client(...))."""
-    services = set()
+    services: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
             called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
             if called in ("aws_client", "client"):
                 services.add(node.args[0].value)
@@ -61,24 +62,24 @@ def client_services(tree: ast.AST) -> set[str]:
 
 def called_methods(tree: ast.AST) -> set[str]:
     """Every `<anything>.<method>(...)`, and the operation names given to get_paginator/get_waiter."""
-    methods = set()
+    methods: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             methods.add(node.func.attr)
             if node.func.attr in ("get_paginator", "get_waiter") and node.args and \
-                    isinstance(node.args[0], ast.Constant):
+                    isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
                 methods.add(node.args[0].value)
     return methods
 
 
-@lru_cache(maxsize=None)
+@cache
 def operations(service: str) -> dict[str, str]:
     """{python method name: API operation name} of a service, from botocore's bundled model."""
     model = botocore.session.get_session().get_service_model(service)
     return {xform_name(name): name for name in model.operation_names}
 
 
-@lru_cache(maxsize=None)
+@cache
 def code_actions(function: str) -> frozenset[str]:
     """The IAM actions the function's code needs: one per AWS operation it calls."""
     trees = [ast.parse(path.read_text()) for path in source_files(function)]

@@ -63,6 +63,8 @@ def test_construct_table_names_every_group_the_plan_summary_shows(synth_all):
 def test_readme_names_the_python_version_and_the_first_deploy_time():
     readme = (PROJECT_ROOT / "README.md").read_text()
     pipfile = (PROJECT_ROOT / "Pipfile").read_text()
-    version = re.search(r'python_version = "([0-9.]+)"', pipfile).group(1)
+    required = re.search(r'python_version = "([0-9.]+)"', pipfile)
+    assert required, "the Pipfile names no python_version"
+    version = required.group(1)
     assert f"Python {version}" in readme
     assert re.search(r"first deploy[^.]*\d+ min \d+ s", readme)

@@ -69,7 +69,7 @@ def test_imports_resolve_from_the_repository_root():
     for source in sources:
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.ImportFrom):
-                assert node.level == 0, f"{source.name}: relative import"
+                assert node.level == 0 and node.module, f"{source.name}: relative import"
                 assert node.module.split(".")[0] not in local_names - {"constructs"}, \
                     f"{source.name}: from {node.module}"
             if isinstance(node, ast.Import):

@@ -14,7 +14,6 @@ from tests.unit.conftest import synthesize
 from tests.unit.profiles import PROFILES
 from tools import terraform
 
-
 # Each validation loads the provider schema, the slowest step of the unit suite. prod and https
 # together hold every resource type and attribute that dev and aws_s3_backend synthesize (the
 # first test below checks it), so validating those too would only load the schema again.
@@ -63,7 +62,7 @@ def validations(synth_all, tmp_path_factory):
         folders[profile] = tmp_path_factory.mktemp(f"validate-{profile}") / "stack"
         shutil.copytree(synth_all[profile].stack_dir, folders[profile])
     with ThreadPoolExecutor(max_workers=len(folders)) as pool:
-        results = dict(zip(folders, pool.map(_init_and_validate, folders.values())))
+        results = dict(zip(folders, pool.map(_init_and_validate, folders.values()), strict=True))
     return results
 
 
@@ -89,7 +88,9 @@ def test_cli_config_uses_the_provider_mirror_when_present(tmp_path, monkeypatch)
 
 def _peak_concurrency(monkeypatch, stack_dir, commands):
     """Per command name, how many ran at once when one thread per command starts them together."""
-    running, peak, guard = {}, {}, threading.Lock()
+    running: dict[str, int] = {}
+    peak: dict[str, int] = {}
+    guard = threading.Lock()
 
     def fake_terraform(command, **_):
         name = command[1]

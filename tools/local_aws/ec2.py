@@ -3,7 +3,8 @@ options and take static routes; deleted Transit Gateway attachments stay listed 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tools.local_aws.common import wrap
 from tools.local_aws.moto_guard import CLASS, PROPERTY, assigns, moto_patch
@@ -19,7 +20,8 @@ def patch_ec2_rule_description() -> None:
     def description(self: Any) -> str | None:
         return self.ip_range.get("Description") or self.source_group.get("Description")
 
-    SecurityGroupRule.description = property(description)
+    # A method becomes a property: moto_guard checks the one it replaces.
+    SecurityGroupRule.description = property(description)  # type: ignore[method-assign,assignment]
 
 
 @moto_patch(requires={
@@ -120,8 +122,9 @@ def patch_vpn_connection_routes() -> None:
         connection.routes = [route for route in _routes(connection) if route["DestinationCidrBlock"] != cidr]
         return EmptyResult()
 
-    VPNConnections.create_vpn_connection_route = create_vpn_connection_route
-    VPNConnections.delete_vpn_connection_route = delete_vpn_connection_route
+    # Actions moto 5.2.5 lacks: the patch adds them to its response class.
+    VPNConnections.create_vpn_connection_route = create_vpn_connection_route  # type: ignore[attr-defined]
+    VPNConnections.delete_vpn_connection_route = delete_vpn_connection_route  # type: ignore[attr-defined]
 
 
 @moto_patch(requires={"moto.ec2.models.vpn_connections.VPNConnection.get_filter_value": ("filter_name",)})

@@ -14,8 +14,9 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from tools.local_aws.common import EmulatorError
 from tools.local_aws.moto_guard import assigns, moto_uses
@@ -92,6 +93,8 @@ class ScheduleRunner:
             self._due = {arn: due for arn, due in self._due.items() if arn in rules}
             for arn, rule in rules.items():
                 period = rate_seconds(rule.scheduled_expression)
+                if period is None:  # _scheduled_rules yields rate rules only
+                    continue
                 due = self._due.setdefault(arn, now + period)
                 if now >= due:
                     self._due[arn] = due + period * (1 + int((now - due) // period))

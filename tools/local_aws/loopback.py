@@ -79,7 +79,8 @@ def install() -> None:
         return getaddrinfo(host, *args, **kwargs)
 
     for guarded in (guarded_connect, guarded_connect_ex, guarded_getaddrinfo):
-        guarded._loopback_guard = True  # type: ignore[attr-defined]
-    socket.socket.connect = guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign]
+        guarded._loopback_guard = True  # type: ignore[union-attr]  # the mark install() looks for
+    # The guard replaces the methods of the socket class itself; it takes any socket.socket and any address.
+    socket.socket.connect = guarded_connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign,assignment]
     socket.getaddrinfo = guarded_getaddrinfo

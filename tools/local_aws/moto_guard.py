@@ -13,8 +13,9 @@ import importlib
 import importlib.metadata
 import inspect
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from tools.local_aws.common import EmulatorError
 
@@ -128,7 +129,7 @@ def check_moto(patches: Iterable[MotoPatch], version: str | None = None,
             f"runtime patches are written for moto {MOTO_VERSION} exactly "
             f"(install moto[server]=={MOTO_VERSION} as pinned in the Pipfile)."
         )
-    uses = [*patches, MotoPatch(apply=check_moto, requires=also_requires or {})]
+    uses = [*patches, moto_uses("check_moto", also_requires or {})]
     problems = [problem for patch in uses for problem in patch.problems()]
     if problems:
         raise EmulatorError(

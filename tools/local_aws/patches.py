@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from tools.local_aws import awslambda, dms, ec2, elbv2, events, iam, rds, rdsdata, route53, s3, sns
 from tools.local_aws.moto_guard import Expectation, MotoPatch, check_moto

@@ -145,7 +145,7 @@ class PostgresServer:
             self._given_dir.symlink_to(base_dir, target_is_directory=True)
         return base_dir
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         self.base_dir = self._make_base_dir()
         self.socket_dir = Path(tempfile.mkdtemp(prefix="pgsock-"))  # short: socket paths are limited to 107 bytes
         for path in (self.base_dir, self.socket_dir):

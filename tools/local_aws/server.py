@@ -7,8 +7,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tools.local_aws import loopback
 from tools.local_aws.awslambda.invocations import WORKER_APP_ID
@@ -75,9 +76,8 @@ def serve(port: int, idle_timeout: float, state_dir: Path, onprem_seed_rows: int
     )
     from werkzeug.serving import make_server
 
-    from tools.local_aws.runtime import start_runtime, stop_runtime
-
     from tools.local_aws.iam import ensure_account_roles
+    from tools.local_aws.runtime import start_runtime, stop_runtime
 
     ensure_account_roles()  # the account-wide roles a real account has (tools/local_aws/iam.py)
     running = start_runtime(port, state_dir, onprem_seed_rows)

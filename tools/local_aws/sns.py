@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tools.local_aws.common import wrap
 from tools.local_aws.moto_guard import assigns, moto_patch

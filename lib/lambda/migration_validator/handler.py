@@ -39,7 +39,7 @@ import json
 import logging
 import math
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -259,7 +259,7 @@ def publish_not_ready_after_failure(config, now):
 # --------------------------------------------------------------------------- entry point
 @invocation_logging(log)
 def handler(event, context):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         config = load_config()
     except ConfigError as error:

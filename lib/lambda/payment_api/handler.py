@@ -399,7 +399,8 @@ def parse_amount(value, currency):
     if amount <= 0:
         raise ApiError(400, "amount must be greater than zero")
     decimals = CURRENCY_MINOR_UNITS[currency]
-    if -amount.as_tuple().exponent > decimals:
+    exponent = amount.as_tuple().exponent  # an int: AMOUNT_PATTERN admits finite numbers only, never NaN or Infinity
+    if not isinstance(exponent, int) or -exponent > decimals:
         raise ApiError(400, f"amount for {currency} allows at most {decimals} decimals")
     return amount.quantize(Decimal("0.01"))
 

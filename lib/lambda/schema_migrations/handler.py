@@ -53,8 +53,7 @@ import time
 import uuid
 
 from lambda_support import error_code, handler_toolkit, invocation_logging, require_environment
-from migration_files import (MIGRATIONS_DIR, MigrationError, load_migrations, migrations_digest,  # noqa: F401
-                             split_statements)
+from migration_files import MIGRATIONS_DIR, MigrationError, load_migrations, migrations_digest, split_statements  # noqa: F401
 
 DIGEST_PATTERN = re.compile(r"[0-9a-f]{64}")
 BOOKKEEPING_SCHEMA = "migrations"

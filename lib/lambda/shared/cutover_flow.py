@@ -12,7 +12,7 @@ on); a rollback commits when the ALB write rule forwards to legacy again.
 import logging
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import cutover_ops as ops
 import cutover_state as cs
@@ -40,7 +40,7 @@ class PauseExpired(Exception):
 class SystemClock:
     @staticmethod
     def now():
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     @staticmethod
     def sleep(seconds):
@@ -78,7 +78,8 @@ class Cutover:
         self.time_left = time_left
         self.store = cutover_store.StateStore(aws_client("ssm"), config.state_parameter, owner=owner, now=clock.now,
                                    takeover_after=config.takeover_after)
-        self.aurora = ops.Aurora(aws_client, config) if config.has_legacy else None
+        # Only steps that need a legacy system run statements on Aurora (_require_legacy guards them).
+        self.aurora = ops.Aurora(aws_client, config)
         self.pause_seconds = None  # of the pause this invocation ended, for its answer
 
     # ----------------------------------------------------------------------- helpers

@@ -50,8 +50,13 @@ from datetime import timedelta
 from botocore.exceptions import ClientError
 
 from lambda_support import error_code
-from route53_weights import (alias_health_upserts, list_records_by_set, submit_changes, weight_upserts,
-                             weighted_record_config)
+from route53_weights import (
+    alias_health_upserts,
+    list_records_by_set,
+    submit_changes,
+    weight_upserts,
+    weighted_record_config,
+)
 
 TOTAL_WEIGHT = 100
 ALIAS_TTL_SECONDS = 60  # Route53 answers alias records to an ALB with the ALB's TTL, 60 s

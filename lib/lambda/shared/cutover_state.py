@@ -27,7 +27,7 @@ State (JSON object):
 """
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 STATE_VERSION = 1
 LEGACY_WRITER = "legacy-writer"
@@ -53,7 +53,7 @@ class StateError(Exception):
 
 # --------------------------------------------------------------------------- format
 def utc_iso(moment):
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def parse_time(text):

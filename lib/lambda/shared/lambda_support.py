@@ -16,7 +16,9 @@ import logging
 import os
 import re
 import sys
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import MappingProxyType
 
 from botocore.exceptions import ClientError
 
@@ -28,7 +30,7 @@ class JsonLogHandler(logging.Handler):
     def emit(self, record):
         try:
             entry = {
-                "timestamp": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+                "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
                 "level": record.levelname,
                 "logger": record.name,
                 "message": record.getMessage(),
@@ -63,7 +65,9 @@ def bind_log(logger):
 
 
 # --------------------------------------------------------------------------- invocation context
-_invocation = contextvars.ContextVar("lambda_invocation", default={})
+# A read-only default: outside `@invocation_logging` every reader shares it.
+_invocation: contextvars.ContextVar[Mapping[str, str | None]] = contextvars.ContextVar(
+    "lambda_invocation", default=MappingProxyType({}))
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-request-tracing.html:
 # Root=1-<8 hex digits of epoch seconds>-<24 hex digits>; clients may send their own, the ALB keeps it.
 TRACE_ROOT_PATTERN = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")

@@ -34,7 +34,7 @@ def weighted_record_config(environ):
 
 def list_records_by_set(route53, config):
     """(new records, legacy records) under config["record_name"]; other set identifiers are skipped."""
-    found = {config["new_id"]: [], config["legacy_id"]: []}
+    found: dict[str, list[dict]] = {config["new_id"]: [], config["legacy_id"]: []}
     request = {"HostedZoneId": config["zone_id"], "StartRecordName": config["record_name"]}
     seen_name = False
     while True:

@@ -36,7 +36,7 @@ def handler(event, context):
             return {"connected": False, "error": f"{type(error).__name__}: {error}"}
         return {"connected": True}
     return {
-        "pid": os.getpid(), "python": "%d.%d" % sys.version_info[:2], "executable": sys.executable,
+        "pid": os.getpid(), "python": "{}.{}".format(*sys.version_info[:2]), "executable": sys.executable,
         "sys_path": sys.path, "boto3": boto3.__version__, "environment": dict(os.environ),
         "request_id": context.aws_request_id, "function_name": context.function_name,
         "memory_limit_in_mb": context.memory_limit_in_mb, "remaining_ms": context.get_remaining_time_in_millis(),

@@ -20,6 +20,8 @@ LOG_MARKER = "\x00end-of-invocation "
 
 def _install_loopback_guard(path):
     spec = importlib.util.spec_from_file_location("local_aws_loopback", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the loopback guard from {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.install()
@@ -95,7 +97,7 @@ def main():
     os.chdir(task_root)
     started = time.perf_counter()
     handler, init_error = load_handler()
-    init_ms = (time.perf_counter() - started) * 1000
+    init_ms: float | None = (time.perf_counter() - started) * 1000  # reported with the first invocation only
     for line in sys.stdin:  # EOF: the emulator is gone, and so is this worker
         request = json.loads(line)
         if init_error is not None:

@@ -16,9 +16,10 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tools.local_aws.awslambda import environments
 from tools.local_aws.awslambda.workers import (

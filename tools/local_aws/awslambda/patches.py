@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from tools.local_aws.common import EmulatorError, wrap
 from tools.local_aws.moto_guard import CLASS, assigns, moto_patch
@@ -75,8 +76,8 @@ def run_invocation(function: Any, body: str | bytes | None, request_headers: Map
     event = body.decode() if isinstance(body, bytes) else (body or "{}")
     try:
         json.loads(event)
-    except ValueError:
-        raise _client_error("InvalidRequestContentException", "Could not parse request body into json", 400)
+    except ValueError as error:
+        raise _client_error("InvalidRequestContentException", "Could not parse request body into json", 400) from error
     service = runtime.current().lambdas
     invocation_type = _header(request_headers, "X-Amz-Invocation-Type") or "RequestResponse"
     try:
@@ -89,11 +90,11 @@ def run_invocation(function: Any, body: str | bytes | None, request_headers: Map
             return b""
         result = service.invoke(function, event)
     except UnsupportedRuntime as error:
-        raise _client_error("InvalidRuntimeException", str(error), 502)
-    except Throttled:
-        raise _client_error("TooManyRequestsException", "Rate Exceeded.", 429)
+        raise _client_error("InvalidRuntimeException", str(error), 502) from error
+    except Throttled as error:
+        raise _client_error("TooManyRequestsException", "Rate Exceeded.", 429) from error
     except EmulatorError as error:
-        raise _client_error("ServiceException", str(error), 500)
+        raise _client_error("ServiceException", str(error), 500) from error
     if result.function_error:
         response_headers["x-amz-function-error"] = result.function_error
     response_headers["x-amz-log-result"] = base64.b64encode(result.log_tail().encode()).decode()
@@ -123,7 +124,7 @@ def patch_lambda_invoke() -> None:
     def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
         return run_invocation(self, body, request_headers, response_headers)
 
-    LambdaFunction.invoke = invoke
+    LambdaFunction.invoke = invoke  # type: ignore[method-assign]  # the runtime patch; moto_guard checks the original
 
 
 @moto_patch(requires={

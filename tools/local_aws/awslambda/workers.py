@@ -8,6 +8,7 @@ pays the cold start once. A worker that times out or whose process dies is throw
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -21,9 +22,10 @@ import time
 import uuid
 import zipfile
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from tools.local_aws import loopback
 from tools.local_aws.awslambda.bootstrap import LOG_MARKER
@@ -93,7 +95,7 @@ class Worker:
         self.id = uuid.uuid4().hex
         self.log_stream = time.strftime("%Y/%m/%d/[$LATEST]", time.gmtime()) + self.id
         self.last_used = time.monotonic()
-        self._log: deque[str] = deque()
+        self._log: deque[str | None] = deque()  # None: the end of the stream
         self._log_cond = threading.Condition()
         environment = {**dict(image.environment), **base_environment,
                        "LAMBDA_TASK_ROOT": str(image.code_dir), "_HANDLER": image.handler,
@@ -117,7 +119,7 @@ class Worker:
                 self._log.append(raw.decode("utf-8", "replace").rstrip("\n"))
                 self._log_cond.notify_all()
         with self._log_cond:
-            self._log.append(None)  # type: ignore[arg-type]  # end of the stream
+            self._log.append(None)  # end of the stream
             self._log_cond.notify_all()
 
     def _take_log_until(self, marker: str | None, seconds: float) -> list[str]:
@@ -129,7 +131,7 @@ class Worker:
                 while self._log:
                     line = self._log.popleft()
                     if line is None:
-                        self._log.appendleft(None)  # type: ignore[arg-type]
+                        self._log.appendleft(None)
                         return lines
                     if marker is not None and line == marker:
                         return lines
@@ -176,17 +178,13 @@ class Worker:
 
     def kill(self) -> None:
         if self.alive():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.process.wait()
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
-                try:
+                with contextlib.suppress(OSError):
                     stream.close()
-                except OSError:
-                    pass
 
 
 class Throttled(Exception):

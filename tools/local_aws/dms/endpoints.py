@@ -4,8 +4,9 @@ The host in an endpoint (or in its secret) is never contacted. An aurora-postgre
 means the local database of the Aurora cluster it names (by its endpoint host or identifier,
 or the only cluster there is); a postgres endpoint means the on-premises stand-in database of
 that name, created in the same PostgreSQL server and seeded with the payments schema (the
-migrations the schema_migrations function applies on Aurora, read through lib/migrations.py) and rows: the committed seed (onprem_payments_seed.csv), then
-generated rows up to the seed size the launcher was given.
+migrations the schema_migrations function applies on Aurora, read through lib/migrations.py) and
+rows: the committed seed (onprem_payments_seed.csv), then generated rows up to the seed size the
+launcher was given.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import json
 import secrets
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lib import migrations
 from tools.local_aws.common import EmulatorError
@@ -50,7 +52,7 @@ def seed_rows(total: int) -> list[dict[str, str]]:
     """The committed seed rows, then deterministic generated ones up to `total` (never fewer than the seed)."""
     with SEED_CSV.open(newline="") as stream:
         rows = list(csv.DictReader(stream))
-    start = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 6, 1, tzinfo=UTC)
     for index in range(len(rows) + 1, total + 1):
         key = f"legacy-{index:07d}"
         amount, currency, merchant = f"{(index * 7919) % 250000 / 100 + 1:.2f}", ("EUR", "USD", "GBP")[index % 3], \
@@ -135,7 +137,8 @@ def endpoint_secret(endpoint: Any, account_id: str, region: str) -> tuple[str | 
         return (endpoint.username or settings.get("Username"), endpoint.password or settings.get("Password"),
                 endpoint.server_name or settings.get("ServerName"))
     try:
-        value = secretsmanager_backends[account_id][region].get_secret_value(secret_id, None, None)
+        # None, None: the current version, as moto's own API handler asks (moto annotates both str)
+        value = secretsmanager_backends[account_id][region].get_secret_value(secret_id, None, None)  # type: ignore[arg-type]
         document = json.loads(value.get("SecretString") or "")
     except Exception:
         raise EmulatorError(f"the secret {secret_id} of endpoint {endpoint.endpoint_identifier} has no JSON value "

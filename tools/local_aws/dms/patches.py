@@ -4,8 +4,9 @@ that replicate for real between local databases (dms/replication.py)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from tools.local_aws.common import EmulatorError, wrap
 from tools.local_aws.moto_guard import CLASS, assigns, moto_patch
@@ -41,7 +42,7 @@ def _dms_timestamp_fields() -> frozenset[str]:
 def _iso_to_epoch(value: str) -> float:
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:  # moto's utcnow() is naive UTC
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
@@ -243,11 +244,12 @@ def patch_dms_subnet_group() -> None:
     backend = models.DatabaseMigrationServiceBackend
     wrap(backend, "create_replication_subnet_group", make_create)
     wrap(backend, "delete_replication_subnet_group", make_delete)
-    backend.modify_replication_subnet_group = _modify_replication_subnet_group
-    responses.DatabaseMigrationServiceResponse.modify_replication_subnet_group = (
+    # ModifyReplicationSubnetGroup: an action moto 5.2.5 lacks, added to its backend and response classes.
+    backend.modify_replication_subnet_group = _modify_replication_subnet_group  # type: ignore[attr-defined]
+    responses.DatabaseMigrationServiceResponse.modify_replication_subnet_group = (  # type: ignore[attr-defined]
         _modify_replication_subnet_group_response
     )
-    models.FakeReplicationSubnetGroup.to_dict = _subnet_group_to_dict
+    models.FakeReplicationSubnetGroup.to_dict = _subnet_group_to_dict  # type: ignore[method-assign]  # the patch
     wrap(models.FakeReplicationInstance, "to_dict", make_instance_to_dict)
 
 
@@ -275,7 +277,7 @@ def _create_event_subscription(self: Any, params: dict[str, Any]) -> dict[str, A
         "SnsTopicArn": params["SnsTopicArn"],
         "Status": "active",
         # a string in botocore's model, not a timestamp
-        "SubscriptionCreationTime": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+        "SubscriptionCreationTime": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
         "SourceType": params.get("SourceType"),
         "SourceIdsList": params.get("SourceIds") or [],
         "EventCategoriesList": params.get("EventCategories") or [],
@@ -481,7 +483,7 @@ def _describe_table_statistics(self: Any) -> str:
 
 
 def _iso(epoch: float | None) -> str | None:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat() if epoch else None
+    return datetime.fromtimestamp(epoch, UTC).isoformat() if epoch else None
 
 
 @moto_patch(
@@ -579,8 +581,8 @@ def patch_dms_replication() -> None:
     wrap(backend, "stop_replication_task", make_stop)
     wrap(backend, "delete_replication_task", make_delete)
     wrap(response, "create_replication_task", make_create_task)
-    response.start_replication_task = _start_replication_task
-    response.describe_table_statistics = _describe_table_statistics
+    response.start_replication_task = _start_replication_task  # type: ignore[method-assign]  # the patch
+    response.describe_table_statistics = _describe_table_statistics  # type: ignore[attr-defined]  # moto 5.2.5 lacks it
     wrap(models.FakeReplicationTask, "to_dict", make_to_dict)
 
 

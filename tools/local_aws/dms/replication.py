@@ -27,8 +27,9 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from tools.local_aws.common import EmulatorError
 from tools.local_aws.dms.endpoints import EndpointLogin
@@ -214,6 +215,7 @@ class ReplicationService:
             for schema, table in tables:
                 self._ensure_target_table(source, target_user, schema, table, truncate)
             full_load = replication.migration_type in ("full-load", "full-load-and-cdc")
+            assert replication.source is not None  # as in _source
             conninfo = self._server().superuser_conninfo(replication.source.database.physical)
             target.run(f"CREATE SUBSCRIPTION {quote_identifier(replication.subscription)} "
                        f"CONNECTION {quote_literal(conninfo)} PUBLICATION {quote_identifier(replication.publication)} "
@@ -522,7 +524,7 @@ class ReplicationService:
             dimensions = [{"Name": "ReplicationInstanceIdentifier", "Value": replication.instance_id},
                           {"Name": "ReplicationTaskIdentifier", "Value": replication.task_arn.split(":")[-1]}]
             data = [{"MetricName": name, "Value": value, "Unit": "Seconds", "Dimensions": dimensions}
-                    for name, value in zip(("CDCLatencySource", "CDCLatencyTarget"), measured)]
+                    for name, value in zip(("CDCLatencySource", "CDCLatencyTarget"), measured, strict=True)]
             cloudwatch_backends[replication.account_id][replication.region].put_metric_data("AWS/DMS", data)
             published.append({"task": replication.task_id, "CDCLatencySource": measured[0],
                               "CDCLatencyTarget": measured[1]})

@@ -33,9 +33,10 @@ import ssl
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from tools.local_aws.elbv2.routing import (
     IncomingRequest,
@@ -64,7 +65,7 @@ class Outgoing:
     reason: str | None = None
 
     @classmethod
-    def text(cls, status: int, message: str) -> "Outgoing":
+    def text(cls, status: int, message: str) -> Outgoing:
         body = message.encode()
         return cls(status, [("Content-Type", "text/plain; charset=utf-8"), ("Server", "awselb/2.0")], body)
 
@@ -121,7 +122,8 @@ class TlsListenerServer(http.server.ThreadingHTTPServer):
             return  # no client certificate, or one the trust store does not vouch for: refused, as on the ALB
         try:
             connection.settimeout(None)
-            self.RequestHandlerClass(connection, client_address, self)
+            # typeshed types the server argument as Self, which mypy does not bind through this attribute
+            self.RequestHandlerClass(connection, client_address, self)  # type: ignore[arg-type]
         finally:
             connection.close()
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tools.local_aws.common import wrap
 from tools.local_aws.elbv2.trust_stores import PATCHES as TRUST_STORE_PATCHES

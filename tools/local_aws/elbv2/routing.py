@@ -102,7 +102,7 @@ class WeightedChoice:
         if total <= 0:
             return None
         with self._lock:
-            best, best_score = None, float("-inf")
+            best, best_score = weighted[0][0], float("-inf")
             for arn, weight in weighted:
                 score = self._current.get((key, arn), 0.0) + weight
                 self._current[(key, arn)] = score

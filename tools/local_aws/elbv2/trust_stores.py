@@ -22,8 +22,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from tools.local_aws.common import wrap
 from tools.local_aws.moto_guard import CLASS, assigns, moto_patch

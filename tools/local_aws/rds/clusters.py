@@ -18,8 +18,9 @@ import hashlib
 import json
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from tools.local_aws.postgres import PostgresServer, quote_identifier, quote_literal
 from tools.local_aws.rdsdata.engine import DataApiError, Target

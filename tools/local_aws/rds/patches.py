@@ -4,7 +4,8 @@ each Aurora PostgreSQL cluster gets real databases, and its RDS-managed secret a
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tools.local_aws.common import wrap
 from tools.local_aws.moto_guard import CLASS, PROPERTY, assigns, moto_patch
@@ -38,7 +39,8 @@ def patch_rds_performance_insights() -> None:
 
     for model in (DBCluster, DBInstance):  # DBInstanceClustered inherits DBInstance.__init__
         wrap(model, "__init__", make_init)
-        model.performance_insights_enabled = property(performance_insights_enabled)
+        # an attribute moto 5.2.5 lacks, added to both models
+        model.performance_insights_enabled = property(performance_insights_enabled)  # type: ignore[union-attr]
 
 
 @moto_patch(
@@ -70,9 +72,11 @@ def patch_rds_http_endpoint() -> None:
 
         return action
 
-    DBCluster.enable_http_endpoint = DBCluster.enable_http_endpoint.setter(set_http_endpoint)
-    RDSResponse.enable_http_endpoint = http_endpoint_action(True)
-    RDSResponse.disable_http_endpoint = http_endpoint_action(False)
+    # moto's property gets a setter; the response class gets two actions moto 5.2.5 lacks.
+    DBCluster.enable_http_endpoint = DBCluster.enable_http_endpoint.setter(  # type: ignore[method-assign,attr-defined]
+        set_http_endpoint)
+    RDSResponse.enable_http_endpoint = http_endpoint_action(True)  # type: ignore[attr-defined]
+    RDSResponse.disable_http_endpoint = http_endpoint_action(False)  # type: ignore[attr-defined]
 
 
 @moto_patch(requires={"moto.rds.models.DBCluster.scaling_configuration_info": PROPERTY})
@@ -80,12 +84,12 @@ def patch_rds_scaling_configuration() -> None:
     # moto defect: an empty ScalingConfigurationInfo is returned for clusters that are not Serverless v1.
     from moto.rds.models import DBCluster
 
-    info = DBCluster.scaling_configuration_info.fget
+    info = DBCluster.scaling_configuration_info.fget  # type: ignore[attr-defined]  # a property (moto_guard checks)
 
     def scaling_configuration_info(self: Any) -> dict[str, Any] | None:
         return info(self) if self.engine_mode == "serverless" else None
 
-    DBCluster.scaling_configuration_info = property(scaling_configuration_info)
+    DBCluster.scaling_configuration_info = property(scaling_configuration_info)  # type: ignore[method-assign,assignment]
 
 
 def _is_aurora_postgresql(cluster: Any) -> bool:
@@ -108,7 +112,7 @@ def patch_rds_master_secret() -> None:
         username = self.resource.master_username
         return json.dumps({"username": username, "password": runtime.current().clusters.master_password(username)})
 
-    MasterUserSecret._generate_secret_string = _generate_secret_string
+    MasterUserSecret._generate_secret_string = _generate_secret_string  # type: ignore[method-assign]  # the patch
 
 
 @moto_patch(requires={

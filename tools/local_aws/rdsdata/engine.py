@@ -16,14 +16,16 @@ builds them before it serializes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import decimal
 import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 DML_KEYWORDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE"})
 TYPE_HINT_CASTS = {"UUID": "uuid", "DECIMAL": "numeric", "TIMESTAMP": "timestamp", "DATE": "date",
@@ -155,7 +157,7 @@ def text_value(value: Any) -> str:
     """A value as the Data API writes it in a string: timestamps in UTC without a zone, ISO dates."""
     if isinstance(value, datetime.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(datetime.UTC).replace(tzinfo=None)
         return value.strftime("%Y-%m-%d %H:%M:%S.%f").rstrip("0").rstrip(".")
     if isinstance(value, (dict, list)):
         return json.dumps(value)
@@ -387,7 +389,7 @@ class DataApiEngine:
         options = request.get("resultSetOptions") or {}
         names = [column["name"] for column in columns]
         if request.get("formatRecordsAs") == "JSON":
-            records = [{name: json_value(value, options) for name, value in zip(names, row)} for row in rows or []]
+            records = [{name: json_value(value, options) for name, value in zip(names, row, strict=True)} for row in rows or []]
             response["formattedRecords"] = json.dumps(records)
         else:
             response["records"] = [[typed_field(value, options) for value in row] for row in rows or []]
@@ -475,7 +477,5 @@ class DataApiEngine:
 
 
 def _close(connection: Any) -> None:
-    try:
+    with contextlib.suppress(Exception):  # already broken: nothing left to release
         connection.close()
-    except Exception:  # already broken: nothing left to release
-        pass

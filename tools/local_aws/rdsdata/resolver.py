@@ -41,7 +41,8 @@ def _secret_string(secret_arn: str, account: str, region: str) -> str | None:
     from moto.secretsmanager.models import secretsmanager_backends
 
     try:
-        value = secretsmanager_backends[account][region].get_secret_value(secret_arn, None, None)
+        # None, None: the current version, as moto's own API handler asks (moto annotates both str)
+        value = secretsmanager_backends[account][region].get_secret_value(secret_arn, None, None)  # type: ignore[arg-type]
     except SecretsManagerClientError as error:
         raise DataApiError("SecretsErrorException", f"Error fetching secret {secret_arn}: {error.message}") from None
     return value.get("SecretString")
