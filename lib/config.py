@@ -527,8 +527,9 @@ class PrivateAddressList(Parser):
 
     def parse(self, text: str) -> tuple[str, ...]:
         parts = [part.strip() for part in text.split(",")]
-        addresses = [_as_ipv4(part) for part in parts]
-        if not 1 <= len(parts) <= 6 or None in addresses or len(set(addresses)) != len(addresses):
+        parsed = [_as_ipv4(part) for part in parts]
+        addresses = [address for address in parsed if address is not None]
+        if not 1 <= len(parts) <= 6 or len(addresses) != len(parts) or len(set(addresses)) != len(addresses):
             raise _Invalid(f"must be {self.allowed}")
         public = [str(address) for address in addresses if not alb_ip_target_allowed(address)]
         if public:
@@ -759,8 +760,9 @@ def setting(env: str, parser: Parser, *, dev: Any, prod: Any = _SAME_AS_DEV, des
 
 
 def _private_legacy_ips(legacy_endpoint: str | None) -> tuple[str, ...] | None:
-    addresses = [_as_ipv4(part) for part in (legacy_endpoint or "").split(",")]
-    if not legacy_endpoint or None in addresses or not all(map(alb_ip_target_allowed, addresses)):
+    parts = (legacy_endpoint or "").split(",")
+    addresses = [address for address in map(_as_ipv4, parts) if address is not None]
+    if not legacy_endpoint or len(addresses) != len(parts) or not all(map(alb_ip_target_allowed, addresses)):
         return None
     return tuple(map(str, addresses))
 

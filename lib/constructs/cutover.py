@@ -37,7 +37,10 @@ STATE_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 @lru_cache(maxsize=1)
 def cutover_state_module() -> ModuleType:
     """lib/lambda/shared/cutover_state.py, the format the functions read: the first state comes from it."""
-    spec = importlib.util.spec_from_file_location("cutover_state", LAMBDA_SOURCE_ROOT / "shared" / "cutover_state.py")
+    path = LAMBDA_SOURCE_ROOT / "shared" / "cutover_state.py"
+    spec = importlib.util.spec_from_file_location("cutover_state", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
