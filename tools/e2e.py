@@ -1,6 +1,7 @@
 """End-to-end on the local emulator, driven through the cdktf CLI as users drive it:
 `cdktf deploy --auto-approve` -> `cdktf output --outputs-file cfn-outputs/flat-outputs.json`
--> integration tests (incl. `make plan` reviews and a BASE plan) -> a second suffix deployed beside the
+-> integration tests (incl. `make plan` reviews and a BASE plan, and the README's runbook commands) -> a short
+cutover rehearsal under load on the same deployment (`python -m tools.rehearsal --reuse`) -> a second suffix deployed beside the
 first (`make deploy`'s path, with a VPN and DNS forwarding), planned, checked and destroyed
 -> `cdktf destroy --auto-approve` -> nothing left -> stop the emulator. Always tears down, even on failure.
 
@@ -106,6 +107,10 @@ def main() -> int:
         elif step("integration tests", [python, "-m", "pytest", "tests/integration", "-q", "-p",
                                         "no:cacheprovider"], env) != 0:
             failures.append("integration tests")
+        if "deploy" not in failures and "outputs file" not in failures and step(
+                "a short cutover rehearsal under load on this deployment",
+                [python, "-m", "tools.rehearsal", "--reuse"], env) != 0:
+            failures.append("rehearsal")
         if "deploy" not in failures:
             failures += second_suffix(peer, python)
     finally:
