@@ -132,6 +132,8 @@ EXISTING_DATABASES = frozenset({"postgres", "template0", "template1", "rdsadmin"
 
 # Private address space (RFC 1918): the VPC's range, and legacy addresses reached over the VPN.
 RFC1918_NETWORKS = tuple(ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+# Shared address space (RFC 6598): also allowed for ALB IP targets outside the VPC.
+RFC6598_NETWORK = ipaddress.IPv4Network("100.64.0.0/10")
 # Addresses that are neither RFC 1918 nor reachable from the internet, named for the refusal.
 # Python's is_global calls multicast global, so this list is checked first.
 UNROUTABLE_NETWORKS = tuple((ipaddress.IPv4Network(block), name) for block, name in (
@@ -510,6 +512,49 @@ def unroutable_reason(address: ipaddress.IPv4Address) -> str | None:
     return None
 
 
+class PrivateAddressList(Parser):
+    """Addresses an ALB may have as IP targets outside its VPC: RFC 1918 or RFC 6598 only.
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#target-type
+    """
+
+    allowed = ("a comma-separated list of 1-6 distinct private IPv4 addresses (RFC 1918, or RFC 6598 shared "
+               "space 100.64.0.0/10): ALB IP targets outside the VPC must be private")
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        parts = [part.strip() for part in text.split(",")]
+        addresses = [_as_ipv4(part) for part in parts]
+        if not 1 <= len(parts) <= 6 or None in addresses or len(set(addresses)) != len(addresses):
+            raise _Invalid(f"must be {self.allowed}")
+        public = [str(address) for address in addresses if not alb_ip_target_allowed(address)]
+        if public:
+            raise _Invalid(f"{', '.join(public)} is not private: must be {self.allowed}")
+        return tuple(map(str, addresses))
+
+    def render(self, value: tuple[str, ...]) -> str:
+        return ",".join(value)
+
+
+def alb_ip_target_allowed(address: ipaddress.IPv4Address) -> bool:
+    """An ALB IP target outside the VPC must be in RFC 1918 or RFC 6598 space."""
+    return legacy_address_is_private(address) or address in RFC6598_NETWORK
+
+
+class CutoverTables(Parser):
+    allowed = "a comma-separated list of lower-case schema.table names (PostgreSQL identifiers, no wildcard)"
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        entries = tuple(part.strip() for part in text.split(",") if part.strip())
+        identifier = r"[a-z_][a-z0-9_$]{0,62}"
+        if not entries or not all(re.fullmatch(rf"{identifier}\.{identifier}", entry) for entry in entries):
+            raise _Invalid(f"must be {self.allowed}")
+        if len(set(entries)) != len(entries):
+            raise _Invalid("lists a table more than once")
+        return entries
+
+    def render(self, value: tuple[str, ...]) -> str:
+        return ",".join(value)
+
+
 class PublicAddress(Parser):
     allowed = "a globally routable IPv4 address (not RFC 1918, loopback, CGNAT, documentation or reserved)"
 
@@ -708,6 +753,13 @@ def setting(env: str, parser: Parser, *, dev: Any, prod: Any = _SAME_AS_DEV, des
     return field(metadata={"spec": spec})
 
 
+def _private_legacy_ips(legacy_endpoint: str | None) -> tuple[str, ...] | None:
+    addresses = [_as_ipv4(part) for part in (legacy_endpoint or "").split(",")]
+    if not legacy_endpoint or None in addresses or not all(map(alb_ip_target_allowed, addresses)):
+        return None
+    return tuple(map(str, addresses))
+
+
 def _onprem_default_host(earlier: Mapping[str, Any]) -> str:
     return str(ipaddress.IPv4Network(earlier["onprem_cidr"]).network_address + 10)
 
@@ -848,7 +900,8 @@ class Settings:
                     "`TARGET=aws`**; without it (local target only) plain HTTP on 80")
     alb_internal: bool = setting(
         "ALB_INTERNAL", Boolean(), dev=False,
-        description="internal ALB in the private subnets (ingress from the VPC only)")
+        description="internal ALB in the private subnets (ingress from the VPC only); the only kind whose records "
+                    "may live in a private zone")
     client_ca_bundle_s3_uri: str | None = setting(
         "CLIENT_CA_BUNDLE_S3_URI", S3ObjectUri(), dev=None,
         description="PEM bundle of the CA certificates that sign the merchants' client certificates "
@@ -869,18 +922,36 @@ class Settings:
     hosted_zone_name: str = setting(
         "HOSTED_ZONE_NAME", ZoneName(),
         dev=Derived("`payments-<suffix>.internal`", lambda s: f"payments-{s['environment_suffix']}.internal"),
-        description="private zone created for the records; with `HOSTED_ZONE_ID`, the name of that zone (required)")
+        description="private zone created for the records (local target, or an internal ALB); with "
+                    "`HOSTED_ZONE_ID`, the name of that zone (required)")
     hosted_zone_id: str | None = setting(
         "HOSTED_ZONE_ID", Pattern(re.compile(r"^Z[A-Z0-9]{1,31}$"), "a Route53 hosted zone id such as "
                                                                      "Z0123456789ABC"), dev=None,
-        description="use this existing zone instead of creating one")
+        description="use this existing zone instead of creating one: the zone the API's clients resolve in. "
+                    "**Required on `TARGET=aws` for an internet-facing ALB** (an existing public zone)")
     api_record_name: str = setting(
         "API_RECORD_NAME", RecordLabel(), dev="api",
         description="record label inside the zone")
     new_system_weight: int = setting(
         "NEW_SYSTEM_WEIGHT", Integer(0, 100),
         dev=Derived("`0` with `LEGACY_ENDPOINT`, else `100`", lambda s: 0 if s["legacy_endpoint"] else 100),
-        description="initial weight of `new`; legacy gets the rest")
+        description="weight of `new` when the records are created, and only then: the cutover owns the weights "
+                    "afterwards (`ignore_changes`), so changing it later changes nothing; legacy gets the rest")
+    legacy_write_ips: tuple[str, ...] | None = setting(
+        "LEGACY_WRITE_IPS", PrivateAddressList(),
+        dev=Derived("`LEGACY_ENDPOINT` when it lists private addresses",
+                    lambda s: _private_legacy_ips(s["legacy_endpoint"])),
+        description="the legacy API's private addresses over the VPN or Transit Gateway: the ALB's `legacy` IP "
+                    "target group, where the write rule sends writes while legacy is the writer. **Required with a "
+                    "`LEGACY_ENDPOINT` that is a host name or public addresses**")
+    cutover_tables: tuple[str, ...] = setting(
+        "CUTOVER_TABLES", CutoverTables(), dev=("public.payments",),
+        description="the tables the reverse task carries back to legacy after the flip and the rollback fences; "
+                    "each must be replicated by `DMS_TABLE_MAPPINGS`")
+    cutover_max_pause_seconds: int = setting(
+        "CUTOVER_MAX_PAUSE_SECONDS", Integer(5, 120), dev=20,
+        description="hard limit of the write pause of a flip or rollback (docs/cutover.md); the driver's timeout "
+                    "is this + 60 s, rollback's twice this + 60 s")
     payment_api_reserved_concurrency: int | None = setting(
         "PAYMENT_API_RESERVED_CONCURRENCY", Integer(50, 1000, off_words=("off", "none", "0")), dev=50,
         description="reserved concurrency of the API; `off` leaves it unreserved (shares the account pool)")
@@ -1032,6 +1103,8 @@ def _broken_rules(s: Settings, *, given: set[str]) -> Iterator[tuple[str, str]]:
         yield "LOG_RETENTION_DAYS", f"must be at least {PROD_MIN_LOG_RETENTION_DAYS} in prod"
     if s.is_prod and not s.deletion_protection:
         yield "DELETION_PROTECTION", "must be true in prod"
+    yield from _cutover_rules(s, vpc)
+    yield from _hosted_zone_rules(s)
 
 
 def _zone_rules(s: Settings) -> Iterator[tuple[str, str]]:
@@ -1041,6 +1114,40 @@ def _zone_rules(s: Settings) -> Iterator[tuple[str, str]]:
                                         f"{ZONE_COUNT} zone ids from `aws ec2 describe-availability-zones`")
     elif known and any(not zone_id.startswith(known[0].split("-")[0] + "-") for zone_id in s.availability_zone_ids):
         yield "AVAILABILITY_ZONE_IDS", f"zone ids in {s.aws_region} start with {known[0].split('-')[0]}-"
+
+
+def _hosted_zone_rules(s: Settings) -> Iterator[tuple[str, str]]:
+    """The weighted records live where the clients resolve: a public zone for an internet-facing ALB."""
+    if s.target == "aws" and not s.alb_internal and not s.hosted_zone_id:
+        yield "HOSTED_ZONE_ID", (f"{_REQUIRED} on TARGET=aws for an internet-facing ALB (ALB_INTERNAL=false): the "
+                                 "existing public zone the API's clients resolve in (with HOSTED_ZONE_NAME); a "
+                                 "private zone created by the stack is only for ALB_INTERNAL=true")
+
+
+def _cutover_rules(s: Settings, vpc: ipaddress.IPv4Network) -> Iterator[tuple[str, str]]:
+    """Writes reach legacy through the ALB's legacy IP target group (docs/cutover.md); the reverse task carries
+    only tables the forward task replicates."""
+    if s.legacy_endpoint and not s.legacy_write_ips:
+        yield "LEGACY_WRITE_IPS", (f"{_REQUIRED} with LEGACY_ENDPOINT={s.legacy_endpoint} (a host name or public "
+                                   "addresses): the legacy API's private addresses over the VPN, where the ALB "
+                                   "forwards writes while legacy is the writer")
+    if s.legacy_write_ips and not s.legacy_endpoint:
+        yield "LEGACY_WRITE_IPS", "is only used with LEGACY_ENDPOINT: without a legacy system Aurora is the writer"
+    inside = [ip for ip in s.legacy_write_ips or () if ipaddress.IPv4Address(ip) in vpc]
+    if inside:
+        yield "LEGACY_WRITE_IPS", f"{', '.join(inside)} must not lie inside VPC_CIDR ({vpc}): legacy is on-premises"
+    unmatched = [table for table in s.cutover_tables
+                 if not any(_matches_pattern(table, pattern) for pattern in s.dms_table_mappings)]
+    if unmatched:
+        yield "CUTOVER_TABLES", (f"{', '.join(unmatched)} not replicated by DMS_TABLE_MAPPINGS "
+                                 f"({','.join(s.dms_table_mappings)}): the reverse task carries back only tables "
+                                 "the forward task brought over")
+
+
+def _matches_pattern(table: str, pattern: str) -> bool:
+    """DMS selection-rule match: `%` is any run of characters."""
+    regex = "".join(".*" if char == "%" else re.escape(char) for char in pattern.lower())
+    return re.fullmatch(regex, table) is not None
 
 
 def _onprem_rules(s: Settings, onprem: ipaddress.IPv4Network) -> Iterator[tuple[str, str]]:

@@ -12,7 +12,7 @@ from lib.config import STATIC_ROUTING_ASN, Settings
 from lib.constructs.alerting import ALL_TOPIC_PUBLISHERS, Alerting
 from lib.constructs.compute import Compute
 from lib.constructs.connectivity import Connectivity
-from lib.constructs.cutover import Cutover, cutover_state_parameter_arn
+from lib.constructs.cutover import Cutover, cutover_state_parameter_arn, cutover_state_parameter_name
 from lib.constructs.database import Database
 from lib.constructs.dns import Dns
 from lib.constructs.endpoints import Endpoints
@@ -26,8 +26,8 @@ from lib.constructs.security_keys import SecurityKeys
 PROVIDER_CONSTRAINT = "5.100.0"  # exactly the version in the provider mirror and .terraform.lock.hcl
 # Every AWS API the stack touches; on the local target each is pointed at the emulator.
 LOCAL_ENDPOINT_SERVICES = ("cloudwatch", "cloudwatchlogs", "dms", "ec2", "elbv2", "events", "iam", "kms",
-                           "lambda_", "rds", "route53", "route53_resolver", "s3", "secretsmanager", "sns", "sts",
-                           "wafv2")
+                           "lambda_", "rds", "route53", "route53_resolver", "s3", "secretsmanager", "sns", "ssm",
+                           "sts", "wafv2")
 # The validator publishes it (1 = ready), the shifter requires it, the dashboard plots it.
 READY_METRIC_NAME = "MigrationReady"
 # Until the load balancer got its own construct (after 39b07de) these resources lived in `compute`.
@@ -135,7 +135,7 @@ class TapStack(TerraformStack):
         self.security_groups = SecurityGroups(
             self, "security_groups", name_prefix=prefix, network=self.network, onprem_cidr=settings.onprem_cidr,
             onprem_db_port=settings.onprem_db_port, alb_listener_ports=settings.listener_ports,
-            alb_internal=settings.alb_internal)
+            alb_internal=settings.alb_internal, legacy_write_ips=settings.legacy_write_ips or ())
         self.endpoints = Endpoints(self, "endpoints", name_prefix=prefix, region=settings.aws_region,
                                    network=self.network, security_groups=self.security_groups)
         self.database = Database(
@@ -151,7 +151,7 @@ class TapStack(TerraformStack):
             multi_az=settings.is_prod, create_service_roles=settings.create_dms_service_roles,
             source_host=settings.onprem_db_host, source_port=settings.onprem_db_port,
             source_database=settings.onprem_db_name, source_secret_arn=settings.onprem_db_secret_arn,
-            table_patterns=settings.dms_table_mappings,
+            table_patterns=settings.dms_table_mappings, reverse_tables=settings.cutover_tables,
             secret_recovery_window_days=settings.secret_recovery_window_days,
             log_retention_days=settings.log_retention_days, network=self.network,
             security_groups=self.security_groups, keys=self.keys, database=self.database, **account)
@@ -169,14 +169,15 @@ class TapStack(TerraformStack):
                                log_retention_days=settings.log_retention_days, alerting=self.alerting,
                                database=self.database, cutover_state_arn=cutover_state_parameter_arn(
                                    partition=self.partition, region=settings.aws_region, account_id=self.account_id,
-                                   name_prefix=prefix), **shared)
+                                   name_prefix=prefix), cutover_state_parameter=cutover_state_parameter_name(prefix),
+                               **shared)
         self.load_balancer = LoadBalancer(
             self, "load_balancer", name_prefix=prefix, internal=settings.alb_internal,
             certificate_arn=settings.certificate_arn, client_ca_bundle=settings.client_ca_bundle_location,
             deletion_protection=settings.deletion_protection,
             access_log_retention_days=settings.log_retention_days, waf_log_retention_days=settings.log_retention_days,
             account_id=self.account_id, partition=self.partition, region=settings.aws_region, compute=self.compute,
-            **shared)
+            legacy_write_ips=settings.legacy_write_ips or (), **shared)
         carry_moved_resources(self.load_balancer, LOAD_BALANCER_MOVED_FROM)
         self.dns = Dns(
             self, "dns", name_prefix=prefix, region=settings.aws_region, zone_name=settings.hosted_zone_name,
@@ -192,12 +193,22 @@ class TapStack(TerraformStack):
             critical_alarm_prefix=critical_alarm_prefix(prefix),
             cdc_latency_threshold_seconds=settings.cdc_latency_threshold_seconds,
             log_retention_days=settings.log_retention_days, alerting=self.alerting, dns=self.dns,
-            migration=self.migration, **shared)
+            migration=self.migration, database=self.database, load_balancer=self.load_balancer,
+            cutover_tables=settings.cutover_tables, max_pause_seconds=settings.cutover_max_pause_seconds,
+            **self._reverse_slot_decoding(), **shared)
         self.monitoring = Monitoring(
             self, "monitoring", name_prefix=prefix, region=settings.aws_region,
             cdc_latency_threshold_seconds=settings.cdc_latency_threshold_seconds, alerting=self.alerting,
             database=self.database, migration=self.migration, compute=self.compute,
             load_balancer=self.load_balancer, dns=self.dns, cutover=self.cutover)
+
+    def _reverse_slot_decoding(self) -> dict[str, str]:
+        """How the driver creates the reverse slot: test_decoding as DMS reads it on AWS; locally the emulator
+        replicates with PostgreSQL's own subscriptions, which read pgoutput through a publication."""
+        if self.settings.target != "local":
+            return {"reverse_slot_plugin": "test_decoding"}
+        return {"reverse_slot_plugin": "pgoutput",
+                "reverse_publication": f"{self.migration.reverse_slot_name}_tables"}
 
     def _configure_provider(self) -> None:
         settings = self.settings
@@ -276,6 +287,18 @@ class TapStack(TerraformStack):
                     "Secret the operator fills with the on-premises credentials")
         self.output("dms_target_secret_arn", migration.target_secret_arn,
                     "Secret the operator fills with the Aurora DMS user credentials")
+        self.output("dms_reverse_task_arn", migration.reverse_task.replication_task_arn,
+                    "DMS cdc task Aurora -> on-premises (the cutover driver starts it from the flip LSN)")
+        self.output("dms_reverse_source_endpoint_arn", migration.reverse_source_endpoint.endpoint_arn,
+                    "DMS reverse source endpoint (Aurora, reads the reverse slot)")
+        self.output("dms_reverse_target_endpoint_arn", migration.reverse_target_endpoint.endpoint_arn,
+                    "DMS reverse target endpoint (on-premises PostgreSQL)")
+        self.output("dms_reverse_source_secret_arn", migration.reverse_source_secret_arn,
+                    "Secret the operator fills with the Aurora credentials of the reverse DMS user")
+        self.output("dms_reverse_target_secret_arn", migration.reverse_target_secret_arn,
+                    "Secret the operator fills with the on-premises credentials of the reverse DMS user")
+        self.output("reverse_slot_name", migration.reverse_slot_name,
+                    "Logical replication slot on Aurora the reverse task reads (made by the driver at the flip)")
 
     def _traffic_outputs(self) -> None:
         alb, dns, alerting, scheme = self.load_balancer.alb, self.dns, self.alerting, self.load_balancer.scheme
@@ -283,6 +306,13 @@ class TapStack(TerraformStack):
         self.output("alb_arn", alb.arn, "ARN of the ALB")
         self.output("api_target_group_arn", self.load_balancer.target_group.arn,
                     "Lambda target group of the payments API")
+        legacy_group = self.load_balancer.legacy_target_group
+        self.output("legacy_target_group_arn", legacy_group.arn if legacy_group else "",
+                    "IP target group of the legacy API's private addresses (empty without a legacy system)")
+        self.output("write_rule_arn", self.load_balancer.write_rule.arn,
+                    "ALB listener rule that forwards writes to the current writer (owned by the cutover)")
+        self.output("cutover_state_parameter", self.cutover.state.name,
+                    "SSM parameter holding the cutover state (which database is the writer)")
         self.output("api_fqdn", dns.record_name, "Name clients use; weighted between legacy and new")
         self.output("api_url", f"{scheme}://{dns.record_name}", "URL of the payments API through Route53")
         self.output("alb_url", f"{scheme}://{alb.dns_name}", "URL of the payments API on the ALB")

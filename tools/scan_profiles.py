@@ -39,6 +39,9 @@ PROFILES: dict[str, dict[str, str]] = {
         "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200",  # the public address of your VPN device
         "ONPREM_DB_HOST": "192.168.10.20",
         "LEGACY_ENDPOINT": "192.168.50.10",
+        # the existing public zone the API's clients resolve in (the ALB is internet-facing)
+        "HOSTED_ZONE_ID": "Z0123456789DEVZONE0",
+        "HOSTED_ZONE_NAME": "payments-dev.example.com",
         "ALARM_EMAIL": "payments-oncall@example.com",
     },
     # prod in a real account: an existing Transit Gateway, the source database by host name (resolved by the
@@ -56,6 +59,9 @@ PROFILES: dict[str, dict[str, str]] = {
         "ONPREM_DB_HOST": "pg-payments01.dc1.corp.example.com",
         "ONPREM_DNS_SERVERS": "192.168.0.2,192.168.0.3",
         "LEGACY_ENDPOINT": "52.94.76.10,52.94.76.11",
+        "LEGACY_WRITE_IPS": "192.168.50.10,192.168.50.11",  # the same API's private addresses over the Transit Gateway
+        "HOSTED_ZONE_ID": "Z0123456789PRODZONE",
+        "HOSTED_ZONE_NAME": "payments.example.com",
         "ALARM_EMAIL": "payments-oncall@example.com",
     },
 }

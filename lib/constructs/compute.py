@@ -32,7 +32,7 @@ class Compute(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, reserved_concurrency: int | None,
                  client_identity: str, secret_recovery_window_days: int, log_retention_days: int,
-                 cutover_state_arn: str,
+                 cutover_state_arn: str, cutover_state_parameter: str | None = None,
                  network: Network, security_groups: SecurityGroups, keys: SecurityKeys, alerting: Alerting,
                  database: Database) -> None:
         super().__init__(scope, construct_id)
@@ -58,10 +58,14 @@ class Compute(Construct):
                         allow(["secretsmanager:PutSecretValue"], app_secret_arn)],
             timeout_seconds=MIGRATION_TIMEOUT_SECONDS, **placement)
         self.migration_run = self._migration_run(database)
+        api_environment = {"DB_CLUSTER_ARN": cluster_arn, "DB_SECRET_ARN": app_secret_arn,
+                           "DB_NAME": database.database_name, "CLIENT_IDENTITY": client_identity}
+        if cutover_state_parameter:
+            # The write gate takes a write only while the cutover state says Aurora is the writer.
+            api_environment["CUTOVER_STATE_PARAMETER"] = cutover_state_parameter
         self.payment_api = PaymentsFunction(
             self, "payment_api", source="payment_api", description="Payments API behind the ALB (RDS Data API)",
-            environment={"DB_CLUSTER_ARN": cluster_arn, "DB_SECRET_ARN": app_secret_arn,
-                         "DB_NAME": database.database_name, "CLIENT_IDENTITY": client_identity},
+            environment=api_environment,
             statements=[allow(DATA_API_STATEMENTS, cluster_arn),
                         allow(["secretsmanager:GetSecretValue"], app_secret_arn),
                         # its write gate reads the cutover state (lib/lambda/shared/write_gate.py)

@@ -27,6 +27,12 @@ CLUSTER_PARAMETERS = {
     "log_min_duration_statement": "1000",
     "rds.force_ssl": "1",
 }
+# Static parameters take effect at the writer's next reboot (docs/cutover.md, runbook: reboot in a maintenance
+# window before the cutover). Logical decoding on Aurora: the reverse DMS task reads Aurora's changes through a
+# logical slot after the flip.
+STATIC_CLUSTER_PARAMETERS = {
+    "rds.logical_replication": "1",
+}
 EXPORTED_LOGS = ("postgresql",)
 # AWS applies minor versions itself (auto minor version upgrade): a plan after it did must not downgrade.
 KEEP_AWS_MINOR_UPGRADES = TerraformResourceLifecycle(ignore_changes=["engine_version"])
@@ -56,7 +62,9 @@ class Database(Construct):
             self, "cluster_parameters", name=f"{name_prefix}-aurora-pg{major}", family=f"aurora-postgresql{major}",
             description="Payments Aurora cluster parameters",
             parameter=[RdsClusterParameterGroupParameter(name=name, value=value)
-                       for name, value in sorted(CLUSTER_PARAMETERS.items())])
+                       for name, value in sorted(CLUSTER_PARAMETERS.items())] + [
+                RdsClusterParameterGroupParameter(name=name, value=value, apply_method="pending-reboot")
+                for name, value in sorted(STATIC_CLUSTER_PARAMETERS.items())])
         self.cluster = RdsCluster(
             self, "cluster",
             cluster_identifier=cluster_identifier,

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.route53_health_check import Route53HealthCheck
 from cdktf_cdktf_provider_aws.route53_record import Route53Record
 from cdktf_cdktf_provider_aws.route53_zone import Route53Zone, Route53ZoneVpc
 from constructs import Construct
 
-from lib.constructs.load_balancer import LoadBalancer
+from lib.constructs.load_balancer import LEGACY_HEALTH_PATH, LoadBalancer
 from lib.constructs.network import Network
 
 RECORD_TTL_SECONDS = 60
 NEW_SET_IDENTIFIER = "new"
 LEGACY_SET_IDENTIFIER = "legacy"
+# The cutover (canary steps, flip, rollback) owns the weights; NEW_SYSTEM_WEIGHT is the weight at creation only.
+CUTOVER_OWNS_WEIGHTS = "weighted_routing_policy"
+# ... and the `new` alias' evaluate_target_health: true while legacy is the writer, false once Aurora is.
+CUTOVER_OWNS_ALIAS = "alias"
 
 
 class Dns(Construct):
-    """`new` points at the ALB; `legacy` (when configured) at the on-premises system."""
+    """`new` points at the ALB; `legacy` (when configured) at the on-premises system.
+
+    Terraform creates the records; the cutover moves them (docs/cutover.md), so what it moves is in
+    ignore_changes and a redeploy never moves traffic. The legacy health checks only alert: attached to
+    the `legacy` record, a failing check (or a typo in one) would make Route53 answer with the zero-weight
+    `new` record and send every payment to Aurora before the flip.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, region: str, zone_name: str,
                  existing_zone_id: str | None, record_label: str, new_weight: int, legacy_endpoint: str | None,
@@ -41,10 +52,7 @@ class Dns(Construct):
             self.legacy_health_checks = (
                 [self._legacy_health_check(index, ip_address=ip) for index, ip in enumerate(health_checked_ips)]
                 if legacy_ips else [self._legacy_health_check(0, fqdn=legacy_endpoint)])
-            # A record carries one health check, judged for all its addresses: with several addresses the
-            # per-address checks only alert.
-            attached = self.legacy_health_checks[0].id if len(self.legacy_health_checks) == 1 else None
-            self.legacy_record = self._legacy_record(legacy_endpoint, legacy_ips, attached)
+            self.legacy_record = self._legacy_record(legacy_endpoint, legacy_ips)
 
     @property
     def legacy_health_check(self) -> Route53HealthCheck | None:
@@ -56,22 +64,29 @@ class Dns(Construct):
         common = {"zone_id": self.zone_id, "name": self.record_name, "set_identifier": NEW_SET_IDENTIFIER,
                   "weighted_routing_policy": {"weight": self._new_weight}}
         if as_cname:
-            return Route53Record(self, "new", type="CNAME", ttl=RECORD_TTL_SECONDS, records=[alb.dns_name], **common)
+            return Route53Record(self, "new", type="CNAME", ttl=RECORD_TTL_SECONDS, records=[alb.dns_name],
+                                 lifecycle=TerraformResourceLifecycle(ignore_changes=[CUTOVER_OWNS_WEIGHTS]),
+                                 **common)
+        # Automatic DNS fallback to legacy only while legacy is the writer (the state Terraform starts in).
         return Route53Record(self, "new", type="A", alias={"name": alb.dns_name, "zone_id": alb.zone_id,
-                                                            "evaluate_target_health": True}, **common)
+                                                            "evaluate_target_health": True},
+                             lifecycle=TerraformResourceLifecycle(
+                                 ignore_changes=[CUTOVER_OWNS_WEIGHTS, CUTOVER_OWNS_ALIAS]),
+                             **common)
 
     def _legacy_health_check(self, index: int, *, ip_address: str | None = None,
                              fqdn: str | None = None) -> Route53HealthCheck:
         # The first keeps the id (and address) it had when only the first address was checked.
         return Route53HealthCheck(
             self, "legacy_health" if index == 0 else f"legacy_health_{index + 1}", type="HTTPS", port=443,
-            resource_path="/health", failure_threshold=3, request_interval=30, ip_address=ip_address, fqdn=fqdn,
+            resource_path=LEGACY_HEALTH_PATH, failure_threshold=3, request_interval=30, ip_address=ip_address, fqdn=fqdn,
             tags={"Name": f"{self._name_prefix}-legacy" if index == 0 else f"{self._name_prefix}-legacy-{index + 1}"})
 
-    def _legacy_record(self, legacy_endpoint: str, legacy_ips: tuple[str, ...],
-                       health_check_id: str | None) -> Route53Record:
+    def _legacy_record(self, legacy_endpoint: str, legacy_ips: tuple[str, ...]) -> Route53Record:
+        # No health_check_id, ever: the legacy health checks only alert (class docstring).
         return Route53Record(
             self, "legacy", zone_id=self.zone_id, name=self.record_name, set_identifier=LEGACY_SET_IDENTIFIER,
             type="A" if legacy_ips else "CNAME", ttl=RECORD_TTL_SECONDS,
             records=list(legacy_ips) or [legacy_endpoint],
-            weighted_routing_policy={"weight": 100 - self._new_weight}, health_check_id=health_check_id)
+            weighted_routing_policy={"weight": 100 - self._new_weight},
+            lifecycle=TerraformResourceLifecycle(ignore_changes=[CUTOVER_OWNS_WEIGHTS]))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.cloudwatch_log_resource_policy import CloudwatchLogResourcePolicy
 from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
@@ -11,6 +14,12 @@ from cdktf_cdktf_provider_aws.lb_listener import (
     LbListener,
     LbListenerDefaultAction,
     LbListenerMutualAuthentication,
+)
+from cdktf_cdktf_provider_aws.lb_listener_rule import (
+    LbListenerRule,
+    LbListenerRuleAction,
+    LbListenerRuleCondition,
+    LbListenerRuleConditionHttpRequestMethod,
 )
 from cdktf_cdktf_provider_aws.lb_target_group import LbTargetGroup
 from cdktf_cdktf_provider_aws.lb_target_group_attachment import LbTargetGroupAttachment
@@ -48,6 +57,15 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 WAF_MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
                            "AWSManagedRulesSQLiRuleSet", "AWSManagedRulesAnonymousIpList")
 WAF_RATE_LIMIT_PER_5_MINUTES = 2000
+# The write rule (docs/cutover.md): every write goes to the current writer's target group.
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+WRITE_RULE_PRIORITY = 10
+# ALB IP targets outside the VPC must be RFC 1918 or RFC 6598 addresses:
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#target-type
+IP_TARGET_NETWORKS = tuple(ipaddress.IPv4Network(block) for block in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+LEGACY_PORT = 443
+LEGACY_HEALTH_PATH = "/health"  # the legacy API's health path (also the Route53 health checks')
 NONCURRENT_LOG_VERSION_DAYS = 30
 ABORT_INCOMPLETE_UPLOAD_DAYS = 7
 
@@ -60,14 +78,23 @@ class LoadBalancer(Construct):
     to the bundle is refused in the TLS handshake, on every path. The ALB then passes the verified
     certificate to the API in the X-Amzn-Mtls-Clientcert-* headers, which it sets itself.
     https://docs.aws.amazon.com/elasticloadbalancing/latest/application/mutual-authentication.html
+
+    The serving listener's write rule (POST, PUT, PATCH, DELETE) forwards to the current writer: the
+    `legacy` IP target group (legacy's private addresses over the VPN) while legacy is the writer, the API's
+    Lambda target group once Aurora is, or from the start without a legacy system. The cutover moves it.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, internal: bool,
                  certificate_arn: str | None, client_ca_bundle: tuple[str, str] | None = None,
                  deletion_protection: bool, access_log_retention_days: int, waf_log_retention_days: int,
                  account_id: str, partition: str, region: str, network: Network, security_groups: SecurityGroups,
-                 keys: SecurityKeys, compute: Compute) -> None:
+                 keys: SecurityKeys, compute: Compute, legacy_write_ips: tuple[str, ...] = ()) -> None:
         super().__init__(scope, construct_id)
+        outside = [ip for ip in legacy_write_ips
+                   if not any(ipaddress.IPv4Address(ip) in network for network in IP_TARGET_NETWORKS)]
+        if outside:
+            raise ValueError(f"legacy write addresses {', '.join(outside)} are not private: ALB IP targets outside "
+                             "the VPC must be RFC 1918 or RFC 6598 addresses")
         if client_ca_bundle is not None and certificate_arn is None:
             raise ValueError("a client CA bundle needs a certificate: mutual TLS runs on the HTTPS listener")
         self._name_prefix = name_prefix
@@ -88,7 +115,9 @@ class LoadBalancer(Construct):
             access_logs={"bucket": self.access_logs.id, "prefix": "alb", "enabled": True},
             tags={"Name": f"{name_prefix}-alb"}, depends_on=[self.access_logs_policy])
         self.target_group = self._lambda_target(compute)
+        self.legacy_target_group = self._legacy_targets(legacy_write_ips, network) if legacy_write_ips else None
         self.listeners = self._listeners(certificate_arn)
+        self.write_rule = self._write_rule(self.listeners[0])
         self.web_acl = self._firewall(waf_log_retention_days, keys)
 
     def _trust_store(self, client_ca_bundle: tuple[str, str]) -> LbTrustStore:
@@ -113,6 +142,30 @@ class LoadBalancer(Construct):
         LbTargetGroupAttachment(self, "api_target", target_group_arn=group.arn, target_id=function.arn,
                                 depends_on=[permission])
         return group
+
+    def _legacy_targets(self, addresses: tuple[str, ...], network: Network) -> LbTargetGroup:
+        group = LbTargetGroup(
+            self, "legacy_targets", name=f"{self._name_prefix}-legacy", target_type="ip", protocol="HTTPS",
+            port=LEGACY_PORT, vpc_id=network.vpc.id,
+            health_check={"enabled": True, "protocol": "HTTPS", "path": LEGACY_HEALTH_PATH, "matcher": "200",
+                          "interval": 30, "timeout": 5, "healthy_threshold": 2, "unhealthy_threshold": 2})
+        for index, address in enumerate(addresses):
+            # "all": the address is outside the VPC, reached from every zone of the ALB.
+            LbTargetGroupAttachment(self, "legacy_target" if index == 0 else f"legacy_target_{index + 1}",
+                                    target_group_arn=group.arn, target_id=address, port=LEGACY_PORT,
+                                    availability_zone="all")
+        return group
+
+    def _write_rule(self, listener: LbListener) -> LbListenerRule:
+        writer = self.legacy_target_group or self.target_group
+        return LbListenerRule(
+            self, "write_rule", listener_arn=listener.arn, priority=WRITE_RULE_PRIORITY,
+            action=[LbListenerRuleAction(type="forward", target_group_arn=writer.arn)],
+            condition=[LbListenerRuleCondition(
+                http_request_method=LbListenerRuleConditionHttpRequestMethod(values=list(WRITE_METHODS)))],
+            tags={"Name": f"{self._name_prefix}-writes"},
+            # The cutover owns the target (flip and rollback call ModifyRule): a redeploy must not move writes.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["action"]))
 
     def _access_log_bucket(self, account_id: str, deletion_protection: bool,
                            retention_days: int) -> tuple[S3Bucket, S3BucketPolicy]:

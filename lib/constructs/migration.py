@@ -1,8 +1,10 @@
-"""DMS full load + CDC from the on-premises PostgreSQL into Aurora."""
+"""DMS: full load + CDC from the on-premises PostgreSQL into Aurora (forward), and CDC only from Aurora back to
+on-premises after the writer flip (reverse, started by the cutover driver from the flip position)."""
 
 from __future__ import annotations
 
 import json
+import re
 
 from cdktf import Fn, ITerraformDependable, TerraformResourceLifecycle, Token
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
@@ -47,26 +49,58 @@ def table_mappings(patterns: tuple[str, ...]) -> str:
     return json.dumps({"rules": rules}, sort_keys=True)
 
 
-def task_settings() -> str:
-    """Validation on, task logging on, target tables kept (the operator prepares the schema)."""
-    return json.dumps({
-        "TargetMetadata": {"SupportLobs": True, "LimitedSizeLobMode": True, "LobMaxSize": 32},
+# A payments table never loses a row silently: every apply, data or table error stops the task (the operator
+# fixes the cause and resumes) instead of logging or skipping the change.
+# https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Tasks.CustomizingTasks.TaskSettings.ErrorHandling.html
+STOP_ON_ERRORS = {
+    "ApplyErrorDeletePolicy": "STOP_TASK", "ApplyErrorInsertPolicy": "STOP_TASK",
+    "ApplyErrorUpdatePolicy": "STOP_TASK", "ApplyErrorEscalationPolicy": "STOP_TASK",
+    "DataErrorPolicy": "STOP_TASK", "DataErrorEscalationPolicy": "STOP_TASK",
+    "TableErrorPolicy": "STOP_TASK", "TableErrorEscalationPolicy": "STOP_TASK",
+}
+# The reverse task carries rows, never schema: DDL on Aurora waits until the cutover is final.
+NO_DDL = {"HandleSourceTableAltered": False, "HandleSourceTableDropped": False, "HandleSourceTableTruncated": False}
+# The logical decoding plugin DMS reads the reverse slot with on Aurora (the driver creates the slot at the flip).
+REVERSE_SLOT_PLUGIN = "test_decoding"
+
+
+def task_settings(*, reverse: bool = False) -> str:
+    """Validation on, task logging on, target tables kept (the operator prepares the schema), changes applied one
+    transaction at a time (BatchApplyEnabled off keeps the source's order and transactions), stop on any error;
+    the reverse task also replicates no DDL. Canonical JSON (sorted keys), so a plan compares it unchanged."""
+    settings = {
+        "TargetMetadata": {"SupportLobs": True, "LimitedSizeLobMode": True, "LobMaxSize": 32,
+                           "BatchApplyEnabled": False},
         "FullLoadSettings": {"TargetTablePrepMode": "DO_NOTHING", "MaxFullLoadSubTasks": 8},
         "ValidationSettings": {"EnableValidation": True, "ValidationMode": "ROW_LEVEL", "ThreadCount": 5,
                                "FailureMaxCount": 10000, "HandleCollationDiff": False},
+        "ErrorBehavior": STOP_ON_ERRORS,
         "Logging": {"EnableLogging": True,
                     "LogComponents": [{"Id": component, "Severity": "LOGGER_SEVERITY_DEFAULT"}
                                       for component in LOG_COMPONENTS]},
-    }, sort_keys=True)
+    }
+    if reverse:
+        settings["ChangeProcessingDdlHandlingPolicy"] = NO_DDL
+    return json.dumps(settings, sort_keys=True)
+
+
+def reverse_slot_name(name_prefix: str) -> str:
+    """The logical slot on Aurora the reverse task reads (a lower-case PostgreSQL identifier)."""
+    return re.sub(r"[^a-z0-9_]", "_", f"{name_prefix}_reverse")
 
 
 class Migration(Construct):
-    """Replication instance, source and target endpoints, and the full-load-and-cdc task."""
+    """Replication instance; the forward endpoints and full-load-and-cdc task; the reverse endpoints and cdc task.
+
+    Every endpoint reads its credentials from a secret the operator fills (created with no value, so no password
+    reaches code, plan or state): JSON with username, password, host, port, dbname.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, instance_class: str,
                  engine_version: str, allocated_storage: int, multi_az: bool, create_service_roles: bool,
                  source_host: str, source_port: int, source_database: str, source_secret_arn: str | None,
-                 table_patterns: tuple[str, ...], secret_recovery_window_days: int, log_retention_days: int,
+                 table_patterns: tuple[str, ...], reverse_tables: tuple[str, ...] = ("public.payments",),
+                 secret_recovery_window_days: int, log_retention_days: int,
                  account_id: str, partition: str, network: Network, security_groups: SecurityGroups,
                  keys: SecurityKeys, database: Database) -> None:
         super().__init__(scope, construct_id)
@@ -106,6 +140,15 @@ class Migration(Construct):
             "target_secret", f"{prefix}/dms/aurora-target",
             "Aurora credentials of the DMS user: JSON with username, password, host, port, dbname",
             kms_key_arn, secret_recovery_window_days)
+        self.reverse_source_secret_arn = self._operator_secret(
+            "reverse_source_secret", f"{prefix}/dms/aurora-reverse-source",
+            "Aurora credentials of the reverse DMS user (rds_replication, SELECT on the cutover tables): JSON with "
+            "username, password, host, port, dbname", kms_key_arn, secret_recovery_window_days)
+        self.reverse_target_secret_arn = self._operator_secret(
+            "reverse_target_secret", f"{prefix}/dms/onprem-reverse-target",
+            "On-premises PostgreSQL credentials of the reverse DMS user (INSERT, UPDATE, DELETE on the cutover "
+            "tables; exempt from legacy's read-only mode): JSON with username, password, host, port, dbname",
+            kms_key_arn, secret_recovery_window_days)
         access_role = self._secrets_access_role(prefix, kms_key_arn)
 
         self.source_endpoint = DmsEndpoint(
@@ -126,6 +169,34 @@ class Migration(Construct):
             target_endpoint_arn=self.target_endpoint.endpoint_arn,
             table_mappings=table_mappings(table_patterns),
             replication_task_settings=task_settings(), start_replication_task=False)
+        self.reverse_slot_name = reverse_slot_name(prefix)
+        self._build_reverse(prefix, kms_key_arn, access_role, source_host, source_port, source_database,
+                            reverse_tables, database)
+
+    def _build_reverse(self, prefix: str, kms_key_arn: str, access_role: IamRole, onprem_host: str, onprem_port: int,
+                       onprem_database: str, tables: tuple[str, ...], database: Database) -> None:
+        """Aurora -> on-premises, CDC only. Not started here: the cutover driver starts it at the flip with
+        CdcStartPosition = the flip LSN, reading the slot it created on Aurora just before (docs/cutover.md)."""
+        self.reverse_source_endpoint = DmsEndpoint(
+            self, "reverse_source_endpoint", endpoint_id=f"{prefix}-aurora-reverse-source", endpoint_type="source",
+            engine_name="aurora-postgresql", database_name=database.database_name, ssl_mode="require",
+            secrets_manager_arn=self.reverse_source_secret_arn, secrets_manager_access_role_arn=access_role.arn,
+            kms_key_arn=kms_key_arn, tags={"Host": database.cluster.endpoint},
+            # DDL is not captured: the reverse task carries rows only.
+            postgres_settings={"slot_name": self.reverse_slot_name, "plugin_name": REVERSE_SLOT_PLUGIN,
+                               "capture_ddls": False})
+        self.reverse_target_endpoint = DmsEndpoint(
+            self, "reverse_target_endpoint", endpoint_id=f"{prefix}-onprem-reverse-target", endpoint_type="target",
+            engine_name="postgres", database_name=onprem_database, ssl_mode="require",
+            secrets_manager_arn=self.reverse_target_secret_arn, secrets_manager_access_role_arn=access_role.arn,
+            kms_key_arn=kms_key_arn, tags={"Host": onprem_host, "Port": str(onprem_port)})
+        self.reverse_task = DmsReplicationTask(
+            self, "reverse_task", replication_task_id=f"{prefix}-reverse-cdc", migration_type="cdc",
+            replication_instance_arn=self.instance.replication_instance_arn,
+            source_endpoint_arn=self.reverse_source_endpoint.endpoint_arn,
+            target_endpoint_arn=self.reverse_target_endpoint.endpoint_arn,
+            table_mappings=table_mappings(tables),
+            replication_task_settings=task_settings(reverse=True), start_replication_task=False)
 
     def _service_roles(self, create: bool, partition: str) -> list[ITerraformDependable]:
         if not create:
@@ -157,7 +228,8 @@ class Migration(Construct):
         IamRolePolicy(self, "secrets_access_policy", role=role.id, name="read-endpoint-secrets",
                       policy=policy_document([
                           allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                                [self.source_secret_arn, self.target_secret_arn]),
+                                [self.source_secret_arn, self.target_secret_arn, self.reverse_source_secret_arn,
+                                 self.reverse_target_secret_arn]),
                           allow("kms:Decrypt", kms_key_arn),
                       ]))
         return role
@@ -165,4 +237,12 @@ class Migration(Construct):
     @property
     def task_resource_id(self) -> str:
         """The task's resource id (last part of its ARN): the dimension DMS publishes CDC metrics under."""
-        return Token.as_string(Fn.element(Fn.split(":", self.task.replication_task_arn), 6))
+        return task_resource_id(self.task)
+
+    @property
+    def reverse_task_resource_id(self) -> str:
+        return task_resource_id(self.reverse_task)
+
+
+def task_resource_id(task: DmsReplicationTask) -> str:
+    return Token.as_string(Fn.element(Fn.split(":", task.replication_task_arn), 6))

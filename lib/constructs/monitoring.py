@@ -24,6 +24,10 @@ from lib.constructs.load_balancer import LoadBalancer
 from lib.constructs.migration import Migration
 
 VALIDATION_SCHEDULE = "rate(5 minutes)"
+# WAL Aurora keeps for the reverse slot until the reverse task confirms it (after the flip); past these the slot
+# is falling behind and fills the writer's disk (docs/cutover.md, "After the flip").
+SLOT_LAG_ALARM_BYTES = 1024 ** 3
+TRANSACTION_LOGS_ALARM_BYTES = 10 * 1024 ** 3
 # Route53 publishes health-check metrics in this region only; an alarm elsewhere never sees data.
 ROUTE53_METRICS_REGION = "us-east-1"
 
@@ -70,6 +74,12 @@ class Monitoring(Construct):
         self._dms = ["ReplicationInstanceIdentifier", migration.instance.replication_instance_id,
                      "ReplicationTaskIdentifier", migration.task_resource_id]
         self._cluster = ["DBClusterIdentifier", database.cluster.cluster_identifier]
+        self._reverse_dms = ["ReplicationInstanceIdentifier", migration.instance.replication_instance_id,
+                             "ReplicationTaskIdentifier", migration.reverse_task_resource_id]
+        # Instance-level metrics of whichever instance is the writer now: Aurora's role dimension follows a
+        # failover ("use WRITER or READER role metrics to set up alarms instead of relying on metrics for specific
+        # DB instances", https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/creating_alarms.html).
+        self._writer = [*self._cluster, "Role", "WRITER"]
         self.alarms = [self._alarm(spec) for spec in self._alarm_specs(
             target_group_arn_suffix=load_balancer.target_group.arn_suffix, api=compute,
             cdc_latency_threshold_seconds=cdc_latency_threshold_seconds,
@@ -96,6 +106,17 @@ class Monitoring(Construct):
                       "TargetResponseTime", targets, 2, statistic=None, extended_statistic="p99", critical=True),
             AlarmSpec("dms-cdc-latency", "DMS CDC target latency over threshold", "AWS/DMS", "CDCLatencyTarget",
                       dms, cdc_latency_threshold_seconds, statistic="Maximum", critical=True),
+            # Reverse replication (Aurora -> legacy, after the flip) alerts but never triggers rollback: a rollback
+            # has to drain this very task first.
+            AlarmSpec("dms-reverse-cdc-latency", "DMS reverse (Aurora to legacy) CDC target latency over threshold",
+                      "AWS/DMS", "CDCLatencyTarget", _dimensions(self._reverse_dms), cdc_latency_threshold_seconds,
+                      statistic="Maximum"),
+            AlarmSpec("aurora-replication-slot-lag", "Aurora's oldest replication slot lags over 1 GiB of WAL",
+                      "AWS/RDS", "OldestReplicationSlotLag", _dimensions(self._writer), SLOT_LAG_ALARM_BYTES,
+                      statistic="Maximum"),
+            AlarmSpec("aurora-transaction-logs-disk", "Aurora's transaction logs use over 10 GiB on the writer",
+                      "AWS/RDS", "TransactionLogsDiskUsage", _dimensions(self._writer), TRANSACTION_LOGS_ALARM_BYTES,
+                      statistic="Maximum"),
             AlarmSpec("aurora-acu-utilization", "Aurora Serverless v2 near its ACU ceiling", "AWS/RDS",
                       "ACUUtilization", cluster, 90, statistic="Average"),
             AlarmSpec("aurora-cpu", "Aurora CPU above 80%", "AWS/RDS", "CPUUtilization", cluster, 80,
@@ -161,6 +182,11 @@ class Monitoring(Construct):
                 ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *alb]]),
             ("Payments API p99 latency", [["AWS/ApplicationELB", "TargetResponseTime", *alb, {"stat": "p99"}]]),
             ("DMS CDC latency", [["AWS/DMS", "CDCLatencySource", *dms], ["AWS/DMS", "CDCLatencyTarget", *dms]]),
+            ("DMS reverse CDC latency (after the flip)", [["AWS/DMS", "CDCLatencySource", *self._reverse_dms],
+                                                           ["AWS/DMS", "CDCLatencyTarget", *self._reverse_dms]]),
+            ("Aurora replication slot lag and transaction logs", [
+                ["AWS/RDS", "OldestReplicationSlotLag", *self._writer],
+                ["AWS/RDS", "TransactionLogsDiskUsage", *self._writer]]),
             ("Migration readiness (1 = ready)", [[cutover.metric_namespace, cutover.ready_metric_name]]),
             ("Aurora ACU utilization and CPU", [
                 ["AWS/RDS", "ACUUtilization", *cluster], ["AWS/RDS", "CPUUtilization", *cluster]]),

@@ -20,7 +20,7 @@ class SecurityGroups(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, network: Network,
                  onprem_cidr: str, onprem_db_port: int, alb_listener_ports: tuple[int, ...],
-                 alb_internal: bool) -> None:
+                 alb_internal: bool, legacy_write_ips: tuple[str, ...] = ()) -> None:
         super().__init__(scope, construct_id)
         self._name_prefix = name_prefix
         self._vpc_id = network.vpc.id
@@ -34,6 +34,9 @@ class SecurityGroups(Construct):
         alb_clients = network.vpc_cidr if alb_internal else ANYWHERE
         rules = [(f"alb_in_{port}", self.alb, INGRESS, port, alb_clients, f"Clients to the ALB listener on {port}")
                  for port in alb_listener_ports]
+        # The write rule forwards writes to legacy's private addresses while legacy is the writer (docs/cutover.md).
+        rules += [(f"alb_out_to_legacy_{index + 1}", self.alb, EGRESS, HTTPS_PORT, f"{address}/32",
+                   "Writes to the legacy API while legacy is the writer") for index, address in enumerate(legacy_write_ips)]
         rules += [
             ("lambda_out_https", self.lambda_functions, EGRESS, HTTPS_PORT, ANYWHERE,
              "AWS APIs (Data API, Route53, CloudWatch) over HTTPS"),

@@ -16,7 +16,8 @@ from tools import preflight, stack
 from tools.preflight import PreflightError
 
 AWS = {"TARGET": "aws", "CERTIFICATE_ARN": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
-       "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200", "ENVIRONMENT_SUFFIX": "pre"}
+       "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200", "ENVIRONMENT_SUFFIX": "pre",
+       "HOSTED_ZONE_ID": "Z0123456789ABC", "HOSTED_ZONE_NAME": "example.com"}
 ZONES = ("use1-az6", "use1-az1", "use1-az2")
 FUNCTIONS = {"payments-pre-payment-api": 50, "payments-pre-migration-validator": 2,
              "payments-pre-traffic-shifter": 1, "payments-pre-rollback": 1}

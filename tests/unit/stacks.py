@@ -101,7 +101,8 @@ def _compute(stack, built, **inputs):
                             keys=built.keys, alerting=built.alerting, database=built.database, **{
                                 "name_prefix": PREFIX, "reserved_concurrency": 50, "client_identity": "header",
                                 "secret_recovery_window_days": 0, "log_retention_days": 365,
-                                "cutover_state_arn": CUTOVER_STATE_ARN, **inputs})
+                                "cutover_state_arn": CUTOVER_STATE_ARN,
+                                "cutover_state_parameter": f"/{PREFIX}/cutover/state", **inputs})
 
 
 def _load_balancer(stack, built, **inputs):
@@ -122,7 +123,8 @@ def _dns(stack, built, **inputs):
 
 def _cutover(stack, built, **inputs):
     built.cutover = Cutover(stack, "cutover", network=built.network, security_groups=built.security_groups,
-                            keys=built.keys, alerting=built.alerting, dns=built.dns, migration=built.migration, **{
+                            keys=built.keys, alerting=built.alerting, dns=built.dns, migration=built.migration,
+                            database=built.database, load_balancer=built.load_balancer, **{
                                 "name_prefix": PREFIX, "partition": "aws", "region": REGION, "account_id": ACCOUNT_ID,
                                 "metric_namespace": METRIC_NAMESPACE,
                                 "ready_metric_name": "MigrationReady",

@@ -41,7 +41,9 @@ def test_payment_api_uses_the_app_secret_and_its_identity_mode(compute):
         "CLIENT_IDENTITY": "mtls",
         "DB_CLUSTER_ARN": synthesized.ref(built.database.cluster.arn),
         "DB_NAME": "payments",
-        "DB_SECRET_ARN": synthesized.ref(built.compute.app_secret.arn)}
+        "DB_SECRET_ARN": synthesized.ref(built.compute.app_secret.arn),
+        # its write gate: writes only while the cutover state says Aurora is the writer
+        "CUTOVER_STATE_PARAMETER": "/payments-test/cutover/state"}
     for value in body["environment"]["variables"].values():
         assert "password" not in value.lower()
 

@@ -27,7 +27,10 @@ from lib.config import (
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CERT_US_EAST_1 = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
 # What a real account needs besides a certificate: a way to on-premises (here a Site-to-Site VPN).
-AWS_TARGET = {"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1, "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200"}
+AWS_TARGET = {"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1, "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200",
+              "HOSTED_ZONE_ID": "Z0123456789ABC", "HOSTED_ZONE_NAME": "example.com"}
+# The legacy API's private address where the ALB sends writes (required with a public or host-name legacy).
+WRITE_IPS = {"LEGACY_WRITE_IPS": "192.168.50.20"}
 
 # (environment, setting named in the refusal, text the reason must contain)
 INVALID = [
@@ -290,8 +293,9 @@ VALID = [
     ({"ALARM_EMAIL": "ops@Example.COM"}, "alarm_email", "ops@Example.COM"),
     ({"ALARM_EMAIL": "first.last+alerts@payments.example.co.uk"}, "alarm_email",
      "first.last+alerts@payments.example.co.uk"),
-    ({"LEGACY_ENDPOINT": "legacy.example.com."}, "legacy_endpoint", "legacy.example.com"),
-    ({"LEGACY_ENDPOINT": "Legacy-Payments.Example.com"}, "legacy_endpoint", "legacy-payments.example.com"),
+    ({**WRITE_IPS, "LEGACY_ENDPOINT": "legacy.example.com."}, "legacy_endpoint", "legacy.example.com"),
+    ({**WRITE_IPS, "LEGACY_ENDPOINT": "Legacy-Payments.Example.com"}, "legacy_endpoint",
+     "legacy-payments.example.com"),
     ({"ONPREM_DB_HOST": "db01.corp.example.com.", "ONPREM_DNS_SERVERS": "192.168.0.2"}, "onprem_db_host",
      "db01.corp.example.com"),
     ({"ONPREM_DB_HOST": "192.168.7.20"}, "onprem_db_host", "192.168.7.20"),
@@ -429,13 +433,13 @@ def test_private_legacy_addresses_are_not_health_checked():
 
 
 def test_globally_routable_legacy_addresses_are_health_checked():
-    settings = load_settings({"LEGACY_ENDPOINT": "52.94.76.10,52.94.76.11"})
+    settings = load_settings({"LEGACY_ENDPOINT": "52.94.76.10,52.94.76.11", **WRITE_IPS})
     assert settings.legacy_ips == ("52.94.76.10", "52.94.76.11")
     assert settings.legacy_health_checked_ips == settings.legacy_ips
 
 
 def test_legacy_host_name_has_no_addresses():
-    settings = load_settings({"LEGACY_ENDPOINT": "legacy.example.com"})
+    settings = load_settings({"LEGACY_ENDPOINT": "legacy.example.com", **WRITE_IPS})
     assert (settings.legacy_ips, settings.legacy_health_checked_ips) == ((), ())
     assert settings.new_system_weight == 0
 
@@ -560,3 +564,63 @@ def test_secret_recovery_window_reaches_the_dms_secrets(dev, prod):
     for profile, days in ((dev, 0), (prod, 30)):
         secrets = profile.resources("aws_secretsmanager_secret").values()
         assert {secret["recovery_window_in_days"] for secret in secrets} == {days}
+
+
+# --- the cutover's settings (issue 11) ---------------------------------------------------------
+
+CUTOVER_INVALID = [
+    # writes reach legacy through the ALB's IP target group: private addresses only
+    ({"LEGACY_ENDPOINT": "52.94.76.10"}, "LEGACY_WRITE_IPS", "required with LEGACY_ENDPOINT=52.94.76.10"),
+    ({"LEGACY_ENDPOINT": "legacy.example.com"}, "LEGACY_WRITE_IPS", "required with LEGACY_ENDPOINT"),
+    ({"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "52.94.76.10"}, "LEGACY_WRITE_IPS",
+     "52.94.76.10 is not private"),
+    ({"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "192.168.50.20,192.168.50.20"}, "LEGACY_WRITE_IPS",
+     "distinct private IPv4"),
+    ({"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "legacy.internal"}, "LEGACY_WRITE_IPS",
+     "private IPv4 addresses"),
+    ({"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "10.40.1.9"}, "LEGACY_WRITE_IPS", "inside VPC_CIDR"),
+    ({"LEGACY_WRITE_IPS": "192.168.50.20"}, "LEGACY_WRITE_IPS", "only used with LEGACY_ENDPOINT"),
+    # the reverse task carries back only what the forward task replicates
+    ({"CUTOVER_TABLES": "public.%"}, "CUTOVER_TABLES", "no wildcard"),
+    ({"CUTOVER_TABLES": "Public.Payments"}, "CUTOVER_TABLES", "lower-case"),
+    ({"CUTOVER_TABLES": "public.payments,public.payments"}, "CUTOVER_TABLES", "more than once"),
+    ({"DMS_TABLE_MAPPINGS": "billing.%", "CUTOVER_TABLES": "public.payments"}, "CUTOVER_TABLES",
+     "public.payments not replicated by DMS_TABLE_MAPPINGS (billing.%)"),
+    ({"CUTOVER_MAX_PAUSE_SECONDS": "4"}, "CUTOVER_MAX_PAUSE_SECONDS", "from 5 to 120"),
+    # an internet-facing ALB's records live in the public zone the clients resolve in
+    ({"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1, "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200"},
+     "HOSTED_ZONE_ID", "required on TARGET=aws for an internet-facing ALB"),
+    ({"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1, "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200",
+      "ALB_INTERNAL": "false"}, "HOSTED_ZONE_ID", "a private zone created by the stack is only for ALB_INTERNAL=true"),
+]
+
+
+@pytest.mark.parametrize(("environ", "name", "allowed"), CUTOVER_INVALID,
+                         ids=[_case_id(case) for case in CUTOVER_INVALID])
+def test_invalid_cutover_setting_is_one_line_naming_setting_value_and_rule(environ, name, allowed):
+    test_invalid_setting_is_one_line_naming_setting_value_and_rule(environ, name, allowed)
+
+
+def test_private_legacy_addresses_are_where_writes_go_by_default():
+    assert load_settings({"LEGACY_ENDPOINT": "192.168.50.10,192.168.50.11"}).legacy_write_ips == (
+        "192.168.50.10", "192.168.50.11")
+    assert load_settings({}).legacy_write_ips is None
+    # a public legacy endpoint names its private addresses; RFC 6598 shared space is allowed for ALB IP targets
+    settings = load_settings({"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "100.64.1.5, 10.20.0.5"})
+    assert settings.legacy_write_ips == ("100.64.1.5", "10.20.0.5")
+
+
+def test_cutover_defaults():
+    settings = load_settings({})
+    assert (settings.cutover_tables, settings.cutover_max_pause_seconds) == (("public.payments",), 20)
+    assert load_settings({"CUTOVER_TABLES": "public.payments, billing.refunds",
+                          "DMS_TABLE_MAPPINGS": "public.%,billing.refunds"}).cutover_tables == (
+        "public.payments", "billing.refunds")
+
+
+def test_a_private_zone_only_for_an_internal_alb_on_aws():
+    base = {"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1, "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200"}
+    assert load_settings({**base, "ALB_INTERNAL": "true"}).hosted_zone_id is None
+    assert load_settings({**base, "HOSTED_ZONE_ID": "Z0123456789ABC", "HOSTED_ZONE_NAME": "example.com"}
+                         ).hosted_zone_id == "Z0123456789ABC"
+    assert load_settings({}).hosted_zone_id is None  # the local target keeps its private zone

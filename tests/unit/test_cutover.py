@@ -1,11 +1,24 @@
 """Cutover alone: validator, shifter and rollback wired to the records, the task and the readiness metric."""
 
+import ast
 import json
+from datetime import datetime, timezone
 
 import pytest
 
-from lib.constructs.cutover import READINESS_MAX_AGE_SECONDS
+from lib.constructs.cutover import DATA_API_CALLS, READINESS_MAX_AGE_SECONDS, cutover_state_module
+from lib.constructs.function import LAMBDA_SOURCE_ROOT
 from tests.unit.stacks import METRIC_NAMESPACE, built_through
+
+cutover_state = cutover_state_module()
+
+
+def _cutover_ops_constant(name):
+    """A tuple constant of lib/lambda/shared/cutover_ops.py (read, not imported: it needs the Lambda's path)."""
+    tree = ast.parse((LAMBDA_SOURCE_ROOT / "shared" / "cutover_ops.py").read_text())
+    [value] = [node.value for node in tree.body if isinstance(node, ast.Assign)
+               and any(getattr(target, "id", None) == name for target in node.targets)]
+    return ast.literal_eval(value)
 
 
 @pytest.fixture(scope="module")
@@ -43,17 +56,92 @@ def test_validator_reads_the_task_and_publishes_readiness_in_its_namespace(cutov
     assert synthesized.body(built.cutover.validator.function)["timeout"] == 60
 
 
-def test_shifter_and_rollback_move_the_dns_records_one_at_a_time(cutover):
+def _cutover_environment(synthesized, built, **extra):
+    database, migration, balancer = built.database, built.migration, built.load_balancer
+    return {
+        "HOSTED_ZONE_ID": synthesized.ref(built.dns.zone_id), "RECORD_NAME": built.dns.record_name,
+        "NEW_SET_IDENTIFIER": "new", "LEGACY_SET_IDENTIFIER": "legacy",
+        "CRITICAL_ALARM_PREFIX": "payments-test-critical-", "METRIC_NAMESPACE": METRIC_NAMESPACE,
+        "READY_METRIC_NAME": "Ready", "READINESS_MAX_AGE_SECONDS": str(READINESS_MAX_AGE_SECONDS),
+        "CUTOVER_STATE_PARAMETER": synthesized.ref(built.cutover.state.name),
+        "WRITE_RULE_ARN": synthesized.ref(balancer.write_rule.arn),
+        "API_TARGET_GROUP_ARN": synthesized.ref(balancer.target_group.arn),
+        "FORWARD_TASK_ARN": synthesized.ref(migration.task.replication_task_arn),
+        "REVERSE_TASK_ARN": synthesized.ref(migration.reverse_task.replication_task_arn),
+        "REPLICATION_INSTANCE_ID": synthesized.ref(migration.instance.replication_instance_id),
+        "DB_CLUSTER_ARN": synthesized.ref(database.cluster.arn),
+        "DB_SECRET_ARN": synthesized.ref(database.master_secret_arn), "DB_NAME": "payments",
+        "CUTOVER_TABLES": "public.payments", "REVERSE_SLOT_NAME": "payments_test_reverse",
+        "REVERSE_SLOT_PLUGIN": "test_decoding", "ALERT_TOPIC_ARN": synthesized.ref(built.alerting.alerts.arn),
+        "CUTOVER_MAX_PAUSE_SECONDS": "20", **extra}
+
+
+def test_driver_and_rollback_get_every_variable_the_cutover_code_reads(cutover):
     built, synthesized = cutover
-    records = {"HOSTED_ZONE_ID": synthesized.ref(built.dns.zone_id), "RECORD_NAME": built.dns.record_name,
-               "NEW_SET_IDENTIFIER": "new", "LEGACY_SET_IDENTIFIER": "legacy"}
-    assert _environment(synthesized, built.cutover.rollback) == records
-    assert _environment(synthesized, built.cutover.shifter) == {
-        **records, "CRITICAL_ALARM_PREFIX": "payments-test-critical-", "METRIC_NAMESPACE": METRIC_NAMESPACE,
-        "READY_METRIC_NAME": "Ready", "READINESS_MAX_AGE_SECONDS": str(READINESS_MAX_AGE_SECONDS)}
-    # Route53 UPSERTs have no compare-and-set: one shift or rollback at a time.
     for function in (built.cutover.shifter, built.cutover.rollback):
+        assert _environment(synthesized, function) == _cutover_environment(synthesized, built)
+        # The cutover state relies on one invocation at a time per function (cutover_store.py).
         assert synthesized.body(function.function)["reserved_concurrent_executions"] == 1
+    # driver >= max pause + 30 s; rollback >= 2 x max pause + 30 s (it may wait for a flip's pause first)
+    assert synthesized.body(built.cutover.shifter.function)["timeout"] == 80
+    assert synthesized.body(built.cutover.rollback.function)["timeout"] == 100
+
+
+def test_the_variables_satisfy_the_cutover_code_that_reads_them(cutover):
+    built, synthesized = cutover
+    names = set(_environment(synthesized, built.cutover.shifter))
+    assert set(_cutover_ops_constant("BASE_VARIABLES")) <= names
+    assert set(_cutover_ops_constant("LEGACY_VARIABLES")) <= names
+
+
+def test_with_legacy_the_legacy_target_group_makes_legacy_the_first_writer():
+    built, synthesized = built_through("cutover", cutover={"ready_metric_name": "Ready", "max_pause_seconds": 30},
+                                       load_balancer={"legacy_write_ips": ("192.168.50.10",)})
+    variables = _environment(synthesized, built.cutover.shifter)
+    assert variables == _cutover_environment(
+        synthesized, built, CUTOVER_MAX_PAUSE_SECONDS="30",
+        LEGACY_TARGET_GROUP_ARN=synthesized.ref(built.load_balancer.legacy_target_group.arn))
+    assert synthesized.body(built.cutover.shifter.function)["timeout"] == 90
+    assert synthesized.body(built.cutover.rollback.function)["timeout"] == 120
+    state = json.loads(synthesized.body(built.cutover.state)["value"])
+    assert (state["phase"], state["writer"], state["seq"]) == ("legacy-writer", "legacy", 0)
+
+
+def test_the_state_parameter_starts_with_the_code_s_initial_state_and_is_owned_by_the_cutover(cutover):
+    built, synthesized = cutover
+    parameter = synthesized.body(built.cutover.state)
+    assert (parameter["name"], parameter["type"]) == ("/payments-test/cutover/state", "String")
+    # Terraform writes the first state only: the cutover owns the value after it.
+    assert parameter["lifecycle"] == {"ignore_changes": ["value"]}
+    state = cutover_state.parse(parameter["value"])
+    assert (state["phase"], state["writer"]) == ("aurora-writer", "aurora")  # no legacy system: Aurora writes
+    assert parameter["value"] == cutover_state.render(
+        cutover_state.initial_state("aurora", datetime(2000, 1, 1, tzinfo=timezone.utc)))
+
+
+def test_the_local_emulator_decodes_the_reverse_slot_through_a_publication():
+    built, synthesized = built_through("cutover", cutover={
+        "reverse_slot_plugin": "pgoutput", "reverse_publication": "payments_test_reverse_tables"})
+    variables = _environment(synthesized, built.cutover.rollback)
+    assert (variables["REVERSE_SLOT_PLUGIN"], variables["REVERSE_PUBLICATION"]) == (
+        "pgoutput", "payments_test_reverse_tables")
+
+
+def test_cutover_grants_name_the_resources_by_reference(cutover):
+    built, synthesized = cutover
+    migration, balancer, database = built.migration, built.load_balancer, built.database
+    state_arn = synthesized.ref(built.cutover.state.arn)
+    tasks = [synthesized.ref(migration.task.replication_task_arn),
+             synthesized.ref(migration.reverse_task.replication_task_arn)]
+    for function in (built.cutover.shifter, built.cutover.rollback):
+        granted = {tuple(s["Action"]) if isinstance(s["Action"], list) else (s["Action"],): s["Resource"]
+                   for s in _statements(synthesized, function)}
+        assert granted[("ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameters")] == [
+            state_arn, f"{state_arn}-claim-*"]
+        assert granted[("elasticloadbalancing:ModifyRule",)] == synthesized.ref(balancer.write_rule.arn)
+        assert granted[("dms:DescribeTableStatistics", "dms:StartReplicationTask", "dms:StopReplicationTask")] == tasks
+        assert granted[tuple(DATA_API_CALLS)] == synthesized.ref(database.cluster.arn)
+        assert granted[("secretsmanager:GetSecretValue",)] == synthesized.ref(database.master_secret_arn)
 
 
 def test_route53_changes_are_scoped_to_the_weighted_records(cutover):

@@ -49,13 +49,14 @@ def test_new_aliases_the_alb_and_takes_everything_without_legacy(new_only):
     assert built.dns.legacy_record is None and built.dns.legacy_health_checks == []
 
 
-def test_legacy_ips_get_an_a_record_with_the_rest_of_the_weight_and_a_health_check(legacy_ip):
+def test_legacy_ips_get_an_a_record_with_the_rest_of_the_weight_and_an_alerting_health_check(legacy_ip):
     built, synthesized = legacy_ip
     records = _records(synthesized)
     assert records["legacy"]["type"] == "A" and records["legacy"]["records"] == [GLOBAL_LEGACY_IP]
     assert records["new"]["weighted_routing_policy"]["weight"] + \
         records["legacy"]["weighted_routing_policy"]["weight"] == 100
-    assert records["legacy"]["health_check_id"] == synthesized.ref(built.dns.legacy_health_check.id)
+    # Issue 11 #3: the check only alerts; attached, a failing check would send every payment to Aurora.
+    assert "health_check_id" not in records["legacy"]
     check = synthesized.body(built.dns.legacy_health_check)
     assert (check["ip_address"], check["type"], check["port"]) == (GLOBAL_LEGACY_IP, "HTTPS", 443)
     assert synthesized.one("aws_route53_zone")["force_destroy"] is False
@@ -74,7 +75,7 @@ def test_a_legacy_hostname_makes_both_records_cnames():
 
 def _legacy_inputs(endpoint):
     """The Dns inputs TapStack passes for LEGACY_ENDPOINT=endpoint: the settings classify the addresses."""
-    settings = load_settings({"LEGACY_ENDPOINT": endpoint})
+    settings = load_settings({"LEGACY_ENDPOINT": endpoint, "LEGACY_WRITE_IPS": "192.168.50.20"})
     return {"legacy_endpoint": settings.legacy_endpoint, "legacy_ips": settings.legacy_ips,
             "health_checked_ips": settings.legacy_health_checked_ips, "new_weight": 50}
 
@@ -106,3 +107,23 @@ def test_an_existing_zone_is_used_instead_of_a_new_one():
     assert not synthesized.resources("aws_route53_zone")
     assert {record["zone_id"] for record in synthesized.resources("aws_route53_record").values()} == {
         "Z0123456789ABCDEFGHIJ"}
+
+
+@pytest.mark.parametrize("endpoint", ["52.94.76.10", "192.168.50.10,192.168.50.11", "legacy-payments.example.com"])
+def test_the_cutover_owns_what_it_moves_and_no_weighted_record_has_a_health_check(endpoint):
+    # Issue 11 #2, #3: a redeploy never resets the weights or the alias flag; no health check moves writes.
+    built, synthesized = build(**_legacy_inputs(endpoint))
+    records = _records(synthesized)
+    for record in records.values():
+        assert "health_check_id" not in record
+        assert "weighted_routing_policy" in record["lifecycle"]["ignore_changes"]
+    assert records["legacy"]["lifecycle"]["ignore_changes"] == ["weighted_routing_policy"]
+    expected_new = ["weighted_routing_policy"] + (["alias"] if "alias" in records["new"] else [])
+    assert records["new"]["lifecycle"]["ignore_changes"] == expected_new
+    # the checks that exist (none for RFC 1918 addresses) still alert
+    assert bool(synthesized.resources("aws_route53_health_check")) is (endpoint != "192.168.50.10,192.168.50.11")
+
+
+def test_without_legacy_the_new_record_still_leaves_its_weight_to_the_cutover(new_only):
+    _, synthesized = new_only
+    assert _records(synthesized)["new"]["lifecycle"]["ignore_changes"] == ["weighted_routing_policy", "alias"]

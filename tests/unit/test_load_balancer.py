@@ -190,3 +190,47 @@ def test_waf_logs_only_once_log_delivery_may_write_to_its_group(http_public):
     [policy_address] = [f"aws_cloudwatch_log_resource_policy.{name}"
                         for name in synthesized.resources("aws_cloudwatch_log_resource_policy")]
     assert logging["depends_on"] == [policy_address]
+
+
+def _write_rule(synthesized, built):
+    return synthesized.body(built.load_balancer.write_rule)
+
+
+@pytest.mark.parametrize("certificate", [None, CERTIFICATE])
+def test_without_legacy_the_write_rule_forwards_writes_to_the_api(certificate):
+    # Issue 11: no legacy system, so Aurora is the writer from the start and there is no legacy target group.
+    built, synthesized = build(certificate_arn=certificate)
+    rule = _write_rule(synthesized, built)
+    serving = built.load_balancer.listeners[0]
+    assert synthesized.body(serving)["default_action"][0]["type"] == "forward"
+    assert (rule["listener_arn"], rule["priority"]) == (synthesized.ref(serving.arn), 10)
+    assert rule["condition"] == [{"http_request_method": {"values": ["POST", "PUT", "PATCH", "DELETE"]}}]
+    assert rule["action"] == [{"type": "forward",
+                               "target_group_arn": synthesized.ref(built.load_balancer.target_group.arn)}]
+    # The cutover owns the rule's target: a redeploy never moves writes back.
+    assert rule["lifecycle"] == {"ignore_changes": ["action"]}
+    assert built.load_balancer.legacy_target_group is None
+    assert len(synthesized.resources("aws_lb_listener_rule")) == 1
+
+
+def test_with_legacy_writes_go_to_its_private_addresses_first():
+    built, synthesized = build(legacy_write_ips=("192.168.50.10", "100.64.7.1"))
+    legacy = built.load_balancer.legacy_target_group
+    group = synthesized.body(legacy)
+    assert (group["name"], group["target_type"], group["protocol"], group["port"]) == (
+        "payments-test-legacy", "ip", "HTTPS", 443)
+    assert group["vpc_id"] == synthesized.ref(built.network.vpc.id)
+    assert (group["health_check"]["protocol"], group["health_check"]["path"]) == ("HTTPS", "/health")
+    attachments = [a for a in synthesized.resources("aws_lb_target_group_attachment").values()
+                   if a["target_group_arn"] == synthesized.ref(legacy.arn)]
+    assert [(a["target_id"], a["port"], a["availability_zone"]) for a in attachments] == [
+        ("192.168.50.10", 443, "all"), ("100.64.7.1", 443, "all")]
+    assert _write_rule(synthesized, built)["action"] == [
+        {"type": "forward", "target_group_arn": synthesized.ref(legacy.arn)}]
+
+
+@pytest.mark.parametrize("address", ["52.94.76.10", "8.8.8.8"])
+def test_a_public_legacy_write_address_is_refused_at_synth(address):
+    # ALB IP targets outside the VPC must be RFC 1918 or RFC 6598 addresses (ELB docs, target type).
+    with pytest.raises(ValueError, match=f"{address} are not private"):
+        build(legacy_write_ips=(address,))

@@ -89,8 +89,8 @@ def test_endpoint_secrets_role_is_for_dms_acting_for_this_account(local):
 
 
 def test_task_is_full_load_and_cdc_with_validation_and_not_started(local):
-    _, synthesized = local
-    task = synthesized.one("aws_dms_replication_task")
+    built, synthesized = local
+    task = synthesized.body(built.migration.task)
     assert task["migration_type"] == "full-load-and-cdc" and task["start_replication_task"] is False
     settings = json.loads(task["replication_task_settings"])
     assert settings["ValidationSettings"]["EnableValidation"] is True
@@ -123,25 +123,28 @@ def test_endpoints_read_credentials_from_secrets_manager_only(local):
     assert not synthesized.resources("aws_secretsmanager_secret_version")
 
 
-def test_secrets_role_uses_the_regional_principal_and_reads_only_the_two_secrets(local):
+def test_secrets_role_uses_the_regional_principal_and_reads_only_the_endpoint_secrets(local):
     built, synthesized = local
     role = next(role for role in synthesized.of(built.migration, "aws_iam_role")
                 if role["name"] == "payments-test-dms-secrets")
     assert json.loads(role["assume_role_policy"])["Statement"][0]["Principal"] == {
         "Service": synthesized.principal_ref("dms", "id")}
     read, decrypt = json.loads(synthesized.one_of(built.migration, "aws_iam_role_policy")["policy"])["Statement"]
-    assert read["Resource"] == [synthesized.ref(built.migration.source_secret_arn),
-                                synthesized.ref(built.migration.target_secret_arn)]
+    migration = built.migration
+    assert read["Resource"] == [synthesized.ref(arn) for arn in (
+        migration.source_secret_arn, migration.target_secret_arn, migration.reverse_source_secret_arn,
+        migration.reverse_target_secret_arn)]
     assert decrypt == {"Effect": "Allow", "Action": "kms:Decrypt",
                        "Resource": synthesized.ref(built.keys.data_key.arn)}
 
 
 def test_an_existing_source_secret_is_used_instead_of_a_new_one(account_owned):
     built, synthesized = account_owned
-    assert [secret["name"] for secret in synthesized.resources("aws_secretsmanager_secret").values()] == [
-        "payments-test/dms/aurora-target"]
+    assert sorted(secret["name"] for secret in synthesized.resources("aws_secretsmanager_secret").values()) == [
+        "payments-test/dms/aurora-reverse-source", "payments-test/dms/aurora-target",
+        "payments-test/dms/onprem-reverse-target"]
     assert synthesized.body(built.migration.source_endpoint)["secrets_manager_arn"] == SOURCE_SECRET
-    assert len(json.loads(synthesized.one("aws_dms_replication_task")["table_mappings"])["rules"]) == 2
+    assert len(json.loads(synthesized.body(built.migration.task)["table_mappings"])["rules"]) == 2
 
 
 def test_task_resource_id_is_the_last_part_of_the_task_arn(local):
@@ -149,3 +152,50 @@ def test_task_resource_id_is_the_last_part_of_the_task_arn(local):
     task_arn = synthesized.ref(built.migration.task.replication_task_arn)
     assert synthesized.ref(built.migration.task_resource_id) == \
         "${element(split(\":\", " + task_arn[2:-1] + "), 6)}"
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse"])
+def test_both_tasks_apply_in_order_stop_on_any_error_and_validate(local, direction):
+    # Issue 11 #5: a payments table never skips a row; the reverse task replicates no DDL.
+    built, synthesized = local
+    task = synthesized.body(built.migration.task if direction == "forward" else built.migration.reverse_task)
+    text = task["replication_task_settings"]
+    settings = json.loads(text)
+    assert text == json.dumps(settings, sort_keys=True), "canonical (sorted) JSON, so plans compare it unchanged"
+    assert settings["TargetMetadata"]["BatchApplyEnabled"] is False
+    assert settings["ValidationSettings"]["EnableValidation"] is True
+    errors = settings["ErrorBehavior"]
+    assert {errors[policy] for policy in ("ApplyErrorDeletePolicy", "ApplyErrorInsertPolicy",
+                                          "ApplyErrorUpdatePolicy", "ApplyErrorEscalationPolicy",
+                                          "DataErrorPolicy", "TableErrorPolicy")} == {"STOP_TASK"}
+    ddl = settings.get("ChangeProcessingDdlHandlingPolicy")
+    if direction == "reverse":
+        assert ddl == {"HandleSourceTableAltered": False, "HandleSourceTableDropped": False,
+                       "HandleSourceTableTruncated": False}
+    else:
+        assert ddl is None
+
+
+def test_the_reverse_task_is_cdc_only_from_aurora_and_never_started_by_terraform(local):
+    built, synthesized = local
+    migration = built.migration
+    task = synthesized.body(migration.reverse_task)
+    assert (task["replication_task_id"], task["migration_type"], task["start_replication_task"]) == (
+        "payments-test-reverse-cdc", "cdc", False)
+    assert "cdc_start_position" not in task and "cdc_start_time" not in task
+    assert task["source_endpoint_arn"] == synthesized.ref(migration.reverse_source_endpoint.endpoint_arn)
+    assert task["target_endpoint_arn"] == synthesized.ref(migration.reverse_target_endpoint.endpoint_arn)
+    assert json.loads(task["table_mappings"])["rules"] == [
+        {"rule-type": "selection", "rule-id": "1", "rule-name": "include-1",
+         "object-locator": {"schema-name": "public", "table-name": "payments"}, "rule-action": "include"}]
+    source = synthesized.body(migration.reverse_source_endpoint)
+    assert (source["endpoint_type"], source["engine_name"], source["database_name"]) == (
+        "source", "aurora-postgresql", "payments")
+    assert source["postgres_settings"] == {"slot_name": "payments_test_reverse", "plugin_name": "test_decoding",
+                                           "capture_ddls": False}
+    assert source["secrets_manager_arn"] == synthesized.ref(migration.reverse_source_secret_arn)
+    target = synthesized.body(migration.reverse_target_endpoint)
+    assert (target["endpoint_type"], target["engine_name"], target["database_name"]) == ("target", "postgres", "onprem")
+    assert target["secrets_manager_arn"] == synthesized.ref(migration.reverse_target_secret_arn)
+    for endpoint in (source, target):
+        assert endpoint["ssl_mode"] == "require" and "password" not in endpoint

@@ -127,3 +127,27 @@ def test_dashboard_plots_readiness_in_the_stack_region(eu_central_1):
     assert "us-east" not in raw
     metrics = [metric for widget in body["widgets"] for metric in widget["properties"]["metrics"]]
     assert [METRIC_NAMESPACE, built.cutover.ready_metric_name] in metrics
+
+
+def test_replication_in_each_direction_and_aurora_s_wal_alert_without_rolling_back(us_east_1):
+    # Issue 11 #5: slot lag and transaction-log disk on Aurora's writer, CDC latency per direction. They alert
+    # people only: rolling back needs the very reverse task they watch.
+    built, synthesized = us_east_1
+    alarms = _alarms(synthesized)
+    writer = {"DBClusterIdentifier": synthesized.ref(built.database.cluster.cluster_identifier), "Role": "WRITER"}
+    slot = alarms["payments-test-aurora-replication-slot-lag"]
+    logs = alarms["payments-test-aurora-transaction-logs-disk"]
+    assert (slot["namespace"], slot["metric_name"], slot["dimensions"]) == (
+        "AWS/RDS", "OldestReplicationSlotLag", writer)
+    assert (logs["namespace"], logs["metric_name"], logs["dimensions"]) == (
+        "AWS/RDS", "TransactionLogsDiskUsage", writer)
+    reverse = alarms["payments-test-dms-reverse-cdc-latency"]
+    assert (reverse["metric_name"], reverse["threshold"]) == ("CDCLatencyTarget", 120)
+    assert reverse["dimensions"] == {
+        "ReplicationInstanceIdentifier": synthesized.ref(built.migration.instance.replication_instance_id),
+        "ReplicationTaskIdentifier": synthesized.ref(built.migration.reverse_task_resource_id)}
+    forward = alarms["payments-test-critical-dms-cdc-latency"]
+    assert forward["dimensions"]["ReplicationTaskIdentifier"] == synthesized.ref(built.migration.task_resource_id)
+    alerts = synthesized.ref(built.alerting.alerts.arn)
+    for alarm in (slot, logs, reverse):
+        assert alarm["alarm_actions"] == [alerts] and alarm["ok_actions"] == [alerts]

@@ -92,3 +92,13 @@ def test_every_rule_says_why(http_public):
     _, synthesized = http_public
     for resource_type in ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"):
         assert all(rule["description"].strip() for rule in synthesized.resources(resource_type).values())
+
+
+def test_the_alb_reaches_only_the_legacy_write_addresses_on_443():
+    from tests.unit.stacks import built_through
+
+    built, synthesized = built_through("security_groups", security_groups={"legacy_write_ips": ("192.168.50.10",)})
+    egress = [rule for rule in synthesized.resources("aws_vpc_security_group_egress_rule").values()
+              if rule["security_group_id"] == synthesized.ref(built.security_groups.alb.id)]
+    assert [(rule["cidr_ipv4"], rule["from_port"], rule["to_port"]) for rule in egress] == [
+        ("192.168.50.10/32", 443, 443)]
