@@ -30,7 +30,6 @@ from tools.local_aws.client import LocalAwsControl
 from tools.rehearsal import drive
 from tools.rehearsal.load import send
 from tools.rehearsal.resolver import weights
-from tools.rehearsal.run import LEGACY_PORT, LegacyStandIn
 from tools.stack import PROJECT_ROOT
 
 README = PROJECT_ROOT / "README.md"
@@ -91,18 +90,6 @@ def runbook(settings, outputs, local, tmp_path_factory):
     return run
 
 
-@pytest.fixture(scope="module")
-def stand_in(aws, local, functions):
-    """The legacy stand-in, mapped as the legacy IP target's local address (as the rehearsal does)."""
-    legacy = LegacyStandIn(drive.onprem_login(local))
-    group = functions["environment"]["LEGACY_TARGET_GROUP_ARN"]
-    targets = aws("elbv2").describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
-    local.map_ip_targets({f"{t['Target']['Id']}:{t['Target'].get('Port', LEGACY_PORT)}": f"127.0.0.1:{legacy.port}"
-                          for t in targets})
-    yield legacy
-    legacy.close()
-
-
 def new_and_legacy_weights(aws, outputs) -> tuple[int, int]:
     current = weights(aws("route53"), outputs["hosted_zone_id"], outputs["api_fqdn"])
     return current["new"], current["legacy"]
@@ -127,7 +114,7 @@ def test_the_block_shows_every_command_with_the_endpoint_and_the_local_credentia
         ("dms", "start-replication-task"), ("lambda", "invoke"), ("lambda", "invoke"), ("lambda", "invoke")]
 
 
-def test_runbook_fills_the_secrets_and_starts_replication(aws, outputs, local, runbook, functions):
+def test_runbook_fills_the_secrets_and_starts_replication(aws, outputs, local, runbook, functions, legacy_stand_in):
     onprem = drive.onprem_login(local)
     master = drive.aurora_master_login(aws("secretsmanager"), outputs["aurora_master_secret_arn"])
     (runbook.folder / "source.json").write_text(json.dumps(
@@ -169,13 +156,14 @@ def test_runbook_rollback_moves_every_client_back_to_legacy(aws, outputs, runboo
 
 
 # --------------------------------------------------------------------------- the system at work
-def test_a_payment_posted_to_the_alb_while_legacy_writes_lands_on_legacy_and_replicates(aws, outputs, stand_in):
+def test_a_payment_posted_to_the_alb_while_legacy_writes_lands_on_legacy_and_replicates(aws, outputs,
+                                                                                        legacy_stand_in):
     merchant, key = f"m-int-{uuid.uuid4().hex[:10]}", f"it-{uuid.uuid4().hex}"
     status, _, created = send(outputs["local_api_url"], "POST", "/payments",
                               {"amount": "17.35", "currency": "EUR", "merchant_id": merchant},
                               {MERCHANT_HEADER: merchant, "Idempotency-Key": key})
     assert status == 201, created
-    legacy = stand_in.connect()
+    legacy = legacy_stand_in.connect()
     try:
         assert legacy.run("SELECT idempotency_key FROM payments WHERE id = CAST(:id AS uuid)", id=created["id"]) == [
             [key]]
