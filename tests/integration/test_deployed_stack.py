@@ -98,7 +98,8 @@ def test_dms_replicates_full_load_and_cdc_with_validation(aws, outputs, settings
     task = dms.describe_replication_tasks(Filters=[
         {"Name": "replication-task-arn", "Values": [outputs["dms_replication_task_arn"]]}])["ReplicationTasks"][0]
     assert task["MigrationType"] == "full-load-and-cdc"
-    assert task["Status"] == "ready"
+    # ready as deployed; running once test_cutover_runbook.py (first in file order) started it as the README says
+    assert task["Status"] in ("ready", "running")
     assert json.loads(task["ReplicationTaskSettings"])["ValidationSettings"]["EnableValidation"] is True
 
 
@@ -124,7 +125,10 @@ def test_functions_run_in_private_subnets_with_tracing_and_concurrency(aws, outp
     if role == "payment-api":
         assert concurrency == settings.payment_api_reserved_concurrency >= 50
         variables = configuration["Environment"]["Variables"]
-        assert set(variables) == {"DB_CLUSTER_ARN", "DB_SECRET_ARN", "DB_NAME", "CLIENT_IDENTITY"}
+        # The write gate reads the cutover state (docs/cutover.md).
+        assert set(variables) == {"DB_CLUSTER_ARN", "DB_SECRET_ARN", "DB_NAME", "CLIENT_IDENTITY",
+                                  "CUTOVER_STATE_PARAMETER"}
+        assert variables["CUTOVER_STATE_PARAMETER"] == outputs["cutover_state_parameter"]
         assert variables["DB_CLUSTER_ARN"] == outputs["aurora_cluster_arn"]
         assert variables["DB_SECRET_ARN"] == outputs["aurora_app_secret_arn"] != outputs["aurora_master_secret_arn"]
         assert variables["CLIENT_IDENTITY"] == settings.client_identity == outputs["client_identity"]
