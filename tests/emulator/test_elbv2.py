@@ -214,3 +214,37 @@ def test_a_deleted_listener_stops_being_served(aws: Callable[[str], Any], networ
     assert all(entry["listener_arn"] != listener_arn for entry in control.listeners())
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(served["local_url"] + "/", timeout=5)
+
+
+def test_a_write_rule_moved_to_an_https_ip_target_outside_the_vpc_reaches_its_stand_in(
+    aws: Callable[[str], Any], alb: dict[str, Any], network: dict[str, Any], control: LocalAwsControl,
+    stand_in: tuple[str, list[dict[str, str]]]
+) -> None:
+    # The stack's legacy target group (docs/cutover.md): legacy's private address over the VPN, outside the VPC
+    # (availability zone "all"), HTTPS 443; the cutover moves the write rule between it and a Lambda group.
+    elbv2 = aws("elbv2")
+    legacy = elbv2.create_target_group(Name=unique("legacy-tls"), TargetType="ip", Protocol="HTTPS", Port=443,
+                                       VpcId=network["vpc_id"], HealthCheckProtocol="HTTPS",
+                                       HealthCheckPath="/health")["TargetGroups"][0]["TargetGroupArn"]
+    target = {"Id": "192.168.50.10", "Port": 443, "AvailabilityZone": "all"}
+    elbv2.register_targets(TargetGroupArn=legacy, Targets=[target])
+    [health] = elbv2.describe_target_health(TargetGroupArn=legacy, Targets=[target])["TargetHealthDescriptions"]
+    assert health["Target"]["Id"] == "192.168.50.10"
+    listener_arn = elbv2.describe_listeners(LoadBalancerArn=elbv2.describe_load_balancers(
+        Names=[alb["name"]])["LoadBalancers"][0]["LoadBalancerArn"])["Listeners"]
+    listener_arn = next(entry["ListenerArn"] for entry in listener_arn if entry["Port"] == 80)
+    rule = elbv2.create_rule(ListenerArn=listener_arn, Priority=3, Conditions=[
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/cutover*"]}},
+        {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["GET"]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": alb["blue"]["arn"]}])["Rules"][0]["RuleArn"]
+    assert call(f"{alb['url']}/cutover")[1]["x-backend"] == "blue"
+
+    address, seen = stand_in
+    control.map_ip_targets({"192.168.50.10:443": address})
+    elbv2.modify_rule(RuleArn=rule, Actions=[{"Type": "forward", "TargetGroupArn": legacy}])
+    status, _, body = call(f"{alb['url']}/cutover")
+    assert (status, body) == (200, b"legacy says hi") and seen[-1]["path"] == "/cutover"
+    elbv2.modify_rule(RuleArn=rule, Actions=[{"Type": "forward", "TargetGroupArn": alb["blue"]["arn"]}])
+    assert call(f"{alb['url']}/cutover")[1]["x-backend"] == "blue"
+    elbv2.delete_rule(RuleArn=rule)
+    control.map_ip_targets({})

@@ -5,14 +5,18 @@ They need a deployment (`make deploy`); with no outputs file they skip and say w
 
 With a legacy system (LEGACY_ENDPOINT), the ALB sends writes to the legacy IP target until the flip:
 `legacy_stand_in` serves it locally (the rehearsal's stand-in: the payment API's code on the on-premises
-database). test_cutover_runbook.py runs first (file order): it starts forward replication through the
-README's commands, so later modules see payments written to legacy reach Aurora.
+database). e2e runs test_cutover_runbook.py first (it starts forward replication through the README's
+commands), then the short rehearsal, then the other modules (tools/e2e.py); `aurora_writer` moves the
+routing only, so it comes after the rehearsal.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -71,3 +75,38 @@ def legacy_stand_in(settings, outputs, aws):
                             for t in targets})
     yield legacy
     legacy.close()
+
+
+SHARED_DIR = Path(__file__).resolve().parents[2] / "lib" / "lambda" / "shared"
+
+
+@pytest.fixture(scope="session")
+def cutover(aws, outputs):
+    """The cutover's own code (lib/lambda/shared: cutover_ops, cutover_store), run in this process against the
+    deployment with the deployed driver's environment: what the driver and rollback do, without their waits."""
+    if str(SHARED_DIR) not in sys.path:
+        sys.path.insert(0, str(SHARED_DIR))
+    import cutover_ops  # noqa: PLC0415 - a Lambda module, importable once its folder is on sys.path
+    import cutover_state  # noqa: PLC0415
+    import cutover_store  # noqa: PLC0415
+
+    driver = outputs["lambda_function_names"]["traffic-shifter"]
+    environment = aws("lambda").get_function_configuration(FunctionName=driver)["Environment"]["Variables"]
+    config = cutover_ops.load_config(environment)
+    store = cutover_store.StateStore(aws("ssm"), config.state_parameter,
+                                     owner={"function": "integration-tests", "request_id": None},
+                                     now=lambda: datetime.now(timezone.utc), takeover_after=config.takeover_after)
+    return SimpleNamespace(ops=cutover_ops, states=cutover_state, config=config, store=store, client=aws)
+
+
+@pytest.fixture(scope="session")
+def aurora_writer(cutover):
+    """Aurora is the writer, as a flip's commit leaves it: the write rule forwards to the API's target group and
+    the state says aurora-writer (routing only: nothing is replicated). Without a legacy system it already is."""
+    ops, states, config = cutover.ops, cutover.states, cutover.config
+    ops.point_write_rule(cutover.client, config, config.api_target_group_arn)
+    state = cutover.store.read()
+    if state["phase"] != states.AURORA_WRITER:
+        state = cutover.store.transition(state, phase=states.AURORA_WRITER, direction=None, writer="aurora",
+                                         deadline=None, reason="integration tests: routing as after a flip")
+    return state

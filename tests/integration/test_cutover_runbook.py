@@ -8,8 +8,8 @@
    the deployed rollback move it back; the validator's schedule publishes MigrationReady.
 
 The tests of this module run in order and share the deployment's state: forward replication started by
-the runbook's command keeps running, and legacy stays the writer (the rehearsal that follows in e2e
-needs exactly that).
+the runbook's command keeps running, and legacy stays the writer. e2e runs this module first, then the
+short rehearsal on the same deployment (which needs exactly that state), then the other modules.
 """
 
 from __future__ import annotations
