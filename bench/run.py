@@ -291,7 +291,7 @@ def bench_rehearsal() -> list[Row]:
         raise BenchError(f"the rehearsal wrote no figures (exit {result.returncode})")
     figures = json.loads(figures_file.read_text())
     log(f"rehearsal: {elapsed:.0f} s, exit {result.returncode}")
-    rows = [Row(f"rehearsal (deploy, flip, rollback under load, destroy): every invariant held", seconds(elapsed),
+    rows = [Row("rehearsal (deploy, flip, rollback under load, destroy): every invariant held", seconds(elapsed),
                 "0 lost, 0 doubled, 0 failed", figures["passed"])]
     rows += [Row(f"rehearsal: {item['name']}", item["measured"], "-", item["held"]) for item in figures["invariants"]]
     rows.append(Row(f"rehearsal: {figures['requests']} requests, latency p50 / p99 (all paths, through the flips)",
