@@ -23,7 +23,7 @@ PLAN_OPTIONS = $(if $(BASE),--base "$(BASE)") \
 	$(if $(GITHUB_OUTPUT),--github-output "$(GITHUB_OUTPUT)")
 
 .PHONY: help install synth validate deploy plan destroy down cdktf test-fast lint lint-workflows scan e2e pr-review \
-	test versions-check bench docs clean
+	test versions-check bench rehearse docs clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -107,8 +107,11 @@ versions-check: install ## Release-table warnings for the engine versions as of 
 docs: install ## Regenerate the README settings table from lib/config.py
 	$(PYTHON) -m tools.settings_doc
 
-bench: install ## Benchmarks (not part of test): synth, unit suite, zips, emulator apply/plan/destroy
+bench: install ## Benchmarks (not part of test): synth, unit suite, zips, emulator apply/plan/destroy, long rehearsal
 	$(PYTHON) -m bench.run
 
+rehearse: install ## The cutover under load on its own emulator: flip, rollback, 0 lost/doubled -> rehearsal/report.md
+	$(PYTHON) -m tools.rehearsal
+
 clean: ## Remove build output (not the venv, node_modules or state)
-	rm -rf cdktf.out build .pytest_cache plan-summary*.md
+	rm -rf cdktf.out build .pytest_cache plan-summary*.md rehearsal

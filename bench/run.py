@@ -6,6 +6,8 @@
 2. the unit suite's wall time vs one cold synth
 3. each Lambda zip's size and its handler's import time (median of --runs)
 4. on the local emulator: deploy, plan after apply, destroy (skipped with --no-emulator)
+5. the long cutover rehearsal (`python -m tools.rehearsal --bench`, its own emulator): the invariants, and
+   the throughput through ALB -> Lambda -> Data API -> PostgreSQL once warm (skipped with --no-rehearsal)
 
 Every measurement runs in a fresh subprocess. Missing a target is reported, not an
 error: the exit code is 0 unless something could not be measured at all (then 1).
@@ -47,6 +49,10 @@ SUITE_RATIO_TARGET = 2.5
 ZIP_BYTES_TARGET = 32 * 1024
 IMPORT_SECONDS_TARGET = 0.100
 PLAN_SECONDS_TARGET = 10.0
+THROUGHPUT_TARGET = 50.0  # payments per second through the ALB, warm
+P99_MS_TARGET = 250.0
+WRITE_PAUSE_SECONDS_TARGET = 10.0
+REHEARSAL_DIR = PROJECT_ROOT / "rehearsal"
 MAKE_PLAN_SECONDS_TARGET = 20.0  # no-change `make plan` after deploy: synth and init reused
 
 # What every handler that talks to AWS pays before its own code (informational floor).
@@ -275,6 +281,35 @@ def bench_emulator() -> tuple[list[Row], list[str]]:
     return rows, notes
 
 
+# --- 5. the long rehearsal ------------------------------------------------------------------
+
+def bench_rehearsal() -> list[Row]:
+    """The cutover under a heavier load on its own emulator, and the warm throughput through the ALB."""
+    elapsed, result = timed([PYTHON, "-m", "tools.rehearsal", "--bench", "--report-dir", str(REHEARSAL_DIR)],
+                            cwd=PROJECT_ROOT, output=None)
+    (PROJECT_ROOT / "build" / "logs").mkdir(parents=True, exist_ok=True)
+    (PROJECT_ROOT / "build" / "logs" / "bench-rehearsal.log").write_text(result.stdout)
+    figures_file = REHEARSAL_DIR / "figures.json"
+    if result.returncode == 2 or not figures_file.exists():
+        checked("the rehearsal (log: build/logs/bench-rehearsal.log)", (elapsed, result))
+        raise BenchError(f"the rehearsal wrote no figures (exit {result.returncode})")
+    figures = json.loads(figures_file.read_text())
+    log(f"rehearsal: {elapsed:.0f} s, exit {result.returncode}")
+    rows = [Row("rehearsal (deploy, flip, rollback under load, destroy): every invariant held", seconds(elapsed),
+                "0 lost, 0 doubled, 0 failed", figures["passed"])]
+    rows += [Row(f"rehearsal: {item['name']}", item["measured"], "-", item["held"]) for item in figures["invariants"]]
+    rows.append(Row(f"rehearsal: {figures['requests']} requests, latency p50 / p99 (all paths, through the flips)",
+                    f"{figures['p50_ms']:.0f} ms / {figures['p99_ms']:.0f} ms", "-", None))
+    throughput = figures.get("throughput")
+    if throughput:
+        rows.append(Row(f"payments/s through ALB -> Lambda -> Data API -> PostgreSQL, warm ({throughput['clients']} "
+                        f"clients, {throughput['seconds']:g} s)", f"{throughput['payments_per_second']:.1f}",
+                        f">= {THROUGHPUT_TARGET:g}", throughput["payments_per_second"] >= THROUGHPUT_TARGET))
+        rows.append(Row("write latency p99 through the ALB, warm", f"{throughput['p99_ms']:.0f} ms",
+                        f"< {P99_MS_TARGET:g} ms", throughput["p99_ms"] < P99_MS_TARGET))
+    return rows
+
+
 # --- report -------------------------------------------------------------------------------
 
 def first_line(command: list[str]) -> str:
@@ -311,6 +346,15 @@ def render_table(rows: list[Row]) -> list[str]:
     return ["  ".join(cell[i].ljust(widths[i]) for i in range(4)).rstrip() for cell in cells]
 
 
+BY_HAND = "## Measured by hand"
+
+
+def kept_section() -> str:
+    """The part of results.md that is not this run's (`make test` timings and the like), kept as it is."""
+    text = RESULTS.read_text() if RESULTS.exists() else ""
+    return "\n" + text[text.index(BY_HAND):] if BY_HAND in text else ""
+
+
 def render_markdown(rows: list[Row], host: list[tuple[str, str]], notes: list[str], command: str) -> str:
     lines = ["# Benchmark results", "", f"`{command}`", "", "## Machine", ""]
     lines += [f"- {label}: {value}" for label, value in host]
@@ -325,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per median (synth, imports); default 3")
     parser.add_argument("--no-emulator", action="store_true", help="skip deploy/plan/destroy on the emulator")
+    parser.add_argument("--no-rehearsal", action="store_true", help="skip the long cutover rehearsal")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -361,10 +406,15 @@ def main(argv: list[str] | None = None) -> int:
             rows.extend(emulator[0])
             notes.extend(emulator[1])
 
+    if args.no_rehearsal:
+        notes.append("rehearsal skipped (--no-rehearsal)")
+    else:
+        section("rehearsal", lambda: rows.extend(bench_rehearsal()))
+
     misses = [row for row in rows if row.passed is False]
     notes[:0] = [f"MISSED: {row.metric}: {row.measured} (target {row.target})" for row in misses]
     command = "python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
-    RESULTS.write_text(render_markdown(rows, host, notes, command.strip()))
+    RESULTS.write_text(render_markdown(rows, host, notes, command.strip()) + kept_section())
 
     print()
     print("\n".join(render_table(rows)))

@@ -32,6 +32,8 @@ LOCAL_ENDPOINT_SERVICES = ("cloudwatch", "cloudwatchlogs", "dms", "ec2", "elbv2"
                            "sts", "wafv2")
 # The validator publishes it (1 = ready), the shifter requires it, the dashboard plots it.
 READY_METRIC_NAME = "MigrationReady"
+# The flip's DNS hold on the local target: the rehearsal's resolvers keep an answer 1 s (tools/rehearsal).
+LOCAL_DNS_HOLD_SECONDS = 5
 # Until the load balancer got its own construct (after 39b07de) these resources lived in `compute`.
 # A `moved` block per resource carries a deployed stack to the new addresses: nothing is re-created.
 LOAD_BALANCER_MOVED_FROM = {
@@ -216,13 +218,16 @@ class TapStack(TerraformStack):
             database=self.database, migration=self.migration, compute=self.compute,
             load_balancer=self.load_balancer, dns=self.dns, cutover=self.cutover)
 
-    def _reverse_slot_decoding(self) -> dict[str, str]:
+    def _reverse_slot_decoding(self) -> dict[str, object]:
         """How the driver creates the reverse slot: test_decoding as DMS reads it on AWS; locally the emulator
-        replicates with PostgreSQL's own subscriptions, which read pgoutput through a publication."""
+        replicates with PostgreSQL's own subscriptions, which read pgoutput through a publication. Locally also
+        the flip's DNS hold."""
         if self.settings.target != "local":
             return {"reverse_slot_plugin": "test_decoding"}
-        return {"reverse_slot_plugin": "pgoutput",
-                "reverse_publication": f"{self.migration.reverse_slot_name}_tables"}
+        # Locally the only resolvers are the rehearsal's clients, which honour a 1 s TTL: the flip's DNS hold is
+        # theirs (2 x 1 s, with a margin), not 2 x the alias's 60 s (docs/local-runtime.md).
+        return {"reverse_slot_plugin": "pgoutput", "reverse_publication": f"{self.migration.reverse_slot_name}_tables",
+                "dns_hold_seconds": LOCAL_DNS_HOLD_SECONDS}
 
     def _configure_provider(self) -> None:
         settings = self.settings

@@ -1,8 +1,9 @@
 """End-to-end on the local emulator, driven through the cdktf CLI as users drive it:
 `cdktf deploy --auto-approve` -> `cdktf output --outputs-file cfn-outputs/flat-outputs.json`
--> integration tests (incl. `make plan` reviews and a BASE plan) -> a second suffix deployed beside the
-first (`make deploy`'s path, with a VPN and DNS forwarding), planned, checked and destroyed
--> `cdktf destroy --auto-approve` -> nothing left -> stop the emulator. Always tears down, even on failure.
+-> the README's runbook commands (tests/integration/test_cutover_runbook.py) -> a short cutover rehearsal under
+load on the same deployment (`python -m tools.rehearsal --reuse`) -> the other integration tests (incl. `make plan`
+reviews and a BASE plan) -> a second suffix deployed beside the first (`make deploy`'s path, with a VPN and DNS
+forwarding), planned, checked and destroyed -> `cdktf destroy --auto-approve` -> nothing left -> stop the emulator. Always tears down, even on failure.
 
 Runs as its own environment (suffix `e2e`, a free port) so it never touches a
 deployment you made with `make deploy`. The cdktf CLI's own output goes to
@@ -26,6 +27,7 @@ ANSI_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 PEER_SUFFIX = "e2e-peer"
 # What the second suffix proves: it deploys beside the first, applies with no perpetual diff, and its way to
 # on-premises exists.
+RUNBOOK_TESTS = "tests/integration/test_cutover_runbook.py"
 PEER_TESTS = ["tests/integration/test_no_change_plan.py", "tests/integration/test_onprem_link.py"]
 
 
@@ -72,6 +74,22 @@ def cdktf_step(title: str, arguments: list[str], env: dict[str, str]) -> int:
     return exit_code
 
 
+def integration_and_rehearsal(python: str, env: dict[str, str]) -> list[str]:
+    """The README's runbook commands first (they start replication on the fresh deployment), then the short
+    rehearsal (it needs legacy as the writer and replication running), then every other integration test
+    (some move the routing as a flip would); returns what failed."""
+    pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    failures = []
+    if step("integration tests: the runbook's commands on the emulator", [*pytest, RUNBOOK_TESTS], env) != 0:
+        failures.append("runbook tests")
+    if step("a short cutover rehearsal under load on this deployment", [python, "-m", "tools.rehearsal", "--reuse"],
+            env) != 0:
+        failures.append("rehearsal")
+    if step("integration tests", [*pytest, "tests/integration", f"--ignore={RUNBOOK_TESTS}"], env) != 0:
+        failures.append("integration tests")
+    return failures
+
+
 def second_suffix(peer: dict[str, str], python: str) -> list[str]:
     """Deploys the second suffix beside the first (`make deploy`'s path), checks it, destroys it and checks that
     nothing of it is left while the first stays; returns what failed."""
@@ -103,9 +121,8 @@ def main() -> int:
         elif cdktf_step("write the outputs file", ["output", "--outputs-file",
                                                    str(OUTPUTS_FILE.relative_to(PROJECT_ROOT))], env) != 0:
             failures.append("outputs file")
-        elif step("integration tests", [python, "-m", "pytest", "tests/integration", "-q", "-p",
-                                        "no:cacheprovider"], env) != 0:
-            failures.append("integration tests")
+        else:
+            failures += integration_and_rehearsal(python, env)
         if "deploy" not in failures:
             failures += second_suffix(peer, python)
     finally:

@@ -122,7 +122,7 @@ class Cutover(Construct):
                  migration: Migration, database: Database, load_balancer: LoadBalancer,
                  cutover_tables: tuple[str, ...] = ("public.payments",),
                  max_pause_seconds: int = DEFAULT_MAX_PAUSE_SECONDS, reverse_slot_plugin: str = "test_decoding",
-                 reverse_publication: str | None = None) -> None:
+                 reverse_publication: str | None = None, dns_hold_seconds: int | None = None) -> None:
         super().__init__(scope, construct_id)
         self.metric_namespace = metric_namespace
         self.ready_metric_name = ready_metric_name
@@ -176,6 +176,8 @@ class Cutover(Construct):
             environment["LEGACY_TARGET_GROUP_ARN"] = legacy_group.arn
         if reverse_publication:
             environment["REVERSE_PUBLICATION"] = reverse_publication
+        if dns_hold_seconds is not None:
+            environment["DNS_HOLD_SECONDS"] = str(dns_hold_seconds)
         # Driver and rollback run the same cutover code (either may finish what the other began).
         cutover = cutover_statements(
             state_parameter_arn=self.state.arn, write_rule_arn=load_balancer.write_rule.arn,

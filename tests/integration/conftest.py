@@ -2,6 +2,12 @@
 
 They need a deployment (`make deploy`); with no outputs file they skip and say why.
 `make test` always deploys first, so in CI none skip.
+
+With a legacy system (LEGACY_ENDPOINT), the ALB sends writes to the legacy IP target until the flip:
+`legacy_stand_in` serves it locally (the rehearsal's stand-in: the payment API's code on the on-premises
+database). e2e runs test_cutover_runbook.py first (it starts forward replication through the README's
+commands), then the short rehearsal, then the other modules (tools/e2e.py); `aurora_writer` moves the
+routing only, so it comes after the rehearsal.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ import pytest
 from botocore.config import Config
 
 from lib.config import Settings, load_settings
+from tools.local_aws.client import LocalAwsControl
+from tools.rehearsal import drive
+from tools.rehearsal.run import LEGACY_PORT, LegacyStandIn
 from tools.stack import OUTPUTS_FILE, target_env
 
 
@@ -50,6 +59,22 @@ def aws(settings):
         return session.client(service, endpoint_url=endpoint, config=config)
 
     return client
+
+
+@pytest.fixture(scope="session")
+def legacy_stand_in(settings, outputs, aws):
+    """The legacy stand-in mapped as the legacy IP target's local address; None without a legacy system."""
+    if settings.target != "local" or not outputs.get("legacy_target_group_arn"):
+        yield None
+        return
+    control = LocalAwsControl(settings.local_aws_port)
+    legacy = LegacyStandIn(drive.onprem_login(control))
+    targets = aws("elbv2").describe_target_health(TargetGroupArn=outputs["legacy_target_group_arn"])[
+        "TargetHealthDescriptions"]
+    control.map_ip_targets({f"{t['Target']['Id']}:{t['Target'].get('Port', LEGACY_PORT)}": f"127.0.0.1:{legacy.port}"
+                            for t in targets})
+    yield legacy
+    legacy.close()
 
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "lib" / "lambda" / "shared"

@@ -282,7 +282,7 @@ class CutoverWorld:
         for name in ("NEW_SET_IDENTIFIER", "LEGACY_SET_IDENTIFIER", "REVERSE_SLOT_PLUGIN", "REVERSE_PUBLICATION",
                      "CUTOVER_MAX_PAUSE_SECONDS", "DRAIN_QUIET_SECONDS",
                      "IN_FLIGHT_SECONDS", "FLIP_MAX_CDC_LATENCY_SECONDS", "TAKEOVER_AFTER_SECONDS",
-                     "AWS_LAMBDA_FUNCTION_NAME", "DMS_CONTROL_SCHEMA", "READINESS_MAX_AGE_SECONDS"):
+                     "AWS_LAMBDA_FUNCTION_NAME", "DMS_CONTROL_SCHEMA", "READINESS_MAX_AGE_SECONDS", "DNS_HOLD_SECONDS"):
             monkeypatch.delenv(name, raising=False)
         for name, value in self.environment.items():
             monkeypatch.setenv(name, value)

@@ -232,6 +232,27 @@ def test_a_flip_is_refused_while_a_rollback_is_under_way(driver, cutover_world):
     assert result["refused"] is True and "a rollback is under way" in result["error"]
 
 
+def test_dns_hold_seconds_replaces_two_ttls(driver, cutover_world, monkeypatch):
+    # Where every resolver is known to keep answers briefly (the local rehearsal's clients), not 2 x 60 s.
+    world = cutover_world
+    monkeypatch.setenv("DNS_HOLD_SECONDS", "5")
+    world.ready_for_flip(held_seconds=3)
+    result = flip(driver)
+    assert result["refused"] is True and result["reasons"] == [
+        "new weight 100 held for 3 s; the flip needs 5 s (DNS_HOLD_SECONDS) so that resolvers no longer send "
+        "clients to legacy directly"], result
+    world.clock.advance(2)
+    assert flip(driver, request_id="req-2")["ok"] is True
+
+
+@pytest.mark.parametrize("value", ["-1", "3601", "soon"])
+def test_a_bad_dns_hold_is_a_configuration_error(driver, cutover_world, monkeypatch, value):
+    monkeypatch.setenv("DNS_HOLD_SECONDS", value)
+    cutover_world.ready_for_flip()
+    with pytest.raises(Exception, match=r"DNS_HOLD_SECONDS=.* is invalid: must be a number from 0 to 3600"):
+        flip(driver)
+
+
 def test_without_a_legacy_system_there_is_nothing_to_flip(driver, cutover_world, monkeypatch):
     monkeypatch.setenv("LEGACY_TARGET_GROUP_ARN", "")
     result = flip(driver)

@@ -127,6 +127,12 @@ def test_the_local_emulator_decodes_the_reverse_slot_through_a_publication():
         "pgoutput", "payments_test_reverse_tables")
 
 
+def test_a_dns_hold_given_to_the_construct_reaches_driver_and_rollback():
+    built, synthesized = built_through("cutover", cutover={"dns_hold_seconds": 5})
+    for function in (built.cutover.shifter, built.cutover.rollback):
+        assert _environment(synthesized, function)["DNS_HOLD_SECONDS"] == "5"
+
+
 def test_cutover_grants_name_the_resources_by_reference(cutover):
     built, synthesized = cutover
     migration, balancer, database = built.migration, built.load_balancer, built.database

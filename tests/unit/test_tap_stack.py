@@ -124,6 +124,19 @@ def test_local_target_points_every_service_at_loopback_and_aws_target_does_not(d
     assert "endpoints" not in aws_provider and "skip_credentials_validation" not in aws_provider
 
 
+def _cutover_function_variables(profile):
+    return [body["environment"]["variables"] for body in profile.json["resource"]["aws_lambda_function"].values()
+            if body["function_name"].endswith(("-traffic-shifter", "-rollback"))]
+
+
+def test_the_flip_s_short_dns_hold_is_the_local_target_s_only(dev, synth_all):
+    # Locally the rehearsal's resolvers keep answers 1 s; real resolvers get 2 x the records' TTL.
+    assert [variables.get("DNS_HOLD_SECONDS") for variables in _cutover_function_variables(dev)] == ["5", "5"]
+    for name, profile in synth_all.items():
+        if name != "dev" and profile.json["provider"]["aws"][0].get("endpoints") is None:
+            assert all("DNS_HOLD_SECONDS" not in variables for variables in _cutover_function_variables(profile)), name
+
+
 def test_no_credentials_in_the_synthesized_json(synth_all):
     for profile in synth_all.values():
         provider = profile.json["provider"]["aws"][0]

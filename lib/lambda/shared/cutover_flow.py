@@ -207,14 +207,14 @@ class Cutover:
         if weights["new"] != NEW_WEIGHT_FOR_FLIP or weights["legacy"] != 0:
             problems.append(f"DNS weights are new {weights['new']} / legacy {weights['legacy']}; the flip needs "
                             "new 100 so that the ALB is the only path to legacy")
-        hold = DNS_HOLD_TTLS * ops.record_ttl(new_records + legacy_records)
+        hold, rule = self._dns_hold(new_records + legacy_records)
         if state["dns_new_weight"] != NEW_WEIGHT_FOR_FLIP or not state["dns_since"]:
             problems.append("the cutover has not set the new weight to 100: run the canary to target_weight 100 "
-                            f"and wait {hold} s (2 x TTL)")
+                            f"and wait {hold:g} s ({rule})")
         else:
             held = _seconds(now, cs.parse_time(state["dns_since"]))
             if held < hold:
-                problems.append(f"new weight 100 held for {held:g} s; the flip needs {hold} s (2 x TTL) so that "
+                problems.append(f"new weight 100 held for {held:g} s; the flip needs {hold:g} s ({rule}) so that "
                                 "resolvers no longer send clients to legacy directly")
         if ops.write_rule_targets(self.aws_client, config) != [config.legacy_target_group_arn]:
             problems.append("the ALB write rule does not forward to the legacy target group")
@@ -238,6 +238,12 @@ class Cutover:
         if slot is not None and slot["active"]:
             problems.append(f"replication slot {config.slot_name} on Aurora is in use")
         return problems
+
+    def _dns_hold(self, records):
+        """(seconds the new weight must be 100 before a flip, why): 2 x the records' TTL, or DNS_HOLD_SECONDS."""
+        if self.config.dns_hold is not None:
+            return self.config.dns_hold, "DNS_HOLD_SECONDS"
+        return DNS_HOLD_TTLS * ops.record_ttl(records), "2 x TTL"
 
     def _run_flip(self, state):
         try:

@@ -12,6 +12,9 @@ Configuration (environment; `load_config` checks it and raises ConfigError namin
     CRITICAL_ALARM_PREFIX                alarms whose name starts with it block increases and the flip
     METRIC_NAMESPACE, READY_METRIC_NAME  the validator's readiness metric (1 = ready)
     READINESS_MAX_AGE_SECONDS            optional, default 900 (60..86400)
+    DNS_HOLD_SECONDS                     optional (0..3600): how long the new weight must be 100 before a flip,
+                                         instead of 2 x the records' TTL; only where every resolver is known
+                                         to honour a shorter TTL (the local rehearsal's clients)
     LEGACY_TARGET_GROUP_ARN              the legacy IP target group; empty when there is no legacy
                                          system (then Aurora is the writer from the start and the
                                          variables below are not needed)
@@ -114,6 +117,7 @@ class Config:
     drain_quiet: float = 3.0
     in_flight: float = 1.0
     takeover_after: float = 900.0
+    dns_hold: float | None = None  # seconds; None: 2 x the records' TTL
 
     @property
     def has_legacy(self):
@@ -167,7 +171,8 @@ def load_config(environ=None):
         alarm_prefix=environ["CRITICAL_ALARM_PREFIX"], namespace=environ["METRIC_NAMESPACE"],
         ready_metric=environ["READY_METRIC_NAME"],
         readiness_max_age=int(_number(environ, "READINESS_MAX_AGE_SECONDS", 900, 60, 86400)),
-        takeover_after=_number(environ, "TAKEOVER_AFTER_SECONDS", 900, 60, 3600))
+        takeover_after=_number(environ, "TAKEOVER_AFTER_SECONDS", 900, 60, 3600),
+        dns_hold=_number(environ, "DNS_HOLD_SECONDS", 0, 0, 3600) if environ.get("DNS_HOLD_SECONDS") else None)
     if has_legacy:
         config.update(_legacy_config(environ))
     return Config(**config)
