@@ -84,12 +84,20 @@ def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-def timed(command: list[str], *, cwd: Path, env: dict[str, str] | None = None,
-          output: Path | None = None, merge: bool = True) -> tuple[float, subprocess.CompletedProcess]:
+def timed(
+    command: list[str], *, cwd: Path, env: dict[str, str] | None = None, output: Path | None = None, merge: bool = True
+) -> tuple[float, subprocess.CompletedProcess]:
     """Runs command to completion; returns (wall seconds, result; stderr joins stdout when merge)."""
     start = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT if merge else subprocess.PIPE, check=False)
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge else subprocess.PIPE,
+        check=False,
+    )
     elapsed = time.perf_counter() - start
     if output is not None:
         output.write_text(result.stdout)
@@ -109,6 +117,7 @@ def seconds(value: float) -> str:
 
 
 # --- 1. cold synth --------------------------------------------------------------------
+
 
 def synth_full(outdir: Path) -> tuple[float, int]:
     """main.py itself, run from outdir so its cdktf.out lands there; returns (s, resource count)."""
@@ -141,12 +150,12 @@ def bench_synth(runs: int) -> tuple[list[Row], float]:
     return [
         Row(f"cold synth, full stack ({resources} resources, {runs_note})", seconds(full_median), "-", None),
         Row(f"cold synth, floor stack (1 aws_vpc, {runs_note})", seconds(floor_median), "-", None),
-        Row("cold synth ratio full / floor", f"{ratio:.2f}x", f"<= {SYNTH_RATIO_TARGET}x",
-            ratio <= SYNTH_RATIO_TARGET),
+        Row("cold synth ratio full / floor", f"{ratio:.2f}x", f"<= {SYNTH_RATIO_TARGET}x", ratio <= SYNTH_RATIO_TARGET),
     ], full_median
 
 
 # --- 2. unit suite --------------------------------------------------------------------
+
 
 def bench_unit_suite(cold_synth: float) -> tuple[list[Row], list[str]]:
     command = [PYTHON, "-m", "pytest", "tests/unit", "-q", "-p", "no:cacheprovider"]
@@ -155,14 +164,16 @@ def bench_unit_suite(cold_synth: float) -> tuple[list[Row], list[str]]:
     counts = re.sub(r" in [0-9.]+s.*", "", summary).strip("= ")
     log(f"unit suite: {elapsed:.2f} s ({summary})")
     ratio = elapsed / cold_synth
-    rows = [Row(f"unit suite wall time ({counts})", seconds(elapsed), "all pass", result.returncode == 0),
-            Row("unit suite / one cold synth", f"{ratio:.2f}x", f"<= {SUITE_RATIO_TARGET}x",
-                ratio <= SUITE_RATIO_TARGET)]
+    rows = [
+        Row(f"unit suite wall time ({counts})", seconds(elapsed), "all pass", result.returncode == 0),
+        Row("unit suite / one cold synth", f"{ratio:.2f}x", f"<= {SUITE_RATIO_TARGET}x", ratio <= SUITE_RATIO_TARGET),
+    ]
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", result.stdout, re.MULTILINE)
     return rows, [f"unit suite exit {result.returncode}; failing: {test}" for test in failed]
 
 
 # --- 3. Lambda packages -----------------------------------------------------------------
+
 
 def import_seconds(probe: str, package_dir: Path) -> float:
     """Seconds the probe reports; -B: no __pycache__ written, compiled as on a cold start."""
@@ -184,22 +195,37 @@ def bench_lambdas(runs: int) -> list[Row]:
             package = build_package(function_dir, Path(tmp) / "zips")
             size = package.size
             try:
-                imported = statistics.median(import_packaged_handler(package.path, Path(tmp)).seconds
-                                             for _ in range(runs))
+                imported = statistics.median(
+                    import_packaged_handler(package.path, Path(tmp)).seconds for _ in range(runs)
+                )
             except HandlerImportError as error:
                 raise BenchError(str(error)) from None
             log(f"lambda {function_dir.name}: {size} B, import {imported * 1000:.0f} ms")
-            rows.append(Row(f"{function_dir.name}.zip size", f"{size / 1024:.1f} KB",
-                            f"<= {ZIP_BYTES_TARGET // 1024} KB", size <= ZIP_BYTES_TARGET))
-            rows.append(Row(f"{function_dir.name} handler import (median of {runs})", seconds(imported),
-                            f"<= {IMPORT_SECONDS_TARGET * 1000:.0f} ms", imported <= IMPORT_SECONDS_TARGET))
+            rows.append(
+                Row(
+                    f"{function_dir.name}.zip size",
+                    f"{size / 1024:.1f} KB",
+                    f"<= {ZIP_BYTES_TARGET // 1024} KB",
+                    size <= ZIP_BYTES_TARGET,
+                )
+            )
+            rows.append(
+                Row(
+                    f"{function_dir.name} handler import (median of {runs})",
+                    seconds(imported),
+                    f"<= {IMPORT_SECONDS_TARGET * 1000:.0f} ms",
+                    imported <= IMPORT_SECONDS_TARGET,
+                )
+            )
     boto3_floor = statistics.median(import_seconds(BOTO3_PROBE, functions[0]) for _ in range(runs))
-    rows.append(Row(f"for reference: `import boto3, botocore.config` alone (median of {runs})",
-                    seconds(boto3_floor), "-", None))
+    rows.append(
+        Row(f"for reference: `import boto3, botocore.config` alone (median of {runs})", seconds(boto3_floor), "-", None)
+    )
     return rows
 
 
 # --- 4. emulator round trip ---------------------------------------------------------------
+
 
 def make_sandbox(root: Path) -> Path:
     """A copy of the working tree (tracked + untracked, not ignored files).
@@ -208,8 +234,12 @@ def make_sandbox(root: Path) -> Path:
     cfn-outputs/ at fixed paths under the project; in a copy, the benchmark's
     deploy/destroy/down cannot touch another deployment's emulator or files.
     """
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=PROJECT_ROOT, capture_output=True, check=True).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
     sandbox = root / "project"
     for name in filter(None, listed.decode().split("\0")):
         source = PROJECT_ROOT / name
@@ -241,52 +271,82 @@ def bench_emulator() -> tuple[list[Row], list[str]]:
             checked("terraform state list", listed)
             in_state = len(listed[1].stdout.split())
             log(f"emulator deploy: {elapsed:.1f} s, {in_state} in state")
-            rows.append(Row(f"deploy: synth + emulator + init + apply ({added.group(1) if added else '?'} "
-                            f"added, {in_state} in state)", seconds(elapsed), "-", None))
+            rows.append(
+                Row(
+                    f"deploy: synth + emulator + init + apply ({added.group(1) if added else '?'} "
+                    f"added, {in_state} in state)",
+                    seconds(elapsed),
+                    "-",
+                    None,
+                )
+            )
 
             elapsed, result = timed([*stack, "plan"], cwd=sandbox, env=env, output=logs / "plan.log")
             if result.returncode not in (0, 3):  # 3: the plan summary flags a dangerous change
                 checked("tools.stack plan", (elapsed, result))
             reused = "is up to date" in result.stdout and "terraform init: up to date" in result.stdout
-            log(f"emulator plan command: {elapsed:.1f} s (exit {result.returncode}, synth and init "
-                f"{'reused' if reused else 'run again'})")
-            rows.append(Row(f"no-change `make plan` after deploy (`tools.stack plan`: synth and init "
-                            f"{'reused' if reused else 'RUN AGAIN'}, plan, summary; exit {result.returncode})",
-                            seconds(elapsed), f"<= {MAKE_PLAN_SECONDS_TARGET:.0f} s",
-                            elapsed <= MAKE_PLAN_SECONDS_TARGET and reused))
+            log(
+                f"emulator plan command: {elapsed:.1f} s (exit {result.returncode}, synth and init "
+                f"{'reused' if reused else 'run again'})"
+            )
+            rows.append(
+                Row(
+                    f"no-change `make plan` after deploy (`tools.stack plan`: synth and init "
+                    f"{'reused' if reused else 'RUN AGAIN'}, plan, summary; exit {result.returncode})",
+                    seconds(elapsed),
+                    f"<= {MAKE_PLAN_SECONDS_TARGET:.0f} s",
+                    elapsed <= MAKE_PLAN_SECONDS_TARGET and reused,
+                )
+            )
 
             plan_args = ["plan", "-input=false", "-no-color", "-lock=false", "-detailed-exitcode"]
-            elapsed, result = timed([*terraform, *plan_args], cwd=sandbox, env=tf_env,
-                                    output=logs / "terraform-plan.log")
+            elapsed, result = timed(
+                [*terraform, *plan_args], cwd=sandbox, env=tf_env, output=logs / "terraform-plan.log"
+            )
             if result.returncode not in (0, 2):
                 checked("terraform plan", (elapsed, result))
             changes = re.search(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy", result.stdout)
             drift = "no changes" if result.returncode == 0 else (changes.group(0) if changes else "changes")
             log(f"emulator terraform plan: {elapsed:.1f} s ({drift})")
-            rows.append(Row(f"plan after apply: terraform plan alone ({drift})", seconds(elapsed),
-                            f"<= {PLAN_SECONDS_TARGET:.0f} s", elapsed <= PLAN_SECONDS_TARGET))
-            notes += [f"plan right after apply wants: {change}"
-                      for change in re.findall(r"^\s*# (\S+ will be .+|\S+ must be .+)$", result.stdout, re.M)]
+            rows.append(
+                Row(
+                    f"plan after apply: terraform plan alone ({drift})",
+                    seconds(elapsed),
+                    f"<= {PLAN_SECONDS_TARGET:.0f} s",
+                    elapsed <= PLAN_SECONDS_TARGET,
+                )
+            )
+            notes += [
+                f"plan right after apply wants: {change}"
+                for change in re.findall(r"^\s*# (\S+ will be .+|\S+ must be .+)$", result.stdout, re.M)
+            ]
 
             elapsed, result = timed([*stack, "destroy"], cwd=sandbox, env=env, output=logs / "destroy.log")
             checked("tools.stack destroy", (elapsed, result))
             destroyed = re.search(r"Destroy complete! Resources: (\d+) destroyed", result.stdout)
             log(f"emulator destroy: {elapsed:.1f} s")
-            rows.append(Row(f"destroy: synth + init + destroy ({destroyed.group(1) if destroyed else '?'} "
-                            "destroyed)", seconds(elapsed), "-", None))
+            rows.append(
+                Row(
+                    f"destroy: synth + init + destroy ({destroyed.group(1) if destroyed else '?'} destroyed)",
+                    seconds(elapsed),
+                    "-",
+                    None,
+                )
+            )
         finally:
-            down = subprocess.run([*stack, "down"], cwd=sandbox, env=env, text=True, capture_output=True,
-                                  check=False)
+            down = subprocess.run([*stack, "down"], cwd=sandbox, env=env, text=True, capture_output=True, check=False)
             log(f"emulator down: {(down.stdout + down.stderr).strip() or down.returncode}")
     return rows, notes
 
 
 # --- 5. the long rehearsal ------------------------------------------------------------------
 
+
 def bench_rehearsal() -> list[Row]:
     """The cutover under a heavier load on its own emulator, and the warm throughput through the ALB."""
-    elapsed, result = timed([PYTHON, "-m", "tools.rehearsal", "--bench", "--report-dir", str(REHEARSAL_DIR)],
-                            cwd=PROJECT_ROOT, output=None)
+    elapsed, result = timed(
+        [PYTHON, "-m", "tools.rehearsal", "--bench", "--report-dir", str(REHEARSAL_DIR)], cwd=PROJECT_ROOT, output=None
+    )
     (PROJECT_ROOT / "build" / "logs").mkdir(parents=True, exist_ok=True)
     (PROJECT_ROOT / "build" / "logs" / "bench-rehearsal.log").write_text(result.stdout)
     figures_file = REHEARSAL_DIR / "figures.json"
@@ -295,22 +355,47 @@ def bench_rehearsal() -> list[Row]:
         raise BenchError(f"the rehearsal wrote no figures (exit {result.returncode})")
     figures = json.loads(figures_file.read_text())
     log(f"rehearsal: {elapsed:.0f} s, exit {result.returncode}")
-    rows = [Row("rehearsal (deploy, flip, rollback under load, destroy): every invariant held", seconds(elapsed),
-                "0 lost, 0 doubled, 0 failed", figures["passed"])]
+    rows = [
+        Row(
+            "rehearsal (deploy, flip, rollback under load, destroy): every invariant held",
+            seconds(elapsed),
+            "0 lost, 0 doubled, 0 failed",
+            figures["passed"],
+        )
+    ]
     rows += [Row(f"rehearsal: {item['name']}", item["measured"], "-", item["held"]) for item in figures["invariants"]]
-    rows.append(Row(f"rehearsal: {figures['requests']} requests, latency p50 / p99 (all paths, through the flips)",
-                    f"{figures['p50_ms']:.0f} ms / {figures['p99_ms']:.0f} ms", "-", None))
+    rows.append(
+        Row(
+            f"rehearsal: {figures['requests']} requests, latency p50 / p99 (all paths, through the flips)",
+            f"{figures['p50_ms']:.0f} ms / {figures['p99_ms']:.0f} ms",
+            "-",
+            None,
+        )
+    )
     throughput = figures.get("throughput")
     if throughput:
-        rows.append(Row(f"payments/s through ALB -> Lambda -> Data API -> PostgreSQL, warm ({throughput['clients']} "
-                        f"clients, {throughput['seconds']:g} s)", f"{throughput['payments_per_second']:.1f}",
-                        f">= {THROUGHPUT_TARGET:g}", throughput["payments_per_second"] >= THROUGHPUT_TARGET))
-        rows.append(Row("write latency p99 through the ALB, warm", f"{throughput['p99_ms']:.0f} ms",
-                        f"< {P99_MS_TARGET:g} ms", throughput["p99_ms"] < P99_MS_TARGET))
+        rows.append(
+            Row(
+                f"payments/s through ALB -> Lambda -> Data API -> PostgreSQL, warm ({throughput['clients']} "
+                f"clients, {throughput['seconds']:g} s)",
+                f"{throughput['payments_per_second']:.1f}",
+                f">= {THROUGHPUT_TARGET:g}",
+                throughput["payments_per_second"] >= THROUGHPUT_TARGET,
+            )
+        )
+        rows.append(
+            Row(
+                "write latency p99 through the ALB, warm",
+                f"{throughput['p99_ms']:.0f} ms",
+                f"< {P99_MS_TARGET:g} ms",
+                throughput["p99_ms"] < P99_MS_TARGET,
+            )
+        )
     return rows
 
 
 # --- report -------------------------------------------------------------------------------
+
 
 def first_line(command: list[str]) -> str:
     try:
@@ -322,8 +407,10 @@ def first_line(command: list[str]) -> str:
 
 def machine() -> list[tuple[str, str]]:
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
-                  if line.startswith("model name")), platform.processor() or "unknown")
+    model = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
+        platform.processor() or "unknown",
+    )
     meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
     total = re.search(r"MemTotal:\s+(\d+) kB", meminfo)
     load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
@@ -352,7 +439,7 @@ BY_HAND = "## Measured by hand"
 def kept_section() -> str:
     """The part of results.md that is not this run's (`make test` timings and the like), kept as it is."""
     text = RESULTS.read_text() if RESULTS.exists() else ""
-    return "\n" + text[text.index(BY_HAND):] if BY_HAND in text else ""
+    return "\n" + text[text.index(BY_HAND) :] if BY_HAND in text else ""
 
 
 def render_markdown(rows: list[Row], host: list[tuple[str, str]], notes: list[str], command: str) -> str:

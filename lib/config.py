@@ -32,14 +32,37 @@ ROUTE53_METRICS_REGION = "us-east-1"
 # names are limited to 32 characters).
 SUFFIX_MAX_LENGTH = 16
 # Values CloudWatch Logs accepts for retention_in_days.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-                      1096, 1827, 2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 PROD_MIN_LOG_RETENTION_DAYS = 365
 # A version this close to (or past) its date in the release tables gets a warning at synth.
 VERSION_WARNING_DAYS = 60
 
 
 # --- published engine versions (documentation; the deploy preflight asks AWS itself) ------
+
 
 @dataclass(frozen=True)
 class EngineRelease:
@@ -87,8 +110,7 @@ AURORA_POSTGRES_RELEASES = (
 
 
 def _open_versions(releases: tuple[EngineRelease, ...]) -> tuple[str, ...]:
-    return tuple(release.version for release in releases
-                 if release.closes is None or release.closes > RELEASES_READ_ON)
+    return tuple(release.version for release in releases if release.closes is None or release.closes > RELEASES_READ_ON)
 
 
 AURORA_POSTGRES_VERSIONS = _open_versions(AURORA_POSTGRES_RELEASES)
@@ -118,7 +140,8 @@ DMS_INSTANCE_CLASSES = tuple(f"dms.{family}.{size}" for family, sizes in _DMS_SI
 # Reserved: PostgreSQL 15 pg_get_keywords() with catcode R (reserved) and T (reserved, can be a
 # function or type name); both are syntax errors in CREATE DATABASE (checked on PostgreSQL 15.18).
 # https://www.postgresql.org/docs/15/sql-keywords-appendix.html
-POSTGRES_RESERVED_WORDS = frozenset("""
+POSTGRES_RESERVED_WORDS = frozenset(
+    """
     all analyse analyze and any array as asc asymmetric both case cast check collate column constraint
     create current_catalog current_date current_role current_time current_timestamp current_user default
     deferrable desc distinct do else end except false fetch for foreign from grant group having in initially
@@ -127,7 +150,8 @@ POSTGRES_RESERVED_WORDS = frozenset("""
     user using variadic when where window with
     authorization binary collation concurrently cross current_schema freeze full ilike inner is isnull join
     left like natural notnull outer overlaps right similar tablesample verbose
-""".split())
+""".split()
+)
 # Databases every Aurora PostgreSQL cluster already has.
 EXISTING_DATABASES = frozenset({"postgres", "template0", "template1", "rdsadmin"})
 
@@ -137,19 +161,22 @@ RFC1918_NETWORKS = tuple(ipaddress.IPv4Network(block) for block in ("10.0.0.0/8"
 RFC6598_NETWORK = ipaddress.IPv4Network("100.64.0.0/10")
 # Addresses that are neither RFC 1918 nor reachable from the internet, named for the refusal.
 # Python's is_global calls multicast global, so this list is checked first.
-UNROUTABLE_NETWORKS = tuple((ipaddress.IPv4Network(block), name) for block, name in (
-    ("0.0.0.0/8", "'this network' / unspecified (RFC 1122)"),
-    ("127.0.0.0/8", "loopback"),
-    ("169.254.0.0/16", "link-local"),
-    ("100.64.0.0/10", "carrier-grade NAT shared space (RFC 6598)"),
-    ("192.0.0.0/24", "IETF protocol assignments (RFC 6890)"),
-    ("192.0.2.0/24", "documentation TEST-NET-1 (RFC 5737)"),
-    ("198.51.100.0/24", "documentation TEST-NET-2 (RFC 5737)"),
-    ("203.0.113.0/24", "documentation TEST-NET-3 (RFC 5737)"),
-    ("198.18.0.0/15", "benchmarking (RFC 2544)"),
-    ("224.0.0.0/4", "multicast"),
-    ("240.0.0.0/4", "reserved (RFC 1112), incl. broadcast"),
-))
+UNROUTABLE_NETWORKS = tuple(
+    (ipaddress.IPv4Network(block), name)
+    for block, name in (
+        ("0.0.0.0/8", "'this network' / unspecified (RFC 1122)"),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link-local"),
+        ("100.64.0.0/10", "carrier-grade NAT shared space (RFC 6598)"),
+        ("192.0.0.0/24", "IETF protocol assignments (RFC 6890)"),
+        ("192.0.2.0/24", "documentation TEST-NET-1 (RFC 5737)"),
+        ("198.51.100.0/24", "documentation TEST-NET-2 (RFC 5737)"),
+        ("203.0.113.0/24", "documentation TEST-NET-3 (RFC 5737)"),
+        ("198.18.0.0/15", "benchmarking (RFC 2544)"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved (RFC 1112), incl. broadcast"),
+    )
+)
 
 # Zone names a private hosted zone must not take: a zone for one of these, associated with the
 # VPC, shadows the public names of AWS endpoints for everything in the VPC (Lambda could no
@@ -206,9 +233,12 @@ def _botocore_data(name: str) -> dict:
 @lru_cache(maxsize=4)
 def _regions_by_partition(service: str) -> dict[str, str]:
     """Region -> partition for every region where botocore's endpoint data lists `service`."""
-    return {region: partition["partition"] for partition in _botocore_data("endpoints")["partitions"]
-            for region in partition["services"].get(service, {}).get("endpoints", {})
-            if region in partition["regions"]}
+    return {
+        region: partition["partition"]
+        for partition in _botocore_data("endpoints")["partitions"]
+        for region in partition["services"].get(service, {}).get("endpoints", {})
+        if region in partition["regions"]
+    }
 
 
 @lru_cache(maxsize=1)
@@ -225,6 +255,7 @@ def region_partition(region: str) -> str:
 
 
 # --- errors ------------------------------------------------------------------------------
+
 
 class ConfigError(ValueError):
     """A setting has a value that is not allowed."""
@@ -357,8 +388,10 @@ class Pattern(Parser):
 
 
 class Suffix(Parser):
-    allowed = (f"1-{SUFFIX_MAX_LENGTH} lowercase letters or digits, optionally joined by single hyphens "
-               "(it goes into ALB names limited to 32 characters)")
+    allowed = (
+        f"1-{SUFFIX_MAX_LENGTH} lowercase letters or digits, optionally joined by single hyphens "
+        "(it goes into ALB names limited to 32 characters)"
+    )
 
     def parse(self, text: str) -> str:
         if len(text) > SUFFIX_MAX_LENGTH or not re.match(r"^[a-z0-9]+(-[a-z0-9]+)*$", text):
@@ -410,8 +443,9 @@ def _dns_name_problem(name: str) -> str | None:
     labels = name.split(".")
     bad = next((label for label in labels if not _DNS_LABEL.match(label)), None)
     if bad is not None:
-        return (f"label {bad!r} is not 1-63 letters, digits or inner hyphens" if bad
-                else "a DNS name has no empty labels")
+        return (
+            f"label {bad!r} is not 1-63 letters, digits or inner hyphens" if bad else "a DNS name has no empty labels"
+        )
     if labels[-1].isdigit():
         return "the last label of a host name is not all digits (that would be an IP address)"
     return None
@@ -445,11 +479,14 @@ class ZoneName(Parser):
         problem = _dns_name_problem(name) or (None if "." in name else "a zone name has at least two labels")
         if problem:
             raise _Invalid(f"must be {self.allowed}: {problem}")
-        reserved = next((suffix for suffix in _aws_endpoint_suffixes()
-                         if name == suffix or name.endswith("." + suffix)), None)
+        reserved = next(
+            (suffix for suffix in _aws_endpoint_suffixes() if name == suffix or name.endswith("." + suffix)), None
+        )
         if reserved:
-            raise _Invalid(f"{name} lies under the AWS service domain {reserved}: a private zone there would "
-                           "shadow AWS endpoints for everything in the VPC")
+            raise _Invalid(
+                f"{name} lies under the AWS service domain {reserved}: a private zone there would "
+                "shadow AWS endpoints for everything in the VPC"
+            )
         return name
 
 
@@ -464,8 +501,10 @@ class RecordLabel(Parser):
 
 
 class LegacyEndpoint(Parser):
-    allowed = ("a DNS host name, or a comma-separated list of distinct IPv4 addresses that are all private "
-               "(RFC 1918: reached over the VPN, no health check) or all globally routable (health-checked)")
+    allowed = (
+        "a DNS host name, or a comma-separated list of distinct IPv4 addresses that are all private "
+        "(RFC 1918: reached over the VPN, no health check) or all globally routable (health-checked)"
+    )
 
     def parse(self, text: str) -> str:
         parts = [part.strip() for part in text.split(",")]
@@ -482,25 +521,31 @@ class LegacyEndpoint(Parser):
         if duplicates:
             raise _Invalid(f"lists {', '.join(duplicates)} more than once: one record holds distinct addresses")
         if len({legacy_address_is_private(address) for address in addresses}) > 1:
-            raise _Invalid("mixes private (RFC 1918) and globally routable addresses: one record has one "
-                           "reachability class (private ones get no health check, global ones do)")
+            raise _Invalid(
+                "mixes private (RFC 1918) and globally routable addresses: one record has one "
+                "reachability class (private ones get no health check, global ones do)"
+            )
         return ",".join(map(str, addresses))
 
     @staticmethod
     def _address(part: str, *, in_list: bool) -> ipaddress.IPv4Address:
         address = _as_ipv4(part)
         if address is None and in_list:
-            raise _Invalid(f"{part!r} is not an IPv4 address: a list holds IPv4 addresses only "
-                           "(a host name stands alone)")
+            raise _Invalid(
+                f"{part!r} is not an IPv4 address: a list holds IPv4 addresses only (a host name stands alone)"
+            )
         if address is None:
-            raise _Invalid(f"{part!r} is neither an IPv4 address nor a host name (a host name's last label "
-                           "is not all digits)")
+            raise _Invalid(
+                f"{part!r} is neither an IPv4 address nor a host name (a host name's last label is not all digits)"
+            )
         if legacy_address_is_private(address):
             return address
         reason = unroutable_reason(address)
         if reason:
-            raise _Invalid(f"{address} is {reason}: neither private (RFC 1918, reached over the VPN) nor "
-                           "globally routable (health-checked from the internet)")
+            raise _Invalid(
+                f"{address} is {reason}: neither private (RFC 1918, reached over the VPN) nor "
+                "globally routable (health-checked from the internet)"
+            )
         return address
 
 
@@ -522,8 +567,10 @@ class PrivateAddressList(Parser):
     https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#target-type
     """
 
-    allowed = ("a comma-separated list of 1-6 distinct private IPv4 addresses (RFC 1918, or RFC 6598 shared "
-               "space 100.64.0.0/10): ALB IP targets outside the VPC must be private")
+    allowed = (
+        "a comma-separated list of 1-6 distinct private IPv4 addresses (RFC 1918, or RFC 6598 shared "
+        "space 100.64.0.0/10): ALB IP targets outside the VPC must be private"
+    )
 
     def parse(self, text: str) -> tuple[str, ...]:
         parts = [part.strip() for part in text.split(",")]
@@ -589,13 +636,18 @@ class AddressList(Parser):
 
 
 class ZoneIds(Parser):
-    allowed = (f"{ZONE_COUNT} distinct Availability Zone ids of the region, comma-separated, such as "
-               "use1-az1,use1-az2,use1-az4 (`aws ec2 describe-availability-zones` lists them)")
+    allowed = (
+        f"{ZONE_COUNT} distinct Availability Zone ids of the region, comma-separated, such as "
+        "use1-az1,use1-az2,use1-az4 (`aws ec2 describe-availability-zones` lists them)"
+    )
 
     def parse(self, text: str) -> tuple[str, ...]:
         ids = tuple(part.strip().lower() for part in text.split(","))
-        if (len(ids) != ZONE_COUNT or len(set(ids)) != ZONE_COUNT
-                or not all(re.match(r"^[a-z]+[0-9]+-az[0-9]+$", zone_id) for zone_id in ids)):
+        if (
+            len(ids) != ZONE_COUNT
+            or len(set(ids)) != ZONE_COUNT
+            or not all(re.match(r"^[a-z]+[0-9]+-az[0-9]+$", zone_id) for zone_id in ids)
+        ):
             raise _Invalid(f"must be {self.allowed}")
         return ids
 
@@ -604,8 +656,10 @@ class ZoneIds(Parser):
 
 
 class BgpAsn(Parser):
-    allowed = ("a BGP ASN from 1 to 2147483647 (a private one, 64512-65534, unless you own a public one), "
-               f"not one AWS reserves ({', '.join(map(str, AWS_RESERVED_ASNS))})")
+    allowed = (
+        "a BGP ASN from 1 to 2147483647 (a private one, 64512-65534, unless you own a public one), "
+        f"not one AWS reserves ({', '.join(map(str, AWS_RESERVED_ASNS))})"
+    )
 
     def parse(self, text: str) -> int:
         if not _ASCII_INT.match(text) or not 1 <= int(text) <= 2147483647 or int(text) in AWS_RESERVED_ASNS:
@@ -614,38 +668,54 @@ class BgpAsn(Parser):
 
 
 class BucketName(Parser):
-    allowed = ("an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a "
-               "letter or digit, no '..', not an IP address, no reserved prefix (xn--, sthree-, amzn-s3-demo-) "
-               "or suffix (-s3alias, --ol-s3, .mrap, --x-s3, --table-s3)")
+    allowed = (
+        "an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a "
+        "letter or digit, no '..', not an IP address, no reserved prefix (xn--, sthree-, amzn-s3-demo-) "
+        "or suffix (-s3alias, --ol-s3, .mrap, --x-s3, --table-s3)"
+    )
 
     def parse(self, text: str) -> str:
-        if (not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", text) or ".." in text or _as_ipv4(text)
-                or text.startswith(S3_RESERVED_PREFIXES) or text.endswith(S3_RESERVED_SUFFIXES)):
+        if (
+            not re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", text)
+            or ".." in text
+            or _as_ipv4(text)
+            or text.startswith(S3_RESERVED_PREFIXES)
+            or text.endswith(S3_RESERVED_SUFFIXES)
+        ):
             raise _Invalid(f"must be {self.allowed}")
         return text
 
 
 class S3ObjectUri(Parser):
-    allowed = ("an S3 object URI s3://<bucket>/<key>: a valid bucket name, then a key of 1-1024 bytes "
-               "without control characters that does not end with '/'")
+    allowed = (
+        "an S3 object URI s3://<bucket>/<key>: a valid bucket name, then a key of 1-1024 bytes "
+        "without control characters that does not end with '/'"
+    )
 
     def parse(self, text: str) -> str:
         if not text.startswith("s3://"):
             raise _Invalid(f"must be {self.allowed}")
-        bucket, slash, key = text[len("s3://"):].partition("/")
+        bucket, slash, key = text[len("s3://") :].partition("/")
         try:
             BucketName().parse(bucket)
         except _Invalid:
             raise _Invalid(f"bucket {bucket!r} is not an S3 bucket name; must be {self.allowed}") from None
-        if not slash or not key or len(key.encode()) > 1024 or key.endswith("/") or \
-                any(ord(char) < 32 or ord(char) == 127 for char in key):
+        if (
+            not slash
+            or not key
+            or len(key.encode()) > 1024
+            or key.endswith("/")
+            or any(ord(char) < 32 or ord(char) == 127 for char in key)
+        ):
             raise _Invalid(f"key {key!r} is not an object key; must be {self.allowed}")
         return text
 
 
 class DatabaseName(Parser):
-    allowed = ("a lowercase PostgreSQL database name: a letter, then letters, digits or _, at most 63 "
-               "characters, not a PostgreSQL reserved word, not postgres/template0/template1/rdsadmin")
+    allowed = (
+        "a lowercase PostgreSQL database name: a letter, then letters, digits or _, at most 63 "
+        "characters, not a PostgreSQL reserved word, not postgres/template0/template1/rdsadmin"
+    )
 
     def parse(self, text: str) -> str:
         # RDS also accepts upper case, but PostgreSQL folds unquoted names: lowercase only,
@@ -660,8 +730,10 @@ class DatabaseName(Parser):
 
 
 class TableMappings(Parser):
-    allowed = ("a comma-separated list of schema.table patterns (letters, digits, _ and the % wildcard), "
-               "e.g. public.%,billing.invoices")
+    allowed = (
+        "a comma-separated list of schema.table patterns (letters, digits, _ and the % wildcard), "
+        "e.g. public.%,billing.invoices"
+    )
 
     def parse(self, text: str) -> tuple[str, ...]:
         entries = tuple(part.strip() for part in text.split(",") if part.strip())
@@ -679,8 +751,12 @@ class Email(Parser):
     def parse(self, text: str) -> str:
         local, at, domain = text.rpartition("@")
         domain = domain.lower().removesuffix(".")
-        local_ok = re.match(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}$", local) and ".." not in local \
-            and not local.startswith(".") and not local.endswith(".")
+        local_ok = (
+            re.match(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}$", local)
+            and ".." not in local
+            and not local.startswith(".")
+            and not local.endswith(".")
+        )
         tld = domain.rsplit(".", 1)[-1]
         if not (at and local_ok and "." in domain and not _dns_name_problem(domain) and tld.isalpha()):
             raise _Invalid(f"must be {self.allowed}")
@@ -701,8 +777,10 @@ class EngineVersion(Parser):
         if release is None:
             raise _Invalid(f"must be {self.allowed}")
         if release.version not in _open_versions(self.releases):
-            raise _Invalid(f"{text} is past its {self.closes_meaning}, {release.closes} (release table read "
-                           f"{RELEASES_READ_ON}); must be {self.allowed}")
+            raise _Invalid(
+                f"{text} is past its {self.closes_meaning}, {release.closes} (release table read "
+                f"{RELEASES_READ_ON}); must be {self.allowed}"
+            )
         return text
 
 
@@ -711,8 +789,9 @@ class DmsInstanceClass(Parser):
 
     def parse(self, text: str) -> str:
         if text not in DMS_INSTANCE_CLASSES:
-            raise _Invalid(f"must be {self.allowed} (e.g. dms.r5.large; the list is DMS_INSTANCE_CLASSES "
-                           "in lib/config.py)")
+            raise _Invalid(
+                f"must be {self.allowed} (e.g. dms.r5.large; the list is DMS_INSTANCE_CLASSES in lib/config.py)"
+            )
         return text
 
 
@@ -722,6 +801,7 @@ _SECRET_ARN = re.compile(r"^arn:(aws[a-z-]*):secretsmanager:([a-z0-9-]+):[0-9]{1
 
 
 # --- the spec table -----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Derived:
@@ -777,197 +857,297 @@ class Settings:
     a Derived default may read any setting above it."""
 
     environment: str = setting(
-        "ENVIRONMENT", Choice(PROFILES), dev="dev", prod="prod",
-        description="profile: picks every default in the prod column")
+        "ENVIRONMENT",
+        Choice(PROFILES),
+        dev="dev",
+        prod="prod",
+        description="profile: picks every default in the prod column",
+    )
     environment_suffix: str = setting(
-        "ENVIRONMENT_SUFFIX", Suffix(), dev="dev", prod="prod",
-        description="suffix of every name (`payments-<suffix>-…`) and of the stack and its state")
-    aws_region: str = setting(
-        "AWS_REGION", Region("dms"), dev="us-east-1",
-        description="region of every resource")
+        "ENVIRONMENT_SUFFIX",
+        Suffix(),
+        dev="dev",
+        prod="prod",
+        description="suffix of every name (`payments-<suffix>-…`) and of the stack and its state",
+    )
+    aws_region: str = setting("AWS_REGION", Region("dms"), dev="us-east-1", description="region of every resource")
     availability_zone_ids: tuple[str, ...] | None = setting(
-        "AVAILABILITY_ZONE_IDS", ZoneIds(),
-        dev=Derived("per region in `DEFAULT_ZONE_IDS` (lib/config.py), e.g. `use1-az6,use1-az1,use1-az2` in "
-                    "us-east-1; required in other regions", lambda s: DEFAULT_ZONE_IDS.get(s["aws_region"])),
+        "AVAILABILITY_ZONE_IDS",
+        ZoneIds(),
+        dev=Derived(
+            "per region in `DEFAULT_ZONE_IDS` (lib/config.py), e.g. `use1-az6,use1-az1,use1-az2` in "
+            "us-east-1; required in other regions",
+            lambda s: DEFAULT_ZONE_IDS.get(s["aws_region"]),
+        ),
         description="the zones of the subnets, Aurora and DMS, by zone id (names differ per account); pinned, so "
-                    "a change in the region's zone list never moves a deployed resource")
+        "a change in the region's zone list never moves a deployed resource",
+    )
     target: str = setting(
-        "TARGET", Choice(TARGETS), dev="local",
-        description="`local` (emulator on 127.0.0.1) or `aws` (real account; needs `CERTIFICATE_ARN`)")
+        "TARGET",
+        Choice(TARGETS),
+        dev="local",
+        description="`local` (emulator on 127.0.0.1) or `aws` (real account; needs `CERTIFICATE_ARN`)",
+    )
     local_aws_port: int = setting(
-        "LOCAL_AWS_PORT", Integer(1024, 65535), dev=4566,
-        description="emulator port on the local target")
+        "LOCAL_AWS_PORT", Integer(1024, 65535), dev=4566, description="emulator port on the local target"
+    )
     vpc_cidr: str = setting(
-        "VPC_CIDR", Network(16, 20, rfc1918_only=True), dev="10.40.0.0/16",
-        description="VPC range, split into 9 subnets")
+        "VPC_CIDR",
+        Network(16, 20, rfc1918_only=True),
+        dev="10.40.0.0/16",
+        description="VPC range, split into 9 subnets",
+    )
     onprem_cidr: str = setting(
-        "ONPREM_CIDR", Network(8, 28), dev="192.168.0.0/16",
-        description="on-premises network; DMS may reach PostgreSQL there, nothing else; must not overlap `VPC_CIDR`")
+        "ONPREM_CIDR",
+        Network(8, 28),
+        dev="192.168.0.0/16",
+        description="on-premises network; DMS may reach PostgreSQL there, nothing else; must not overlap `VPC_CIDR`",
+    )
     nat_gateways: int = setting(
-        "NAT_GATEWAYS", Integer(1, 3), dev=1, prod=3,
-        description="NAT gateways; private route tables spread over them")
+        "NAT_GATEWAYS", Integer(1, 3), dev=1, prod=3, description="NAT gateways; private route tables spread over them"
+    )
     log_retention_days: int = setting(
-        "LOG_RETENTION_DAYS", OneOfNumbers(LOG_RETENTION_DAYS), dev=365, prod=2557,
-        description=f"CloudWatch Logs retention (prod: at least {PROD_MIN_LOG_RETENTION_DAYS})")
+        "LOG_RETENTION_DAYS",
+        OneOfNumbers(LOG_RETENTION_DAYS),
+        dev=365,
+        prod=2557,
+        description=f"CloudWatch Logs retention (prod: at least {PROD_MIN_LOG_RETENTION_DAYS})",
+    )
     state_bucket: str | None = setting(
-        "TERRAFORM_STATE_BUCKET", BucketName(), dev=None,
-        description="S3 backend bucket (encrypted, lock file); local state when unset")
+        "TERRAFORM_STATE_BUCKET",
+        BucketName(),
+        dev=None,
+        description="S3 backend bucket (encrypted, lock file); local state when unset",
+    )
     state_bucket_region: str = setting(
-        "TERRAFORM_STATE_BUCKET_REGION", Region("s3"), dev=Derived("`AWS_REGION`", lambda s: s["aws_region"]),
-        description="region of the state bucket")
-    cost_center: str = setting(
-        "COST_CENTER", _TAG_VALUE, dev="payments-platform",
-        description="cost-allocation tag")
-    owner: str = setting(
-        "OWNER", _TAG_VALUE, dev="platform-team",
-        description="owner tag")
+        "TERRAFORM_STATE_BUCKET_REGION",
+        Region("s3"),
+        dev=Derived("`AWS_REGION`", lambda s: s["aws_region"]),
+        description="region of the state bucket",
+    )
+    cost_center: str = setting("COST_CENTER", _TAG_VALUE, dev="payments-platform", description="cost-allocation tag")
+    owner: str = setting("OWNER", _TAG_VALUE, dev="platform-team", description="owner tag")
     deletion_protection: bool = setting(
-        "DELETION_PROTECTION", Boolean(), dev=False, prod=True,
-        description="deletion protection of Aurora and the ALB (prod: must stay true)")
+        "DELETION_PROTECTION",
+        Boolean(),
+        dev=False,
+        prod=True,
+        description="deletion protection of Aurora and the ALB (prod: must stay true)",
+    )
     db_engine_version: str = setting(
-        "DB_ENGINE_VERSION", EngineVersion(AURORA_POSTGRES_RELEASES, AURORA_CLOSES_MEANING), dev="15.10",
-        description="Aurora PostgreSQL version (15.10 is the long-term-support minor of 15)")
+        "DB_ENGINE_VERSION",
+        EngineVersion(AURORA_POSTGRES_RELEASES, AURORA_CLOSES_MEANING),
+        dev="15.10",
+        description="Aurora PostgreSQL version (15.10 is the long-term-support minor of 15)",
+    )
     db_min_acu: float = setting(
-        "DB_MIN_ACU", Capacity(), dev=0.5, prod=1.0,
-        description="Serverless v2 minimum capacity (at most `DB_MAX_ACU`)")
+        "DB_MIN_ACU", Capacity(), dev=0.5, prod=1.0, description="Serverless v2 minimum capacity (at most `DB_MAX_ACU`)"
+    )
     db_max_acu: float = setting(
-        "DB_MAX_ACU", Capacity(), dev=2.0, prod=8.0,
-        description="Serverless v2 maximum capacity")
+        "DB_MAX_ACU", Capacity(), dev=2.0, prod=8.0, description="Serverless v2 maximum capacity"
+    )
     db_readers: int = setting(
-        "DB_READERS", Integer(0, 15), dev=1,
-        description="reader instances, spread over the AZs (prod: at least 1)")
+        "DB_READERS", Integer(0, 15), dev=1, description="reader instances, spread over the AZs (prod: at least 1)"
+    )
     db_backup_retention_days: int = setting(
-        "DB_BACKUP_RETENTION_DAYS", Integer(1, 35), dev=35,
-        description="automated backups (prod: must be 35)")
+        "DB_BACKUP_RETENTION_DAYS", Integer(1, 35), dev=35, description="automated backups (prod: must be 35)"
+    )
     db_name: str = setting(
-        "DB_NAME", DatabaseName(), dev="payments",
-        description="database the stack creates in Aurora")
+        "DB_NAME", DatabaseName(), dev="payments", description="database the stack creates in Aurora"
+    )
     dms_instance_class: str = setting(
-        "DMS_INSTANCE_CLASS", DmsInstanceClass(), dev="dms.t3.medium", prod="dms.r5.large",
-        description="replication instance class")
+        "DMS_INSTANCE_CLASS",
+        DmsInstanceClass(),
+        dev="dms.t3.medium",
+        prod="dms.r5.large",
+        description="replication instance class",
+    )
     dms_engine_version: str = setting(
-        "DMS_ENGINE_VERSION", EngineVersion(DMS_RELEASES, DMS_CLOSES_MEANING), dev="3.6.1",
-        description="DMS engine; versions past their no-new-instance date are refused")
+        "DMS_ENGINE_VERSION",
+        EngineVersion(DMS_RELEASES, DMS_CLOSES_MEANING),
+        dev="3.6.1",
+        description="DMS engine; versions past their no-new-instance date are refused",
+    )
     dms_allocated_storage: int = setting(
-        "DMS_ALLOCATED_STORAGE", Integer(5, 6144), dev=50, prod=100,
-        description="replication instance storage (GiB)")
+        "DMS_ALLOCATED_STORAGE", Integer(5, 6144), dev=50, prod=100, description="replication instance storage (GiB)"
+    )
     # DMS looks up dms-vpc-role by that exact name: one per account, not per stack. Every suffix
     # after the first would fail with EntityAlreadyExists, so no stack creates them by default: a real
     # account has them (the deploy preflight checks), and the emulator's account starts with them.
     create_dms_service_roles: bool = setting(
-        "CREATE_DMS_SERVICE_ROLES", Boolean(), dev=False,
+        "CREATE_DMS_SERVICE_ROLES",
+        Boolean(),
+        dev=False,
         description="create the account-wide `dms-vpc-role` and `dms-cloudwatch-logs-role` (only in an account "
-                    "that has neither, for one stack); otherwise they must exist, which a `TARGET=aws` deploy "
-                    "checks first")
+        "that has neither, for one stack); otherwise they must exist, which a `TARGET=aws` deploy "
+        "checks first",
+    )
     onprem_db_host: str = setting(
-        "ONPREM_DB_HOST", HostOrAddress(),
+        "ONPREM_DB_HOST",
+        HostOrAddress(),
         dev=Derived("10th address of `ONPREM_CIDR` (`192.168.0.10`)", _onprem_default_host),
-        description="source PostgreSQL host (an IP must lie inside `ONPREM_CIDR`)")
-    onprem_db_port: int = setting(
-        "ONPREM_DB_PORT", Integer(1, 65535), dev=5432,
-        description="source PostgreSQL port")
+        description="source PostgreSQL host (an IP must lie inside `ONPREM_CIDR`)",
+    )
+    onprem_db_port: int = setting("ONPREM_DB_PORT", Integer(1, 65535), dev=5432, description="source PostgreSQL port")
     onprem_db_name: str = setting(
-        "ONPREM_DB_NAME", Pattern(re.compile(r"^[a-z_][a-z0-9_]{0,62}$"),
-                                  "a PostgreSQL identifier (lowercase letters, digits, _; at most 63)"),
-        dev="payments", description="source database")
+        "ONPREM_DB_NAME",
+        Pattern(
+            re.compile(r"^[a-z_][a-z0-9_]{0,62}$"), "a PostgreSQL identifier (lowercase letters, digits, _; at most 63)"
+        ),
+        dev="payments",
+        description="source database",
+    )
     onprem_db_secret_arn: str | None = setting(
-        "ONPREM_DB_SECRET_ARN", Pattern(_SECRET_ARN, "a Secrets Manager secret ARN"), dev=None,
+        "ONPREM_DB_SECRET_ARN",
+        Pattern(_SECRET_ARN, "a Secrets Manager secret ARN"),
+        dev=None,
         description="existing secret with the source credentials (same partition); otherwise the stack "
-                    "creates an empty one")
+        "creates an empty one",
+    )
     onprem_customer_gateway_ip: str | None = setting(
-        "ONPREM_CUSTOMER_GATEWAY_IP", PublicAddress(), dev=None,
+        "ONPREM_CUSTOMER_GATEWAY_IP",
+        PublicAddress(),
+        dev=None,
         description="public address of the on-premises VPN device: the stack builds a Site-to-Site VPN (virtual "
-                    "private gateway, customer gateway, connection) and routes `ONPREM_CIDR` from the private "
-                    "subnets (Lambda, DMS) through it")
+        "private gateway, customer gateway, connection) and routes `ONPREM_CIDR` from the private "
+        "subnets (Lambda, DMS) through it",
+    )
     onprem_bgp_asn: int | None = setting(
-        "ONPREM_BGP_ASN", BgpAsn(), dev=None,
+        "ONPREM_BGP_ASN",
+        BgpAsn(),
+        dev=None,
         description="BGP ASN of the on-premises VPN device: dynamic routing over the VPN; unset, the VPN has a "
-                    "static route to `ONPREM_CIDR` (needs `ONPREM_CUSTOMER_GATEWAY_IP`)")
+        "static route to `ONPREM_CIDR` (needs `ONPREM_CUSTOMER_GATEWAY_IP`)",
+    )
     onprem_transit_gateway_id: str | None = setting(
-        "ONPREM_TRANSIT_GATEWAY_ID", Pattern(re.compile(r"^tgw-[0-9a-f]{8,17}$"),
-                                             "a Transit Gateway id such as tgw-0123456789abcdef0"), dev=None,
+        "ONPREM_TRANSIT_GATEWAY_ID",
+        Pattern(re.compile(r"^tgw-[0-9a-f]{8,17}$"), "a Transit Gateway id such as tgw-0123456789abcdef0"),
+        dev=None,
         description="existing Transit Gateway (shared with this account) that reaches on-premises: the stack "
-                    "attaches the private subnets and routes `ONPREM_CIDR` through it; instead of a VPN")
+        "attaches the private subnets and routes `ONPREM_CIDR` through it; instead of a VPN",
+    )
     onprem_routes_managed_outside: bool = setting(
-        "ONPREM_ROUTES_MANAGED_OUTSIDE", Boolean(), dev=False,
+        "ONPREM_ROUTES_MANAGED_OUTSIDE",
+        Boolean(),
+        dev=False,
         description="`true` when routes to `ONPREM_CIDR` are managed outside the stack (Direct Connect, a "
-                    "shared network team); on `TARGET=aws` one of this, `ONPREM_CUSTOMER_GATEWAY_IP` or "
-                    "`ONPREM_TRANSIT_GATEWAY_ID` is required")
+        "shared network team); on `TARGET=aws` one of this, `ONPREM_CUSTOMER_GATEWAY_IP` or "
+        "`ONPREM_TRANSIT_GATEWAY_ID` is required",
+    )
     onprem_dns_servers: tuple[str, ...] | None = setting(
-        "ONPREM_DNS_SERVERS", AddressList(), dev=None,
+        "ONPREM_DNS_SERVERS",
+        AddressList(),
+        dev=None,
         description="on-premises DNS servers (inside `ONPREM_CIDR`); required when `ONPREM_DB_HOST` is a host "
-                    "name: a Route53 Resolver outbound endpoint forwards its domain to them")
+        "name: a Route53 Resolver outbound endpoint forwards its domain to them",
+    )
     dms_table_mappings: tuple[str, ...] = setting(
-        "DMS_TABLE_MAPPINGS", TableMappings(), dev=("public.%",),
-        description="`schema.table` patterns to replicate")
+        "DMS_TABLE_MAPPINGS", TableMappings(), dev=("public.%",), description="`schema.table` patterns to replicate"
+    )
     certificate_arn: str | None = setting(
-        "CERTIFICATE_ARN", Pattern(_ACM_ARN, "an ACM certificate ARN (arn:<partition>:acm:<region>:<account>:"
-                                             "certificate/<id>)"), dev=None,
+        "CERTIFICATE_ARN",
+        Pattern(_ACM_ARN, "an ACM certificate ARN (arn:<partition>:acm:<region>:<account>:certificate/<id>)"),
+        dev=None,
         description="ACM certificate in the stack's region: HTTPS on 443 + redirect on 80. **Required on "
-                    "`TARGET=aws`**; without it (local target only) plain HTTP on 80")
+        "`TARGET=aws`**; without it (local target only) plain HTTP on 80",
+    )
     alb_internal: bool = setting(
-        "ALB_INTERNAL", Boolean(), dev=False,
+        "ALB_INTERNAL",
+        Boolean(),
+        dev=False,
         description="internal ALB in the private subnets (ingress from the VPC only); the only kind whose records "
-                    "may live in a private zone")
+        "may live in a private zone",
+    )
     client_ca_bundle_s3_uri: str | None = setting(
-        "CLIENT_CA_BUNDLE_S3_URI", S3ObjectUri(), dev=None,
+        "CLIENT_CA_BUNDLE_S3_URI",
+        S3ObjectUri(),
+        dev=None,
         description="PEM bundle of the CA certificates that sign the merchants' client certificates "
-                    "(`s3://bucket/key`): the ALB's trust store; the HTTPS listener then verifies client "
-                    "certificates (mutual TLS, `verify` mode; needs `CERTIFICATE_ARN`). **Required on `TARGET=aws` "
-                    "with `ENVIRONMENT=prod` unless `ALB_INTERNAL`**")
+        "(`s3://bucket/key`): the ALB's trust store; the HTTPS listener then verifies client "
+        "certificates (mutual TLS, `verify` mode; needs `CERTIFICATE_ARN`). **Required on `TARGET=aws` "
+        "with `ENVIRONMENT=prod` unless `ALB_INTERNAL`**",
+    )
     client_identity: str = setting(
-        "CLIENT_IDENTITY", Choice(IDENTITY_MODES),
-        dev=Derived("`mtls` with `CLIENT_CA_BUNDLE_S3_URI`, else `header`",
-                    lambda s: "mtls" if s["client_ca_bundle_s3_uri"] else "header"),
+        "CLIENT_IDENTITY",
+        Choice(IDENTITY_MODES),
+        dev=Derived(
+            "`mtls` with `CLIENT_CA_BUNDLE_S3_URI`, else `header`",
+            lambda s: "mtls" if s["client_ca_bundle_s3_uri"] else "header",
+        ),
         description="where the API takes the merchant id from: `mtls` = the CN of the client certificate the ALB "
-                    "verified; `header` = `X-Merchant-Id` as the client sends it (local, dev or internal ALB "
-                    "only: refused for a public prod ALB)")
+        "verified; `header` = `X-Merchant-Id` as the client sends it (local, dev or internal ALB "
+        "only: refused for a public prod ALB)",
+    )
     legacy_endpoint: str | None = setting(
-        "LEGACY_ENDPOINT", LegacyEndpoint(), dev=None,
+        "LEGACY_ENDPOINT",
+        LegacyEndpoint(),
+        dev=None,
         description="legacy system: IPv4 list (A records) or host name (CNAMEs); adds the `legacy` record; "
-                    "globally routable addresses and host names get a Route53 health check, RFC 1918 ones do not")
+        "globally routable addresses and host names get a Route53 health check, RFC 1918 ones do not",
+    )
     hosted_zone_name: str = setting(
-        "HOSTED_ZONE_NAME", ZoneName(),
+        "HOSTED_ZONE_NAME",
+        ZoneName(),
         dev=Derived("`payments-<suffix>.internal`", lambda s: f"payments-{s['environment_suffix']}.internal"),
         description="private zone created for the records (local target, or an internal ALB); with "
-                    "`HOSTED_ZONE_ID`, the name of that zone (required)")
+        "`HOSTED_ZONE_ID`, the name of that zone (required)",
+    )
     hosted_zone_id: str | None = setting(
-        "HOSTED_ZONE_ID", Pattern(re.compile(r"^Z[A-Z0-9]{1,31}$"), "a Route53 hosted zone id such as "
-                                                                     "Z0123456789ABC"), dev=None,
+        "HOSTED_ZONE_ID",
+        Pattern(re.compile(r"^Z[A-Z0-9]{1,31}$"), "a Route53 hosted zone id such as Z0123456789ABC"),
+        dev=None,
         description="use this existing zone instead of creating one: the zone the API's clients resolve in. "
-                    "**Required on `TARGET=aws` for an internet-facing ALB** (an existing public zone)")
+        "**Required on `TARGET=aws` for an internet-facing ALB** (an existing public zone)",
+    )
     api_record_name: str = setting(
-        "API_RECORD_NAME", RecordLabel(), dev="api",
-        description="record label inside the zone")
+        "API_RECORD_NAME", RecordLabel(), dev="api", description="record label inside the zone"
+    )
     new_system_weight: int = setting(
-        "NEW_SYSTEM_WEIGHT", Integer(0, 100),
+        "NEW_SYSTEM_WEIGHT",
+        Integer(0, 100),
         dev=Derived("`0` with `LEGACY_ENDPOINT`, else `100`", lambda s: 0 if s["legacy_endpoint"] else 100),
         description="weight of `new` when the records are created, and only then: the cutover owns the weights "
-                    "afterwards (`ignore_changes`), so changing it later changes nothing; legacy gets the rest")
+        "afterwards (`ignore_changes`), so changing it later changes nothing; legacy gets the rest",
+    )
     legacy_write_ips: tuple[str, ...] | None = setting(
-        "LEGACY_WRITE_IPS", PrivateAddressList(),
-        dev=Derived("`LEGACY_ENDPOINT` when it lists private addresses",
-                    lambda s: _private_legacy_ips(s["legacy_endpoint"])),
+        "LEGACY_WRITE_IPS",
+        PrivateAddressList(),
+        dev=Derived(
+            "`LEGACY_ENDPOINT` when it lists private addresses", lambda s: _private_legacy_ips(s["legacy_endpoint"])
+        ),
         description="the legacy API's private addresses over the VPN or Transit Gateway: the ALB's `legacy` IP "
-                    "target group, where the write rule sends writes while legacy is the writer. **Required with a "
-                    "`LEGACY_ENDPOINT` that is a host name or public addresses**")
+        "target group, where the write rule sends writes while legacy is the writer. **Required with a "
+        "`LEGACY_ENDPOINT` that is a host name or public addresses**",
+    )
     cutover_tables: tuple[str, ...] = setting(
-        "CUTOVER_TABLES", CutoverTables(), dev=("public.payments",),
+        "CUTOVER_TABLES",
+        CutoverTables(),
+        dev=("public.payments",),
         description="the tables the reverse task carries back to legacy after the flip and the rollback fences; "
-                    "each must be replicated by `DMS_TABLE_MAPPINGS`")
+        "each must be replicated by `DMS_TABLE_MAPPINGS`",
+    )
     cutover_max_pause_seconds: int = setting(
-        "CUTOVER_MAX_PAUSE_SECONDS", Integer(5, 120), dev=20,
+        "CUTOVER_MAX_PAUSE_SECONDS",
+        Integer(5, 120),
+        dev=20,
         description="hard limit of the write pause of a flip or rollback (docs/cutover.md); the driver's timeout "
-                    "is this + 60 s, rollback's twice this + 60 s")
+        "is this + 60 s, rollback's twice this + 60 s",
+    )
     payment_api_reserved_concurrency: int | None = setting(
-        "PAYMENT_API_RESERVED_CONCURRENCY", Integer(50, 1000, off_words=("off", "none", "0")), dev=50,
-        description="reserved concurrency of the API; `off` leaves it unreserved (shares the account pool)")
+        "PAYMENT_API_RESERVED_CONCURRENCY",
+        Integer(50, 1000, off_words=("off", "none", "0")),
+        dev=50,
+        description="reserved concurrency of the API; `off` leaves it unreserved (shares the account pool)",
+    )
     cdc_latency_threshold_seconds: int = setting(
-        "CDC_LATENCY_THRESHOLD_SECONDS", Integer(1, 86400), dev=300,
-        description="CDC latency the validator and the critical alarm accept")
+        "CDC_LATENCY_THRESHOLD_SECONDS",
+        Integer(1, 86400),
+        dev=300,
+        description="CDC latency the validator and the critical alarm accept",
+    )
     alarm_email: str | None = setting(
-        "ALARM_EMAIL", Email(), dev=None,
-        description="e-mail subscribed to both alert topics")
+        "ALARM_EMAIL", Email(), dev=None, description="e-mail subscribed to both alert topics"
+    )
 
     @property
     def is_prod(self) -> bool:
@@ -1022,7 +1202,7 @@ class Settings:
         """(bucket, key) of the client CA bundle, or None without mutual TLS."""
         if not self.client_ca_bundle_s3_uri:
             return None
-        bucket, _, key = self.client_ca_bundle_s3_uri[len("s3://"):].partition("/")
+        bucket, _, key = self.client_ca_bundle_s3_uri[len("s3://") :].partition("/")
         return bucket, key
 
     @property
@@ -1039,6 +1219,7 @@ def setting_specs() -> tuple[tuple[str, SettingSpec], ...]:
 # --- loading --------------------------------------------------------------------------------
 
 _REQUIRED = "required"  # first word of a rule's reason when the setting is missing, not wrong
+
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Builds validated settings from environment variables (``os.environ`` by default).
@@ -1079,8 +1260,10 @@ def _broken_rules(s: Settings, *, given: set[str]) -> Iterator[tuple[str, str]]:
     if vpc.overlaps(onprem):
         yield "ONPREM_CIDR", f"must not overlap VPC_CIDR ({vpc}): routing to on-premises would be ambiguous"
     if _as_ipv4(s.onprem_db_host) and ipaddress.IPv4Address(s.onprem_db_host) not in onprem:
-        yield "ONPREM_DB_HOST", (f"an IP address must lie inside ONPREM_CIDR ({onprem}): DMS may only reach "
-                                 "the on-premises network")
+        yield (
+            "ONPREM_DB_HOST",
+            (f"an IP address must lie inside ONPREM_CIDR ({onprem}): DMS may only reach the on-premises network"),
+        )
     if any(ipaddress.IPv4Address(ip) in vpc for ip in s.legacy_ips):
         yield "LEGACY_ENDPOINT", f"must not lie inside VPC_CIDR ({vpc}): the legacy system is not in the VPC"
     if s.db_min_acu > s.db_max_acu:
@@ -1094,8 +1277,10 @@ def _broken_rules(s: Settings, *, given: set[str]) -> Iterator[tuple[str, str]]:
     if certificate and certificate.group(1) != partition:
         yield "CERTIFICATE_ARN", f"must be in the partition of {s.aws_region} ({partition})"
     elif certificate and certificate.group(2) != s.aws_region:
-        yield "CERTIFICATE_ARN", (f"must be in the stack's region {s.aws_region}: an ALB only uses certificates "
-                                  "from its own region")
+        yield (
+            "CERTIFICATE_ARN",
+            (f"must be in the stack's region {s.aws_region}: an ALB only uses certificates from its own region"),
+        )
     yield from _client_identity_rules(s, given)
     yield from _zone_rules(s)
     secret = _SECRET_ARN.match(s.onprem_db_secret_arn or "")
@@ -1117,8 +1302,13 @@ def _broken_rules(s: Settings, *, given: set[str]) -> Iterator[tuple[str, str]]:
 def _zone_rules(s: Settings) -> Iterator[tuple[str, str]]:
     known = DEFAULT_ZONE_IDS.get(s.aws_region)
     if s.availability_zone_ids is None:
-        yield "AVAILABILITY_ZONE_IDS", (f"{_REQUIRED} in {s.aws_region} (no default zone ids recorded for it): "
-                                        f"{ZONE_COUNT} zone ids from `aws ec2 describe-availability-zones`")
+        yield (
+            "AVAILABILITY_ZONE_IDS",
+            (
+                f"{_REQUIRED} in {s.aws_region} (no default zone ids recorded for it): "
+                f"{ZONE_COUNT} zone ids from `aws ec2 describe-availability-zones`"
+            ),
+        )
     elif known and any(not zone_id.startswith(known[0].split("-")[0] + "-") for zone_id in s.availability_zone_ids):
         yield "AVAILABILITY_ZONE_IDS", f"zone ids in {s.aws_region} start with {known[0].split('-')[0]}-"
 
@@ -1126,29 +1316,47 @@ def _zone_rules(s: Settings) -> Iterator[tuple[str, str]]:
 def _hosted_zone_rules(s: Settings) -> Iterator[tuple[str, str]]:
     """The weighted records live where the clients resolve: a public zone for an internet-facing ALB."""
     if s.target == "aws" and not s.alb_internal and not s.hosted_zone_id:
-        yield "HOSTED_ZONE_ID", (f"{_REQUIRED} on TARGET=aws for an internet-facing ALB (ALB_INTERNAL=false): the "
-                                 "existing public zone the API's clients resolve in (with HOSTED_ZONE_NAME); a "
-                                 "private zone created by the stack is only for ALB_INTERNAL=true")
+        yield (
+            "HOSTED_ZONE_ID",
+            (
+                f"{_REQUIRED} on TARGET=aws for an internet-facing ALB (ALB_INTERNAL=false): the "
+                "existing public zone the API's clients resolve in (with HOSTED_ZONE_NAME); a "
+                "private zone created by the stack is only for ALB_INTERNAL=true"
+            ),
+        )
 
 
 def _cutover_rules(s: Settings, vpc: ipaddress.IPv4Network) -> Iterator[tuple[str, str]]:
     """Writes reach legacy through the ALB's legacy IP target group (docs/cutover.md); the reverse task carries
     only tables the forward task replicates."""
     if s.legacy_endpoint and not s.legacy_write_ips:
-        yield "LEGACY_WRITE_IPS", (f"{_REQUIRED} with LEGACY_ENDPOINT={s.legacy_endpoint} (a host name or public "
-                                   "addresses): the legacy API's private addresses over the VPN, where the ALB "
-                                   "forwards writes while legacy is the writer")
+        yield (
+            "LEGACY_WRITE_IPS",
+            (
+                f"{_REQUIRED} with LEGACY_ENDPOINT={s.legacy_endpoint} (a host name or public "
+                "addresses): the legacy API's private addresses over the VPN, where the ALB "
+                "forwards writes while legacy is the writer"
+            ),
+        )
     if s.legacy_write_ips and not s.legacy_endpoint:
         yield "LEGACY_WRITE_IPS", "is only used with LEGACY_ENDPOINT: without a legacy system Aurora is the writer"
     inside = [ip for ip in s.legacy_write_ips or () if ipaddress.IPv4Address(ip) in vpc]
     if inside:
         yield "LEGACY_WRITE_IPS", f"{', '.join(inside)} must not lie inside VPC_CIDR ({vpc}): legacy is on-premises"
-    unmatched = [table for table in s.cutover_tables
-                 if not any(_matches_pattern(table, pattern) for pattern in s.dms_table_mappings)]
+    unmatched = [
+        table
+        for table in s.cutover_tables
+        if not any(_matches_pattern(table, pattern) for pattern in s.dms_table_mappings)
+    ]
     if unmatched:
-        yield "CUTOVER_TABLES", (f"{', '.join(unmatched)} not replicated by DMS_TABLE_MAPPINGS "
-                                 f"({','.join(s.dms_table_mappings)}): the reverse task carries back only tables "
-                                 "the forward task brought over")
+        yield (
+            "CUTOVER_TABLES",
+            (
+                f"{', '.join(unmatched)} not replicated by DMS_TABLE_MAPPINGS "
+                f"({','.join(s.dms_table_mappings)}): the reverse task carries back only tables "
+                "the forward task brought over"
+            ),
+        )
 
 
 def _matches_pattern(table: str, pattern: str) -> bool:
@@ -1160,20 +1368,39 @@ def _matches_pattern(table: str, pattern: str) -> bool:
 def _onprem_rules(s: Settings, onprem: ipaddress.IPv4Network) -> Iterator[tuple[str, str]]:
     """One way to on-premises (VPN, Transit Gateway, or routes managed elsewhere), and DNS for a host name."""
     if s.onprem_customer_gateway_ip and s.onprem_transit_gateway_id:
-        yield "ONPREM_TRANSIT_GATEWAY_ID", ("must not be set together with ONPREM_CUSTOMER_GATEWAY_IP: one path "
-                                            "to ONPREM_CIDR (a VPN or a Transit Gateway)")
+        yield (
+            "ONPREM_TRANSIT_GATEWAY_ID",
+            (
+                "must not be set together with ONPREM_CUSTOMER_GATEWAY_IP: one path "
+                "to ONPREM_CIDR (a VPN or a Transit Gateway)"
+            ),
+        )
     if s.onprem_routes_managed_outside and (s.onprem_customer_gateway_ip or s.onprem_transit_gateway_id):
-        yield "ONPREM_ROUTES_MANAGED_OUTSIDE", ("must not be true when the stack builds the path itself "
-                                                "(ONPREM_CUSTOMER_GATEWAY_IP or ONPREM_TRANSIT_GATEWAY_ID)")
+        yield (
+            "ONPREM_ROUTES_MANAGED_OUTSIDE",
+            (
+                "must not be true when the stack builds the path itself "
+                "(ONPREM_CUSTOMER_GATEWAY_IP or ONPREM_TRANSIT_GATEWAY_ID)"
+            ),
+        )
     if s.onprem_bgp_asn is not None and not s.onprem_customer_gateway_ip:
         yield "ONPREM_BGP_ASN", "needs ONPREM_CUSTOMER_GATEWAY_IP: it is the ASN of the VPN's customer gateway"
     if s.target == "aws" and s.onprem_link is None:
-        yield "ONPREM_CUSTOMER_GATEWAY_IP", (
-            f"{_REQUIRED} on TARGET=aws unless ONPREM_TRANSIT_GATEWAY_ID is set or "
-            "ONPREM_ROUTES_MANAGED_OUTSIDE=true: DMS must reach ONPREM_CIDR, and no route leads there")
+        yield (
+            "ONPREM_CUSTOMER_GATEWAY_IP",
+            (
+                f"{_REQUIRED} on TARGET=aws unless ONPREM_TRANSIT_GATEWAY_ID is set or "
+                "ONPREM_ROUTES_MANAGED_OUTSIDE=true: DMS must reach ONPREM_CIDR, and no route leads there"
+            ),
+        )
     if s.onprem_dns_domain and not s.onprem_dns_servers:
-        yield "ONPREM_DNS_SERVERS", (f"{_REQUIRED} with the host name ONPREM_DB_HOST={s.onprem_db_host}: the "
-                                     "on-premises DNS servers that resolve it")
+        yield (
+            "ONPREM_DNS_SERVERS",
+            (
+                f"{_REQUIRED} with the host name ONPREM_DB_HOST={s.onprem_db_host}: the "
+                "on-premises DNS servers that resolve it"
+            ),
+        )
     if s.onprem_dns_servers and not s.onprem_dns_domain:
         yield "ONPREM_DNS_SERVERS", "is only used with a host name in ONPREM_DB_HOST (it is an IP address)"
     outside = [ip for ip in s.onprem_dns_servers or () if ipaddress.IPv4Address(ip) not in onprem]
@@ -1184,45 +1411,74 @@ def _onprem_rules(s: Settings, onprem: ipaddress.IPv4Network) -> Iterator[tuple[
 def _client_identity_rules(s: Settings, given: set[str]) -> Iterator[tuple[str, str]]:
     """Mutual TLS needs its trust store and the HTTPS listener; a public prod ALB needs mutual TLS."""
     if s.client_identity == "mtls" and not s.client_ca_bundle_s3_uri:
-        yield "CLIENT_CA_BUNDLE_S3_URI", (f"{_REQUIRED} with CLIENT_IDENTITY=mtls: the CA bundle of the trust store "
-                                          "the ALB verifies client certificates against")
+        yield (
+            "CLIENT_CA_BUNDLE_S3_URI",
+            (
+                f"{_REQUIRED} with CLIENT_IDENTITY=mtls: the CA bundle of the trust store "
+                "the ALB verifies client certificates against"
+            ),
+        )
     elif s.client_ca_bundle_s3_uri and not s.certificate_arn:
-        yield "CERTIFICATE_ARN", (f"{_REQUIRED} with CLIENT_CA_BUNDLE_S3_URI: mutual TLS runs on the HTTPS "
-                                  "listener")
+        yield "CERTIFICATE_ARN", (f"{_REQUIRED} with CLIENT_CA_BUNDLE_S3_URI: mutual TLS runs on the HTTPS listener")
     elif s.client_ca_bundle_s3_uri and s.client_identity == "header":
-        yield "CLIENT_IDENTITY", ("must be mtls with CLIENT_CA_BUNDLE_S3_URI: the ALB verifies client certificates "
-                                  "and the merchant is the certificate's CN; a header would let any certified client "
-                                  "claim any merchant")
+        yield (
+            "CLIENT_IDENTITY",
+            (
+                "must be mtls with CLIENT_CA_BUNDLE_S3_URI: the ALB verifies client certificates "
+                "and the merchant is the certificate's CN; a header would let any certified client "
+                "claim any merchant"
+            ),
+        )
     public_prod_alb = s.target == "aws" and s.is_prod and not s.alb_internal
     if public_prod_alb and s.client_identity == "header" and "CLIENT_IDENTITY" in given:
-        yield "CLIENT_IDENTITY", ("refused for a public prod ALB (TARGET=aws, ENVIRONMENT=prod, ALB_INTERNAL=false): "
-                                  "anyone who reaches it could claim any merchant; use mtls with "
-                                  "CLIENT_CA_BUNDLE_S3_URI")
+        yield (
+            "CLIENT_IDENTITY",
+            (
+                "refused for a public prod ALB (TARGET=aws, ENVIRONMENT=prod, ALB_INTERNAL=false): "
+                "anyone who reaches it could claim any merchant; use mtls with "
+                "CLIENT_CA_BUNDLE_S3_URI"
+            ),
+        )
     elif public_prod_alb and not s.client_ca_bundle_s3_uri:
-        yield "CLIENT_CA_BUNDLE_S3_URI", (f"{_REQUIRED} on TARGET=aws with ENVIRONMENT=prod for a public ALB "
-                                          "(ALB_INTERNAL=false): a public payments API verifies client certificates "
-                                          "(mutual TLS); set ALB_INTERNAL=true for an internal one")
+        yield (
+            "CLIENT_CA_BUNDLE_S3_URI",
+            (
+                f"{_REQUIRED} on TARGET=aws with ENVIRONMENT=prod for a public ALB "
+                "(ALB_INTERNAL=false): a public payments API verifies client certificates "
+                "(mutual TLS); set ALB_INTERNAL=true for an internal one"
+            ),
+        )
 
 
 # --- release-date warnings -------------------------------------------------------------------
 
+
 def version_warnings(settings: Settings, today: date) -> list[str]:
     """One line per chosen engine version within VERSION_WARNING_DAYS of (or past) its published
     date. Never a failure: the calendar must not break a synth; `today` is passed in."""
-    checks = (("DB_ENGINE_VERSION", settings.db_engine_version, AURORA_POSTGRES_RELEASES, AURORA_CLOSES_MEANING),
-              ("DMS_ENGINE_VERSION", settings.dms_engine_version, DMS_RELEASES, DMS_CLOSES_MEANING))
-    return [line for name, version, releases, meaning in checks
-            if (line := release_warning(name, version, releases, meaning, today))]
+    checks = (
+        ("DB_ENGINE_VERSION", settings.db_engine_version, AURORA_POSTGRES_RELEASES, AURORA_CLOSES_MEANING),
+        ("DMS_ENGINE_VERSION", settings.dms_engine_version, DMS_RELEASES, DMS_CLOSES_MEANING),
+    )
+    return [
+        line
+        for name, version, releases, meaning in checks
+        if (line := release_warning(name, version, releases, meaning, today))
+    ]
 
 
-def release_warning(name: str, version: str, releases: tuple[EngineRelease, ...], closes_meaning: str,
-                    today: date) -> str | None:
+def release_warning(
+    name: str, version: str, releases: tuple[EngineRelease, ...], closes_meaning: str, today: date
+) -> str | None:
     release = next((release for release in releases if release.version == version), None)
     if release is None or release.closes is None or release.closes - today > timedelta(days=VERSION_WARNING_DAYS):
         return None
     days = (release.closes - today).days
     when = f"in {days} days" if days > 0 else "today" if days == 0 else f"{-days} days ago"
-    later = [other.version for other in releases if other.closes is None or
-             other.closes - today > timedelta(days=VERSION_WARNING_DAYS)]
+    later = [
+        other.version
+        for other in releases
+        if other.closes is None or other.closes - today > timedelta(days=VERSION_WARNING_DAYS)
+    ]
     advice = f"choose {' or '.join(later)}" if later else "update the release table in lib/config.py"
     return f"warning: {name}={version}: its {closes_meaning} is {release.closes} ({when}); {advice}"

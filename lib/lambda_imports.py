@@ -62,8 +62,11 @@ def import_problems(source: Path | str, zip_root_modules: set[str], *, text: str
             problems.append(f"line {line}: relative import (modules sit at the zip root)")
         elif module in REMOVED_IN_PYTHON_312:
             problems.append(f"line {line}: {module} is not in the python3.12 standard library")
-        elif (module not in sys.stdlib_module_names and module not in RUNTIME_THIRD_PARTY
-              and module not in zip_root_modules):
+        elif (
+            module not in sys.stdlib_module_names
+            and module not in RUNTIME_THIRD_PARTY
+            and module not in zip_root_modules
+        ):
             problems.append(f"line {line}: {module} is neither stdlib, boto3/botocore nor a module at the zip root")
     return problems + [f"line {line}: dynamic import" for line in dynamic_imports(tree)]
 
@@ -86,8 +89,13 @@ def import_packaged_handler(package: Path, workdir: Path) -> HandlerImport:
     unzipped = workdir / package.stem
     with zipfile.ZipFile(package) as archive:
         archive.extractall(unzipped)
-    result = subprocess.run([sys.executable, "-B", "-c", IMPORT_PROBE, str(unzipped)], cwd=unzipped,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-B", "-c", IMPORT_PROBE, str(unzipped)],
+        cwd=unzipped,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise HandlerImportError(f"import handler from {package.name} failed:\n{result.stderr.strip()}")
     report = json.loads(result.stdout.strip().splitlines()[-1])

@@ -34,9 +34,13 @@ class LambdaPackage:
 
 
 def package_files(source_dir: Path) -> list[Path]:
-    files = [path for path in source_dir.rglob("*")
-             if path.is_file() and not EXCLUDED_PARTS.intersection(path.relative_to(source_dir).parts)
-             and path.suffix not in EXCLUDED_SUFFIXES]
+    files = [
+        path
+        for path in source_dir.rglob("*")
+        if path.is_file()
+        and not EXCLUDED_PARTS.intersection(path.relative_to(source_dir).parts)
+        and path.suffix not in EXCLUDED_SUFFIXES
+    ]
     return sorted(files, key=lambda path: path.relative_to(source_dir).as_posix())
 
 
@@ -61,7 +65,8 @@ def package_entries(source_dir: Path, shared_dirs: Sequence[Path] = (SHARED_SOUR
             if name in entries:
                 raise PackageClashError(
                     f"{source_dir.name}: {name} is both {entries[name]} and {path}; shared modules sit at "
-                    "the zip root next to the function's own files, so one of them must be renamed")
+                    "the zip root next to the function's own files, so one of them must be renamed"
+                )
             entries[name] = path
     return sorted(entries.items())
 
@@ -79,8 +84,7 @@ def zip_bytes(source_dir: Path, shared_dirs: Sequence[Path] = (SHARED_SOURCE,)) 
     return buffer.getvalue()
 
 
-def build_package(source_dir: Path, build_dir: Path,
-                  shared_dirs: Sequence[Path] = (SHARED_SOURCE,)) -> LambdaPackage:
+def build_package(source_dir: Path, build_dir: Path, shared_dirs: Sequence[Path] = (SHARED_SOURCE,)) -> LambdaPackage:
     """Writes <build_dir>/<function>.zip (only when its bytes change) and returns its hash."""
     data = zip_bytes(source_dir, shared_dirs)
     build_dir.mkdir(parents=True, exist_ok=True)

@@ -27,9 +27,26 @@ from lib.constructs.security_keys import SecurityKeys
 
 PROVIDER_CONSTRAINT = "5.100.0"  # exactly the version in the provider mirror and .terraform.lock.hcl
 # Every AWS API the stack touches; on the local target each is pointed at the emulator.
-LOCAL_ENDPOINT_SERVICES = ("cloudwatch", "cloudwatchlogs", "dms", "ec2", "elbv2", "events", "iam", "kms",
-                           "lambda_", "rds", "route53", "route53_resolver", "s3", "secretsmanager", "sns", "ssm",
-                           "sts", "wafv2")
+LOCAL_ENDPOINT_SERVICES = (
+    "cloudwatch",
+    "cloudwatchlogs",
+    "dms",
+    "ec2",
+    "elbv2",
+    "events",
+    "iam",
+    "kms",
+    "lambda_",
+    "rds",
+    "route53",
+    "route53_resolver",
+    "s3",
+    "secretsmanager",
+    "sns",
+    "ssm",
+    "sts",
+    "wafv2",
+)
 # The validator publishes it (1 = ready), the shifter requires it, the dashboard plots it.
 READY_METRIC_NAME = "MigrationReady"
 # The flip's DNS hold on the local target: the rehearsal's resolvers keep an answer 1 s (tools/rehearsal).
@@ -121,8 +138,10 @@ class TapStack(TerraformStack):
         if not settings.create_dms_service_roles:
             # `removed` with destroy = false (Terraform 1.7+): out of the state, left in the account.
             # https://developer.hashicorp.com/terraform/language/resources/syntax#removing-resources
-            self.add_override("removed", [{"from": address, "lifecycle": {"destroy": False}}
-                                          for address in DMS_SERVICE_ROLE_ADDRESSES])
+            self.add_override(
+                "removed",
+                [{"from": address, "lifecycle": {"destroy": False}} for address in DMS_SERVICE_ROLE_ADDRESSES],
+            )
         self._network_outputs()
         self._data_outputs()
         self._traffic_outputs()
@@ -133,90 +152,200 @@ class TapStack(TerraformStack):
         zone_ids = settings.availability_zone_ids
         if zone_ids is None:  # load_settings refuses this already; a Settings built another way may carry it
             raise ConfigError(f"AVAILABILITY_ZONE_IDS is required in {settings.aws_region}: no default zone ids")
-        self.keys = SecurityKeys(self, "security_keys", name_prefix=prefix, region=settings.aws_region,
-                                 deletion_window_days=30 if settings.is_prod else 7,
-                                 topic_publishers=ALL_TOPIC_PUBLISHERS, **account)
-        self.network = Network(self, "network", name_prefix=prefix, vpc_cidr=settings.vpc_cidr,
-                               availability_zone_ids=zone_ids,
-                               nat_gateway_count=settings.nat_gateways,
-                               flow_log_retention_days=settings.log_retention_days, region=settings.aws_region,
-                               keys=self.keys, **account)
+        self.keys = SecurityKeys(
+            self,
+            "security_keys",
+            name_prefix=prefix,
+            region=settings.aws_region,
+            deletion_window_days=30 if settings.is_prod else 7,
+            topic_publishers=ALL_TOPIC_PUBLISHERS,
+            **account,
+        )
+        self.network = Network(
+            self,
+            "network",
+            name_prefix=prefix,
+            vpc_cidr=settings.vpc_cidr,
+            availability_zone_ids=zone_ids,
+            nat_gateway_count=settings.nat_gateways,
+            flow_log_retention_days=settings.log_retention_days,
+            region=settings.aws_region,
+            keys=self.keys,
+            **account,
+        )
         self.connectivity = Connectivity(
-            self, "connectivity", name_prefix=prefix, onprem_cidr=settings.onprem_cidr,
+            self,
+            "connectivity",
+            name_prefix=prefix,
+            onprem_cidr=settings.onprem_cidr,
             customer_gateway_ip=settings.onprem_customer_gateway_ip,
             customer_gateway_asn=settings.onprem_bgp_asn or STATIC_ROUTING_ASN,
-            static_routes=settings.onprem_bgp_asn is None, transit_gateway_id=settings.onprem_transit_gateway_id,
-            dns_domain=settings.onprem_dns_domain, dns_servers=settings.onprem_dns_servers or (),
-            network=self.network)
+            static_routes=settings.onprem_bgp_asn is None,
+            transit_gateway_id=settings.onprem_transit_gateway_id,
+            dns_domain=settings.onprem_dns_domain,
+            dns_servers=settings.onprem_dns_servers or (),
+            network=self.network,
+        )
         self.security_groups = SecurityGroups(
-            self, "security_groups", name_prefix=prefix, network=self.network, onprem_cidr=settings.onprem_cidr,
-            onprem_db_port=settings.onprem_db_port, alb_listener_ports=settings.listener_ports,
-            alb_internal=settings.alb_internal, legacy_write_ips=settings.legacy_write_ips or ())
-        self.endpoints = Endpoints(self, "endpoints", name_prefix=prefix, region=settings.aws_region,
-                                   network=self.network, security_groups=self.security_groups)
+            self,
+            "security_groups",
+            name_prefix=prefix,
+            network=self.network,
+            onprem_cidr=settings.onprem_cidr,
+            onprem_db_port=settings.onprem_db_port,
+            alb_listener_ports=settings.listener_ports,
+            alb_internal=settings.alb_internal,
+            legacy_write_ips=settings.legacy_write_ips or (),
+        )
+        self.endpoints = Endpoints(
+            self,
+            "endpoints",
+            name_prefix=prefix,
+            region=settings.aws_region,
+            network=self.network,
+            security_groups=self.security_groups,
+        )
         self.database = Database(
-            self, "database", name_prefix=prefix, engine_version=settings.db_engine_version,
-            database_name=settings.db_name, min_acu=settings.db_min_acu, max_acu=settings.db_max_acu,
-            reader_count=settings.db_readers, backup_retention_days=settings.db_backup_retention_days,
-            deletion_protection=settings.deletion_protection, final_snapshot=settings.is_prod,
-            log_retention_days=settings.log_retention_days, partition=self.partition, network=self.network,
-            security_groups=self.security_groups, keys=self.keys)
+            self,
+            "database",
+            name_prefix=prefix,
+            engine_version=settings.db_engine_version,
+            database_name=settings.db_name,
+            min_acu=settings.db_min_acu,
+            max_acu=settings.db_max_acu,
+            reader_count=settings.db_readers,
+            backup_retention_days=settings.db_backup_retention_days,
+            deletion_protection=settings.deletion_protection,
+            final_snapshot=settings.is_prod,
+            log_retention_days=settings.log_retention_days,
+            partition=self.partition,
+            network=self.network,
+            security_groups=self.security_groups,
+            keys=self.keys,
+        )
         self.migration = Migration(
-            self, "migration", name_prefix=prefix, instance_class=settings.dms_instance_class,
-            engine_version=settings.dms_engine_version, allocated_storage=settings.dms_allocated_storage,
-            multi_az=settings.is_prod, create_service_roles=settings.create_dms_service_roles,
-            source_host=settings.onprem_db_host, source_port=settings.onprem_db_port,
-            source_database=settings.onprem_db_name, source_secret_arn=settings.onprem_db_secret_arn,
-            table_patterns=settings.dms_table_mappings, reverse_tables=settings.cutover_tables,
+            self,
+            "migration",
+            name_prefix=prefix,
+            instance_class=settings.dms_instance_class,
+            engine_version=settings.dms_engine_version,
+            allocated_storage=settings.dms_allocated_storage,
+            multi_az=settings.is_prod,
+            create_service_roles=settings.create_dms_service_roles,
+            source_host=settings.onprem_db_host,
+            source_port=settings.onprem_db_port,
+            source_database=settings.onprem_db_name,
+            source_secret_arn=settings.onprem_db_secret_arn,
+            table_patterns=settings.dms_table_mappings,
+            reverse_tables=settings.cutover_tables,
             secret_recovery_window_days=settings.secret_recovery_window_days,
-            log_retention_days=settings.log_retention_days, network=self.network,
-            security_groups=self.security_groups, keys=self.keys, database=self.database, **account)
+            log_retention_days=settings.log_retention_days,
+            network=self.network,
+            security_groups=self.security_groups,
+            keys=self.keys,
+            database=self.database,
+            **account,
+        )
 
     def _build_traffic_tier(self) -> None:
         settings, prefix = self.settings, self.settings.name_prefix
         shared = TrafficTierPlacement(network=self.network, security_groups=self.security_groups, keys=self.keys)
-        self.alerting = Alerting(self, "alerting", name_prefix=prefix, alarm_email=settings.alarm_email,
-                                 account_id=self.account_id, partition=self.partition, region=settings.aws_region,
-                                 keys=self.keys)
-        self.compute = Compute(self, "compute", name_prefix=prefix,
-                               reserved_concurrency=settings.payment_api_reserved_concurrency,
-                               client_identity=settings.client_identity,
-                               secret_recovery_window_days=settings.secret_recovery_window_days,
-                               log_retention_days=settings.log_retention_days, alerting=self.alerting,
-                               database=self.database, cutover_state_arn=cutover_state_parameter_arn(
-                                   partition=self.partition, region=settings.aws_region, account_id=self.account_id,
-                                   name_prefix=prefix), cutover_state_parameter=cutover_state_parameter_name(prefix),
-                               **shared)
+        self.alerting = Alerting(
+            self,
+            "alerting",
+            name_prefix=prefix,
+            alarm_email=settings.alarm_email,
+            account_id=self.account_id,
+            partition=self.partition,
+            region=settings.aws_region,
+            keys=self.keys,
+        )
+        self.compute = Compute(
+            self,
+            "compute",
+            name_prefix=prefix,
+            reserved_concurrency=settings.payment_api_reserved_concurrency,
+            client_identity=settings.client_identity,
+            secret_recovery_window_days=settings.secret_recovery_window_days,
+            log_retention_days=settings.log_retention_days,
+            alerting=self.alerting,
+            database=self.database,
+            cutover_state_arn=cutover_state_parameter_arn(
+                partition=self.partition, region=settings.aws_region, account_id=self.account_id, name_prefix=prefix
+            ),
+            cutover_state_parameter=cutover_state_parameter_name(prefix),
+            **shared,
+        )
         self.load_balancer = LoadBalancer(
-            self, "load_balancer", name_prefix=prefix, internal=settings.alb_internal,
-            certificate_arn=settings.certificate_arn, client_ca_bundle=settings.client_ca_bundle_location,
+            self,
+            "load_balancer",
+            name_prefix=prefix,
+            internal=settings.alb_internal,
+            certificate_arn=settings.certificate_arn,
+            client_ca_bundle=settings.client_ca_bundle_location,
             deletion_protection=settings.deletion_protection,
-            access_log_retention_days=settings.log_retention_days, waf_log_retention_days=settings.log_retention_days,
-            account_id=self.account_id, partition=self.partition, region=settings.aws_region, compute=self.compute,
-            legacy_write_ips=settings.legacy_write_ips or (), **shared)
+            access_log_retention_days=settings.log_retention_days,
+            waf_log_retention_days=settings.log_retention_days,
+            account_id=self.account_id,
+            partition=self.partition,
+            region=settings.aws_region,
+            compute=self.compute,
+            legacy_write_ips=settings.legacy_write_ips or (),
+            **shared,
+        )
         carry_moved_resources(self.load_balancer, LOAD_BALANCER_MOVED_FROM)
         self.dns = Dns(
-            self, "dns", name_prefix=prefix, region=settings.aws_region, zone_name=settings.hosted_zone_name,
-            existing_zone_id=settings.hosted_zone_id, record_label=settings.api_record_name,
-            new_weight=settings.new_system_weight, legacy_endpoint=settings.legacy_endpoint,
-            legacy_ips=settings.legacy_ips, health_checked_ips=settings.legacy_health_checked_ips,
-            destroyable=not settings.is_prod, network=self.network,
-            load_balancer=self.load_balancer)
+            self,
+            "dns",
+            name_prefix=prefix,
+            region=settings.aws_region,
+            zone_name=settings.hosted_zone_name,
+            existing_zone_id=settings.hosted_zone_id,
+            record_label=settings.api_record_name,
+            new_weight=settings.new_system_weight,
+            legacy_endpoint=settings.legacy_endpoint,
+            legacy_ips=settings.legacy_ips,
+            health_checked_ips=settings.legacy_health_checked_ips,
+            destroyable=not settings.is_prod,
+            network=self.network,
+            load_balancer=self.load_balancer,
+        )
         self.cutover = Cutover(
-            self, "cutover", name_prefix=prefix, partition=self.partition, region=settings.aws_region,
+            self,
+            "cutover",
+            name_prefix=prefix,
+            partition=self.partition,
+            region=settings.aws_region,
             account_id=self.account_id,
-            metric_namespace=f"PaymentsMigration/{settings.environment_suffix}", ready_metric_name=READY_METRIC_NAME,
+            metric_namespace=f"PaymentsMigration/{settings.environment_suffix}",
+            ready_metric_name=READY_METRIC_NAME,
             critical_alarm_prefix=critical_alarm_prefix(prefix),
             cdc_latency_threshold_seconds=settings.cdc_latency_threshold_seconds,
-            log_retention_days=settings.log_retention_days, alerting=self.alerting, dns=self.dns,
-            migration=self.migration, database=self.database, load_balancer=self.load_balancer,
-            cutover_tables=settings.cutover_tables, max_pause_seconds=settings.cutover_max_pause_seconds,
-            **self._reverse_slot_decoding(), **shared)
+            log_retention_days=settings.log_retention_days,
+            alerting=self.alerting,
+            dns=self.dns,
+            migration=self.migration,
+            database=self.database,
+            load_balancer=self.load_balancer,
+            cutover_tables=settings.cutover_tables,
+            max_pause_seconds=settings.cutover_max_pause_seconds,
+            **self._reverse_slot_decoding(),
+            **shared,
+        )
         self.monitoring = Monitoring(
-            self, "monitoring", name_prefix=prefix, region=settings.aws_region,
-            cdc_latency_threshold_seconds=settings.cdc_latency_threshold_seconds, alerting=self.alerting,
-            database=self.database, migration=self.migration, compute=self.compute,
-            load_balancer=self.load_balancer, dns=self.dns, cutover=self.cutover)
+            self,
+            "monitoring",
+            name_prefix=prefix,
+            region=settings.aws_region,
+            cdc_latency_threshold_seconds=settings.cdc_latency_threshold_seconds,
+            alerting=self.alerting,
+            database=self.database,
+            migration=self.migration,
+            compute=self.compute,
+            load_balancer=self.load_balancer,
+            dns=self.dns,
+            cutover=self.cutover,
+        )
 
     def _reverse_slot_decoding(self) -> dict[str, object]:
         """How the driver creates the reverse slot: test_decoding as DMS reads it on AWS; locally the emulator
@@ -226,8 +355,11 @@ class TapStack(TerraformStack):
             return {"reverse_slot_plugin": "test_decoding"}
         # Locally the only resolvers are the rehearsal's clients, which honour a 1 s TTL: the flip's DNS hold is
         # theirs (2 x 1 s, with a margin), not 2 x the alias's 60 s (docs/local-runtime.md).
-        return {"reverse_slot_plugin": "pgoutput", "reverse_publication": f"{self.migration.reverse_slot_name}_tables",
-                "dns_hold_seconds": LOCAL_DNS_HOLD_SECONDS}
+        return {
+            "reverse_slot_plugin": "pgoutput",
+            "reverse_publication": f"{self.migration.reverse_slot_name}_tables",
+            "dns_hold_seconds": LOCAL_DNS_HOLD_SECONDS,
+        }
 
     def _configure_provider(self) -> None:
         settings = self.settings
@@ -237,7 +369,8 @@ class TapStack(TerraformStack):
             url = local_endpoint_url(settings)
             endpoints = [AwsProviderEndpoints(**{service: url for service in LOCAL_ENDPOINT_SERVICES})]
         AwsProvider(
-            self, "aws",
+            self,
+            "aws",
             region=settings.aws_region,
             default_tags=[AwsProviderDefaultTags(tags=cost_allocation_tags(settings))],
             endpoints=endpoints,
@@ -253,8 +386,13 @@ class TapStack(TerraformStack):
     def _configure_backend(self) -> None:
         settings = self.settings
         if settings.state_bucket:
-            S3Backend(self, bucket=settings.state_bucket, key=f"{settings.stack_name}/terraform.tfstate",
-                      region=settings.state_bucket_region, encrypt=True)
+            S3Backend(
+                self,
+                bucket=settings.state_bucket,
+                key=f"{settings.stack_name}/terraform.tfstate",
+                region=settings.state_bucket_region,
+                encrypt=True,
+            )
             self.add_override("terraform.backend.s3.use_lockfile", True)
         else:
             # Relative to the synthesized stack folder, so state survives a fresh synth; one folder per
@@ -268,16 +406,29 @@ class TapStack(TerraformStack):
         network, groups, keys = self.network, self.security_groups, self.keys
         self.output("vpc_id", network.vpc.id, "VPC that holds every tier of the payments system")
         self.output("public_subnet_ids", network.public_subnet_ids, "Public subnets (ALB, NAT), one per AZ")
-        self.output("private_subnet_ids", network.private_subnet_ids,
-                    "Private subnets (Lambda, DMS) routed through NAT, one per AZ")
-        self.output("database_subnet_ids", network.database_subnet_ids,
-                    "Database subnets with no route to the internet, one per AZ")
+        self.output(
+            "private_subnet_ids",
+            network.private_subnet_ids,
+            "Private subnets (Lambda, DMS) routed through NAT, one per AZ",
+        )
+        self.output(
+            "database_subnet_ids",
+            network.database_subnet_ids,
+            "Database subnets with no route to the internet, one per AZ",
+        )
         self.output("nat_gateway_ids", [nat.id for nat in network.nat_gateways], "NAT gateways")
         self.output("flow_log_group_name", network.flow_log_group.name, "CloudWatch log group of VPC flow logs")
-        self.output("security_group_ids", {
-            "alb": groups.alb.id, "lambda": groups.lambda_functions.id, "database": groups.database.id,
-            "dms": groups.dms.id, "endpoints": groups.endpoints.id,
-        }, "Security group id per tier")
+        self.output(
+            "security_group_ids",
+            {
+                "alb": groups.alb.id,
+                "lambda": groups.lambda_functions.id,
+                "database": groups.database.id,
+                "dms": groups.dms.id,
+                "endpoints": groups.endpoints.id,
+            },
+            "Security group id per tier",
+        )
         self.output("data_kms_key_arn", keys.data_key.arn, "KMS key for data at rest (Aurora, secrets, DMS, SNS)")
         self.output("logs_kms_key_arn", keys.logs_key.arn, "KMS key for CloudWatch Logs")
 
@@ -287,74 +438,139 @@ class TapStack(TerraformStack):
         self.output("aurora_reader_endpoint", cluster.reader_endpoint, "Aurora reader endpoint")
         self.output("aurora_cluster_arn", cluster.arn, "Aurora cluster ARN (Data API resource ARN)")
         self.output("aurora_cluster_identifier", cluster.cluster_identifier, "Aurora cluster identifier")
-        self.output("aurora_master_secret_arn", self.database.master_secret_arn,
-                    "RDS-managed Secrets Manager secret of the master user (rotated by RDS)")
+        self.output(
+            "aurora_master_secret_arn",
+            self.database.master_secret_arn,
+            "RDS-managed Secrets Manager secret of the master user (rotated by RDS)",
+        )
         self.output("aurora_database_name", cluster.database_name, "Database the payments schema lives in")
-        self.output("aurora_app_secret_arn", self.compute.app_secret.arn,
-                    "Secret of the payment API's database login (written by the schema_migrations function)")
-        self.output("schema_migrations_sha256", self.compute.migrations_sha256,
-                    "Digest of the schema migration files the last deploy applied")
-        self.output("dms_replication_instance_arn", migration.instance.replication_instance_arn,
-                    "DMS replication instance ARN")
-        self.output("dms_replication_task_arn", migration.task.replication_task_arn,
-                    "DMS full-load-and-cdc task ARN (start it once the source secret is set)")
-        self.output("dms_source_endpoint_arn", migration.source_endpoint.endpoint_arn,
-                    "DMS source endpoint (on-premises PostgreSQL)")
-        self.output("dms_target_endpoint_arn", migration.target_endpoint.endpoint_arn,
-                    "DMS target endpoint (Aurora)")
-        self.output("dms_source_secret_arn", migration.source_secret_arn,
-                    "Secret the operator fills with the on-premises credentials")
-        self.output("dms_target_secret_arn", migration.target_secret_arn,
-                    "Secret the operator fills with the Aurora DMS user credentials")
-        self.output("dms_reverse_task_arn", migration.reverse_task.replication_task_arn,
-                    "DMS cdc task Aurora -> on-premises (the cutover driver starts it from the flip LSN)")
-        self.output("dms_reverse_source_endpoint_arn", migration.reverse_source_endpoint.endpoint_arn,
-                    "DMS reverse source endpoint (Aurora, reads the reverse slot)")
-        self.output("dms_reverse_target_endpoint_arn", migration.reverse_target_endpoint.endpoint_arn,
-                    "DMS reverse target endpoint (on-premises PostgreSQL)")
-        self.output("dms_reverse_source_secret_arn", migration.reverse_source_secret_arn,
-                    "Secret the operator fills with the Aurora credentials of the reverse DMS user")
-        self.output("dms_reverse_target_secret_arn", migration.reverse_target_secret_arn,
-                    "Secret the operator fills with the on-premises credentials of the reverse DMS user")
-        self.output("reverse_slot_name", migration.reverse_slot_name,
-                    "Logical replication slot on Aurora the reverse task reads (made by the driver at the flip)")
+        self.output(
+            "aurora_app_secret_arn",
+            self.compute.app_secret.arn,
+            "Secret of the payment API's database login (written by the schema_migrations function)",
+        )
+        self.output(
+            "schema_migrations_sha256",
+            self.compute.migrations_sha256,
+            "Digest of the schema migration files the last deploy applied",
+        )
+        self.output(
+            "dms_replication_instance_arn", migration.instance.replication_instance_arn, "DMS replication instance ARN"
+        )
+        self.output(
+            "dms_replication_task_arn",
+            migration.task.replication_task_arn,
+            "DMS full-load-and-cdc task ARN (start it once the source secret is set)",
+        )
+        self.output(
+            "dms_source_endpoint_arn",
+            migration.source_endpoint.endpoint_arn,
+            "DMS source endpoint (on-premises PostgreSQL)",
+        )
+        self.output("dms_target_endpoint_arn", migration.target_endpoint.endpoint_arn, "DMS target endpoint (Aurora)")
+        self.output(
+            "dms_source_secret_arn",
+            migration.source_secret_arn,
+            "Secret the operator fills with the on-premises credentials",
+        )
+        self.output(
+            "dms_target_secret_arn",
+            migration.target_secret_arn,
+            "Secret the operator fills with the Aurora DMS user credentials",
+        )
+        self.output(
+            "dms_reverse_task_arn",
+            migration.reverse_task.replication_task_arn,
+            "DMS cdc task Aurora -> on-premises (the cutover driver starts it from the flip LSN)",
+        )
+        self.output(
+            "dms_reverse_source_endpoint_arn",
+            migration.reverse_source_endpoint.endpoint_arn,
+            "DMS reverse source endpoint (Aurora, reads the reverse slot)",
+        )
+        self.output(
+            "dms_reverse_target_endpoint_arn",
+            migration.reverse_target_endpoint.endpoint_arn,
+            "DMS reverse target endpoint (on-premises PostgreSQL)",
+        )
+        self.output(
+            "dms_reverse_source_secret_arn",
+            migration.reverse_source_secret_arn,
+            "Secret the operator fills with the Aurora credentials of the reverse DMS user",
+        )
+        self.output(
+            "dms_reverse_target_secret_arn",
+            migration.reverse_target_secret_arn,
+            "Secret the operator fills with the on-premises credentials of the reverse DMS user",
+        )
+        self.output(
+            "reverse_slot_name",
+            migration.reverse_slot_name,
+            "Logical replication slot on Aurora the reverse task reads (made by the driver at the flip)",
+        )
 
     def _traffic_outputs(self) -> None:
         alb, dns, alerting, scheme = self.load_balancer.alb, self.dns, self.alerting, self.load_balancer.scheme
         self.output("alb_dns_name", alb.dns_name, "DNS name of the ALB in front of the payments API")
         self.output("alb_arn", alb.arn, "ARN of the ALB")
-        self.output("api_target_group_arn", self.load_balancer.target_group.arn,
-                    "Lambda target group of the payments API")
+        self.output(
+            "api_target_group_arn", self.load_balancer.target_group.arn, "Lambda target group of the payments API"
+        )
         legacy_group = self.load_balancer.legacy_target_group
-        self.output("legacy_target_group_arn", legacy_group.arn if legacy_group else "",
-                    "IP target group of the legacy API's private addresses (empty without a legacy system)")
-        self.output("write_rule_arn", self.load_balancer.write_rule.arn,
-                    "ALB listener rule that forwards writes to the current writer (owned by the cutover)")
-        self.output("cutover_state_parameter", self.cutover.state.name,
-                    "SSM parameter holding the cutover state (which database is the writer)")
+        self.output(
+            "legacy_target_group_arn",
+            legacy_group.arn if legacy_group else "",
+            "IP target group of the legacy API's private addresses (empty without a legacy system)",
+        )
+        self.output(
+            "write_rule_arn",
+            self.load_balancer.write_rule.arn,
+            "ALB listener rule that forwards writes to the current writer (owned by the cutover)",
+        )
+        self.output(
+            "cutover_state_parameter",
+            self.cutover.state.name,
+            "SSM parameter holding the cutover state (which database is the writer)",
+        )
         self.output("api_fqdn", dns.record_name, "Name clients use; weighted between legacy and new")
         self.output("api_url", f"{scheme}://{dns.record_name}", "URL of the payments API through Route53")
         self.output("alb_url", f"{scheme}://{alb.dns_name}", "URL of the payments API on the ALB")
         # The emulator serves each listener on its own port too, at /_local_aws/alb/<name>/<port>
         # (docs/local-runtime.md).
-        self.output("local_api_url", f"{local_endpoint_url(self.settings)}/_local_aws/alb/{alb.name}/"
-                    f"{443 if self.load_balancer.https_enabled else 80}" if self.settings.target == "local" else "",
-                    "URL a client calls for the payments API on the local emulator (empty on TARGET=aws)")
+        self.output(
+            "local_api_url",
+            f"{local_endpoint_url(self.settings)}/_local_aws/alb/{alb.name}/"
+            f"{443 if self.load_balancer.https_enabled else 80}"
+            if self.settings.target == "local"
+            else "",
+            "URL a client calls for the payments API on the local emulator (empty on TARGET=aws)",
+        )
         self.output("hosted_zone_id", dns.zone_id, "Route53 hosted zone holding the weighted records")
         functions = [self.compute.payment_api, self.compute.schema_migrations, *self.cutover.functions]
-        self.output("lambda_function_names", {f.short_name: f.name for f in functions},
-                    "Lambda function names by role")
+        self.output("lambda_function_names", {f.short_name: f.name for f in functions}, "Lambda function names by role")
         self.output("lambda_function_arns", {f.short_name: f.arn for f in functions}, "Lambda function ARNs by role")
         self.output("alert_topic_arn", alerting.alerts.arn, "SNS topic for operator alerts")
         self.output("critical_topic_arn", alerting.critical.arn, "SNS topic of critical alarms (triggers rollback)")
         self.output("dashboard_name", self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard of the migration")
         self.output("waf_web_acl_arn", self.load_balancer.web_acl.arn, "WAFv2 web ACL protecting the ALB")
         trust_store = self.load_balancer.trust_store
-        self.output("alb_trust_store_arn", trust_store.arn if trust_store else "",
-                    "Trust store the HTTPS listener verifies client certificates against (empty without mTLS)")
-        self.output("client_identity", self.settings.client_identity,
-                    "Where the payment API takes the merchant id from: mtls (client certificate CN) or header")
-        self.output("migration_metric_namespace", self.cutover.metric_namespace,
-                    f"CloudWatch namespace of the {self.cutover.ready_metric_name} metric")
-        self.output("critical_alarm_prefix", critical_alarm_prefix(self.settings.name_prefix),
-                    "Name prefix of the alarms that block a shift and trigger rollback")
+        self.output(
+            "alb_trust_store_arn",
+            trust_store.arn if trust_store else "",
+            "Trust store the HTTPS listener verifies client certificates against (empty without mTLS)",
+        )
+        self.output(
+            "client_identity",
+            self.settings.client_identity,
+            "Where the payment API takes the merchant id from: mtls (client certificate CN) or header",
+        )
+        self.output(
+            "migration_metric_namespace",
+            self.cutover.metric_namespace,
+            f"CloudWatch namespace of the {self.cutover.ready_metric_name} metric",
+        )
+        self.output(
+            "critical_alarm_prefix",
+            critical_alarm_prefix(self.settings.name_prefix),
+            "Name prefix of the alarms that block a shift and trigger rollback",
+        )

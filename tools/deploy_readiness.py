@@ -71,6 +71,7 @@ def _strings(value: Any) -> Iterator[str]:
 
 # --- CKV_TAP_1: engine versions from the release tables --------------------------------------
 
+
 def engine_version_in_table(document: Document, resource_type: str, name: str) -> str | None:
     body = resources(document, resource_type)[name]
     version = body.get("engine_version")
@@ -86,12 +87,14 @@ def engine_version_in_table(document: Document, resource_type: str, name: str) -
     if referenced and referenced[0] == "aws_rds_cluster" and referenced[2] == "engine_version":
         return None
     if version not in allowed:
-        return (f"engine_version {version!r} is not one the release tables allow for new instances "
-                f"({', '.join(allowed)})")
+        return (
+            f"engine_version {version!r} is not one the release tables allow for new instances ({', '.join(allowed)})"
+        )
     return None
 
 
 # --- CKV_TAP_2: ALB access logs after the bucket policy ----------------------------------------
+
 
 def access_logs_after_bucket_policy(document: Document, resource_type: str, name: str) -> str | None:
     body = resources(document, resource_type)[name]
@@ -100,17 +103,23 @@ def access_logs_after_bucket_policy(document: Document, resource_type: str, name
     if not logs or not logs.get("enabled"):
         return None
     bucket = reference(logs.get("bucket"))
-    policies = [address.split(".", 1)[1] for address in body.get("depends_on", [])
-                if address.startswith("aws_s3_bucket_policy.")]
+    policies = [
+        address.split(".", 1)[1]
+        for address in body.get("depends_on", [])
+        if address.startswith("aws_s3_bucket_policy.")
+    ]
     for policy_name in policies:
         policy_bucket = reference(resources(document, "aws_s3_bucket_policy").get(policy_name, {}).get("bucket"))
         if bucket is None or (policy_bucket and policy_bucket[:2] == bucket[:2]):
             return None
-    return ("access logs are on, but the load balancer does not depend on its log bucket's aws_s3_bucket_policy: "
-            "ELB refuses the setting while the policy does not exist yet (hashicorp/terraform-provider-aws#12010)")
+    return (
+        "access logs are on, but the load balancer does not depend on its log bucket's aws_s3_bucket_policy: "
+        "ELB refuses the setting while the policy does not exist yet (hashicorp/terraform-provider-aws#12010)"
+    )
 
 
 # --- CKV_TAP_3: health checks only of addresses Route53 can reach -----------------------------------
+
 
 def health_check_address_is_public(document: Document, resource_type: str, name: str) -> str | None:
     address_text = resources(document, resource_type)[name].get("ip_address")
@@ -121,8 +130,10 @@ def health_check_address_is_public(document: Document, resource_type: str, name:
     except ValueError:
         return f"ip_address {address_text!r} is not an IP address"
     if address.version == 4 and legacy_address_is_private(address):
-        return (f"ip_address {address} is private (RFC 1918): Route53's health checkers are on the internet and "
-                "never reach it; private legacy addresses get no health check")
+        return (
+            f"ip_address {address} is private (RFC 1918): Route53's health checkers are on the internet and "
+            "never reach it; private legacy addresses get no health check"
+        )
     reason = unroutable_reason(address) if address.version == 4 else (None if address.is_global else "not global")
     if reason:
         return f"ip_address {address} is {reason}: Route53's health checkers cannot reach it"
@@ -131,12 +142,17 @@ def health_check_address_is_public(document: Document, resource_type: str, name:
 
 # --- CKV_TAP_4: every publisher of an encrypted topic is on its key ----------------------------------
 
+
 def _service_of(document: Document, principal: str) -> str:
     """`${data.aws_service_principal.x.name}` -> its service_name; `dms.amazonaws.com` -> `dms`."""
     match = re.match(r"^\$\{data\.aws_service_principal\.([A-Za-z0-9_-]+)\.(name|id)\}$", principal)
     if match:
-        return document.get("data", {}).get("aws_service_principal", {}).get(match.group(1), {}).get(
-            "service_name", principal)
+        return (
+            document.get("data", {})
+            .get("aws_service_principal", {})
+            .get(match.group(1), {})
+            .get("service_name", principal)
+        )
     return re.sub(r"(\.[a-z0-9-]+)?\.amazonaws\.com(\.cn)?$", "", principal)
 
 
@@ -151,7 +167,8 @@ def _key_services(document: Document, key_name: str) -> set[str]:
     for statement in statements if isinstance(statements, list) else [statements]:
         actions = set(_strings(statement.get("Action")))
         if statement.get("Effect") != "Allow" or not all(
-                action in actions or "kms:*" in actions for action in PUBLISHER_KEY_ACTIONS):
+            action in actions or "kms:*" in actions for action in PUBLISHER_KEY_ACTIONS
+        ):
             continue
         principal = statement.get("Principal")
         if isinstance(principal, dict):
@@ -175,18 +192,23 @@ def publishers_on_the_topic_key(document: Document, resource_type: str, name: st
         return None  # unencrypted, or an AWS managed / external key this stack does not write the policy of
     missing = sorted(_publishers(document, name) - _key_services(document, key[1]))
     if missing:
-        return (f"{', '.join(missing)} publish{'es' if len(missing) == 1 else ''} to this topic, but the policy of "
-                f"its key aws_kms_key.{key[1]} does not let {'it' if len(missing) == 1 else 'them'} use the key "
-                f"({' and '.join(PUBLISHER_KEY_ACTIONS)}): SNS drops the messages")
+        return (
+            f"{', '.join(missing)} publish{'es' if len(missing) == 1 else ''} to this topic, but the policy of "
+            f"its key aws_kms_key.{key[1]} does not let {'it' if len(missing) == 1 else 'them'} use the key "
+            f"({' and '.join(PUBLISHER_KEY_ACTIONS)}): SNS drops the messages"
+        )
     return None
 
 
 # --- CKV_TAP_5: log groups services create themselves are the stack's, created first -----------------
 
+
 def _service_log_groups(body: dict, resource_type: str) -> list[str]:
     if resource_type == "aws_rds_cluster":
-        return [f"/aws/rds/cluster/{body.get('cluster_identifier')}/{log}"
-                for log in body.get("enabled_cloudwatch_logs_exports", [])]
+        return [
+            f"/aws/rds/cluster/{body.get('cluster_identifier')}/{log}"
+            for log in body.get("enabled_cloudwatch_logs_exports", [])
+        ]
     if resource_type == "aws_dms_replication_instance":
         return [f"dms-tasks-{body.get('replication_instance_id')}"]
     if resource_type == "aws_lambda_function":
@@ -196,15 +218,18 @@ def _service_log_groups(body: dict, resource_type: str) -> list[str]:
 
 def service_log_groups_precreated(document: Document, resource_type: str, name: str) -> str | None:
     body = resources(document, resource_type)[name]
-    groups = {group.get("name"): f"aws_cloudwatch_log_group.{group_name}"
-              for group_name, group in resources(document, "aws_cloudwatch_log_group").items()}
+    groups = {
+        group.get("name"): f"aws_cloudwatch_log_group.{group_name}"
+        for group_name, group in resources(document, "aws_cloudwatch_log_group").items()
+    }
     by_name = resources(document, "aws_cloudwatch_log_group")
     dependencies = set(body.get("depends_on", []))
     for wanted in _service_log_groups(body, resource_type):
         address = groups.get(wanted)
         if address is None:
-            return (f"the service creates log group {wanted} itself (no retention, no key): the stack must create "
-                    "it first")
+            return (
+                f"the service creates log group {wanted} itself (no retention, no key): the stack must create it first"
+            )
         group = by_name[address.split(".", 1)[1]]
         if not group.get("retention_in_days") or not group.get("kms_key_id"):
             return f"log group {wanted} needs retention_in_days and kms_key_id"
@@ -214,16 +239,36 @@ def service_log_groups_precreated(document: Document, resource_type: str, name: 
 
 
 CHECKS = (
-    Check("CKV_TAP_1", "Engine versions are ones the release tables allow for new instances (lib/config.py)",
-          ("aws_rds_cluster", "aws_rds_cluster_instance", "aws_dms_replication_instance"), engine_version_in_table),
-    Check("CKV_TAP_2", "An ALB with access logs is created after its log bucket's policy (provider #12010)",
-          ("aws_lb",), access_logs_after_bucket_policy),
-    Check("CKV_TAP_3", "Route53 health checks only check addresses reachable from the internet",
-          ("aws_route53_health_check",), health_check_address_is_public),
-    Check("CKV_TAP_4", "Every service that publishes to a CMK-encrypted SNS topic may use the key",
-          ("aws_sns_topic",), publishers_on_the_topic_key),
-    Check("CKV_TAP_5", "Log groups services would create themselves are created first, with retention and a key",
-          ("aws_rds_cluster", "aws_dms_replication_instance", "aws_lambda_function"), service_log_groups_precreated),
+    Check(
+        "CKV_TAP_1",
+        "Engine versions are ones the release tables allow for new instances (lib/config.py)",
+        ("aws_rds_cluster", "aws_rds_cluster_instance", "aws_dms_replication_instance"),
+        engine_version_in_table,
+    ),
+    Check(
+        "CKV_TAP_2",
+        "An ALB with access logs is created after its log bucket's policy (provider #12010)",
+        ("aws_lb",),
+        access_logs_after_bucket_policy,
+    ),
+    Check(
+        "CKV_TAP_3",
+        "Route53 health checks only check addresses reachable from the internet",
+        ("aws_route53_health_check",),
+        health_check_address_is_public,
+    ),
+    Check(
+        "CKV_TAP_4",
+        "Every service that publishes to a CMK-encrypted SNS topic may use the key",
+        ("aws_sns_topic",),
+        publishers_on_the_topic_key,
+    ),
+    Check(
+        "CKV_TAP_5",
+        "Log groups services would create themselves are created first, with retention and a key",
+        ("aws_rds_cluster", "aws_dms_replication_instance", "aws_lambda_function"),
+        service_log_groups_precreated,
+    ),
 )
 
 

@@ -3,7 +3,8 @@
 -> the README's runbook commands (tests/integration/test_cutover_runbook.py) -> a short cutover rehearsal under
 load on the same deployment (`python -m tools.rehearsal --reuse`) -> the other integration tests (incl. `make plan`
 reviews and a BASE plan) -> a second suffix deployed beside the first (`make deploy`'s path, with a VPN and DNS
-forwarding), planned, checked and destroyed -> `cdktf destroy --auto-approve` -> nothing left -> stop the emulator. Always tears down, even on failure.
+forwarding), planned, checked and destroyed -> `cdktf destroy --auto-approve` -> nothing left -> stop the emulator.
+Always tears down, even on failure.
 
 Runs as its own environment (suffix `e2e`, a free port) so it never touches a
 deployment you made with `make deploy`. The cdktf CLI's own output goes to
@@ -45,8 +46,13 @@ def peer_environment(env: dict[str, str]) -> dict[str, str]:
     """A second suffix on the same emulator, as a real account would hold it: its own stack beside the first
     (the account-wide DMS roles belong to neither), reaching on-premises over a statically routed VPN and
     finding the source by host name through DNS forwarding."""
-    return {**env, "ENVIRONMENT_SUFFIX": PEER_SUFFIX, "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200",
-            "ONPREM_DB_HOST": "pg01.corp.example.com", "ONPREM_DNS_SERVERS": "192.168.0.2,192.168.0.3"}
+    return {
+        **env,
+        "ENVIRONMENT_SUFFIX": PEER_SUFFIX,
+        "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200",
+        "ONPREM_DB_HOST": "pg01.corp.example.com",
+        "ONPREM_DNS_SERVERS": "192.168.0.2,192.168.0.3",
+    }
 
 
 def step(title: str, command: list[str], env: dict[str, str]) -> int:
@@ -60,9 +66,15 @@ def cdktf_step(title: str, arguments: list[str], env: dict[str, str]) -> int:
     log = LOG_DIR / f"e2e-cdktf-{arguments[0]}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w", encoding="utf-8") as out:
-        exit_code = subprocess.run([sys.executable, "-m", "tools.cdktf_cli", *arguments], cwd=PROJECT_ROOT,
-                                   env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                   check=False).returncode
+        exit_code = subprocess.run(
+            [sys.executable, "-m", "tools.cdktf_cli", *arguments],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        ).returncode
     text = ANSI_CODES.sub("", log.read_text(encoding="utf-8", errors="replace"))
     lines = [line.strip() for line in text.splitlines()]
     shown = list(dict.fromkeys(line for line in lines if RESULT_LINES.search(line)))
@@ -82,8 +94,12 @@ def integration_and_rehearsal(python: str, env: dict[str, str]) -> list[str]:
     failures = []
     if step("integration tests: the runbook's commands on the emulator", [*pytest, RUNBOOK_TESTS], env) != 0:
         failures.append("runbook tests")
-    if step("a short cutover rehearsal under load on this deployment", [python, "-m", "tools.rehearsal", "--reuse"],
-            env) != 0:
+    if (
+        step(
+            "a short cutover rehearsal under load on this deployment", [python, "-m", "tools.rehearsal", "--reuse"], env
+        )
+        != 0
+    ):
         failures.append("rehearsal")
     if step("integration tests", [*pytest, "tests/integration", f"--ignore={RUNBOOK_TESTS}"], env) != 0:
         failures.append("integration tests")
@@ -95,17 +111,35 @@ def second_suffix(peer: dict[str, str], python: str) -> list[str]:
     nothing of it is left while the first stays; returns what failed."""
     failures = []
     try:
-        if step(f"a second suffix ({PEER_SUFFIX}) beside the first on the same emulator",
-                [python, "-m", "tools.stack", "deploy"], peer) != 0:
+        if (
+            step(
+                f"a second suffix ({PEER_SUFFIX}) beside the first on the same emulator",
+                [python, "-m", "tools.stack", "deploy"],
+                peer,
+            )
+            != 0
+        ):
             return ["second suffix deploy"]
-        if step("second suffix: no-change plan and its way to on-premises",
-                [python, "-m", "pytest", *PEER_TESTS, "-q", "-p", "no:cacheprovider"], peer) != 0:
+        if (
+            step(
+                "second suffix: no-change plan and its way to on-premises",
+                [python, "-m", "pytest", *PEER_TESTS, "-q", "-p", "no:cacheprovider"],
+                peer,
+            )
+            != 0
+        ):
             failures.append("second suffix tests")
     finally:
         if step("second suffix: destroy", [python, "-m", "tools.stack", "destroy"], peer) != 0:
             failures.append("second suffix destroy")
-        elif step("second suffix: nothing of it is left", [python, "-m", "pytest", "tests/teardown", "-q", "-p",
-                                                            "no:cacheprovider"], peer) != 0:
+        elif (
+            step(
+                "second suffix: nothing of it is left",
+                [python, "-m", "pytest", "tests/teardown", "-q", "-p", "no:cacheprovider"],
+                peer,
+            )
+            != 0
+        ):
             failures.append("second suffix teardown check")
     return failures
 
@@ -118,8 +152,12 @@ def main() -> int:
     try:
         if cdktf_step("deploy to the local emulator", ["deploy", "--auto-approve"], env) != 0:
             failures.append("deploy")
-        elif cdktf_step("write the outputs file", ["output", "--outputs-file",
-                                                   str(OUTPUTS_FILE.relative_to(PROJECT_ROOT))], env) != 0:
+        elif (
+            cdktf_step(
+                "write the outputs file", ["output", "--outputs-file", str(OUTPUTS_FILE.relative_to(PROJECT_ROOT))], env
+            )
+            != 0
+        ):
             failures.append("outputs file")
         else:
             failures += integration_and_rehearsal(python, env)
@@ -128,9 +166,15 @@ def main() -> int:
     finally:
         if cdktf_step("destroy", ["destroy", "--auto-approve"], env) != 0:
             failures.append("destroy")
-        elif "deploy" not in failures and step(
-                "nothing of the stack is left", [python, "-m", "pytest", "tests/teardown", "-q", "-p",
-                                                 "no:cacheprovider"], env) != 0:
+        elif (
+            "deploy" not in failures
+            and step(
+                "nothing of the stack is left",
+                [python, "-m", "pytest", "tests/teardown", "-q", "-p", "no:cacheprovider"],
+                env,
+            )
+            != 0
+        ):
             failures.append("teardown check")
         step("stop the emulator", [python, "-m", "tools.stack", "down"], env)
     if failures:

@@ -62,11 +62,16 @@ TRAFFIC_RESOURCE_TYPES = frozenset(
     {
         "aws_route53_record",  # the weighted records clients resolve
         "aws_route53_health_check",  # the legacy health check (alerts)
-        "aws_lb", "aws_alb",  # a new load balancer has a new DNS name: the alias and clients lose it
-        "aws_lb_listener", "aws_alb_listener",  # the port clients connect to
-        "aws_lb_listener_rule", "aws_alb_listener_rule",  # the write rule: writes go to the current writer
-        "aws_lb_target_group", "aws_alb_target_group",  # the API's and the legacy system's targets
-        "aws_lb_target_group_attachment", "aws_alb_target_group_attachment",  # the targets themselves
+        "aws_lb",
+        "aws_alb",  # a new load balancer has a new DNS name: the alias and clients lose it
+        "aws_lb_listener",
+        "aws_alb_listener",  # the port clients connect to
+        "aws_lb_listener_rule",
+        "aws_alb_listener_rule",  # the write rule: writes go to the current writer
+        "aws_lb_target_group",
+        "aws_alb_target_group",  # the API's and the legacy system's targets
+        "aws_lb_target_group_attachment",
+        "aws_alb_target_group_attachment",  # the targets themselves
     }
 )
 DANGER_STATEFUL = "stateful"
@@ -100,8 +105,7 @@ _ACTION_BY_TERRAFORM_ACTIONS = {
 
 TOP_LEVEL_GROUP = "(top level)"
 # Attribute names whose values are never written, whatever the plan marks sensitive.
-SECRET_NAME = re.compile(r"password|secret|token|private_key|passphrase|credential|key_material|psk",
-                         re.IGNORECASE)
+SECRET_NAME = re.compile(r"password|secret|token|private_key|passphrase|credential|key_material|psk", re.IGNORECASE)
 MAX_VALUE_CHARS = 60
 
 
@@ -219,14 +223,8 @@ def attribute_changes(change: Mapping[str, Any]) -> tuple[AttributeChange, ...]:
     """Top-level attributes whose value differs, is unknown, or forces replacement."""
     before = _as_object(change.get("before"))
     after = _as_object(change.get("after"))
-    unknown = {
-        key
-        for key, value in _as_object(change.get("after_unknown")).items()
-        if _contains_unknown(value)
-    }
-    replacing = {
-        path[0] for path in change.get("replace_paths") or [] if path and isinstance(path[0], str)
-    }
+    unknown = {key for key, value in _as_object(change.get("after_unknown")).items() if _contains_unknown(value)}
+    replacing = {path[0] for path in change.get("replace_paths") or [] if path and isinstance(path[0], str)}
     differing = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
     changes = []
     for key in sorted(differing | unknown | replacing):
@@ -275,9 +273,7 @@ def parse_plan(plan: Any) -> list[ResourceChange]:
     if not isinstance(plan, Mapping) or "format_version" not in plan:
         raise PlanInputError("not a `terraform show -json` document (no format_version)")
     if "planned_values" not in plan and "resource_changes" not in plan:
-        raise PlanInputError(
-            "not a plan: `terraform show -json` was given a state, not a plan file"
-        )
+        raise PlanInputError("not a plan: `terraform show -json` was given a state, not a plan file")
     entries = plan.get("resource_changes") or []
     if not isinstance(entries, list):
         raise PlanInputError("resource_changes is not a list")
@@ -342,9 +338,7 @@ def dangerous_changes(changes: Iterable[ResourceChange]) -> list[ResourceChange]
     return sorted((c for c in changes if c.is_dangerous), key=lambda c: c.address)
 
 
-def group_by_construct(
-    changes: Iterable[ResourceChange], index: ConstructIndex
-) -> dict[str, list[ResourceChange]]:
+def group_by_construct(changes: Iterable[ResourceChange], index: ConstructIndex) -> dict[str, list[ResourceChange]]:
     groups: dict[str, list[ResourceChange]] = {}
     for change in changes:
         if change.action != ACTION_NO_OP:
@@ -400,8 +394,7 @@ def render_danger(danger: list[ResourceChange]) -> list[str]:
         reason = ", ".join(_code(a.name) for a in change.attributes if a.forces_replacement)
         detail = f"forced by {reason}" if reason else (change.action_reason or "")
         lines.append(
-            f"- **{change.action}** ({change.danger}) {_code(change.address)}"
-            + (f" ({detail})" if detail else "")
+            f"- **{change.action}** ({change.danger}) {_code(change.address)}" + (f" ({detail})" if detail else "")
         )
     return lines
 
@@ -416,9 +409,7 @@ def render_construct_tables(groups: Mapping[str, list[ResourceChange]]) -> list[
             "| Address | Action | Changed attributes |",
             "| --- | --- | --- |",
         ]
-        lines += [
-            f"| {_code(c.address)} | {c.action} | {render_attributes_cell(c)} |" for c in changes
-        ]
+        lines += [f"| {_code(c.address)} | {c.action} | {render_attributes_cell(c)} |" for c in changes]
     return lines
 
 
@@ -456,16 +447,10 @@ def build_argument_parser() -> argparse.ArgumentParser:
         "  3  a stateful or traffic resource is deleted or replaced (see the DANGER section)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--plan-json", required=True, type=Path, help="output of `terraform show -json PLANFILE`"
-    )
-    parser.add_argument(
-        "--synth-json", type=Path, help="cdktf's cdk.tf.json, to group resources by construct"
-    )
+    parser.add_argument("--plan-json", required=True, type=Path, help="output of `terraform show -json PLANFILE`")
+    parser.add_argument("--synth-json", type=Path, help="cdktf's cdk.tf.json, to group resources by construct")
     parser.add_argument("--out", required=True, type=Path, help="Markdown file to write")
-    parser.add_argument(
-        "--note", action="append", default=[], help="a line under the title (repeatable)"
-    )
+    parser.add_argument("--note", action="append", default=[], help="a line under the title (repeatable)")
     parser.add_argument(
         "--accept-danger",
         metavar="REASON",
@@ -485,9 +470,7 @@ def summarise(
     """Writes the summary; EXIT_DANGER when it has a DANGER section nobody accepted."""
     plan = load_json_file(plan_path, "plan JSON")
     changes = parse_plan(plan)
-    index = (
-        construct_index_from_synth(load_json_file(synth_path, "synth JSON")) if synth_path else {}
-    )
+    index = construct_index_from_synth(load_json_file(synth_path, "synth JSON")) if synth_path else {}
     markdown = render_summary(
         changes,
         index,

@@ -69,18 +69,27 @@ def reservations(synthesized: dict) -> list[Reservation]:
 
 # --- the checks ----------------------------------------------------------------------------
 
+
 def check_dms_version(settings: Settings, clients: Clients) -> None:
     pages = clients("dms").get_paginator("describe_orderable_replication_instances").paginate()
-    offered = [item for page in pages for item in page.get("OrderableReplicationInstances", [])
-               if item.get("ReplicationInstanceClass") == settings.dms_instance_class]
+    offered = [
+        item
+        for page in pages
+        for item in page.get("OrderableReplicationInstances", [])
+        if item.get("ReplicationInstanceClass") == settings.dms_instance_class
+    ]
     versions = sorted({item.get("EngineVersion") for item in offered if item.get("EngineVersion")})
     if not offered:
-        raise PreflightError(f"DMS_INSTANCE_CLASS={settings.dms_instance_class} cannot be ordered in "
-                             f"{settings.aws_region} (DescribeOrderableReplicationInstances): choose a class it lists")
+        raise PreflightError(
+            f"DMS_INSTANCE_CLASS={settings.dms_instance_class} cannot be ordered in "
+            f"{settings.aws_region} (DescribeOrderableReplicationInstances): choose a class it lists"
+        )
     if settings.dms_engine_version not in versions:
-        raise PreflightError(f"DMS_ENGINE_VERSION={settings.dms_engine_version} can no longer be created with "
-                             f"{settings.dms_instance_class} in {settings.aws_region}; AWS offers "
-                             f"{', '.join(versions)}: choose one of them (and update DMS_RELEASES in lib/config.py)")
+        raise PreflightError(
+            f"DMS_ENGINE_VERSION={settings.dms_engine_version} can no longer be created with "
+            f"{settings.dms_instance_class} in {settings.aws_region}; AWS offers "
+            f"{', '.join(versions)}: choose one of them (and update DMS_RELEASES in lib/config.py)"
+        )
 
 
 def check_aurora_version(settings: Settings, clients: Clients) -> None:
@@ -88,14 +97,19 @@ def check_aurora_version(settings: Settings, clients: Clients) -> None:
     known = rds.describe_db_engine_versions(Engine=AURORA_ENGINE, EngineVersion=version).get("DBEngineVersions", [])
     if not [item for item in known if item.get("Status", "available") == "available"]:
         state = f"is {known[0]['Status']}" if known else "does not exist"
-        raise PreflightError(f"DB_ENGINE_VERSION={version} {state} for {AURORA_ENGINE} in {settings.aws_region} "
-                             "(DescribeDBEngineVersions): choose an available version")
+        raise PreflightError(
+            f"DB_ENGINE_VERSION={version} {state} for {AURORA_ENGINE} in {settings.aws_region} "
+            "(DescribeDBEngineVersions): choose an available version"
+        )
     options = rds.describe_orderable_db_instance_options(
-        Engine=AURORA_ENGINE, EngineVersion=version, DBInstanceClass=SERVERLESS_V2_CLASS, MaxRecords=20)
+        Engine=AURORA_ENGINE, EngineVersion=version, DBInstanceClass=SERVERLESS_V2_CLASS, MaxRecords=20
+    )
     if not options.get("OrderableDBInstanceOptions"):
-        raise PreflightError(f"DB_ENGINE_VERSION={version} offers no Serverless v2 ({SERVERLESS_V2_CLASS}) "
-                             f"instances in {settings.aws_region} (DescribeOrderableDBInstanceOptions): choose a "
-                             "version that does")
+        raise PreflightError(
+            f"DB_ENGINE_VERSION={version} offers no Serverless v2 ({SERVERLESS_V2_CLASS}) "
+            f"instances in {settings.aws_region} (DescribeOrderableDBInstanceOptions): choose a "
+            "version that does"
+        )
 
 
 def check_zones(settings: Settings, clients: Clients) -> None:
@@ -105,15 +119,19 @@ def check_zones(settings: Settings, clients: Clients) -> None:
     try:
         zones = clients("ec2").describe_availability_zones(ZoneIds=wanted, AllAvailabilityZones=True)
     except ClientError as error:
-        raise PreflightError(f"AVAILABILITY_ZONE_IDS={','.join(wanted)}: {settings.aws_region} refuses them "
-                             f"({error.response['Error'].get('Message', error)}): use zone ids that "
-                             "`aws ec2 describe-availability-zones` lists") from None
+        raise PreflightError(
+            f"AVAILABILITY_ZONE_IDS={','.join(wanted)}: {settings.aws_region} refuses them "
+            f"({error.response['Error'].get('Message', error)}): use zone ids that "
+            "`aws ec2 describe-availability-zones` lists"
+        ) from None
     states = {zone["ZoneId"]: zone.get("State") for zone in zones.get("AvailabilityZones", [])}
     unavailable = [zone_id for zone_id in wanted if states.get(zone_id) != "available"]
     if unavailable:
-        raise PreflightError(f"AVAILABILITY_ZONE_IDS: {', '.join(unavailable)} "
-                             f"{'is' if len(unavailable) == 1 else 'are'} not an available zone of "
-                             f"{settings.aws_region} in this account: choose zones that are")
+        raise PreflightError(
+            f"AVAILABILITY_ZONE_IDS: {', '.join(unavailable)} "
+            f"{'is' if len(unavailable) == 1 else 'are'} not an available zone of "
+            f"{settings.aws_region} in this account: choose zones that are"
+        )
 
 
 def check_dms_service_roles(settings: Settings, clients: Clients) -> None:
@@ -127,13 +145,13 @@ def check_dms_service_roles(settings: Settings, clients: Clients) -> None:
             raise PreflightError(
                 f"{name} does not exist in this account, and DMS needs it by that name: create it once for the "
                 f"account (trusting dms.amazonaws.com, with the managed policy {policy}; see README, "
-                "\"Real AWS\"), or deploy one stack with CREATE_DMS_SERVICE_ROLES=true") from None
+                '"Real AWS"), or deploy one stack with CREATE_DMS_SERVICE_ROLES=true'
+            ) from None
 
 
 def _current_reservation(lambda_client: Any, function_name: str) -> int:
     try:
-        return lambda_client.get_function_concurrency(FunctionName=function_name).get(
-            "ReservedConcurrentExecutions", 0)
+        return lambda_client.get_function_concurrency(FunctionName=function_name).get("ReservedConcurrentExecutions", 0)
     except lambda_client.exceptions.ResourceNotFoundException:
         return 0
 
@@ -155,7 +173,8 @@ def check_concurrency(settings: Settings, clients: Clients, synthesized: dict) -
             f"{unreserved_now} unreserved of the account's {limit['ConcurrentExecutions']} (this stack's own "
             f"reservations counted as free): {left} would remain and Lambda keeps at least "
             f"{MINIMUM_UNRESERVED_CONCURRENCY}; lower PAYMENT_API_RESERVED_CONCURRENCY or set it to off, or ask AWS "
-            "for a higher concurrency quota")
+            "for a higher concurrency quota"
+        )
 
 
 def checks(settings: Settings, clients: Clients, synthesized: dict) -> Iterator[Callable[[], None]]:
@@ -179,10 +198,15 @@ def run(settings: Settings, synthesized_file: Path, clients: Clients | None = No
             check()
         except ClientError as error:
             problem = error.response.get("Error", {})
-            raise PreflightError(f"the preflight could not ask AWS in {settings.aws_region}: "
-                                 f"{problem.get('Code', 'error')}: {problem.get('Message', error)} (it needs read "
-                                 "access to DMS, RDS, EC2, IAM and Lambda)") from None
+            raise PreflightError(
+                f"the preflight could not ask AWS in {settings.aws_region}: "
+                f"{problem.get('Code', 'error')}: {problem.get('Message', error)} (it needs read "
+                "access to DMS, RDS, EC2, IAM and Lambda)"
+            ) from None
         except BotoCoreError as error:
             raise PreflightError(f"the preflight could not ask AWS in {settings.aws_region}: {error}") from None
-    print(f"preflight: {settings.aws_region} can take {settings.stack_name} (versions, zones, DMS roles, "
-          "Lambda concurrency)", flush=True)
+    print(
+        f"preflight: {settings.aws_region} can take {settings.stack_name} (versions, zones, DMS roles, "
+        "Lambda concurrency)",
+        flush=True,
+    )

@@ -29,8 +29,14 @@ def strip_box(line: str) -> str:
 class TerraformProgress:
     """Feed it every line of one Terraform command; it emits a handful of short lines."""
 
-    def __init__(self, label: str, *, emit: Callable[[str], None] = print,
-                 clock: Callable[[], float] = time.monotonic, interval: float = 15.0) -> None:
+    def __init__(
+        self,
+        label: str,
+        *,
+        emit: Callable[[str], None] = print,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = 15.0,
+    ) -> None:
         self.label = label
         self.emit = emit
         self.clock = clock

@@ -108,9 +108,7 @@ def ensure_checkov(venv: Path, run: Runner = subprocess.run) -> None:
     """Creates the venv if missing and installs the pinned checkov if needed."""
     if not venv_python(venv).exists():
         print(f"scan: creating virtualenv {venv}", file=sys.stderr)
-        _run_or_raise(
-            run, [sys.executable, "-m", "venv", str(venv)], f"cannot create virtualenv {venv}"
-        )
+        _run_or_raise(run, [sys.executable, "-m", "venv", str(venv)], f"cannot create virtualenv {venv}")
     installed = installed_checkov_version(venv, run)
     if installed == CHECKOV_VERSION:
         return
@@ -190,9 +188,7 @@ def custom_checks_command(venv: Path, scanned_file: Path, json_report: Path) -> 
     ]  # fmt: skip
 
 
-def scan_file(
-    venv: Path, config: Path, scanned_file: Path, run: Runner = subprocess.run
-) -> FileResult:
+def scan_file(venv: Path, config: Path, scanned_file: Path, run: Runner = subprocess.run) -> FileResult:
     with tempfile.TemporaryDirectory(prefix="checkov-") as report_dir:
         json_report = Path(report_dir) / "report.json"
         custom_report = Path(report_dir) / "custom-report.json"
@@ -203,8 +199,12 @@ def scan_file(
         )
         report_text = json_report.read_text(encoding="utf-8") if json_report.exists() else None
         # The console output of this run repeats the pack's checks one by one; the summary lines say it shorter.
-        run(custom_checks_command(venv, scannable, custom_report), env=checkov_env(dict(os.environ)),
-            capture_output=True, text=True)
+        run(
+            custom_checks_command(venv, scannable, custom_report),
+            env=checkov_env(dict(os.environ)),
+            capture_output=True,
+            text=True,
+        )
         custom_text = custom_report.read_text(encoding="utf-8") if custom_report.exists() else None
     result = result_from_checkov(str(scanned_file), completed.returncode, report_text)
     return with_custom_counts(result, custom_text)
@@ -296,9 +296,7 @@ def summary_line(result: FileResult) -> str:
     if result.counts is None:
         return f"{result.status} {result.path}: {result.error}"
     c = result.counts
-    line = (
-        f"{result.status} {result.path}: {c.passed} passed, {c.failed} failed, {c.skipped} skipped"
-    )
+    line = f"{result.status} {result.path}: {c.passed} passed, {c.failed} failed, {c.skipped} skipped"
     line += f", {c.parsing_errors} parsing errors" if c.parsing_errors else ""
     return line + (f"; {result.error}" if result.error else "")
 
@@ -311,10 +309,15 @@ def custom_check_lines(result: FileResult) -> list[str]:
     if result.counts is None:
         return []
     reported = {check_id: (passed, failed) for check_id, passed, failed in result.custom}
-    ids = [check.id for check in CHECKS] + [check_id for check_id in reported if check_id not in
-                                            {check.id for check in CHECKS}]
-    return [f"  {check_id}: {reported[check_id][0]} passed, {reported[check_id][1]} failed" if check_id in reported
-            else f"  {check_id}: no resource it checks" for check_id in ids]
+    ids = [check.id for check in CHECKS] + [
+        check_id for check_id in reported if check_id not in {check.id for check in CHECKS}
+    ]
+    return [
+        f"  {check_id}: {reported[check_id][0]} passed, {reported[check_id][1]} failed"
+        if check_id in reported
+        else f"  {check_id}: no resource it checks"
+        for check_id in ids
+    ]
 
 
 def exit_code_for(results: Sequence[FileResult]) -> int:
@@ -335,15 +338,9 @@ def build_argument_parser() -> argparse.ArgumentParser:
         "  2  bad input, checkov install failed, or checkov could not scan a file",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--venv", required=True, type=Path, help="virtualenv for checkov (created if missing)"
-    )
-    parser.add_argument(
-        "--config", required=True, type=Path, help="checkov config file (--config-file)"
-    )
-    parser.add_argument(
-        "files", nargs="+", type=Path, help="Terraform JSON files, e.g. cdk.tf.json"
-    )
+    parser.add_argument("--venv", required=True, type=Path, help="virtualenv for checkov (created if missing)")
+    parser.add_argument("--config", required=True, type=Path, help="checkov config file (--config-file)")
+    parser.add_argument("files", nargs="+", type=Path, help="Terraform JSON files, e.g. cdk.tf.json")
     return parser
 
 

@@ -80,8 +80,9 @@ def profile_environment(suffix: str, base: dict[str, str] | None = None) -> dict
 
 def synthesize(suffix: str) -> int:
     print(f"scan profile {suffix}: synthesizing", flush=True)
-    return subprocess.run([sys.executable, "-m", "tools.stack", "synth"], cwd=PROJECT_ROOT,
-                          env=profile_environment(suffix), check=False).returncode
+    return subprocess.run(
+        [sys.executable, "-m", "tools.stack", "synth"], cwd=PROJECT_ROOT, env=profile_environment(suffix), check=False
+    ).returncode
 
 
 def main(argv: list[str]) -> int:

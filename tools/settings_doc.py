@@ -30,9 +30,20 @@ def _plain(text: str) -> str:
 def settings_table() -> str:
     rows = ["| name | dev default | prod default | allowed | meaning |", "|---|---|---|---|---|"]
     for _, spec in setting_specs():
-        rows.append("| " + " | ".join(_cell(cell) for cell in (
-            f"`{spec.env}`", spec.render_default("dev"), spec.render_default("prod"),
-            _plain(spec.parser.allowed), spec.description)) + " |")
+        rows.append(
+            "| "
+            + " | ".join(
+                _cell(cell)
+                for cell in (
+                    f"`{spec.env}`",
+                    spec.render_default("dev"),
+                    spec.render_default("prod"),
+                    _plain(spec.parser.allowed),
+                    spec.description,
+                )
+            )
+            + " |"
+        )
     return "\n".join(rows)
 
 

@@ -61,6 +61,7 @@ class UsageError(StackError):
 
 # --- where things are -------------------------------------------------------------------
 
+
 def stack_dir(settings: Settings) -> Path:
     return CDKTF_OUT / "stacks" / settings.stack_name
 
@@ -94,24 +95,30 @@ def target_env(settings: Settings) -> dict[str, str]:
 
 # --- state ------------------------------------------------------------------------------
 
+
 def check_state_layout(settings: Settings) -> None:
     """A state file from before the split cannot be told apart (emulator or real account): ask."""
     old = pre_split_state_file(settings)
     if old.exists():
         raise StackError(
             f"{display_path(old)} is state from before local and aws state were split: move it to "
-            f"state/aws/{old.name} if it describes a real account, or delete it if it was the emulator's")
+            f"state/aws/{old.name} if it describes a real account, or delete it if it was the emulator's"
+        )
 
 
 def describe_state(settings: Settings) -> str:
     local_state = state_file(settings)
     if local_state is None:
-        return (f"state: s3://{settings.state_bucket}/{settings.stack_name}/terraform.tfstate "
-                f"({settings.state_bucket_region})")
+        return (
+            f"state: s3://{settings.state_bucket}/{settings.stack_name}/terraform.tfstate "
+            f"({settings.state_bucket_region})"
+        )
     path = display_path(local_state)
     if settings.target == "aws":
-        return (f"state: LOCAL FILE {path}, on this machine only (TARGET=aws without "
-                "TERRAFORM_STATE_BUCKET): keep it safe, or set TERRAFORM_STATE_BUCKET to keep it in S3")
+        return (
+            f"state: LOCAL FILE {path}, on this machine only (TARGET=aws without "
+            "TERRAFORM_STATE_BUCKET): keep it safe, or set TERRAFORM_STATE_BUCKET to keep it in S3"
+        )
     return f"state: {path} (the emulator's; removed when the emulator it describes is gone)"
 
 
@@ -122,6 +129,7 @@ def prepare_state(settings: Settings) -> None:
 
 # --- synth ------------------------------------------------------------------------------
 
+
 def settings_fingerprint(settings: Settings) -> str:
     return json.dumps(dataclasses.asdict(settings), sort_keys=True, default=str)
 
@@ -131,8 +139,11 @@ def synth_input_files(root: Path = PROJECT_ROOT) -> list[Path]:
     for name in SYNTH_INPUTS:
         path = root / name
         if path.is_dir():
-            files += [item for item in path.rglob("*")
-                      if item.is_file() and "__pycache__" not in item.parts and item.suffix != ".pyc"]
+            files += [
+                item
+                for item in path.rglob("*")
+                if item.is_file() and "__pycache__" not in item.parts and item.suffix != ".pyc"
+            ]
         elif path.is_file():
             files.append(path)
     return sorted(files)
@@ -187,40 +198,63 @@ def synth(settings: Settings) -> Path:
 
 # --- terraform --------------------------------------------------------------------------
 
-def run_terraform(settings: Settings, args: list[str], *, capture: bool = False,
-                  directory: Path | None = None,
-                  extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    result = terraform.run(directory or stack_dir(settings), args, extra_env={**target_env(settings),
-                                                                              **(extra_env or {})},
-                           capture=capture)
+
+def run_terraform(
+    settings: Settings,
+    args: list[str],
+    *,
+    capture: bool = False,
+    directory: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
+    result = terraform.run(
+        directory or stack_dir(settings), args, extra_env={**target_env(settings), **(extra_env or {})}, capture=capture
+    )
     if result.returncode not in (0, 2) or (result.returncode == 2 and "-detailed-exitcode" not in args):
         detail = (result.stderr or "").strip().splitlines()[-5:] if capture else []
-        raise StackError(f"terraform {args[0]} failed (exit {result.returncode})"
-                         + ("".join(f"\n  {line}" for line in detail)))
+        raise StackError(
+            f"terraform {args[0]} failed (exit {result.returncode})" + ("".join(f"\n  {line}" for line in detail))
+        )
     return result
 
 
-def run_with_progress(settings: Settings, args: list[str], *, step: str, directory: Path | None = None,
-                      extra_env: dict[str, str] | None = None) -> None:
+def run_with_progress(
+    settings: Settings,
+    args: list[str],
+    *,
+    step: str,
+    directory: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> None:
     """A long Terraform command: short progress lines here, everything in build/logs/<stack>-<step>.log."""
     log = log_file(settings, step)
     print(f"terraform {args[0]}: running...", flush=True)
     progress = TerraformProgress(step, emit=lambda text: print(text, flush=True))
-    exit_code = terraform.run_logged(directory or stack_dir(settings), args, log=log,
-                                     extra_env={**target_env(settings), **(extra_env or {})}, on_line=progress)
+    exit_code = terraform.run_logged(
+        directory or stack_dir(settings),
+        args,
+        log=log,
+        extra_env={**target_env(settings), **(extra_env or {})},
+        on_line=progress,
+    )
     progress.finish(exit_code, log)
     if exit_code != 0:
         raise StackError(f"terraform {args[0]} failed (exit {exit_code}); full output in {display_path(log)}")
 
 
-def init(settings: Settings, *, backend: bool = True, directory: Path | None = None,
-         backend_config: tuple[str, ...] = ()) -> None:
+def init(
+    settings: Settings, *, backend: bool = True, directory: Path | None = None, backend_config: tuple[str, ...] = ()
+) -> None:
     """terraform init, skipped when nothing it depends on changed since the last one here."""
     directory = directory or stack_dir(settings)
     locked = (directory / terraform.PROVIDER_LOCK.name).is_file()
-    args = (["init", "-input=false", "-no-color"] + (["-lockfile=readonly"] if locked else [])
-            + ([] if backend else ["-backend=false"])
-            + [f"-backend-config={item}" for item in backend_config] + (["-reconfigure"] if backend_config else []))
+    args = (
+        ["init", "-input=false", "-no-color"]
+        + (["-lockfile=readonly"] if locked else [])
+        + ([] if backend else ["-backend=false"])
+        + [f"-backend-config={item}" for item in backend_config]
+        + (["-reconfigure"] if backend_config else [])
+    )
     digest = terraform.init_inputs_digest(directory, args)
     if backend and terraform.init_is_current(directory, digest):
         print("terraform init: up to date (providers, backend and lock file unchanged)", flush=True)
@@ -237,6 +271,7 @@ def validate(settings: Settings) -> None:
 
 
 # --- the local emulator -----------------------------------------------------------------
+
 
 def emulator_pidfile(settings: Settings) -> Path:
     return BUILD_DIR / f"moto-{settings.local_aws_port}.pid"
@@ -256,8 +291,9 @@ def emulator_command(action: str, settings: Settings) -> list[str]:
 
 
 def emulator_running(settings: Settings) -> bool:
-    result = subprocess.run(emulator_command("status", settings), cwd=PROJECT_ROOT, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        emulator_command("status", settings), cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+    )
     return result.returncode == 0
 
 
@@ -278,6 +314,7 @@ def ensure_emulator(settings: Settings) -> None:
 
 
 # --- outputs ----------------------------------------------------------------------------
+
 
 def read_all_outputs() -> dict[str, dict]:
     return json.loads(OUTPUTS_FILE.read_text()) if OUTPUTS_FILE.exists() else {}
@@ -317,11 +354,16 @@ def forget_outputs(settings: Settings) -> None:
 
 
 def print_summary(settings: Settings, outputs: dict[str, object]) -> None:
-    rows = [("target", f"{settings.target} ({settings.aws_region})"), ("API URL", outputs.get("api_url")),
-            ("ALB URL", outputs.get("alb_url")), ("database endpoint", outputs.get("aurora_cluster_endpoint")),
-            ("DMS task", outputs.get("dms_replication_task_arn")), ("hosted zone", outputs.get("hosted_zone_id")),
-            ("dashboard", outputs.get("dashboard_name")),
-            ("outputs file", OUTPUTS_FILE.relative_to(PROJECT_ROOT))]
+    rows = [
+        ("target", f"{settings.target} ({settings.aws_region})"),
+        ("API URL", outputs.get("api_url")),
+        ("ALB URL", outputs.get("alb_url")),
+        ("database endpoint", outputs.get("aurora_cluster_endpoint")),
+        ("DMS task", outputs.get("dms_replication_task_arn")),
+        ("hosted zone", outputs.get("hosted_zone_id")),
+        ("dashboard", outputs.get("dashboard_name")),
+        ("outputs file", OUTPUTS_FILE.relative_to(PROJECT_ROOT)),
+    ]
     width = max(len(label) for label, _ in rows)
     print(f"\n{settings.stack_name} deployed:")
     for label, value in rows:
@@ -329,6 +371,7 @@ def print_summary(settings: Settings, outputs: dict[str, object]) -> None:
 
 
 # --- commands ---------------------------------------------------------------------------
+
 
 def deploy(settings: Settings) -> None:
     prepare_state(settings)
@@ -339,23 +382,45 @@ def deploy(settings: Settings) -> None:
         # A real account is asked first (versions, zones, DMS roles, concurrency): nothing is created when it says no.
         preflight.run(settings, stack_dir(settings) / "cdk.tf.json")
     init(settings)
-    run_with_progress(settings, ["apply", "-auto-approve", "-input=false", "-no-color", APPLY_PARALLELISM],
-                      step="apply")
+    run_with_progress(
+        settings, ["apply", "-auto-approve", "-input=false", "-no-color", APPLY_PARALLELISM], step="apply"
+    )
     print_summary(settings, write_outputs(settings))
 
 
-def plan_and_summarise(settings: Settings, *, directory: Path, notes: list[str], allow_stateful_change: bool,
-                       github_output: Path | None, extra_env: dict[str, str] | None = None) -> int:
+def plan_and_summarise(
+    settings: Settings,
+    *,
+    directory: Path,
+    notes: list[str],
+    allow_stateful_change: bool,
+    github_output: Path | None,
+    extra_env: dict[str, str] | None = None,
+) -> int:
     """plan -> show -json -> the Markdown summary; the summary's exit code (0, or 3 for DANGER)."""
     plan_file = BUILD_DIR / f"{settings.stack_name}.tfplan"
-    run_with_progress(settings, ["plan", "-input=false", "-no-color", APPLY_PARALLELISM, f"-out={plan_file}"],
-                      step="plan", directory=directory, extra_env=extra_env)
+    run_with_progress(
+        settings,
+        ["plan", "-input=false", "-no-color", APPLY_PARALLELISM, f"-out={plan_file}"],
+        step="plan",
+        directory=directory,
+        extra_env=extra_env,
+    )
     plan_json = BUILD_DIR / f"{settings.stack_name}.plan.json"
-    plan_json.write_text(run_terraform(settings, ["show", "-json", str(plan_file)], capture=True,
-                                       directory=directory, extra_env=extra_env).stdout)
+    plan_json.write_text(
+        run_terraform(
+            settings, ["show", "-json", str(plan_file)], capture=True, directory=directory, extra_env=extra_env
+        ).stdout
+    )
     summary = plan_summary_file(settings)
-    arguments = ["--plan-json", str(plan_json), "--synth-json", str(directory / "cdk.tf.json"),
-                 "--out", str(summary)] + [item for note in notes for item in ("--note", note)]
+    arguments = [
+        "--plan-json",
+        str(plan_json),
+        "--synth-json",
+        str(directory / "cdk.tf.json"),
+        "--out",
+        str(summary),
+    ] + [item for note in notes for item in ("--note", note)]
     if allow_stateful_change:
         arguments += ["--accept-danger", f"the `{STATEFUL_CHANGE_LABEL}` override was given"]
     exit_code = plan_summary.main(arguments)
@@ -368,22 +433,36 @@ def plan_and_summarise(settings: Settings, *, directory: Path, notes: list[str],
     return exit_code
 
 
-def plan(settings: Settings, *, base: str | None = None, allow_stateful_change: bool = False,
-         github_output: Path | None = None) -> int:
+def plan(
+    settings: Settings,
+    *,
+    base: str | None = None,
+    allow_stateful_change: bool = False,
+    github_output: Path | None = None,
+) -> int:
     if base:
         from tools import base_plan  # noqa: PLC0415 - only `--base` needs git worktrees
 
-        return base_plan.plan_against_base(settings, base, allow_stateful_change=allow_stateful_change,
-                                           github_output=github_output)
+        return base_plan.plan_against_base(
+            settings, base, allow_stateful_change=allow_stateful_change, github_output=github_output
+        )
     prepare_state(settings)
     synth(settings)
     if settings.target == "local" and not emulator_running(settings):
-        print("emulator: not running; starting a fresh one (nothing is deployed there, so the plan creates "
-              "everything; `make plan BASE=<git ref>` plans against a deployed ref)", flush=True)
+        print(
+            "emulator: not running; starting a fresh one (nothing is deployed there, so the plan creates "
+            "everything; `make plan BASE=<git ref>` plans against a deployed ref)",
+            flush=True,
+        )
         ensure_emulator(settings)
     init(settings)
-    return plan_and_summarise(settings, directory=stack_dir(settings), notes=[],
-                              allow_stateful_change=allow_stateful_change, github_output=github_output)
+    return plan_and_summarise(
+        settings,
+        directory=stack_dir(settings),
+        notes=[],
+        allow_stateful_change=allow_stateful_change,
+        github_output=github_output,
+    )
 
 
 def destroy(settings: Settings) -> None:
@@ -393,8 +472,9 @@ def destroy(settings: Settings) -> None:
         return
     synth(settings)
     init(settings)
-    run_with_progress(settings, ["destroy", "-auto-approve", "-input=false", "-no-color", APPLY_PARALLELISM],
-                      step="destroy")
+    run_with_progress(
+        settings, ["destroy", "-auto-approve", "-input=false", "-no-color", APPLY_PARALLELISM], step="destroy"
+    )
     forget_outputs(settings)
 
 
@@ -403,26 +483,35 @@ def down(settings: Settings) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.stack", description=__doc__.split("\n")[0],
-                                     epilog=__doc__.split("\n\n", 1)[1],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.stack",
+        description=__doc__.split("\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("synth", "validate", "deploy", "destroy", "down"):
         commands.add_parser(name)
     plan_parser = commands.add_parser("plan")
     plan_parser.add_argument("--base", metavar="REF", help="git ref to deploy to a fresh emulator first")
-    plan_parser.add_argument("--allow-stateful-change", action="store_true",
-                             help="report DANGER in the summary, but exit 0")
-    plan_parser.add_argument("--github-output", type=Path, metavar="FILE",
-                             help="append summary=<path> to this file ($GITHUB_OUTPUT)")
+    plan_parser.add_argument(
+        "--allow-stateful-change", action="store_true", help="report DANGER in the summary, but exit 0"
+    )
+    plan_parser.add_argument(
+        "--github-output", type=Path, metavar="FILE", help="append summary=<path> to this file ($GITHUB_OUTPUT)"
+    )
     return parser
 
 
 def run_command(arguments: argparse.Namespace) -> int | None:
     settings = load_settings()
     if arguments.command == "plan":
-        return plan(settings, base=arguments.base, allow_stateful_change=arguments.allow_stateful_change,
-                    github_output=arguments.github_output)
+        return plan(
+            settings,
+            base=arguments.base,
+            allow_stateful_change=arguments.allow_stateful_change,
+            github_output=arguments.github_output,
+        )
     commands = {"synth": synth, "validate": validate, "deploy": deploy, "destroy": destroy, "down": down}
     commands[arguments.command](settings)
     return 0

@@ -25,8 +25,12 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CLI_CONFIG = PROJECT_ROOT / "build" / "terraform.rc"
 # The committed provider lock: exact version and hashes (`terraform providers lock -fs-mirror=...`).
 PROVIDER_LOCK = PROJECT_ROOT / ".terraform.lock.hcl"
-MIRROR_CANDIDATES = ("/opt/tf-plugins", "/usr/share/terraform/plugins",
-                     "~/.terraform.d/plugins", "~/.local/share/terraform/plugins")
+MIRROR_CANDIDATES = (
+    "/opt/tf-plugins",
+    "/usr/share/terraform/plugins",
+    "~/.terraform.d/plugins",
+    "~/.local/share/terraform/plugins",
+)
 
 
 def find_provider_mirror() -> Path | None:
@@ -117,19 +121,32 @@ def _with_plugin_cache(mirror: Path | None, args: list[str], terraform: Callable
         return terraform()
 
 
-def run(stack_dir: Path, args: list[str], *, extra_env: dict[str, str] | None = None,
-        capture: bool = False) -> subprocess.CompletedProcess:
+def run(
+    stack_dir: Path, args: list[str], *, extra_env: dict[str, str] | None = None, capture: bool = False
+) -> subprocess.CompletedProcess:
     mirror = find_provider_mirror()
 
     def terraform() -> subprocess.CompletedProcess:
-        return subprocess.run(["terraform", *args], cwd=stack_dir, env=terraform_env(mirror, extra_env),
-                              text=True, capture_output=capture, check=False)
+        return subprocess.run(
+            ["terraform", *args],
+            cwd=stack_dir,
+            env=terraform_env(mirror, extra_env),
+            text=True,
+            capture_output=capture,
+            check=False,
+        )
 
     return _with_plugin_cache(mirror, args, terraform)
 
 
-def run_logged(stack_dir: Path, args: list[str], *, log: Path, extra_env: dict[str, str] | None = None,
-               on_line: Callable[[str], None] = lambda line: None) -> int:
+def run_logged(
+    stack_dir: Path,
+    args: list[str],
+    *,
+    log: Path,
+    extra_env: dict[str, str] | None = None,
+    on_line: Callable[[str], None] = lambda line: None,
+) -> int:
     """Runs terraform with all of its output (stdout and stderr) going to `log`; every line is also
     handed to `on_line` as it arrives, so a caller can print short progress instead. Returns the exit code."""
     mirror = find_provider_mirror()
@@ -137,8 +154,15 @@ def run_logged(stack_dir: Path, args: list[str], *, log: Path, extra_env: dict[s
 
     def terraform() -> int:
         with log.open("w", encoding="utf-8") as out:
-            process = subprocess.Popen(["terraform", *args], cwd=stack_dir, env=terraform_env(mirror, extra_env),
-                                       text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+            process = subprocess.Popen(
+                ["terraform", *args],
+                cwd=stack_dir,
+                env=terraform_env(mirror, extra_env),
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                bufsize=1,
+            )
             assert process.stdout is not None
             for line in process.stdout:
                 out.write(line)
@@ -173,8 +197,11 @@ def init_marker(stack_dir: Path) -> Path:
 
 def init_is_current(stack_dir: Path, digest: str) -> bool:
     marker = init_marker(stack_dir)
-    return (stack_dir / ".terraform" / "terraform.tfstate").is_file() and marker.is_file() \
+    return (
+        (stack_dir / ".terraform" / "terraform.tfstate").is_file()
+        and marker.is_file()
         and marker.read_text().strip() == digest
+    )
 
 
 def record_init(stack_dir: Path, digest: str) -> None:

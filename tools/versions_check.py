@@ -29,11 +29,15 @@ def check(today: date) -> tuple[list[str], bool]:
         return [f"versions-check: the settings are invalid, nothing checked: {error}"], True
     warnings = version_warnings(settings, today)
     if warnings:
-        return warnings + [f"versions-check: the release tables were read on {RELEASES_READ_ON}; re-read the "
-                           "sources cited in lib/config.py and update the tables"], True
-    return [f"versions-check: DB_ENGINE_VERSION={settings.db_engine_version} and DMS_ENGINE_VERSION="
-            f"{settings.dms_engine_version} are more than 60 days from their published dates on {today} "
-            f"(release tables read on {RELEASES_READ_ON})"], False
+        return warnings + [
+            f"versions-check: the release tables were read on {RELEASES_READ_ON}; re-read the "
+            "sources cited in lib/config.py and update the tables"
+        ], True
+    return [
+        f"versions-check: DB_ENGINE_VERSION={settings.db_engine_version} and DMS_ENGINE_VERSION="
+        f"{settings.dms_engine_version} are more than 60 days from their published dates on {today} "
+        f"(release tables read on {RELEASES_READ_ON})"
+    ], False
 
 
 def report(today: date) -> list[str]:

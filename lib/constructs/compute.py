@@ -30,49 +30,96 @@ class Compute(Construct):
     master user. `schema_migrations` is the only function that may read the master secret: Terraform
     invokes it whenever a migration file changes, and it writes the API's login into the app secret."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, reserved_concurrency: int | None,
-                 client_identity: str, secret_recovery_window_days: int, log_retention_days: int,
-                 cutover_state_arn: str, cutover_state_parameter: str | None = None,
-                 network: Network, security_groups: SecurityGroups, keys: SecurityKeys, alerting: Alerting,
-                 database: Database) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name_prefix: str,
+        reserved_concurrency: int | None,
+        client_identity: str,
+        secret_recovery_window_days: int,
+        log_retention_days: int,
+        cutover_state_arn: str,
+        cutover_state_parameter: str | None = None,
+        network: Network,
+        security_groups: SecurityGroups,
+        keys: SecurityKeys,
+        alerting: Alerting,
+        database: Database,
+    ) -> None:
         super().__init__(scope, construct_id)
-        placement = FunctionPlacement(name_prefix=name_prefix, log_retention_days=log_retention_days,
-                                      network=network, security_groups=security_groups, keys=keys, alerting=alerting)
+        placement = FunctionPlacement(
+            name_prefix=name_prefix,
+            log_retention_days=log_retention_days,
+            network=network,
+            security_groups=security_groups,
+            keys=keys,
+            alerting=alerting,
+        )
         cluster_arn = database.cluster.arn
         # Created empty: the schema_migrations function generates the password and stores it with
         # PutSecretValue, so no password is in code, plan or state.
         self.app_secret = SecretsmanagerSecret(
-            self, "app_secret", name=f"{name_prefix}/aurora/payment-api",
+            self,
+            "app_secret",
+            name=f"{name_prefix}/aurora/payment-api",
             description="Database login of the payment API; written by the schema_migrations function",
-            kms_key_id=keys.data_key.arn, recovery_window_in_days=secret_recovery_window_days)
+            kms_key_id=keys.data_key.arn,
+            recovery_window_in_days=secret_recovery_window_days,
+        )
         app_secret_arn = self.app_secret.arn
         self.migrations_sha256 = migrations.digest()
         self.schema_migrations = PaymentsFunction(
-            self, "schema_migrations", source="schema_migrations",
+            self,
+            "schema_migrations",
+            source="schema_migrations",
             description="Applies the schema migrations and keeps the payment API's database login",
-            environment={"DB_CLUSTER_ARN": cluster_arn, "DB_NAME": database.database_name,
-                         "MASTER_SECRET_ARN": database.master_secret_arn, "APP_SECRET_ARN": app_secret_arn,
-                         "DB_HOST": database.cluster.endpoint, "DB_PORT": Token.as_string(database.cluster.port)},
-            statements=[allow(DATA_API_STATEMENTS + DATA_API_TRANSACTIONS, cluster_arn),
-                        allow(["secretsmanager:GetSecretValue"], [database.master_secret_arn, app_secret_arn]),
-                        allow(["secretsmanager:PutSecretValue"], app_secret_arn)],
-            timeout_seconds=MIGRATION_TIMEOUT_SECONDS, **placement)
+            environment={
+                "DB_CLUSTER_ARN": cluster_arn,
+                "DB_NAME": database.database_name,
+                "MASTER_SECRET_ARN": database.master_secret_arn,
+                "APP_SECRET_ARN": app_secret_arn,
+                "DB_HOST": database.cluster.endpoint,
+                "DB_PORT": Token.as_string(database.cluster.port),
+            },
+            statements=[
+                allow(DATA_API_STATEMENTS + DATA_API_TRANSACTIONS, cluster_arn),
+                allow(["secretsmanager:GetSecretValue"], [database.master_secret_arn, app_secret_arn]),
+                allow(["secretsmanager:PutSecretValue"], app_secret_arn),
+            ],
+            timeout_seconds=MIGRATION_TIMEOUT_SECONDS,
+            **placement,
+        )
         self.migration_run = self._migration_run(database)
-        api_environment = {"DB_CLUSTER_ARN": cluster_arn, "DB_SECRET_ARN": app_secret_arn,
-                           "DB_NAME": database.database_name, "CLIENT_IDENTITY": client_identity}
+        api_environment = {
+            "DB_CLUSTER_ARN": cluster_arn,
+            "DB_SECRET_ARN": app_secret_arn,
+            "DB_NAME": database.database_name,
+            "CLIENT_IDENTITY": client_identity,
+        }
         if cutover_state_parameter:
             # The write gate takes a write only while the cutover state says Aurora is the writer.
             api_environment["CUTOVER_STATE_PARAMETER"] = cutover_state_parameter
         self.payment_api = PaymentsFunction(
-            self, "payment_api", source="payment_api", description="Payments API behind the ALB (RDS Data API)",
+            self,
+            "payment_api",
+            source="payment_api",
+            description="Payments API behind the ALB (RDS Data API)",
             environment=api_environment,
-            statements=[allow(DATA_API_STATEMENTS, cluster_arn),
-                        allow(["secretsmanager:GetSecretValue"], app_secret_arn),
-                        # its write gate reads the cutover state (lib/lambda/shared/write_gate.py)
-                        allow(["ssm:GetParameter"], cutover_state_arn)],
-            reserved_concurrency=reserved_concurrency, timeout_seconds=15, memory_mb=512,
+            statements=[
+                allow(DATA_API_STATEMENTS, cluster_arn),
+                allow(["secretsmanager:GetSecretValue"], app_secret_arn),
+                # its write gate reads the cutover state (lib/lambda/shared/write_gate.py)
+                allow(["ssm:GetParameter"], cutover_state_arn),
+            ],
+            reserved_concurrency=reserved_concurrency,
+            timeout_seconds=15,
+            memory_mb=512,
             # A new API version starts on the schema it expects: migrations are written to expand first.
-            depends_on=[self.migration_run], **placement)
+            depends_on=[self.migration_run],
+            **placement,
+        )
 
     def _migration_run(self, database: Database) -> LambdaInvocation:
         """Runs schema_migrations once per deploy that changes a migration (or replaces the cluster or
@@ -82,9 +129,15 @@ class Compute(Construct):
         """
         digest = self.migrations_sha256
         return LambdaInvocation(
-            self, "schema_migration_run", function_name=self.schema_migrations.function.function_name,
+            self,
+            "schema_migration_run",
+            function_name=self.schema_migrations.function.function_name,
             input=json.dumps({"migrations_sha256": digest}),
-            triggers={"migrations_sha256": digest, "cluster": database.cluster.cluster_resource_id,
-                      "app_secret": self.app_secret.arn},
+            triggers={
+                "migrations_sha256": digest,
+                "cluster": database.cluster.cluster_resource_id,
+                "app_secret": self.app_secret.arn,
+            },
             # The writer instance, not only the cluster: the Data API answers only once it is up.
-            depends_on=[database.instances[0], self.schema_migrations.function])
+            depends_on=[database.instances[0], self.schema_migrations.function],
+        )

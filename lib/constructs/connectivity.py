@@ -32,10 +32,21 @@ class Connectivity(Construct):
     target, not needed: nothing is built.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, onprem_cidr: str,
-                 customer_gateway_ip: str | None, customer_gateway_asn: int, static_routes: bool,
-                 transit_gateway_id: str | None, dns_domain: str | None, dns_servers: tuple[str, ...],
-                 network: Network) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name_prefix: str,
+        onprem_cidr: str,
+        customer_gateway_ip: str | None,
+        customer_gateway_asn: int,
+        static_routes: bool,
+        transit_gateway_id: str | None,
+        dns_domain: str | None,
+        dns_servers: tuple[str, ...],
+        network: Network,
+    ) -> None:
         super().__init__(scope, construct_id)
         if customer_gateway_ip and transit_gateway_id:
             raise ValueError("Connectivity builds one path to on-premises: a VPN or a Transit Gateway, not both")
@@ -62,51 +73,97 @@ class Connectivity(Construct):
 
     def _vpn(self, customer_gateway_ip: str, asn: int, static_routes: bool) -> None:
         self.vpn_gateway = VpnGateway(self, "vpn_gateway", vpc_id=self._network.vpc.id, tags=self._tags("vgw"))
-        customer_gateway = CustomerGateway(self, "customer_gateway", bgp_asn=str(asn), ip_address=customer_gateway_ip,
-                                           type=VPN_TYPE, tags=self._tags("onprem"))
-        self.vpn = VpnConnection(self, "vpn", vpn_gateway_id=self.vpn_gateway.id,
-                                 customer_gateway_id=customer_gateway.id, type=VPN_TYPE,
-                                 static_routes_only=static_routes, tags=self._tags("onprem"))
+        customer_gateway = CustomerGateway(
+            self,
+            "customer_gateway",
+            bgp_asn=str(asn),
+            ip_address=customer_gateway_ip,
+            type=VPN_TYPE,
+            tags=self._tags("onprem"),
+        )
+        self.vpn = VpnConnection(
+            self,
+            "vpn",
+            vpn_gateway_id=self.vpn_gateway.id,
+            customer_gateway_id=customer_gateway.id,
+            type=VPN_TYPE,
+            static_routes_only=static_routes,
+            tags=self._tags("onprem"),
+        )
         if static_routes:
-            VpnConnectionRoute(self, "vpn_route", vpn_connection_id=self.vpn.id,
-                               destination_cidr_block=self._onprem_cidr)
+            VpnConnectionRoute(
+                self, "vpn_route", vpn_connection_id=self.vpn.id, destination_cidr_block=self._onprem_cidr
+            )
         # The same route with BGP too: the VPC sends only ONPREM_CIDR to the VPN, whatever on-premises advertises.
         self._route_private_subnets(gateway_id=self.vpn_gateway.id)
 
     def _transit_gateway(self, transit_gateway_id: str) -> None:
         self.transit_gateway_attachment = Ec2TransitGatewayVpcAttachment(
-            self, "transit_gateway_attachment", transit_gateway_id=transit_gateway_id,
-            vpc_id=self._network.vpc.id, subnet_ids=self._network.private_subnet_ids, tags=self._tags("onprem"))
+            self,
+            "transit_gateway_attachment",
+            transit_gateway_id=transit_gateway_id,
+            vpc_id=self._network.vpc.id,
+            subnet_ids=self._network.private_subnet_ids,
+            tags=self._tags("onprem"),
+        )
         # A route to a transit gateway is refused until the VPC is attached to it.
-        self._route_private_subnets(transit_gateway_id=transit_gateway_id,
-                                    depends_on=[self.transit_gateway_attachment])
+        self._route_private_subnets(transit_gateway_id=transit_gateway_id, depends_on=[self.transit_gateway_attachment])
 
     def _route_private_subnets(self, **target: object) -> None:
-        self.routes = [Route(self, f"onprem_route_{az}", route_table_id=table.id,
-                             destination_cidr_block=self._onprem_cidr, **target)
-                       for az, table in enumerate(self._network.private_route_tables)]
+        self.routes = [
+            Route(
+                self, f"onprem_route_{az}", route_table_id=table.id, destination_cidr_block=self._onprem_cidr, **target
+            )
+            for az, table in enumerate(self._network.private_route_tables)
+        ]
 
     def _forward_dns(self, domain: str, servers: tuple[str, ...]) -> None:
-        group = SecurityGroup(self, "resolver_sg", name=f"{self._name_prefix}-resolver",
-                              description="Route53 Resolver outbound endpoint to on-premises DNS",
-                              vpc_id=self._network.vpc.id, tags={**self._tags("resolver"), "Tier": "resolver"})
+        group = SecurityGroup(
+            self,
+            "resolver_sg",
+            name=f"{self._name_prefix}-resolver",
+            description="Route53 Resolver outbound endpoint to on-premises DNS",
+            vpc_id=self._network.vpc.id,
+            tags={**self._tags("resolver"), "Tier": "resolver"},
+        )
         for index, server in enumerate(servers):
             for protocol in ("udp", "tcp"):
                 VpcSecurityGroupEgressRule(
-                    self, f"resolver_out_{protocol}_{index}", security_group_id=group.id, ip_protocol=protocol,
-                    from_port=DNS_PORT, to_port=DNS_PORT, cidr_ipv4=f"{server}/32",
-                    description=f"DNS queries for {domain} to on-premises {server}")
+                    self,
+                    f"resolver_out_{protocol}_{index}",
+                    security_group_id=group.id,
+                    ip_protocol=protocol,
+                    from_port=DNS_PORT,
+                    to_port=DNS_PORT,
+                    cidr_ipv4=f"{server}/32",
+                    description=f"DNS queries for {domain} to on-premises {server}",
+                )
         # One address per private subnet: AWS needs two zones at least, three keep it up when a zone is lost.
         self.resolver_endpoint = Route53ResolverEndpoint(
-            self, "resolver_outbound", name=f"{self._name_prefix}-onprem-dns", direction="OUTBOUND",
+            self,
+            "resolver_outbound",
+            name=f"{self._name_prefix}-onprem-dns",
+            direction="OUTBOUND",
             security_group_ids=[group.id],
-            ip_address=[Route53ResolverEndpointIpAddress(subnet_id=subnet_id)
-                        for subnet_id in self._network.private_subnet_ids],
-            tags=self._tags("onprem-dns"))
+            ip_address=[
+                Route53ResolverEndpointIpAddress(subnet_id=subnet_id) for subnet_id in self._network.private_subnet_ids
+            ],
+            tags=self._tags("onprem-dns"),
+        )
         self.resolver_rule = Route53ResolverRule(
-            self, "resolver_rule", name=f"{self._name_prefix}-onprem", domain_name=domain, rule_type="FORWARD",
+            self,
+            "resolver_rule",
+            name=f"{self._name_prefix}-onprem",
+            domain_name=domain,
+            rule_type="FORWARD",
             resolver_endpoint_id=self.resolver_endpoint.id,
             target_ip=[Route53ResolverRuleTargetIp(ip=server, port=DNS_PORT) for server in servers],
-            tags=self._tags("onprem"))
-        Route53ResolverRuleAssociation(self, "resolver_rule_vpc", resolver_rule_id=self.resolver_rule.id,
-                                       vpc_id=self._network.vpc.id, name=f"{self._name_prefix}-onprem")
+            tags=self._tags("onprem"),
+        )
+        Route53ResolverRuleAssociation(
+            self,
+            "resolver_rule_vpc",
+            resolver_rule_id=self.resolver_rule.id,
+            vpc_id=self._network.vpc.id,
+            name=f"{self._name_prefix}-onprem",
+        )

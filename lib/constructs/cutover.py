@@ -4,7 +4,7 @@ cutover state they keep (docs/cutover.md)."""
 from __future__ import annotations
 
 import importlib.util
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from types import ModuleType
 from typing import Unpack
@@ -14,8 +14,8 @@ from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
 from lib.constructs.alerting import Alerting
-from lib.constructs.dns import LEGACY_SET_IDENTIFIER, NEW_SET_IDENTIFIER, Dns
 from lib.constructs.database import Database
+from lib.constructs.dns import LEGACY_SET_IDENTIFIER, NEW_SET_IDENTIFIER, Dns
 from lib.constructs.function import LAMBDA_SOURCE_ROOT, FunctionLimits, FunctionPlacement, PaymentsFunction
 from lib.constructs.iam import allow
 from lib.constructs.load_balancer import LoadBalancer
@@ -26,12 +26,16 @@ from lib.constructs.security_keys import SecurityKeys
 
 # How old the last readiness datapoint may be before the shifter refuses to increase the new weight.
 READINESS_MAX_AGE_SECONDS = 900
-DATA_API_CALLS = ["rds-data:ExecuteStatement", "rds-data:BeginTransaction", "rds-data:CommitTransaction",
-                  "rds-data:RollbackTransaction"]
+DATA_API_CALLS = [
+    "rds-data:ExecuteStatement",
+    "rds-data:BeginTransaction",
+    "rds-data:CommitTransaction",
+    "rds-data:RollbackTransaction",
+]
 DEFAULT_MAX_PAUSE_SECONDS = 20
 # The first state's `since`: fixed, so the same commit synthesizes the same JSON (the parameter's value is the
 # cutover's after creation, ignore_changes).
-STATE_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+STATE_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @lru_cache(maxsize=1)
@@ -73,14 +77,23 @@ def cutover_state_parameter_arn(*, partition: str, region: str, account_id: str,
     return f"arn:{partition}:ssm:{region}:{account_id}:parameter{cutover_state_parameter_name(name_prefix)}"
 
 
-def cutover_statements(*, state_parameter_arn: str, write_rule_arn: str, task_arns: list[str], cluster_arn: str,
-                       secret_arn: str, alert_topic_arn: str) -> list[dict]:
+def cutover_statements(
+    *,
+    state_parameter_arn: str,
+    write_rule_arn: str,
+    task_arns: list[str],
+    cluster_arn: str,
+    secret_arn: str,
+    alert_topic_arn: str,
+) -> list[dict]:
     """What the cutover driver and rollback do besides the weighted records (docs/cutover.md): keep the
     state and its transition claims, point the ALB write rule, stop and start replication, fix the flip
     position on Aurora, read the guards' metrics and alarms, alert."""
     return [
-        allow(["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameters"],
-              [state_parameter_arn, f"{state_parameter_arn}-claim-*"]),
+        allow(
+            ["ssm:GetParameter", "ssm:GetParameters", "ssm:PutParameter", "ssm:DeleteParameters"],
+            [state_parameter_arn, f"{state_parameter_arn}-claim-*"],
+        ),
         # Describe* of ELBv2 has no resource-level permission; ModifyRule does (the write rule only).
         allow(["elasticloadbalancing:DescribeRules"], "*"),
         allow(["elasticloadbalancing:ModifyRule"], write_rule_arn),
@@ -104,10 +117,17 @@ def weighted_record_statements(partition: str, dns: Dns) -> list[dict]:
     zone_arn = f"arn:{partition}:route53:::hostedzone/{dns.zone_id}"
     return [
         allow(["route53:ListResourceRecordSets"], zone_arn),
-        allow(["route53:ChangeResourceRecordSets"], zone_arn, {"ForAllValues:StringEquals": {
-            "route53:ChangeResourceRecordSetsNormalizedRecordNames": [dns.record_name.lower().rstrip(".")],
-            "route53:ChangeResourceRecordSetsRecordTypes": [dns.record_type],
-            "route53:ChangeResourceRecordSetsActions": ["UPSERT"]}}),
+        allow(
+            ["route53:ChangeResourceRecordSets"],
+            zone_arn,
+            {
+                "ForAllValues:StringEquals": {
+                    "route53:ChangeResourceRecordSetsNormalizedRecordNames": [dns.record_name.lower().rstrip(".")],
+                    "route53:ChangeResourceRecordSetsRecordTypes": [dns.record_type],
+                    "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+                }
+            },
+        ),
     ]
 
 
@@ -115,39 +135,76 @@ class Cutover(Construct):
     """The validator publishes readiness; the driver canaries reads and flips the writer with a bounded pause;
     rollback moves the writer back without losing a payment. The state parameter says who the writer is."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, partition: str, region: str,
-                 account_id: str, metric_namespace: str, ready_metric_name: str, critical_alarm_prefix: str,
-                 cdc_latency_threshold_seconds: int, log_retention_days: int, network: Network,
-                 security_groups: SecurityGroups, keys: SecurityKeys, alerting: Alerting, dns: Dns,
-                 migration: Migration, database: Database, load_balancer: LoadBalancer,
-                 cutover_tables: tuple[str, ...] = ("public.payments",),
-                 max_pause_seconds: int = DEFAULT_MAX_PAUSE_SECONDS, reverse_slot_plugin: str = "test_decoding",
-                 reverse_publication: str | None = None, dns_hold_seconds: int | None = None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name_prefix: str,
+        partition: str,
+        region: str,
+        account_id: str,
+        metric_namespace: str,
+        ready_metric_name: str,
+        critical_alarm_prefix: str,
+        cdc_latency_threshold_seconds: int,
+        log_retention_days: int,
+        network: Network,
+        security_groups: SecurityGroups,
+        keys: SecurityKeys,
+        alerting: Alerting,
+        dns: Dns,
+        migration: Migration,
+        database: Database,
+        load_balancer: LoadBalancer,
+        cutover_tables: tuple[str, ...] = ("public.payments",),
+        max_pause_seconds: int = DEFAULT_MAX_PAUSE_SECONDS,
+        reverse_slot_plugin: str = "test_decoding",
+        reverse_publication: str | None = None,
+        dns_hold_seconds: int | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.metric_namespace = metric_namespace
         self.ready_metric_name = ready_metric_name
         self._function_placement = FunctionPlacement(
-            name_prefix=name_prefix, log_retention_days=log_retention_days, network=network,
-            security_groups=security_groups, keys=keys, alerting=alerting)
+            name_prefix=name_prefix,
+            log_retention_days=log_retention_days,
+            network=network,
+            security_groups=security_groups,
+            keys=keys,
+            alerting=alerting,
+        )
         legacy_group = load_balancer.legacy_target_group
         self.state = SsmParameter(
-            self, "state", name=cutover_state_parameter_name(name_prefix), type="String",
+            self,
+            "state",
+            name=cutover_state_parameter_name(name_prefix),
+            type="String",
             description="Cutover state: which database is the writer (docs/cutover.md); written by the cutover",
             value=initial_state_value(has_legacy=legacy_group is not None),
             # Terraform writes the first state only: the cutover driver and rollback own the value after it.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["value"]))
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["value"]),
+        )
         readiness = {"METRIC_NAMESPACE": metric_namespace, "READY_METRIC_NAME": ready_metric_name}
-        records = {"HOSTED_ZONE_ID": dns.zone_id, "RECORD_NAME": dns.record_name,
-                   "NEW_SET_IDENTIFIER": NEW_SET_IDENTIFIER, "LEGACY_SET_IDENTIFIER": LEGACY_SET_IDENTIFIER}
+        records = {
+            "HOSTED_ZONE_ID": dns.zone_id,
+            "RECORD_NAME": dns.record_name,
+            "NEW_SET_IDENTIFIER": NEW_SET_IDENTIFIER,
+            "LEGACY_SET_IDENTIFIER": LEGACY_SET_IDENTIFIER,
+        }
         change_weights = weighted_record_statements(partition, dns)
         read_metrics = allow(["cloudwatch:GetMetricStatistics"], "*")
         alert_topic_arn = alerting.alerts.arn
         self.validator = self._function(
-            "migration_validator", "Checks DMS validation, table states and CDC latency",
-            environment={**readiness, "REPLICATION_TASK_ARN": migration.task.replication_task_arn,
-                         "REPLICATION_INSTANCE_ID": migration.instance.replication_instance_id,
-                         "CDC_LATENCY_THRESHOLD_SECONDS": str(cdc_latency_threshold_seconds),
-                         "ALERT_TOPIC_ARN": alert_topic_arn},
+            "migration_validator",
+            "Checks DMS validation, table states and CDC latency",
+            environment={
+                **readiness,
+                "REPLICATION_TASK_ARN": migration.task.replication_task_arn,
+                "REPLICATION_INSTANCE_ID": migration.instance.replication_instance_id,
+                "CDC_LATENCY_THRESHOLD_SECONDS": str(cdc_latency_threshold_seconds),
+                "ALERT_TOPIC_ARN": alert_topic_arn,
+            },
             statements=[
                 # DescribeReplicationTasks has no resource-level permission ("*" only); table statistics do.
                 allow(["dms:DescribeTableStatistics"], migration.task.replication_task_arn),
@@ -155,23 +212,33 @@ class Cutover(Construct):
                 read_metrics,
                 allow(["cloudwatch:PutMetricData"], "*", {"StringEquals": {"cloudwatch:namespace": metric_namespace}}),
                 allow(["sns:Publish"], alert_topic_arn),
-            ], timeout_seconds=60)
+            ],
+            timeout_seconds=60,
+        )
         # The cutover's Data API login is the master user: the only login that owns the payment tables (the schema
         # migrations run as it), so it may take the rollback fence's SHARE lock and publish them, and that holds
         # rds_replication for the reverse slot. A login of its own would need both granted by hand.
         db_secret_arn = database.master_secret_arn
         environment = {
-            **records, **readiness, "CRITICAL_ALARM_PREFIX": critical_alarm_prefix,
+            **records,
+            **readiness,
+            "CRITICAL_ALARM_PREFIX": critical_alarm_prefix,
             "READINESS_MAX_AGE_SECONDS": str(READINESS_MAX_AGE_SECONDS),
-            "CUTOVER_STATE_PARAMETER": self.state.name, "WRITE_RULE_ARN": load_balancer.write_rule.arn,
+            "CUTOVER_STATE_PARAMETER": self.state.name,
+            "WRITE_RULE_ARN": load_balancer.write_rule.arn,
             "API_TARGET_GROUP_ARN": load_balancer.target_group.arn,
             "FORWARD_TASK_ARN": migration.task.replication_task_arn,
             "REVERSE_TASK_ARN": migration.reverse_task.replication_task_arn,
             "REPLICATION_INSTANCE_ID": migration.instance.replication_instance_id,
-            "DB_CLUSTER_ARN": database.cluster.arn, "DB_SECRET_ARN": db_secret_arn,
-            "DB_NAME": database.database_name, "CUTOVER_TABLES": ",".join(cutover_tables),
-            "REVERSE_SLOT_NAME": migration.reverse_slot_name, "REVERSE_SLOT_PLUGIN": reverse_slot_plugin,
-            "ALERT_TOPIC_ARN": alert_topic_arn, "CUTOVER_MAX_PAUSE_SECONDS": str(max_pause_seconds)}
+            "DB_CLUSTER_ARN": database.cluster.arn,
+            "DB_SECRET_ARN": db_secret_arn,
+            "DB_NAME": database.database_name,
+            "CUTOVER_TABLES": ",".join(cutover_tables),
+            "REVERSE_SLOT_NAME": migration.reverse_slot_name,
+            "REVERSE_SLOT_PLUGIN": reverse_slot_plugin,
+            "ALERT_TOPIC_ARN": alert_topic_arn,
+            "CUTOVER_MAX_PAUSE_SECONDS": str(max_pause_seconds),
+        }
         if legacy_group is not None:
             environment["LEGACY_TARGET_GROUP_ARN"] = legacy_group.arn
         if reverse_publication:
@@ -180,24 +247,51 @@ class Cutover(Construct):
             environment["DNS_HOLD_SECONDS"] = str(dns_hold_seconds)
         # Driver and rollback run the same cutover code (either may finish what the other began).
         cutover = cutover_statements(
-            state_parameter_arn=self.state.arn, write_rule_arn=load_balancer.write_rule.arn,
+            state_parameter_arn=self.state.arn,
+            write_rule_arn=load_balancer.write_rule.arn,
             task_arns=[migration.task.replication_task_arn, migration.reverse_task.replication_task_arn],
-            cluster_arn=database.cluster.arn, secret_arn=db_secret_arn, alert_topic_arn=alert_topic_arn)
+            cluster_arn=database.cluster.arn,
+            secret_arn=db_secret_arn,
+            alert_topic_arn=alert_topic_arn,
+        )
         self.shifter = self._function(
-            "traffic_shifter", "Cutover driver: read-canary steps and the writer flip",
-            environment=environment, statements=[*change_weights, *cutover],
+            "traffic_shifter",
+            "Cutover driver: read-canary steps and the writer flip",
+            environment=environment,
+            statements=[*change_weights, *cutover],
             # The cutover state relies on one invocation at a time per function (cutover_store.py).
-            reserved_concurrency=1, timeout_seconds=driver_timeout_seconds(max_pause_seconds))
+            reserved_concurrency=1,
+            timeout_seconds=driver_timeout_seconds(max_pause_seconds),
+        )
         self.rollback = self._function(
-            "rollback", "Moves the writer and all traffic back to the legacy system",
-            environment=environment, statements=[*change_weights, *cutover], reserved_concurrency=1,
-            timeout_seconds=rollback_timeout_seconds(max_pause_seconds))
+            "rollback",
+            "Moves the writer and all traffic back to the legacy system",
+            environment=environment,
+            statements=[*change_weights, *cutover],
+            reserved_concurrency=1,
+            timeout_seconds=rollback_timeout_seconds(max_pause_seconds),
+        )
 
     @property
     def functions(self) -> list[PaymentsFunction]:
         return [self.validator, self.shifter, self.rollback]
 
-    def _function(self, source: str, description: str, *, environment: dict[str, str], statements: list[dict],
-                  **limits: Unpack[FunctionLimits]) -> PaymentsFunction:
-        return PaymentsFunction(self, source, source=source, description=description, environment=environment,
-                                statements=statements, **limits, **self._function_placement)
+    def _function(
+        self,
+        source: str,
+        description: str,
+        *,
+        environment: dict[str, str],
+        statements: list[dict],
+        **limits: Unpack[FunctionLimits],
+    ) -> PaymentsFunction:
+        return PaymentsFunction(
+            self,
+            source,
+            source=source,
+            description=description,
+            environment=environment,
+            statements=statements,
+            **limits,
+            **self._function_placement,
+        )

@@ -41,10 +41,26 @@ KEEP_AWS_MINOR_UPGRADES = TerraformResourceLifecycle(ignore_changes=["engine_ver
 class Database(Construct):
     """Writer plus readers spread over the AZs; credentials only in the RDS-managed secret."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, engine_version: str,
-                 database_name: str, min_acu: float, max_acu: float, reader_count: int, backup_retention_days: int,
-                 deletion_protection: bool, final_snapshot: bool, log_retention_days: int, partition: str,
-                 network: Network, security_groups: SecurityGroups, keys: SecurityKeys) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name_prefix: str,
+        engine_version: str,
+        database_name: str,
+        min_acu: float,
+        max_acu: float,
+        reader_count: int,
+        backup_retention_days: int,
+        deletion_protection: bool,
+        final_snapshot: bool,
+        log_retention_days: int,
+        partition: str,
+        network: Network,
+        security_groups: SecurityGroups,
+        keys: SecurityKeys,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.database_name = database_name
         kms_key_arn = keys.data_key.arn
@@ -52,21 +68,40 @@ class Database(Construct):
         cluster_identifier = f"{name_prefix}-aurora"
         # RDS would create each export group itself, unencrypted and kept forever; the stack creates it first.
         self.log_groups = [
-            CloudwatchLogGroup(self, f"{log}_logs", name=f"/aws/rds/cluster/{cluster_identifier}/{log}",
-                               retention_in_days=log_retention_days, kms_key_id=keys.logs_key.arn)
-            for log in EXPORTED_LOGS]
-        subnet_group = DbSubnetGroup(self, "subnet_group", name=f"{name_prefix}-aurora",
-                                     subnet_ids=network.database_subnet_ids,
-                                     description="Database subnets (no internet route)")
+            CloudwatchLogGroup(
+                self,
+                f"{log}_logs",
+                name=f"/aws/rds/cluster/{cluster_identifier}/{log}",
+                retention_in_days=log_retention_days,
+                kms_key_id=keys.logs_key.arn,
+            )
+            for log in EXPORTED_LOGS
+        ]
+        subnet_group = DbSubnetGroup(
+            self,
+            "subnet_group",
+            name=f"{name_prefix}-aurora",
+            subnet_ids=network.database_subnet_ids,
+            description="Database subnets (no internet route)",
+        )
         parameters = RdsClusterParameterGroup(
-            self, "cluster_parameters", name=f"{name_prefix}-aurora-pg{major}", family=f"aurora-postgresql{major}",
+            self,
+            "cluster_parameters",
+            name=f"{name_prefix}-aurora-pg{major}",
+            family=f"aurora-postgresql{major}",
             description="Payments Aurora cluster parameters",
-            parameter=[RdsClusterParameterGroupParameter(name=name, value=value)
-                       for name, value in sorted(CLUSTER_PARAMETERS.items())] + [
+            parameter=[
+                RdsClusterParameterGroupParameter(name=name, value=value)
+                for name, value in sorted(CLUSTER_PARAMETERS.items())
+            ]
+            + [
                 RdsClusterParameterGroupParameter(name=name, value=value, apply_method="pending-reboot")
-                for name, value in sorted(STATIC_CLUSTER_PARAMETERS.items())])
+                for name, value in sorted(STATIC_CLUSTER_PARAMETERS.items())
+            ],
+        )
         self.cluster = RdsCluster(
-            self, "cluster",
+            self,
+            "cluster",
             cluster_identifier=cluster_identifier,
             engine="aurora-postgresql",
             engine_mode="provisioned",
@@ -84,7 +119,8 @@ class Database(Construct):
             iam_database_authentication_enabled=True,
             enabled_cloudwatch_logs_exports=list(EXPORTED_LOGS),
             serverlessv2_scaling_configuration=RdsClusterServerlessv2ScalingConfiguration(
-                min_capacity=min_acu, max_capacity=max_acu),
+                min_capacity=min_acu, max_capacity=max_acu
+            ),
             backup_retention_period=backup_retention_days,
             preferred_backup_window="03:00-04:00",
             preferred_maintenance_window="sun:04:30-sun:05:30",
@@ -99,7 +135,8 @@ class Database(Construct):
         monitoring_role = self._monitoring_role(name_prefix, partition)
         self.instances = [
             RdsClusterInstance(
-                self, f"instance_{index}",
+                self,
+                f"instance_{index}",
                 identifier=f"{name_prefix}-aurora-{index + 1}",
                 cluster_identifier=self.cluster.id,
                 instance_class="db.serverless",
@@ -127,9 +164,16 @@ class Database(Construct):
         return self.cluster.master_user_secret.get(0).secret_arn
 
     def _monitoring_role(self, name_prefix: str, partition: str) -> IamRole:
-        role = IamRole(self, "monitoring_role", name=f"{name_prefix}-rds-monitoring",
-                       assume_role_policy=trust_policy(service_principal(self, "monitoring.rds").name))
+        role = IamRole(
+            self,
+            "monitoring_role",
+            name=f"{name_prefix}-rds-monitoring",
+            assume_role_policy=trust_policy(service_principal(self, "monitoring.rds").name),
+        )
         IamRolePolicyAttachment(
-            self, "monitoring_policy", role=role.name,
-            policy_arn=f"arn:{partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
+            self,
+            "monitoring_policy",
+            role=role.name,
+            policy_arn=f"arn:{partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+        )
         return role

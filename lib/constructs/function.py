@@ -30,9 +30,14 @@ SERVICE_NEEDS = {
     "logs": ("logs:CreateLogStream", "logs:PutLogEvents"),
     # a function in a VPC reaches it through network interfaces Lambda creates with the function's role
     # (what the AWS managed AWSLambdaVPCAccessExecutionRole grants, ec2:DescribeSubnets included)
-    "network interfaces": ("ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
-                           "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
-                           "ec2:UnassignPrivateIpAddresses"),
+    "network interfaces": (
+        "ec2:CreateNetworkInterface",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+    ),
     # active tracing sends segments
     "X-Ray": ("xray:PutTraceSegments", "xray:PutTelemetryRecords"),
     # failed asynchronous invocations go to the dead-letter topic
@@ -68,21 +73,46 @@ class PaymentsFunction(Construct):
     encrypted with the stack's keys.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, source: str, description: str,
-                 environment: dict[str, str], statements: list[dict], reserved_concurrency: int | None = 2,
-                 timeout_seconds: int = 30, memory_mb: int = 256, log_retention_days: int, network: Network,
-                 security_groups: SecurityGroups, keys: SecurityKeys, alerting: Alerting,
-                 depends_on: Sequence[ITerraformDependable] = ()) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name_prefix: str,
+        source: str,
+        description: str,
+        environment: dict[str, str],
+        statements: list[dict],
+        reserved_concurrency: int | None = 2,
+        timeout_seconds: int = 30,
+        memory_mb: int = 256,
+        log_retention_days: int,
+        network: Network,
+        security_groups: SecurityGroups,
+        keys: SecurityKeys,
+        alerting: Alerting,
+        depends_on: Sequence[ITerraformDependable] = (),
+    ) -> None:
         super().__init__(scope, construct_id)
         self.source = source
         self.short_name = source.replace("_", "-")
         self.name = f"{name_prefix}-{self.short_name}"
         package = build_package(LAMBDA_SOURCE_ROOT / source, BUILD_DIR)
         asset = TerraformAsset(self, "package", path=str(package.path), type=AssetType.FILE)
-        self.log_group = CloudwatchLogGroup(self, "log_group", name=f"/aws/lambda/{self.name}",
-                                            retention_in_days=log_retention_days, kms_key_id=keys.logs_key.arn)
-        role = IamRole(self, "role", name=self.name, description=f"Runs {self.name}",
-                       assume_role_policy=trust_policy(service_principal(self, "lambda").name))
+        self.log_group = CloudwatchLogGroup(
+            self,
+            "log_group",
+            name=f"/aws/lambda/{self.name}",
+            retention_in_days=log_retention_days,
+            kms_key_id=keys.logs_key.arn,
+        )
+        role = IamRole(
+            self,
+            "role",
+            name=self.name,
+            description=f"Runs {self.name}",
+            assume_role_policy=trust_policy(service_principal(self, "lambda").name),
+        )
         failure_topic_arn = alerting.alerts.arn
         # What Lambda needs on the function's behalf, whatever its code does (SERVICE_NEEDS).
         base_statements = [
@@ -92,19 +122,32 @@ class PaymentsFunction(Construct):
             allow(SERVICE_NEEDS["dead-letter topic"], failure_topic_arn),
             allow(SERVICE_NEEDS["KMS"], keys.data_key.arn),
         ]
-        policy = IamRolePolicy(self, "policy", role=role.id, name="least-privilege",
-                               policy=policy_document(base_statements + statements))
+        policy = IamRolePolicy(
+            self, "policy", role=role.id, name="least-privilege", policy=policy_document(base_statements + statements)
+        )
         self.function = LambdaFunction(
-            self, "function", function_name=self.name, description=description, role=role.arn,
-            runtime=RUNTIME, handler="handler.handler", filename=asset.path,
-            source_code_hash=package.sha256_base64, timeout=timeout_seconds, memory_size=memory_mb,
-            reserved_concurrent_executions=reserved_concurrency, kms_key_arn=keys.data_key.arn,
+            self,
+            "function",
+            function_name=self.name,
+            description=description,
+            role=role.arn,
+            runtime=RUNTIME,
+            handler="handler.handler",
+            filename=asset.path,
+            source_code_hash=package.sha256_base64,
+            timeout=timeout_seconds,
+            memory_size=memory_mb,
+            reserved_concurrent_executions=reserved_concurrency,
+            kms_key_arn=keys.data_key.arn,
             environment={"variables": dict(sorted(environment.items()))},
-            vpc_config={"subnet_ids": network.private_subnet_ids,
-                        "security_group_ids": [security_groups.lambda_functions.id]},
+            vpc_config={
+                "subnet_ids": network.private_subnet_ids,
+                "security_group_ids": [security_groups.lambda_functions.id],
+            },
             tracing_config={"mode": "Active"},
             dead_letter_config={"target_arn": failure_topic_arn},
-            depends_on=[self.log_group, policy, *depends_on])
+            depends_on=[self.log_group, policy, *depends_on],
+        )
 
     @property
     def arn(self) -> str:

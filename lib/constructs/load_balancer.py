@@ -54,16 +54,21 @@ from lib.constructs.security_keys import SecurityKeys
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Common web exploits, known bad inputs (incl. Log4j), SQL injection, anonymising proxies.
-WAF_MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet",
-                           "AWSManagedRulesSQLiRuleSet", "AWSManagedRulesAnonymousIpList")
+WAF_MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesSQLiRuleSet",
+    "AWSManagedRulesAnonymousIpList",
+)
 WAF_RATE_LIMIT_PER_5_MINUTES = 2000
 # The write rule (docs/cutover.md): every write goes to the current writer's target group.
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 WRITE_RULE_PRIORITY = 10
 # ALB IP targets outside the VPC must be RFC 1918 or RFC 6598 addresses:
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#target-type
-IP_TARGET_NETWORKS = tuple(ipaddress.IPv4Network(block) for block in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
+IP_TARGET_NETWORKS = tuple(
+    ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
 LEGACY_PORT = 443
 LEGACY_HEALTH_PATH = "/health"  # the legacy API's health path (also the Route53 health checks')
 NONCURRENT_LOG_VERSION_DAYS = 30
@@ -84,17 +89,38 @@ class LoadBalancer(Construct):
     Lambda target group once Aurora is, or from the start without a legacy system. The cutover moves it.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, internal: bool,
-                 certificate_arn: str | None, client_ca_bundle: tuple[str, str] | None = None,
-                 deletion_protection: bool, access_log_retention_days: int, waf_log_retention_days: int,
-                 account_id: str, partition: str, region: str, network: Network, security_groups: SecurityGroups,
-                 keys: SecurityKeys, compute: Compute, legacy_write_ips: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name_prefix: str,
+        internal: bool,
+        certificate_arn: str | None,
+        client_ca_bundle: tuple[str, str] | None = None,
+        deletion_protection: bool,
+        access_log_retention_days: int,
+        waf_log_retention_days: int,
+        account_id: str,
+        partition: str,
+        region: str,
+        network: Network,
+        security_groups: SecurityGroups,
+        keys: SecurityKeys,
+        compute: Compute,
+        legacy_write_ips: tuple[str, ...] = (),
+    ) -> None:
         super().__init__(scope, construct_id)
-        outside = [ip for ip in legacy_write_ips
-                   if not any(ipaddress.IPv4Address(ip) in network for network in IP_TARGET_NETWORKS)]
+        outside = [
+            ip
+            for ip in legacy_write_ips
+            if not any(ipaddress.IPv4Address(ip) in network for network in IP_TARGET_NETWORKS)
+        ]
         if outside:
-            raise ValueError(f"legacy write addresses {', '.join(outside)} are not private: ALB IP targets outside "
-                             "the VPC must be RFC 1918 or RFC 6598 addresses")
+            raise ValueError(
+                f"legacy write addresses {', '.join(outside)} are not private: ALB IP targets outside "
+                "the VPC must be RFC 1918 or RFC 6598 addresses"
+            )
         if client_ca_bundle is not None and certificate_arn is None:
             raise ValueError("a client CA bundle needs a certificate: mutual TLS runs on the HTTPS listener")
         self._name_prefix = name_prefix
@@ -103,17 +129,25 @@ class LoadBalancer(Construct):
         self.scheme = "https" if self.https_enabled else "http"
         self.trust_store = self._trust_store(client_ca_bundle) if client_ca_bundle else None
         self.access_logs, self.access_logs_policy = self._access_log_bucket(
-            account_id, deletion_protection, access_log_retention_days)
+            account_id, deletion_protection, access_log_retention_days
+        )
         # ELB checks that it may write to the bucket when access logs are switched on: created before the
         # bucket policy exists, the ALB fails intermittently (hashicorp/terraform-provider-aws#12010).
         self.alb = Lb(
-            self, "alb", name=f"{name_prefix}-alb", internal=internal, load_balancer_type="application",
+            self,
+            "alb",
+            name=f"{name_prefix}-alb",
+            internal=internal,
+            load_balancer_type="application",
             security_groups=[security_groups.alb.id],
             subnets=network.private_subnet_ids if internal else network.public_subnet_ids,
-            drop_invalid_header_fields=True, enable_deletion_protection=deletion_protection,
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=deletion_protection,
             desync_mitigation_mode="strictest",
             access_logs={"bucket": self.access_logs.id, "prefix": "alb", "enabled": True},
-            tags={"Name": f"{name_prefix}-alb"}, depends_on=[self.access_logs_policy])
+            tags={"Name": f"{name_prefix}-alb"},
+            depends_on=[self.access_logs_policy],
+        )
         self.target_group = self._lambda_target(compute)
         self.legacy_target_group = self._legacy_targets(legacy_write_ips, network) if legacy_write_ips else None
         self.listeners = self._listeners(certificate_arn)
@@ -123,123 +157,268 @@ class LoadBalancer(Construct):
     def _trust_store(self, client_ca_bundle: tuple[str, str]) -> LbTrustStore:
         bucket, key = client_ca_bundle
         # Trust store names are limited to 32 characters: "payments-<suffix of at most 16>-mtls" fits.
-        return LbTrustStore(self, "trust_store", name=f"{self._name_prefix}-mtls",
-                            ca_certificates_bundle_s3_bucket=bucket, ca_certificates_bundle_s3_key=key,
-                            tags={"Name": f"{self._name_prefix}-mtls"})
+        return LbTrustStore(
+            self,
+            "trust_store",
+            name=f"{self._name_prefix}-mtls",
+            ca_certificates_bundle_s3_bucket=bucket,
+            ca_certificates_bundle_s3_key=key,
+            tags={"Name": f"{self._name_prefix}-mtls"},
+        )
 
     def _lambda_target(self, compute: Compute) -> LbTargetGroup:
         # Terraform warns "health_check.protocol cannot be specified" for Lambda targets although none is
         # set: provider defect hashicorp/terraform-provider-aws#35457 (it defaults the protocol to HTTP).
         group = LbTargetGroup(
-            self, "api_targets", name=f"{self._name_prefix}-api", target_type="lambda",
-            health_check={"enabled": True, "path": "/health", "matcher": "200", "interval": 35, "timeout": 30,
-                          "healthy_threshold": 2, "unhealthy_threshold": 2})
+            self,
+            "api_targets",
+            name=f"{self._name_prefix}-api",
+            target_type="lambda",
+            health_check={
+                "enabled": True,
+                "path": "/health",
+                "matcher": "200",
+                "interval": 35,
+                "timeout": 30,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 2,
+            },
+        )
         function = compute.payment_api
-        permission = LambdaPermission(self, "alb_invoke", statement_id="AllowAlbInvoke",
-                                      action="lambda:InvokeFunction", function_name=function.function.function_name,
-                                      principal=service_principal(self, "elasticloadbalancing").name,
-                                      source_arn=group.arn)
-        LbTargetGroupAttachment(self, "api_target", target_group_arn=group.arn, target_id=function.arn,
-                                depends_on=[permission])
+        permission = LambdaPermission(
+            self,
+            "alb_invoke",
+            statement_id="AllowAlbInvoke",
+            action="lambda:InvokeFunction",
+            function_name=function.function.function_name,
+            principal=service_principal(self, "elasticloadbalancing").name,
+            source_arn=group.arn,
+        )
+        LbTargetGroupAttachment(
+            self, "api_target", target_group_arn=group.arn, target_id=function.arn, depends_on=[permission]
+        )
         return group
 
     def _legacy_targets(self, addresses: tuple[str, ...], network: Network) -> LbTargetGroup:
         group = LbTargetGroup(
-            self, "legacy_targets", name=f"{self._name_prefix}-legacy", target_type="ip", protocol="HTTPS",
-            port=LEGACY_PORT, vpc_id=network.vpc.id,
-            health_check={"enabled": True, "protocol": "HTTPS", "path": LEGACY_HEALTH_PATH, "matcher": "200",
-                          "interval": 30, "timeout": 5, "healthy_threshold": 2, "unhealthy_threshold": 2})
+            self,
+            "legacy_targets",
+            name=f"{self._name_prefix}-legacy",
+            target_type="ip",
+            protocol="HTTPS",
+            port=LEGACY_PORT,
+            vpc_id=network.vpc.id,
+            health_check={
+                "enabled": True,
+                "protocol": "HTTPS",
+                "path": LEGACY_HEALTH_PATH,
+                "matcher": "200",
+                "interval": 30,
+                "timeout": 5,
+                "healthy_threshold": 2,
+                "unhealthy_threshold": 2,
+            },
+        )
         for index, address in enumerate(addresses):
             # "all": the address is outside the VPC, reached from every zone of the ALB.
-            LbTargetGroupAttachment(self, "legacy_target" if index == 0 else f"legacy_target_{index + 1}",
-                                    target_group_arn=group.arn, target_id=address, port=LEGACY_PORT,
-                                    availability_zone="all")
+            LbTargetGroupAttachment(
+                self,
+                "legacy_target" if index == 0 else f"legacy_target_{index + 1}",
+                target_group_arn=group.arn,
+                target_id=address,
+                port=LEGACY_PORT,
+                availability_zone="all",
+            )
         return group
 
     def _write_rule(self, listener: LbListener) -> LbListenerRule:
         writer = self.legacy_target_group or self.target_group
         return LbListenerRule(
-            self, "write_rule", listener_arn=listener.arn, priority=WRITE_RULE_PRIORITY,
+            self,
+            "write_rule",
+            listener_arn=listener.arn,
+            priority=WRITE_RULE_PRIORITY,
             action=[LbListenerRuleAction(type="forward", target_group_arn=writer.arn)],
-            condition=[LbListenerRuleCondition(
-                http_request_method=LbListenerRuleConditionHttpRequestMethod(values=list(WRITE_METHODS)))],
+            condition=[
+                LbListenerRuleCondition(
+                    http_request_method=LbListenerRuleConditionHttpRequestMethod(values=list(WRITE_METHODS))
+                )
+            ],
             tags={"Name": f"{self._name_prefix}-writes"},
             # The cutover owns the target (flip and rollback call ModifyRule): a redeploy must not move writes.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["action"]))
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["action"]),
+        )
 
-    def _access_log_bucket(self, account_id: str, deletion_protection: bool,
-                           retention_days: int) -> tuple[S3Bucket, S3BucketPolicy]:
-        bucket = S3Bucket(self, "access_logs", bucket=f"{self._name_prefix}-alb-logs-{account_id}",
-                          force_destroy=not deletion_protection)
-        S3BucketPublicAccessBlock(self, "access_logs_public_block", bucket=bucket.id, block_public_acls=True,
-                                  block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True)
-        S3BucketVersioningA(self, "access_logs_versioning", bucket=bucket.id,
-                            versioning_configuration={"status": "Enabled"})
+    def _access_log_bucket(
+        self, account_id: str, deletion_protection: bool, retention_days: int
+    ) -> tuple[S3Bucket, S3BucketPolicy]:
+        bucket = S3Bucket(
+            self,
+            "access_logs",
+            bucket=f"{self._name_prefix}-alb-logs-{account_id}",
+            force_destroy=not deletion_protection,
+        )
+        S3BucketPublicAccessBlock(
+            self,
+            "access_logs_public_block",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+        )
+        S3BucketVersioningA(
+            self, "access_logs_versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}
+        )
         # ALB access logs can only be written with SSE-S3 (AES256), not with a KMS key.
         S3BucketServerSideEncryptionConfigurationA(
-            self, "access_logs_encryption", bucket=bucket.id,
-            rule=[S3BucketServerSideEncryptionConfigurationRuleA(
-                apply_server_side_encryption_by_default={"sse_algorithm": "AES256"})])
-        S3BucketLifecycleConfiguration(self, "access_logs_lifecycle", bucket=bucket.id, rule=[
-            S3BucketLifecycleConfigurationRule(
-                id="expire-access-logs", status="Enabled",
-                filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
-                expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=retention_days)],
-                noncurrent_version_expiration=[S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
-                    noncurrent_days=NONCURRENT_LOG_VERSION_DAYS)],
-                abort_incomplete_multipart_upload=[
-                    S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
-                        days_after_initiation=ABORT_INCOMPLETE_UPLOAD_DAYS)])])
+            self,
+            "access_logs_encryption",
+            bucket=bucket.id,
+            rule=[
+                S3BucketServerSideEncryptionConfigurationRuleA(
+                    apply_server_side_encryption_by_default={"sse_algorithm": "AES256"}
+                )
+            ],
+        )
+        S3BucketLifecycleConfiguration(
+            self,
+            "access_logs_lifecycle",
+            bucket=bucket.id,
+            rule=[
+                S3BucketLifecycleConfigurationRule(
+                    id="expire-access-logs",
+                    status="Enabled",
+                    filter=[S3BucketLifecycleConfigurationRuleFilter(prefix="")],
+                    expiration=[S3BucketLifecycleConfigurationRuleExpiration(days=retention_days)],
+                    noncurrent_version_expiration=[
+                        S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                            noncurrent_days=NONCURRENT_LOG_VERSION_DAYS
+                        )
+                    ],
+                    abort_incomplete_multipart_upload=[
+                        S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                            days_after_initiation=ABORT_INCOMPLETE_UPLOAD_DAYS
+                        )
+                    ],
+                )
+            ],
+        )
         # New log objects become EventBridge events (for shipping to a SIEM).
         S3BucketNotification(self, "access_logs_events", bucket=bucket.id, eventbridge=True)
         elb_account = DataAwsElbServiceAccount(self, "elb_account")
         log_objects = f"{bucket.arn}/alb/AWSLogs/{account_id}/*"
         log_delivery = service_principal(self, "logdelivery.elasticloadbalancing").name
-        policy = S3BucketPolicy(self, "access_logs_policy", bucket=bucket.id, policy=policy_document([
-            {"Sid": "AlbWritesAccessLogs", "Effect": "Allow", "Action": "s3:PutObject", "Resource": log_objects,
-             "Principal": {"AWS": elb_account.arn}},
-            {"Sid": "LogDeliveryWritesAccessLogs", "Effect": "Allow", "Action": "s3:PutObject",
-             "Resource": log_objects, "Principal": {"Service": log_delivery}},
-            {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Action": "s3:*", "Principal": "*",
-             "Resource": [bucket.arn, f"{bucket.arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-        ]))
+        policy = S3BucketPolicy(
+            self,
+            "access_logs_policy",
+            bucket=bucket.id,
+            policy=policy_document(
+                [
+                    {
+                        "Sid": "AlbWritesAccessLogs",
+                        "Effect": "Allow",
+                        "Action": "s3:PutObject",
+                        "Resource": log_objects,
+                        "Principal": {"AWS": elb_account.arn},
+                    },
+                    {
+                        "Sid": "LogDeliveryWritesAccessLogs",
+                        "Effect": "Allow",
+                        "Action": "s3:PutObject",
+                        "Resource": log_objects,
+                        "Principal": {"Service": log_delivery},
+                    },
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Action": "s3:*",
+                        "Principal": "*",
+                        "Resource": [bucket.arn, f"{bucket.arn}/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    },
+                ]
+            ),
+        )
         return bucket, policy
 
     def _listeners(self, certificate_arn: str | None) -> list[LbListener]:
         forward = [LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)]
         if not self.https_enabled:
-            return [LbListener(self, "http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP",
-                               default_action=forward)]
+            return [
+                LbListener(
+                    self, "http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP", default_action=forward
+                )
+            ]
         mutual_authentication = None
         if self.trust_store is not None:
-            mutual_authentication = LbListenerMutualAuthentication(mode="verify",
-                                                                   trust_store_arn=self.trust_store.arn)
-        https = LbListener(self, "https", load_balancer_arn=self.alb.arn, port=443, protocol="HTTPS",
-                           ssl_policy=TLS_POLICY, certificate_arn=certificate_arn, default_action=forward,
-                           mutual_authentication=mutual_authentication)
-        redirect = LbListener(self, "http_redirect", load_balancer_arn=self.alb.arn, port=80,
-                              protocol="HTTP", default_action=[LbListenerDefaultAction(
-                                  type="redirect",
-                                  redirect={"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"})])
+            mutual_authentication = LbListenerMutualAuthentication(mode="verify", trust_store_arn=self.trust_store.arn)
+        https = LbListener(
+            self,
+            "https",
+            load_balancer_arn=self.alb.arn,
+            port=443,
+            protocol="HTTPS",
+            ssl_policy=TLS_POLICY,
+            certificate_arn=certificate_arn,
+            default_action=forward,
+            mutual_authentication=mutual_authentication,
+        )
+        redirect = LbListener(
+            self,
+            "http_redirect",
+            load_balancer_arn=self.alb.arn,
+            port=80,
+            protocol="HTTP",
+            default_action=[
+                LbListenerDefaultAction(
+                    type="redirect", redirect={"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}
+                )
+            ],
+        )
         return [https, redirect]
 
     def _firewall(self, log_retention_days: int, keys: SecurityKeys) -> Wafv2WebAcl:
         name = f"{self._name_prefix}-api"
         rules = [_managed_rule(group, priority) for priority, group in enumerate(WAF_MANAGED_RULE_GROUPS, start=1)]
-        rules.append({
-            "name": "rate-limit-per-ip", "priority": len(rules) + 1, "action": {"block": {}},
-            "statement": {"rate_based_statement": {"limit": WAF_RATE_LIMIT_PER_5_MINUTES, "aggregate_key_type": "IP"}},
-            "visibility_config": _visibility("rate-limit-per-ip")})
-        acl = Wafv2WebAcl(self, "web_acl", name=name, scope="REGIONAL",
-                          description="Protects the payments API ALB", default_action={"allow": {}},
-                          rule=[Wafv2WebAclRule(**rule) for rule in rules], visibility_config=_visibility(name))
+        rules.append(
+            {
+                "name": "rate-limit-per-ip",
+                "priority": len(rules) + 1,
+                "action": {"block": {}},
+                "statement": {
+                    "rate_based_statement": {"limit": WAF_RATE_LIMIT_PER_5_MINUTES, "aggregate_key_type": "IP"}
+                },
+                "visibility_config": _visibility("rate-limit-per-ip"),
+            }
+        )
+        acl = Wafv2WebAcl(
+            self,
+            "web_acl",
+            name=name,
+            scope="REGIONAL",
+            description="Protects the payments API ALB",
+            default_action={"allow": {}},
+            rule=[Wafv2WebAclRule(**rule) for rule in rules],
+            visibility_config=_visibility(name),
+        )
         Wafv2WebAclAssociation(self, "web_acl_alb", resource_arn=self.alb.arn, web_acl_arn=acl.arn)
         # WAF only delivers to log groups whose name starts with aws-waf-logs-.
-        log_group = CloudwatchLogGroup(self, "waf_logs", name=f"aws-waf-logs-{self._name_prefix}",
-                                       retention_in_days=log_retention_days, kms_key_id=keys.logs_key.arn)
+        log_group = CloudwatchLogGroup(
+            self,
+            "waf_logs",
+            name=f"aws-waf-logs-{self._name_prefix}",
+            retention_in_days=log_retention_days,
+            kms_key_id=keys.logs_key.arn,
+        )
         delivery = self._waf_log_delivery(log_group)
-        Wafv2WebAclLoggingConfiguration(self, "web_acl_logging", resource_arn=acl.arn,
-                                        log_destination_configs=[log_group.arn], depends_on=[delivery])
+        Wafv2WebAclLoggingConfiguration(
+            self,
+            "web_acl_logging",
+            resource_arn=acl.arn,
+            log_destination_configs=[log_group.arn],
+            depends_on=[delivery],
+        )
         return acl
 
     def _waf_log_delivery(self, log_group: CloudwatchLogGroup) -> CloudwatchLogResourcePolicy:
@@ -247,18 +426,33 @@ class LoadBalancer(Construct):
         add one to the account's shared policy itself when logging is switched on; explicit, it exists first
         and names only this group. https://docs.aws.amazon.com/waf/latest/developerguide/logging-cw-logs.html"""
         account = self._account_id
-        return CloudwatchLogResourcePolicy(self, "waf_log_delivery", policy_name=f"{self._name_prefix}-waf-logs",
-                                           policy_document=policy_document([{
-            "Sid": "WafLogDeliveryWrites", "Effect": "Allow",
-            "Principal": {"Service": service_principal(self, "delivery.logs").name},
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{log_group.arn}:log-stream:*",
-            "Condition": from_account(account, f"arn:{self._partition}:logs:{self._region}:{account}:*")}]))
+        return CloudwatchLogResourcePolicy(
+            self,
+            "waf_log_delivery",
+            policy_name=f"{self._name_prefix}-waf-logs",
+            policy_document=policy_document(
+                [
+                    {
+                        "Sid": "WafLogDeliveryWrites",
+                        "Effect": "Allow",
+                        "Principal": {"Service": service_principal(self, "delivery.logs").name},
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                        "Resource": f"{log_group.arn}:log-stream:*",
+                        "Condition": from_account(account, f"arn:{self._partition}:logs:{self._region}:{account}:*"),
+                    }
+                ]
+            ),
+        )
 
 
 def _managed_rule(group: str, priority: int) -> dict:
-    return {"name": group, "priority": priority, "override_action": {"none": {}},
-            "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
-            "visibility_config": _visibility(group)}
+    return {
+        "name": group,
+        "priority": priority,
+        "override_action": {"none": {}},
+        "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
+        "visibility_config": _visibility(group),
+    }
 
 
 def _visibility(metric_name: str) -> dict:

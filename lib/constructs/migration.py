@@ -34,8 +34,7 @@ SERVICE_ROLE_POLICIES = {
 }
 # DMS writes task logs to dms-tasks-<replication instance id> (one group per instance, so per stack).
 DMS_TASK_LOG_GROUP_PREFIX = "dms-tasks-"
-LOG_COMPONENTS = ("SOURCE_CAPTURE", "SOURCE_UNLOAD", "TARGET_APPLY", "TARGET_LOAD", "TASK_MANAGER",
-                  "VALIDATOR_EXT")
+LOG_COMPONENTS = ("SOURCE_CAPTURE", "SOURCE_UNLOAD", "TARGET_APPLY", "TARGET_LOAD", "TASK_MANAGER", "VALIDATOR_EXT")
 
 
 def table_mappings(patterns: tuple[str, ...]) -> str:
@@ -43,9 +42,15 @@ def table_mappings(patterns: tuple[str, ...]) -> str:
     rules = []
     for index, pattern in enumerate(patterns, start=1):
         schema, table = pattern.split(".", 1)
-        rules.append({"rule-type": "selection", "rule-id": str(index), "rule-name": f"include-{index}",
-                      "object-locator": {"schema-name": schema, "table-name": table},
-                      "rule-action": "include"})
+        rules.append(
+            {
+                "rule-type": "selection",
+                "rule-id": str(index),
+                "rule-name": f"include-{index}",
+                "object-locator": {"schema-name": schema, "table-name": table},
+                "rule-action": "include",
+            }
+        )
     return json.dumps({"rules": rules}, sort_keys=True)
 
 
@@ -53,10 +58,14 @@ def table_mappings(patterns: tuple[str, ...]) -> str:
 # fixes the cause and resumes) instead of logging or skipping the change.
 # https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Tasks.CustomizingTasks.TaskSettings.ErrorHandling.html
 STOP_ON_ERRORS = {
-    "ApplyErrorDeletePolicy": "STOP_TASK", "ApplyErrorInsertPolicy": "STOP_TASK",
-    "ApplyErrorUpdatePolicy": "STOP_TASK", "ApplyErrorEscalationPolicy": "STOP_TASK",
-    "DataErrorPolicy": "STOP_TASK", "DataErrorEscalationPolicy": "STOP_TASK",
-    "TableErrorPolicy": "STOP_TASK", "TableErrorEscalationPolicy": "STOP_TASK",
+    "ApplyErrorDeletePolicy": "STOP_TASK",
+    "ApplyErrorInsertPolicy": "STOP_TASK",
+    "ApplyErrorUpdatePolicy": "STOP_TASK",
+    "ApplyErrorEscalationPolicy": "STOP_TASK",
+    "DataErrorPolicy": "STOP_TASK",
+    "DataErrorEscalationPolicy": "STOP_TASK",
+    "TableErrorPolicy": "STOP_TASK",
+    "TableErrorEscalationPolicy": "STOP_TASK",
 }
 # The reverse task carries rows, never schema: DDL on Aurora waits until the cutover is final.
 NO_DDL = {"HandleSourceTableAltered": False, "HandleSourceTableDropped": False, "HandleSourceTableTruncated": False}
@@ -69,15 +78,25 @@ def task_settings(*, reverse: bool = False) -> str:
     transaction at a time (BatchApplyEnabled off keeps the source's order and transactions), stop on any error;
     the reverse task also replicates no DDL. Canonical JSON (sorted keys), so a plan compares it unchanged."""
     settings = {
-        "TargetMetadata": {"SupportLobs": True, "LimitedSizeLobMode": True, "LobMaxSize": 32,
-                           "BatchApplyEnabled": False},
+        "TargetMetadata": {
+            "SupportLobs": True,
+            "LimitedSizeLobMode": True,
+            "LobMaxSize": 32,
+            "BatchApplyEnabled": False,
+        },
         "FullLoadSettings": {"TargetTablePrepMode": "DO_NOTHING", "MaxFullLoadSubTasks": 8},
-        "ValidationSettings": {"EnableValidation": True, "ValidationMode": "ROW_LEVEL", "ThreadCount": 5,
-                               "FailureMaxCount": 10000, "HandleCollationDiff": False},
+        "ValidationSettings": {
+            "EnableValidation": True,
+            "ValidationMode": "ROW_LEVEL",
+            "ThreadCount": 5,
+            "FailureMaxCount": 10000,
+            "HandleCollationDiff": False,
+        },
         "ErrorBehavior": STOP_ON_ERRORS,
-        "Logging": {"EnableLogging": True,
-                    "LogComponents": [{"Id": component, "Severity": "LOGGER_SEVERITY_DEFAULT"}
-                                      for component in LOG_COMPONENTS]},
+        "Logging": {
+            "EnableLogging": True,
+            "LogComponents": [{"Id": component, "Severity": "LOGGER_SEVERITY_DEFAULT"} for component in LOG_COMPONENTS],
+        },
     }
     if reverse:
         settings["ChangeProcessingDdlHandlingPolicy"] = NO_DDL
@@ -96,13 +115,32 @@ class Migration(Construct):
     reaches code, plan or state): JSON with username, password, host, port, dbname.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, name_prefix: str, instance_class: str,
-                 engine_version: str, allocated_storage: int, multi_az: bool, create_service_roles: bool,
-                 source_host: str, source_port: int, source_database: str, source_secret_arn: str | None,
-                 table_patterns: tuple[str, ...], reverse_tables: tuple[str, ...] = ("public.payments",),
-                 secret_recovery_window_days: int, log_retention_days: int,
-                 account_id: str, partition: str, network: Network, security_groups: SecurityGroups,
-                 keys: SecurityKeys, database: Database) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name_prefix: str,
+        instance_class: str,
+        engine_version: str,
+        allocated_storage: int,
+        multi_az: bool,
+        create_service_roles: bool,
+        source_host: str,
+        source_port: int,
+        source_database: str,
+        source_secret_arn: str | None,
+        table_patterns: tuple[str, ...],
+        reverse_tables: tuple[str, ...] = ("public.payments",),
+        secret_recovery_window_days: int,
+        log_retention_days: int,
+        account_id: str,
+        partition: str,
+        network: Network,
+        security_groups: SecurityGroups,
+        keys: SecurityKeys,
+        database: Database,
+    ) -> None:
         super().__init__(scope, construct_id)
         prefix = name_prefix
         kms_key_arn = keys.data_key.arn
@@ -110,93 +148,176 @@ class Migration(Construct):
         instance_id = f"{prefix}-dms"
         # Created by the stack before DMS would create it (unencrypted, kept forever) for the first task log.
         self.task_log_group = CloudwatchLogGroup(
-            self, "task_logs", name=f"{DMS_TASK_LOG_GROUP_PREFIX}{instance_id}", retention_in_days=log_retention_days,
-            kms_key_id=keys.logs_key.arn)
+            self,
+            "task_logs",
+            name=f"{DMS_TASK_LOG_GROUP_PREFIX}{instance_id}",
+            retention_in_days=log_retention_days,
+            kms_key_id=keys.logs_key.arn,
+        )
         role_dependencies = self._service_roles(create_service_roles, partition)
         # When the stack creates dms-vpc-role, IAM may not have propagated it yet: provider 5.100 retries
         # CreateReplicationSubnetGroup on AccessDeniedFault for its propagation timeout (PR #26768), so no
         # wait is added here.
         subnet_group = DmsReplicationSubnetGroup(
-            self, "subnet_group", replication_subnet_group_id=f"{prefix}-dms",
+            self,
+            "subnet_group",
+            replication_subnet_group_id=f"{prefix}-dms",
             replication_subnet_group_description="Private subnets for DMS",
             subnet_ids=network.private_subnet_ids,
-            depends_on=role_dependencies or None)
+            depends_on=role_dependencies or None,
+        )
         self.instance = DmsReplicationInstance(
-            self, "instance", replication_instance_id=instance_id,
-            replication_instance_class=instance_class, engine_version=engine_version,
-            allocated_storage=allocated_storage, multi_az=multi_az, kms_key_arn=kms_key_arn,
-            publicly_accessible=False, auto_minor_version_upgrade=True,
+            self,
+            "instance",
+            replication_instance_id=instance_id,
+            replication_instance_class=instance_class,
+            engine_version=engine_version,
+            allocated_storage=allocated_storage,
+            multi_az=multi_az,
+            kms_key_arn=kms_key_arn,
+            publicly_accessible=False,
+            auto_minor_version_upgrade=True,
             replication_subnet_group_id=subnet_group.replication_subnet_group_id,
             vpc_security_group_ids=[security_groups.dms.id],
-            preferred_maintenance_window="sun:05:30-sun:06:30", depends_on=[*role_dependencies, self.task_log_group],
+            preferred_maintenance_window="sun:05:30-sun:06:30",
+            depends_on=[*role_dependencies, self.task_log_group],
             # AWS applies minor versions itself (auto minor version upgrade): a plan after it did must not downgrade.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["engine_version"]))
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["engine_version"]),
+        )
 
         self.source_secret_arn = source_secret_arn or self._operator_secret(
-            "source_secret", f"{prefix}/dms/onprem-source",
+            "source_secret",
+            f"{prefix}/dms/onprem-source",
             "On-premises PostgreSQL credentials for DMS: JSON with username, password, host, port, dbname",
-            kms_key_arn, secret_recovery_window_days)
+            kms_key_arn,
+            secret_recovery_window_days,
+        )
         self.target_secret_arn = self._operator_secret(
-            "target_secret", f"{prefix}/dms/aurora-target",
+            "target_secret",
+            f"{prefix}/dms/aurora-target",
             "Aurora credentials of the DMS user: JSON with username, password, host, port, dbname",
-            kms_key_arn, secret_recovery_window_days)
+            kms_key_arn,
+            secret_recovery_window_days,
+        )
         self.reverse_source_secret_arn = self._operator_secret(
-            "reverse_source_secret", f"{prefix}/dms/aurora-reverse-source",
+            "reverse_source_secret",
+            f"{prefix}/dms/aurora-reverse-source",
             "Aurora credentials of the reverse DMS user (rds_replication, SELECT on the cutover tables): JSON with "
-            "username, password, host, port, dbname", kms_key_arn, secret_recovery_window_days)
+            "username, password, host, port, dbname",
+            kms_key_arn,
+            secret_recovery_window_days,
+        )
         self.reverse_target_secret_arn = self._operator_secret(
-            "reverse_target_secret", f"{prefix}/dms/onprem-reverse-target",
+            "reverse_target_secret",
+            f"{prefix}/dms/onprem-reverse-target",
             "On-premises PostgreSQL credentials of the reverse DMS user (INSERT, UPDATE, DELETE on the cutover "
             "tables; exempt from legacy's read-only mode): JSON with username, password, host, port, dbname",
-            kms_key_arn, secret_recovery_window_days)
+            kms_key_arn,
+            secret_recovery_window_days,
+        )
         access_role = self._secrets_access_role(prefix, kms_key_arn)
 
         self.source_endpoint = DmsEndpoint(
-            self, "source_endpoint", endpoint_id=f"{prefix}-onprem-source", endpoint_type="source",
-            engine_name="postgres", database_name=source_database, ssl_mode="require",
-            secrets_manager_arn=self.source_secret_arn, secrets_manager_access_role_arn=access_role.arn,
-            kms_key_arn=kms_key_arn, tags={"Host": source_host, "Port": str(source_port)})
+            self,
+            "source_endpoint",
+            endpoint_id=f"{prefix}-onprem-source",
+            endpoint_type="source",
+            engine_name="postgres",
+            database_name=source_database,
+            ssl_mode="require",
+            secrets_manager_arn=self.source_secret_arn,
+            secrets_manager_access_role_arn=access_role.arn,
+            kms_key_arn=kms_key_arn,
+            tags={"Host": source_host, "Port": str(source_port)},
+        )
         self.target_endpoint = DmsEndpoint(
-            self, "target_endpoint", endpoint_id=f"{prefix}-aurora-target", endpoint_type="target",
-            engine_name="aurora-postgresql", database_name=database.database_name, ssl_mode="require",
-            secrets_manager_arn=self.target_secret_arn, secrets_manager_access_role_arn=access_role.arn,
-            kms_key_arn=kms_key_arn, tags={"Host": database.cluster.endpoint})
+            self,
+            "target_endpoint",
+            endpoint_id=f"{prefix}-aurora-target",
+            endpoint_type="target",
+            engine_name="aurora-postgresql",
+            database_name=database.database_name,
+            ssl_mode="require",
+            secrets_manager_arn=self.target_secret_arn,
+            secrets_manager_access_role_arn=access_role.arn,
+            kms_key_arn=kms_key_arn,
+            tags={"Host": database.cluster.endpoint},
+        )
         # Not started here: the operator starts it once the source secret holds credentials.
         self.task = DmsReplicationTask(
-            self, "task", replication_task_id=f"{prefix}-full-load-cdc", migration_type="full-load-and-cdc",
+            self,
+            "task",
+            replication_task_id=f"{prefix}-full-load-cdc",
+            migration_type="full-load-and-cdc",
             replication_instance_arn=self.instance.replication_instance_arn,
             source_endpoint_arn=self.source_endpoint.endpoint_arn,
             target_endpoint_arn=self.target_endpoint.endpoint_arn,
             table_mappings=table_mappings(table_patterns),
-            replication_task_settings=task_settings(), start_replication_task=False)
+            replication_task_settings=task_settings(),
+            start_replication_task=False,
+        )
         self.reverse_slot_name = reverse_slot_name(prefix)
-        self._build_reverse(prefix, kms_key_arn, access_role, source_host, source_port, source_database,
-                            reverse_tables, database)
+        self._build_reverse(
+            prefix, kms_key_arn, access_role, source_host, source_port, source_database, reverse_tables, database
+        )
 
-    def _build_reverse(self, prefix: str, kms_key_arn: str, access_role: IamRole, onprem_host: str, onprem_port: int,
-                       onprem_database: str, tables: tuple[str, ...], database: Database) -> None:
+    def _build_reverse(
+        self,
+        prefix: str,
+        kms_key_arn: str,
+        access_role: IamRole,
+        onprem_host: str,
+        onprem_port: int,
+        onprem_database: str,
+        tables: tuple[str, ...],
+        database: Database,
+    ) -> None:
         """Aurora -> on-premises, CDC only. Not started here: the cutover driver starts it at the flip with
         CdcStartPosition = the flip LSN, reading the slot it created on Aurora just before (docs/cutover.md)."""
         self.reverse_source_endpoint = DmsEndpoint(
-            self, "reverse_source_endpoint", endpoint_id=f"{prefix}-aurora-reverse-source", endpoint_type="source",
-            engine_name="aurora-postgresql", database_name=database.database_name, ssl_mode="require",
-            secrets_manager_arn=self.reverse_source_secret_arn, secrets_manager_access_role_arn=access_role.arn,
-            kms_key_arn=kms_key_arn, tags={"Host": database.cluster.endpoint},
+            self,
+            "reverse_source_endpoint",
+            endpoint_id=f"{prefix}-aurora-reverse-source",
+            endpoint_type="source",
+            engine_name="aurora-postgresql",
+            database_name=database.database_name,
+            ssl_mode="require",
+            secrets_manager_arn=self.reverse_source_secret_arn,
+            secrets_manager_access_role_arn=access_role.arn,
+            kms_key_arn=kms_key_arn,
+            tags={"Host": database.cluster.endpoint},
             # DDL is not captured: the reverse task carries rows only.
-            postgres_settings={"slot_name": self.reverse_slot_name, "plugin_name": REVERSE_SLOT_PLUGIN,
-                               "capture_ddls": False})
+            postgres_settings={
+                "slot_name": self.reverse_slot_name,
+                "plugin_name": REVERSE_SLOT_PLUGIN,
+                "capture_ddls": False,
+            },
+        )
         self.reverse_target_endpoint = DmsEndpoint(
-            self, "reverse_target_endpoint", endpoint_id=f"{prefix}-onprem-reverse-target", endpoint_type="target",
-            engine_name="postgres", database_name=onprem_database, ssl_mode="require",
-            secrets_manager_arn=self.reverse_target_secret_arn, secrets_manager_access_role_arn=access_role.arn,
-            kms_key_arn=kms_key_arn, tags={"Host": onprem_host, "Port": str(onprem_port)})
+            self,
+            "reverse_target_endpoint",
+            endpoint_id=f"{prefix}-onprem-reverse-target",
+            endpoint_type="target",
+            engine_name="postgres",
+            database_name=onprem_database,
+            ssl_mode="require",
+            secrets_manager_arn=self.reverse_target_secret_arn,
+            secrets_manager_access_role_arn=access_role.arn,
+            kms_key_arn=kms_key_arn,
+            tags={"Host": onprem_host, "Port": str(onprem_port)},
+        )
         self.reverse_task = DmsReplicationTask(
-            self, "reverse_task", replication_task_id=f"{prefix}-reverse-cdc", migration_type="cdc",
+            self,
+            "reverse_task",
+            replication_task_id=f"{prefix}-reverse-cdc",
+            migration_type="cdc",
             replication_instance_arn=self.instance.replication_instance_arn,
             source_endpoint_arn=self.reverse_source_endpoint.endpoint_arn,
             target_endpoint_arn=self.reverse_target_endpoint.endpoint_arn,
             table_mappings=table_mappings(tables),
-            replication_task_settings=task_settings(reverse=True), start_replication_task=False)
+            replication_task_settings=task_settings(reverse=True),
+            start_replication_task=False,
+        )
 
     def _service_roles(self, create: bool, partition: str) -> list[ITerraformDependable]:
         if not create:
@@ -205,33 +326,63 @@ class Migration(Construct):
         dms = service_principal(self, "dms")
         for name, policy in SERVICE_ROLE_POLICIES.items():
             key = name.replace("-", "_")
-            role = IamRole(self, key, name=name, assume_role_policy=trust_policy(dms.name),
-                           description="Account-wide DMS service role (name required by DMS)")
-            attachments.append(IamRolePolicyAttachment(self, f"{key}_policy", role=role.name,
-                                                       policy_arn=f"arn:{partition}:iam::aws:policy/{policy}"))
+            role = IamRole(
+                self,
+                key,
+                name=name,
+                assume_role_policy=trust_policy(dms.name),
+                description="Account-wide DMS service role (name required by DMS)",
+            )
+            attachments.append(
+                IamRolePolicyAttachment(
+                    self, f"{key}_policy", role=role.name, policy_arn=f"arn:{partition}:iam::aws:policy/{policy}"
+                )
+            )
         return attachments
 
-    def _operator_secret(self, construct_id: str, name: str, description: str, kms_key_arn: str,
-                         recovery_window_days: int) -> str:
+    def _operator_secret(
+        self, construct_id: str, name: str, description: str, kms_key_arn: str, recovery_window_days: int
+    ) -> str:
         # No value from the stack: the operator writes it, so no password reaches state or code.
-        return SecretsmanagerSecret(self, construct_id, name=name, description=description,
-                                    kms_key_id=kms_key_arn,
-                                    recovery_window_in_days=recovery_window_days).arn
+        return SecretsmanagerSecret(
+            self,
+            construct_id,
+            name=name,
+            description=description,
+            kms_key_id=kms_key_arn,
+            recovery_window_in_days=recovery_window_days,
+        ).arn
 
     def _secrets_access_role(self, prefix: str, kms_key_arn: str) -> IamRole:
         # DMS reads endpoint secrets through the regional principal (dms.<region>.amazonaws.com). DMS 3.4.7 and
         # later set aws:SourceAccount when assuming it:
         # https://docs.aws.amazon.com/dms/latest/userguide/cross-service-confused-deputy-prevention.html
-        role = IamRole(self, "secrets_access_role", name=f"{prefix}-dms-secrets",
-                       assume_role_policy=trust_policy(service_principal(self, "dms").id,
-                                                       from_account(self._account_id)))
-        IamRolePolicy(self, "secrets_access_policy", role=role.id, name="read-endpoint-secrets",
-                      policy=policy_document([
-                          allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                                [self.source_secret_arn, self.target_secret_arn, self.reverse_source_secret_arn,
-                                 self.reverse_target_secret_arn]),
-                          allow("kms:Decrypt", kms_key_arn),
-                      ]))
+        role = IamRole(
+            self,
+            "secrets_access_role",
+            name=f"{prefix}-dms-secrets",
+            assume_role_policy=trust_policy(service_principal(self, "dms").id, from_account(self._account_id)),
+        )
+        IamRolePolicy(
+            self,
+            "secrets_access_policy",
+            role=role.id,
+            name="read-endpoint-secrets",
+            policy=policy_document(
+                [
+                    allow(
+                        ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                        [
+                            self.source_secret_arn,
+                            self.target_secret_arn,
+                            self.reverse_source_secret_arn,
+                            self.reverse_target_secret_arn,
+                        ],
+                    ),
+                    allow("kms:Decrypt", kms_key_arn),
+                ]
+            ),
+        )
         return role
 
     @property

@@ -17,8 +17,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 def _name(common_name: str, organization: str) -> x509.Name:
     # Encoded in the usual order (O, then CN): its RFC 2253 string, as the ALB sends it, starts with the CN.
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
 def _pem(certificate: x509.Certificate) -> bytes:
@@ -36,10 +40,16 @@ class ClientCertificate:
 
     def files(self, folder: Path) -> tuple[Path, Path]:
         """(certificate, key) written as PEM files, as ssl.load_cert_chain wants them."""
-        certificate, key = folder / f"{self.certificate.serial_number}.crt", folder / f"{self.certificate.serial_number}.key"
+        certificate, key = (
+            folder / f"{self.certificate.serial_number}.crt",
+            folder / f"{self.certificate.serial_number}.key",
+        )
         certificate.write_bytes(self.pem)
-        key.write_bytes(self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+        key.write_bytes(
+            self.key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         return certificate, key
 
 
@@ -52,11 +62,16 @@ class TestCertificateAuthority:
         self.key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         self.certificate = (
-            x509.CertificateBuilder().subject_name(_name(name, "Payments Test")).issuer_name(_name(name, "Payments Test"))
-            .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+            x509.CertificateBuilder()
+            .subject_name(_name(name, "Payments Test"))
+            .issuer_name(_name(name, "Payments Test"))
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .sign(self.key, hashes.SHA256()))
+            .sign(self.key, hashes.SHA256())
+        )
 
     @property
     def pem(self) -> bytes:
@@ -66,14 +81,22 @@ class TestCertificateAuthority:
         """A client certificate whose subject is CN=<common_name>,O=Merchants."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
-        start, end = (now - datetime.timedelta(days=10), now - datetime.timedelta(days=1)) if expired else (
-            now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=7))
+        start, end = (
+            (now - datetime.timedelta(days=10), now - datetime.timedelta(days=1))
+            if expired
+            else (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=7))
+        )
         certificate = (
-            x509.CertificateBuilder().subject_name(_name(common_name, "Merchants"))
-            .issuer_name(self.certificate.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(end)
+            x509.CertificateBuilder()
+            .subject_name(_name(common_name, "Merchants"))
+            .issuer_name(self.certificate.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(end)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(self.key, hashes.SHA256()))
+            .sign(self.key, hashes.SHA256())
+        )
         return ClientCertificate(certificate, key)
 
 

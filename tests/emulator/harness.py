@@ -36,23 +36,41 @@ class Emulator:
         return int(self.pidfile.read_text())
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.url, region_name=REGION,
-                            aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
 
 
 def cli(*args: Any, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tools.local_aws", *map(str, args)],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
-def start_emulator(work: Path, idle_timeout: float = 600,
-                   *options: Any) -> tuple[Emulator, subprocess.CompletedProcess[str]]:
+def start_emulator(
+    work: Path, idle_timeout: float = 600, *options: Any
+) -> tuple[Emulator, subprocess.CompletedProcess[str]]:
     emulator = Emulator(free_port(), work / "moto.pid", work / "moto.log")
-    started = cli("start", "--port", emulator.port, "--pidfile", emulator.pidfile,
-                  "--log", emulator.log, "--idle-timeout", idle_timeout, *options)
+    started = cli(
+        "start",
+        "--port",
+        emulator.port,
+        "--pidfile",
+        emulator.pidfile,
+        "--log",
+        emulator.log,
+        "--idle-timeout",
+        idle_timeout,
+        *options,
+    )
     return emulator, started
 
 
@@ -73,7 +91,7 @@ def listening_addresses(port: int) -> set[str]:
                 if width == 8:
                     addresses.add(socket.inet_ntop(socket.AF_INET, raw[::-1]))
                 else:
-                    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+                    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
                     addresses.add(socket.inet_ntop(socket.AF_INET6, words))
     return addresses
 
@@ -105,8 +123,10 @@ def record_raw_json(client: Any) -> dict[str, Any]:
 
 
 PROBE_DIR = Path(__file__).with_name("lambda_probe")
-LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                        "Principal": {"Service": "lambda.amazonaws.com"}}]}
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}],
+}
 
 
 def probe_zip() -> bytes:
@@ -121,15 +141,29 @@ def probe_zip() -> bytes:
     return buffer.getvalue()
 
 
-def deploy_probe(aws: Callable[[str], Any], *, name: str | None = None, runtime: str = "python3.12",
-                 handler: str = "handler.handler", environment: dict[str, str] | None = None, **config: Any) -> str:
+def deploy_probe(
+    aws: Callable[[str], Any],
+    *,
+    name: str | None = None,
+    runtime: str = "python3.12",
+    handler: str = "handler.handler",
+    environment: dict[str, str] | None = None,
+    **config: Any,
+) -> str:
     """Create the probe function with `config` (Timeout, DeadLetterConfig, ...); returns its name."""
     name = name or unique("probe")
-    role = aws("iam").create_role(RoleName=unique("probe"),
-                                  AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
-    aws("lambda").create_function(FunctionName=name, Runtime=runtime, Role=role, Handler=handler,
-                                  Code={"ZipFile": probe_zip()},
-                                  Environment={"Variables": environment or {}}, **config)
+    role = aws("iam").create_role(RoleName=unique("probe"), AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"][
+        "Arn"
+    ]
+    aws("lambda").create_function(
+        FunctionName=name,
+        Runtime=runtime,
+        Role=role,
+        Handler=handler,
+        Code={"ZipFile": probe_zip()},
+        Environment={"Variables": environment or {}},
+        **config,
+    )
     return name
 
 

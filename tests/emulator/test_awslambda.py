@@ -112,12 +112,13 @@ def test_logs_go_to_the_function_log_group(aws: Callable[[str], Any], bucket: st
     assert [s["logStreamName"] for s in streams] == [result["log_stream_name"]]
 
 
-def test_event_invocations_run_in_the_background(
-    aws: Callable[[str], Any], probe: str, bucket: str
-) -> None:
+def test_event_invocations_run_in_the_background(aws: Callable[[str], Any], probe: str, bucket: str) -> None:
     key = unique("event")
-    response = aws("lambda").invoke(FunctionName=probe, InvocationType="Event",
-                                    Payload=json.dumps({"action": "record", "key": key, "received": {"n": 1}}))
+    response = aws("lambda").invoke(
+        FunctionName=probe,
+        InvocationType="Event",
+        Payload=json.dumps({"action": "record", "key": key, "received": {"n": 1}}),
+    )
     assert response["StatusCode"] == 202
     body = wait_until(lambda: _object(aws, bucket, key), seconds=30)
     assert json.loads(body) == {"n": 1}
@@ -143,8 +144,9 @@ def test_async_failures_are_retried_twice_then_sent_to_the_dead_letter_topic(
 
     response = aws("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(event))
     assert response["StatusCode"] == 202
-    messages = wait_until(lambda: sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages"),
-                          seconds=60)
+    messages = wait_until(
+        lambda: sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages"), seconds=60
+    )
     assert messages, "nothing reached the dead-letter topic"
     envelope = json.loads(messages[0]["Body"])
     assert json.loads(envelope["Message"]) == event
@@ -171,9 +173,12 @@ def test_the_function_cannot_reach_beyond_the_loopback(aws: Callable[[str], Any]
 
 def test_dead_letter_config_is_returned_and_updated(aws: Callable[[str], Any]) -> None:
     sqs = aws("sqs")
-    first, second = (sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"],
-                                              AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-                     for _ in range(2))
+    first, second = (
+        sqs.get_queue_attributes(
+            QueueUrl=sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"], AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        for _ in range(2)
+    )
     lam = aws("lambda")
     name = deploy_probe(aws, DeadLetterConfig={"TargetArn": first})
     assert lam.get_function_configuration(FunctionName=name)["DeadLetterConfig"] == {"TargetArn": first}
@@ -202,9 +207,13 @@ def test_a_permission_added_twice_is_held_once_and_a_taken_id_is_a_conflict(aws:
     # A retried AddPermission left two statements with one id; removing the permission then never finished.
     name = deploy_probe(aws)
     lambda_client = aws("lambda")
-    permission = {"FunctionName": name, "StatementId": "AllowScheduleInvoke", "Action": "lambda:InvokeFunction",
-                  "Principal": "events.amazonaws.com",
-                  "SourceArn": "arn:aws:events:us-east-1:123456789012:rule/validate"}
+    permission = {
+        "FunctionName": name,
+        "StatementId": "AllowScheduleInvoke",
+        "Action": "lambda:InvokeFunction",
+        "Principal": "events.amazonaws.com",
+        "SourceArn": "arn:aws:events:us-east-1:123456789012:rule/validate",
+    }
     lambda_client.add_permission(**permission)
     lambda_client.add_permission(**permission)
     statements = json.loads(lambda_client.get_policy(FunctionName=name)["Policy"])["Statement"]

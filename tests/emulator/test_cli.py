@@ -89,8 +89,7 @@ def test_start_fails_clearly_when_the_port_is_taken(tmp_path: Path) -> None:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        failed = cli("start", "--port", port, "--pidfile", tmp_path / "moto.pid",
-                     "--log", tmp_path / "moto.log")
+        failed = cli("start", "--port", port, "--pidfile", tmp_path / "moto.pid", "--log", tmp_path / "moto.log")
     assert failed.returncode == 2
     assert "exited with code" in failed.stderr and "in use" in failed.stderr
     assert not (tmp_path / "moto.pid").exists()

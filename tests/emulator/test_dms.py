@@ -17,23 +17,36 @@ def dms_stack(aws: Callable[[str], Any], network: dict[str, Any]) -> dict[str, A
     raw = record_raw_json(dms)
     group_id = unique("dms-subnets")
     dms.create_replication_subnet_group(
-        ReplicationSubnetGroupIdentifier=group_id, ReplicationSubnetGroupDescription="dms subnets",
-        SubnetIds=network["subnet_ids"], Tags=[{"Key": "team", "Value": "payments"}],
+        ReplicationSubnetGroupIdentifier=group_id,
+        ReplicationSubnetGroupDescription="dms subnets",
+        SubnetIds=network["subnet_ids"],
+        Tags=[{"Key": "team", "Value": "payments"}],
     )
     instance = dms.create_replication_instance(
-        ReplicationInstanceIdentifier=unique("dms"), ReplicationInstanceClass="dms.t3.medium",
+        ReplicationInstanceIdentifier=unique("dms"),
+        ReplicationInstanceClass="dms.t3.medium",
         ReplicationSubnetGroupIdentifier=group_id,
     )["ReplicationInstance"]
     endpoints = [
-        dms.create_endpoint(EndpointIdentifier=unique(kind), EndpointType=kind, EngineName="postgres",
-                            Username="dms", Password="secret-pw", ServerName="10.99.0.10", Port=5432,
-                            DatabaseName="payments")["Endpoint"]["EndpointArn"]
+        dms.create_endpoint(
+            EndpointIdentifier=unique(kind),
+            EndpointType=kind,
+            EngineName="postgres",
+            Username="dms",
+            Password="secret-pw",
+            ServerName="10.99.0.10",
+            Port=5432,
+            DatabaseName="payments",
+        )["Endpoint"]["EndpointArn"]
         for kind in ("source", "target")
     ]
     task = dms.create_replication_task(
-        ReplicationTaskIdentifier=unique("task"), MigrationType="full-load-and-cdc",
+        ReplicationTaskIdentifier=unique("task"),
+        MigrationType="full-load-and-cdc",
         ReplicationInstanceArn=instance["ReplicationInstanceArn"],
-        SourceEndpointArn=endpoints[0], TargetEndpointArn=endpoints[1], TableMappings='{"rules": []}',
+        SourceEndpointArn=endpoints[0],
+        TargetEndpointArn=endpoints[1],
+        TableMappings='{"rules": []}',
     )["ReplicationTask"]
     return {"dms": dms, "raw": raw, "group_id": group_id, "instance": instance, "task": task}
 
@@ -86,7 +99,8 @@ def test_dms_subnet_group_keeps_subnets_vpc_and_arn_tags(
     assert instance["ReplicationSubnetGroup"]["VpcId"] == network["vpc_id"]
 
     modified = dms.modify_replication_subnet_group(
-        ReplicationSubnetGroupIdentifier=group_id, ReplicationSubnetGroupDescription="one subnet",
+        ReplicationSubnetGroupIdentifier=group_id,
+        ReplicationSubnetGroupDescription="one subnet",
         SubnetIds=network["subnet_ids"][:1],
     )["ReplicationSubnetGroup"]
     assert modified["ReplicationSubnetGroupDescription"] == "one subnet"
@@ -94,17 +108,18 @@ def test_dms_subnet_group_keeps_subnets_vpc_and_arn_tags(
     assert [s["SubnetIdentifier"] for s in group["Subnets"]] == network["subnet_ids"][:1]
 
 
-def test_dms_event_subscription_lifecycle_and_tags(
-    aws: Callable[[str], Any], dms_stack: dict[str, Any]
-) -> None:
+def test_dms_event_subscription_lifecycle_and_tags(aws: Callable[[str], Any], dms_stack: dict[str, Any]) -> None:
     dms, raw, name = dms_stack["dms"], dms_stack["raw"], unique("dms-events")
     task_id = dms_stack["task"]["ReplicationTaskIdentifier"]
     topic_arn = aws("sns").create_topic(Name=unique("dms-events"))["TopicArn"]
     account = aws("sts").get_caller_identity()["Account"]
     arn = f"arn:aws:dms:{REGION}:{account}:es:{name}"
     created = dms.create_event_subscription(
-        SubscriptionName=name, SnsTopicArn=topic_arn, SourceType="replication-task",
-        SourceIds=[task_id], EventCategories=["failure", "state change"],
+        SubscriptionName=name,
+        SnsTopicArn=topic_arn,
+        SourceType="replication-task",
+        SourceIds=[task_id],
+        EventCategories=["failure", "state change"],
         Tags=[{"Key": "team", "Value": "payments"}],
     )["EventSubscription"]
     assert created["Status"] == "active" and created["Enabled"] is True
@@ -118,8 +133,9 @@ def test_dms_event_subscription_lifecycle_and_tags(
     by_arn = dms.describe_event_subscriptions(Filters=[{"Name": "event-subscription-arn", "Values": [arn]}])
     assert [s["CustSubscriptionId"] for s in by_arn["EventSubscriptionsList"]] == [name]
 
-    modified = dms.modify_event_subscription(SubscriptionName=name, EventCategories=["failure"],
-                                             Enabled=False)["EventSubscription"]
+    modified = dms.modify_event_subscription(SubscriptionName=name, EventCategories=["failure"], Enabled=False)[
+        "EventSubscription"
+    ]
     assert modified["Status"] == "active" and modified["Enabled"] is False
     assert modified["EventCategoriesList"] == ["failure"] and modified["SnsTopicArn"] == topic_arn
 
@@ -131,9 +147,11 @@ def test_dms_event_subscription_lifecycle_and_tags(
     deleted = dms.delete_event_subscription(SubscriptionName=name)["EventSubscription"]
     assert deleted["CustSubscriptionId"] == name
     assert dms.list_tags_for_resource(ResourceArn=arn)["TagList"] == []
-    for not_found in (lambda: dms.describe_event_subscriptions(SubscriptionName=name),
-                      lambda: dms.modify_event_subscription(SubscriptionName=name, Enabled=True),
-                      lambda: dms.delete_event_subscription(SubscriptionName=name)):
+    for not_found in (
+        lambda: dms.describe_event_subscriptions(SubscriptionName=name),
+        lambda: dms.modify_event_subscription(SubscriptionName=name, Enabled=True),
+        lambda: dms.delete_event_subscription(SubscriptionName=name),
+    ):
         with pytest.raises(dms.exceptions.ResourceNotFoundFault) as missing:
             not_found()
         assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400

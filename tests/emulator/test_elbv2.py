@@ -19,8 +19,9 @@ from tools.local_aws.client import LocalAwsControl
 
 def test_alb_without_scheme_is_internet_facing(aws: Callable[[str], Any], network: dict[str, Any]) -> None:
     elbv2 = aws("elbv2")
-    arn = elbv2.create_load_balancer(Name=unique("alb"), Subnets=network["subnet_ids"],
-                                     Type="application")["LoadBalancers"][0]["LoadBalancerArn"]
+    arn = elbv2.create_load_balancer(Name=unique("alb"), Subnets=network["subnet_ids"], Type="application")[
+        "LoadBalancers"
+    ][0]["LoadBalancerArn"]
     described = elbv2.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]
     assert described.get("Scheme") == "internet-facing"
 
@@ -28,8 +29,13 @@ def test_alb_without_scheme_is_internet_facing(aws: Callable[[str], Any], networ
 def lambda_target_group(aws: Callable[[str], Any], backend: str, **environment: str) -> dict[str, str]:
     function = deploy_probe(aws, handler="alb.handler", environment={"BACKEND": backend, **environment})
     function_arn = aws("lambda").get_function(FunctionName=function)["Configuration"]["FunctionArn"]
-    group = aws("elbv2").create_target_group(Name=unique(backend), TargetType="lambda", HealthCheckEnabled=True,
-                                             HealthCheckPath="/health", Matcher={"HttpCode": "200"})
+    group = aws("elbv2").create_target_group(
+        Name=unique(backend),
+        TargetType="lambda",
+        HealthCheckEnabled=True,
+        HealthCheckPath="/health",
+        Matcher={"HttpCode": "200"},
+    )
     group_arn = group["TargetGroups"][0]["TargetGroupArn"]
     aws("elbv2").register_targets(TargetGroupArn=group_arn, Targets=[{"Id": function_arn}])
     return {"function": function, "function_arn": function_arn, "arn": group_arn}
@@ -42,34 +48,78 @@ def alb(aws: Callable[[str], Any], network: dict[str, Any], control: LocalAwsCon
     balancer = elbv2.create_load_balancer(Name=name, Subnets=network["subnet_ids"], Type="application")
     balancer_arn = balancer["LoadBalancers"][0]["LoadBalancerArn"]
     blue, green = lambda_target_group(aws, "blue"), lambda_target_group(aws, "green", UNHEALTHY="true")
-    ip_group = elbv2.create_target_group(Name=unique("legacy"), TargetType="ip", Protocol="HTTP", Port=8080,
-                                         VpcId=network["vpc_id"], HealthCheckPath="/ping")
+    ip_group = elbv2.create_target_group(
+        Name=unique("legacy"),
+        TargetType="ip",
+        Protocol="HTTP",
+        Port=8080,
+        VpcId=network["vpc_id"],
+        HealthCheckPath="/ping",
+    )
     ip_group_arn = ip_group["TargetGroups"][0]["TargetGroupArn"]
     elbv2.register_targets(TargetGroupArn=ip_group_arn, Targets=[{"Id": "10.30.1.10", "Port": 8080}])
-    listener = elbv2.create_listener(LoadBalancerArn=balancer_arn, Protocol="HTTP", Port=80,
-                                     DefaultActions=[{"Type": "forward", "TargetGroupArn": blue["arn"]}])
+    listener = elbv2.create_listener(
+        LoadBalancerArn=balancer_arn,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": blue["arn"]}],
+    )
     listener_arn = listener["Listeners"][0]["ListenerArn"]
-    writes = elbv2.create_rule(ListenerArn=listener_arn, Priority=20, Conditions=[
-        {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/payments*"]}},
-        {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["POST"]}}],
-        Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
-            {"TargetGroupArn": blue["arn"], "Weight": 1}, {"TargetGroupArn": green["arn"], "Weight": 1}]}}])
-    elbv2.create_rule(ListenerArn=listener_arn, Priority=10, Conditions=[
-        {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/payments/legacy*"]}}],
-        Actions=[{"Type": "forward", "TargetGroupArn": ip_group_arn}])
-    elbv2.create_rule(ListenerArn=listener_arn, Priority=5, Conditions=[
-        {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/boom", "/malformed"]}}],
-        Actions=[{"Type": "forward", "TargetGroupArn": green["arn"]}])
-    elbv2.create_listener(LoadBalancerArn=balancer_arn, Protocol="HTTP", Port=8080, DefaultActions=[{
-        "Type": "redirect", "RedirectConfig": {"Port": "80", "Path": "/v2/#{path}", "StatusCode": "HTTP_301"}}])
+    writes = elbv2.create_rule(
+        ListenerArn=listener_arn,
+        Priority=20,
+        Conditions=[
+            {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/payments*"]}},
+            {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["POST"]}},
+        ],
+        Actions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": blue["arn"], "Weight": 1},
+                        {"TargetGroupArn": green["arn"], "Weight": 1},
+                    ]
+                },
+            }
+        ],
+    )
+    elbv2.create_rule(
+        ListenerArn=listener_arn,
+        Priority=10,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/payments/legacy*"]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": ip_group_arn}],
+    )
+    elbv2.create_rule(
+        ListenerArn=listener_arn,
+        Priority=5,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/boom", "/malformed"]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": green["arn"]}],
+    )
+    elbv2.create_listener(
+        LoadBalancerArn=balancer_arn,
+        Protocol="HTTP",
+        Port=8080,
+        DefaultActions=[
+            {"Type": "redirect", "RedirectConfig": {"Port": "80", "Path": "/v2/#{path}", "StatusCode": "HTTP_301"}}
+        ],
+    )
     listeners = {entry["port"]: entry for entry in control.listeners() if entry["load_balancer_arn"] == balancer_arn}
-    return {"name": name, "blue": blue, "green": green, "ip_group": ip_group_arn, "writes_rule": writes["Rules"][0],
-            "url": listeners[80]["local_url"], "proxy": listeners[80]["proxy_url"],
-            "redirect_url": listeners[8080]["local_url"]}
+    return {
+        "name": name,
+        "blue": blue,
+        "green": green,
+        "ip_group": ip_group_arn,
+        "writes_rule": writes["Rules"][0],
+        "url": listeners[80]["local_url"],
+        "proxy": listeners[80]["proxy_url"],
+        "redirect_url": listeners[8080]["local_url"],
+    }
 
 
-def call(url: str, method: str = "GET", body: bytes | None = None,
-         headers: list[tuple[str, str]] | None = None) -> tuple[int, dict[str, str], bytes]:
+def call(
+    url: str, method: str = "GET", body: bytes | None = None, headers: list[tuple[str, str]] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, data=body, method=method)
     for name, value in headers or []:
         request.add_header(name, value)  # urllib keeps one value per name: duplicates go through http.client below
@@ -120,15 +170,27 @@ def test_target_errors_and_malformed_responses_are_502(alb: dict[str, Any]) -> N
 
 
 def test_rules_by_path_and_method_with_weighted_forwards(aws: Callable[[str], Any], alb: dict[str, Any]) -> None:
-    backends = [call(f"{alb['url']}/payments", "POST", b"{}", [("Content-Type", "application/json")])[1]["x-backend"]
-                for _ in range(4)]
+    backends = [
+        call(f"{alb['url']}/payments", "POST", b"{}", [("Content-Type", "application/json")])[1]["x-backend"]
+        for _ in range(4)
+    ]
     assert sorted(backends) == ["blue", "blue", "green", "green"]  # 1:1 weights, exact shares
     assert call(f"{alb['url']}/payments")[1]["x-backend"] == "blue"  # GET: the POST rule does not match
 
-    aws("elbv2").modify_rule(RuleArn=alb["writes_rule"]["RuleArn"], Actions=[{
-        "Type": "forward", "ForwardConfig": {"TargetGroups": [
-            {"TargetGroupArn": alb["blue"]["arn"], "Weight": 0},
-            {"TargetGroupArn": alb["green"]["arn"], "Weight": 100}]}}])
+    aws("elbv2").modify_rule(
+        RuleArn=alb["writes_rule"]["RuleArn"],
+        Actions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": alb["blue"]["arn"], "Weight": 0},
+                        {"TargetGroupArn": alb["green"]["arn"], "Weight": 100},
+                    ]
+                },
+            }
+        ],
+    )
     after_change = {call(f"{alb['url']}/payments", "POST", b"{}")[1]["x-backend"] for _ in range(3)}
     assert after_change == {"green"}  # the cutover's weight change applies to the next request
 
@@ -182,8 +244,9 @@ def test_ip_targets_go_to_their_local_stand_in_never_to_the_real_address(
     assert refused.value.code == 400
 
 
-def test_health_checks_call_the_health_path(aws: Callable[[str], Any], alb: dict[str, Any], control: LocalAwsControl,
-                                            stand_in: tuple[str, list[dict[str, str]]]) -> None:
+def test_health_checks_call_the_health_path(
+    aws: Callable[[str], Any], alb: dict[str, Any], control: LocalAwsControl, stand_in: tuple[str, list[dict[str, str]]]
+) -> None:
     address, seen = stand_in
     control.map_ip_targets({"10.30.1.10:8080": address})
     elbv2 = aws("elbv2")
@@ -201,13 +264,20 @@ def test_health_checks_call_the_health_path(aws: Callable[[str], Any], alb: dict
     assert health(alb["green"]["arn"])["Reason"] == "Target.ResponseCodeMismatch"
 
 
-def test_a_deleted_listener_stops_being_served(aws: Callable[[str], Any], network: dict[str, Any],
-                                               emulator: Emulator, control: LocalAwsControl) -> None:
+def test_a_deleted_listener_stops_being_served(
+    aws: Callable[[str], Any], network: dict[str, Any], emulator: Emulator, control: LocalAwsControl
+) -> None:
     elbv2 = aws("elbv2")
-    balancer_arn = elbv2.create_load_balancer(Name=unique("gone"), Subnets=network["subnet_ids"],
-                                              Type="application")["LoadBalancers"][0]["LoadBalancerArn"]
-    listener_arn = elbv2.create_listener(LoadBalancerArn=balancer_arn, Protocol="HTTP", Port=80, DefaultActions=[{
-        "Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "418", "MessageBody": "teapot"}}]
+    balancer_arn = elbv2.create_load_balancer(Name=unique("gone"), Subnets=network["subnet_ids"], Type="application")[
+        "LoadBalancers"
+    ][0]["LoadBalancerArn"]
+    listener_arn = elbv2.create_listener(
+        LoadBalancerArn=balancer_arn,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[
+            {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "418", "MessageBody": "teapot"}}
+        ],
     )["Listeners"][0]["ListenerArn"]
     [served] = [entry for entry in control.listeners() if entry["listener_arn"] == listener_arn]
     assert call(served["local_url"] + "/")[0:3:2] == (418, b"teapot")
@@ -218,26 +288,41 @@ def test_a_deleted_listener_stops_being_served(aws: Callable[[str], Any], networ
 
 
 def test_a_write_rule_moved_to_an_https_ip_target_outside_the_vpc_reaches_its_stand_in(
-    aws: Callable[[str], Any], alb: dict[str, Any], network: dict[str, Any], control: LocalAwsControl,
-    stand_in: tuple[str, list[dict[str, str]]]
+    aws: Callable[[str], Any],
+    alb: dict[str, Any],
+    network: dict[str, Any],
+    control: LocalAwsControl,
+    stand_in: tuple[str, list[dict[str, str]]],
 ) -> None:
     # The stack's legacy target group (docs/cutover.md): legacy's private address over the VPN, outside the VPC
     # (availability zone "all"), HTTPS 443; the cutover moves the write rule between it and a Lambda group.
     elbv2 = aws("elbv2")
-    legacy = elbv2.create_target_group(Name=unique("legacy-tls"), TargetType="ip", Protocol="HTTPS", Port=443,
-                                       VpcId=network["vpc_id"], HealthCheckProtocol="HTTPS",
-                                       HealthCheckPath="/health")["TargetGroups"][0]["TargetGroupArn"]
+    legacy = elbv2.create_target_group(
+        Name=unique("legacy-tls"),
+        TargetType="ip",
+        Protocol="HTTPS",
+        Port=443,
+        VpcId=network["vpc_id"],
+        HealthCheckProtocol="HTTPS",
+        HealthCheckPath="/health",
+    )["TargetGroups"][0]["TargetGroupArn"]
     target = {"Id": "192.168.50.10", "Port": 443, "AvailabilityZone": "all"}
     elbv2.register_targets(TargetGroupArn=legacy, Targets=[target])
     [health] = elbv2.describe_target_health(TargetGroupArn=legacy, Targets=[target])["TargetHealthDescriptions"]
     assert health["Target"]["Id"] == "192.168.50.10"
-    listener_arn = elbv2.describe_listeners(LoadBalancerArn=elbv2.describe_load_balancers(
-        Names=[alb["name"]])["LoadBalancers"][0]["LoadBalancerArn"])["Listeners"]
+    listener_arn = elbv2.describe_listeners(
+        LoadBalancerArn=elbv2.describe_load_balancers(Names=[alb["name"]])["LoadBalancers"][0]["LoadBalancerArn"]
+    )["Listeners"]
     listener_arn = next(entry["ListenerArn"] for entry in listener_arn if entry["Port"] == 80)
-    rule = elbv2.create_rule(ListenerArn=listener_arn, Priority=3, Conditions=[
-        {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/cutover*"]}},
-        {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["GET"]}}],
-        Actions=[{"Type": "forward", "TargetGroupArn": alb["blue"]["arn"]}])["Rules"][0]["RuleArn"]
+    rule = elbv2.create_rule(
+        ListenerArn=listener_arn,
+        Priority=3,
+        Conditions=[
+            {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/cutover*"]}},
+            {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["GET"]}},
+        ],
+        Actions=[{"Type": "forward", "TargetGroupArn": alb["blue"]["arn"]}],
+    )["Rules"][0]["RuleArn"]
     assert call(f"{alb['url']}/cutover")[1]["x-backend"] == "blue"
 
     address, seen = stand_in

@@ -42,10 +42,18 @@ def test_firing_an_unknown_rule_is_a_404(control: LocalAwsControl) -> None:
     assert "404" in str(missing.value)
 
 
-@pytest.mark.parametrize(("expression", "seconds"), [
-    ("rate(5 minutes)", 300), ("rate(1 minute)", 60), ("rate(2 hours)", 7200), ("rate(1 day)", 86400),
-    ("cron(0/5 * * * ? *)", None), (None, None), ("rate(five minutes)", None),
-])
+@pytest.mark.parametrize(
+    ("expression", "seconds"),
+    [
+        ("rate(5 minutes)", 300),
+        ("rate(1 minute)", 60),
+        ("rate(2 hours)", 7200),
+        ("rate(1 day)", 86400),
+        ("cron(0/5 * * * ? *)", None),
+        (None, None),
+        ("rate(five minutes)", None),
+    ],
+)
 def test_rate_expressions(expression: str | None, seconds: int | None) -> None:
     assert rate_seconds(expression) == seconds
 
@@ -64,11 +72,16 @@ def test_a_schedule_fires_every_period_while_the_emulator_runs() -> None:
     lambdas = RecordingLambdas()
     with mock_aws():
         region = "us-east-1"
-        role = boto3.client("iam", region_name=region).create_role(
-            RoleName="probe", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        role = boto3.client("iam", region_name=region).create_role(RoleName="probe", AssumeRolePolicyDocument="{}")[
+            "Role"
+        ]["Arn"]
         function_arn = boto3.client("lambda", region_name=region).create_function(
-            FunctionName="validator", Runtime="python3.12", Role=role, Handler="handler.handler",
-            Code={"ZipFile": probe_zip()})["FunctionArn"]
+            FunctionName="validator",
+            Runtime="python3.12",
+            Role=role,
+            Handler="handler.handler",
+            Code={"ZipFile": probe_zip()},
+        )["FunctionArn"]
         events = boto3.client("events", region_name=region)
         events.put_rule(Name="validate", ScheduleExpression="rate(5 minutes)")
         events.put_targets(Rule="validate", Targets=[{"Id": "v", "Arn": function_arn, "Input": '{"n": 1}'}])

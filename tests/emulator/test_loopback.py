@@ -18,14 +18,19 @@ from tests.emulator.harness import ROOT, Emulator, unique, wait_until
 from tools.local_aws.loopback import LoopbackViolation, is_loopback
 
 SUITES = {  # one light test file per suite: collecting it loads the suite's conftest files
-    "unit": "tests/unit/test_readme.py", "lambda": "tests/lambda/test_lambda_imports.py",
-    "tools": "tests/tools/test_scan.py", "emulator": "tests/emulator/test_route53.py",
-    "integration": "tests/integration/test_idempotency.py", "teardown": "tests/teardown/test_nothing_left.py",
+    "unit": "tests/unit/test_readme.py",
+    "lambda": "tests/lambda/test_lambda_imports.py",
+    "tools": "tests/tools/test_scan.py",
+    "emulator": "tests/emulator/test_route53.py",
+    "integration": "tests/integration/test_idempotency.py",
+    "teardown": "tests/teardown/test_nothing_left.py",
 }
 
 
-@pytest.mark.parametrize("address", [("192.0.2.10", 80), ("10.40.0.10", 5432), ("8.8.8.8", 53),
-                                     ("::ffff:192.0.2.10", 80), ("2001:db8::1", 443)])
+@pytest.mark.parametrize(
+    "address",
+    [("192.0.2.10", 80), ("10.40.0.10", 5432), ("8.8.8.8", 53), ("::ffff:192.0.2.10", 80), ("2001:db8::1", 443)],
+)
 def test_a_connect_beyond_the_loopback_fails_before_any_packet(address: tuple[str, int]) -> None:
     family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -56,9 +61,24 @@ def test_the_loopback_stays_reachable() -> None:
 @pytest.mark.parametrize("suite", sorted(SUITES))
 def test_every_suite_runs_under_the_guard(suite: str) -> None:
     collected = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-s", "-p", "no:cacheprovider",
-         "-p", "tests.emulator.guard_probe", SUITES[suite]],
-        cwd=ROOT, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-s",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.emulator.guard_probe",
+            SUITES[suite],
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "loopback guard active: True" in collected.stdout, collected.stdout + collected.stderr
 
 

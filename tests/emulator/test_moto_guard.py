@@ -40,17 +40,34 @@ def test_check_refuses_another_moto_version() -> None:
 @pytest.mark.parametrize(
     ("requires", "adds", "problem"),
     [
-        ({"moto.dms.models.FakeReplicationTask.no_such_method": ()}, (),
-         "moto.dms.models.FakeReplicationTask.no_such_method is missing"),
-        ({"moto.elbv2.models.ELBv2Backend.create_load_balancer": ("no_such_param",)}, (),
-         "create_load_balancer no longer takes no_such_param"),
-        ({"moto.rds.models.DBCluster.status": moto_guard.PROPERTY,
-          "moto.rds.models.DBCluster.failover": moto_guard.PROPERTY}, (),
-         "moto.rds.models.DBCluster.failover is no longer a property"),
-        ({"moto.rds.models.DBCluster.__init__": moto_guard.CLASS}, (),
-         "moto.rds.models.DBCluster.__init__ is no longer a class"),
-        ({}, ("moto.rds.responses.RDSResponse.create_db_cluster",),
-         "moto.rds.responses.RDSResponse.create_db_cluster already exists"),
+        (
+            {"moto.dms.models.FakeReplicationTask.no_such_method": ()},
+            (),
+            "moto.dms.models.FakeReplicationTask.no_such_method is missing",
+        ),
+        (
+            {"moto.elbv2.models.ELBv2Backend.create_load_balancer": ("no_such_param",)},
+            (),
+            "create_load_balancer no longer takes no_such_param",
+        ),
+        (
+            {
+                "moto.rds.models.DBCluster.status": moto_guard.PROPERTY,
+                "moto.rds.models.DBCluster.failover": moto_guard.PROPERTY,
+            },
+            (),
+            "moto.rds.models.DBCluster.failover is no longer a property",
+        ),
+        (
+            {"moto.rds.models.DBCluster.__init__": moto_guard.CLASS},
+            (),
+            "moto.rds.models.DBCluster.__init__ is no longer a class",
+        ),
+        (
+            {},
+            ("moto.rds.responses.RDSResponse.create_db_cluster",),
+            "moto.rds.responses.RDSResponse.create_db_cluster already exists",
+        ),
     ],
 )
 def test_check_refuses_internals_not_where_expected(
@@ -65,10 +82,16 @@ def test_check_refuses_internals_not_where_expected(
 def test_serve_refuses_to_start_on_a_version_mismatch() -> None:
     port = free_port()
     refused = subprocess.run(
-        [sys.executable, "-c",
-         "import sys; from tools.local_aws import cli, moto_guard; moto_guard.MOTO_VERSION = '0.0.0'; "
-         f"sys.exit(cli.main(['serve', '--port', '{port}', '--idle-timeout', '30']))"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from tools.local_aws import cli, moto_guard; moto_guard.MOTO_VERSION = '0.0.0'; "
+            f"sys.exit(cli.main(['serve', '--port', '{port}', '--idle-timeout', '30']))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert refused.returncode == 2
     assert "refuses to start" in refused.stderr and "0.0.0" in refused.stderr

@@ -14,8 +14,7 @@ def test_s3_eventbridge_notification_is_returned(aws: Callable[[str], Any]) -> N
     s3.create_bucket(Bucket=bucket)
     assert "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket=bucket)
 
-    s3.put_bucket_notification_configuration(Bucket=bucket,
-                                             NotificationConfiguration={"EventBridgeConfiguration": {}})
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
     assert s3.get_bucket_notification_configuration(Bucket=bucket)["EventBridgeConfiguration"] == {}
 
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})

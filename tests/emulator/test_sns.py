@@ -20,9 +20,7 @@ def recorded(aws: Callable[[str], Any], bucket: str) -> list[dict[str, Any]]:
         return []
 
 
-def test_publishing_to_a_topic_invokes_its_lambda_subscriber_with_the_message(
-    aws: Callable[[str], Any]
-) -> None:
+def test_publishing_to_a_topic_invokes_its_lambda_subscriber_with_the_message(aws: Callable[[str], Any]) -> None:
     bucket = unique("sns-records")
     aws("s3").create_bucket(Bucket=bucket)
     name = deploy_probe(aws, environment={"PROBE_BUCKET": bucket})
@@ -31,8 +29,12 @@ def test_publishing_to_a_topic_invokes_its_lambda_subscriber_with_the_message(
     topic = sns.create_topic(Name=unique("critical"))["TopicArn"]
     subscription = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function_arn)["SubscriptionArn"]
 
-    published = sns.publish(TopicArn=topic, Subject="ALARM: p99", Message='{"AlarmName": "p99"}',
-                            MessageAttributes={"severity": {"DataType": "String", "StringValue": "critical"}})
+    published = sns.publish(
+        TopicArn=topic,
+        Subject="ALARM: p99",
+        Message='{"AlarmName": "p99"}',
+        MessageAttributes={"severity": {"DataType": "String", "StringValue": "critical"}},
+    )
     [event] = wait_until(lambda: recorded(aws, bucket), seconds=30)
     [record] = event["Records"]
     assert record["EventSource"] == "aws:sns" and record["EventSubscriptionArn"] == subscription

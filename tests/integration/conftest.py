@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -37,8 +37,10 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def outputs(settings) -> dict:
     if not OUTPUTS_FILE.exists():
-        pytest.skip(f"{OUTPUTS_FILE.relative_to(Path.cwd()) if OUTPUTS_FILE.is_relative_to(Path.cwd()) else OUTPUTS_FILE}"
-                    " not found: run `make deploy` first")
+        pytest.skip(
+            f"{OUTPUTS_FILE.relative_to(Path.cwd()) if OUTPUTS_FILE.is_relative_to(Path.cwd()) else OUTPUTS_FILE}"
+            " not found: run `make deploy` first"
+        )
     by_stack = json.loads(OUTPUTS_FILE.read_text())
     assert settings.stack_name in by_stack, f"outputs are for {sorted(by_stack)}, settings say {settings.stack_name}"
     return by_stack[settings.stack_name]
@@ -52,7 +54,8 @@ def aws(settings):
     session = boto3.session.Session(
         aws_access_key_id=credentials.get("AWS_ACCESS_KEY_ID"),
         aws_secret_access_key=credentials.get("AWS_SECRET_ACCESS_KEY"),
-        region_name=settings.aws_region)
+        region_name=settings.aws_region,
+    )
     config = Config(retries={"max_attempts": 3, "mode": "standard"})
 
     def client(service: str):
@@ -70,9 +73,11 @@ def legacy_stand_in(settings, outputs, aws):
     control = LocalAwsControl(settings.local_aws_port)
     legacy = LegacyStandIn(drive.onprem_login(control))
     targets = aws("elbv2").describe_target_health(TargetGroupArn=outputs["legacy_target_group_arn"])[
-        "TargetHealthDescriptions"]
-    control.map_ip_targets({f"{t['Target']['Id']}:{t['Target'].get('Port', LEGACY_PORT)}": f"127.0.0.1:{legacy.port}"
-                            for t in targets})
+        "TargetHealthDescriptions"
+    ]
+    control.map_ip_targets(
+        {f"{t['Target']['Id']}:{t['Target'].get('Port', LEGACY_PORT)}": f"127.0.0.1:{legacy.port}" for t in targets}
+    )
     yield legacy
     legacy.close()
 
@@ -93,9 +98,13 @@ def cutover(aws, outputs):
     driver = outputs["lambda_function_names"]["traffic-shifter"]
     environment = aws("lambda").get_function_configuration(FunctionName=driver)["Environment"]["Variables"]
     config = cutover_ops.load_config(environment)
-    store = cutover_store.StateStore(aws("ssm"), config.state_parameter,
-                                     owner={"function": "integration-tests", "request_id": None},
-                                     now=lambda: datetime.now(timezone.utc), takeover_after=config.takeover_after)
+    store = cutover_store.StateStore(
+        aws("ssm"),
+        config.state_parameter,
+        owner={"function": "integration-tests", "request_id": None},
+        now=lambda: datetime.now(UTC),
+        takeover_after=config.takeover_after,
+    )
     return SimpleNamespace(ops=cutover_ops, states=cutover_state, config=config, store=store, client=aws)
 
 
@@ -107,6 +116,12 @@ def aurora_writer(cutover):
     ops.point_write_rule(cutover.client, config, config.api_target_group_arn)
     state = cutover.store.read()
     if state["phase"] != states.AURORA_WRITER:
-        state = cutover.store.transition(state, phase=states.AURORA_WRITER, direction=None, writer="aurora",
-                                         deadline=None, reason="integration tests: routing as after a flip")
+        state = cutover.store.transition(
+            state,
+            phase=states.AURORA_WRITER,
+            direction=None,
+            writer="aurora",
+            deadline=None,
+            reason="integration tests: routing as after a flip",
+        )
     return state

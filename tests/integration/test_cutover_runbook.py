@@ -21,7 +21,7 @@ import shlex
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -57,8 +57,9 @@ def local(settings, outputs):
 def functions(aws, outputs):
     """The cutover driver's configuration: what the tests drive and check."""
     names = outputs["lambda_function_names"]
-    environment = aws("lambda").get_function_configuration(FunctionName=names["traffic-shifter"])[
-        "Environment"]["Variables"]
+    environment = aws("lambda").get_function_configuration(FunctionName=names["traffic-shifter"])["Environment"][
+        "Variables"
+    ]
     if not environment.get("LEGACY_TARGET_GROUP_ARN"):
         pytest.skip("no legacy system deployed (LEGACY_ENDPOINT): there is no cutover to drive")
     return {"names": names, "environment": environment}
@@ -81,8 +82,15 @@ def runbook(settings, outputs, local, tmp_path_factory):
         [line] = [line for line in lines if marker in line]
         environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
         environment["PATH"] = f"{AWS_CLI.parent}{os.pathsep}{environment.get('PATH', '')}"
-        result = subprocess.run(["bash", "-c", f"{export}\n{fill(line)}"], cwd=folder, env=environment,
-                                capture_output=True, text=True, timeout=300, check=False)
+        result = subprocess.run(
+            ["bash", "-c", f"{export}\n{fill(line)}"],
+            cwd=folder,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert result.returncode == 0, f"{fill(line)}\nexit {result.returncode}\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
@@ -96,10 +104,15 @@ def new_and_legacy_weights(aws, outputs) -> tuple[int, int]:
 
 
 def readiness_samples(aws, namespace: str, metric: str) -> float:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     points = aws("cloudwatch").get_metric_statistics(
-        Namespace=namespace, MetricName=metric, StartTime=now - timedelta(minutes=30),
-        EndTime=now + timedelta(minutes=1), Period=60, Statistics=["SampleCount"])["Datapoints"]
+        Namespace=namespace,
+        MetricName=metric,
+        StartTime=now - timedelta(minutes=30),
+        EndTime=now + timedelta(minutes=1),
+        Period=60,
+        Statistics=["SampleCount"],
+    )["Datapoints"]
     return sum(point["SampleCount"] for point in points)
 
 
@@ -110,19 +123,40 @@ def test_the_block_shows_every_command_with_the_endpoint_and_the_local_credentia
     commands = [shlex.split(line) for line in lines[1:]]
     assert all(words[:3] == ["aws", "--endpoint-url", f"http://127.0.0.1:{README_PORT}"] for words in commands)
     assert [tuple(words[3:5]) for words in commands] == [
-        ("secretsmanager", "put-secret-value"), ("secretsmanager", "put-secret-value"),
-        ("dms", "start-replication-task"), ("lambda", "invoke"), ("lambda", "invoke"), ("lambda", "invoke")]
+        ("secretsmanager", "put-secret-value"),
+        ("secretsmanager", "put-secret-value"),
+        ("dms", "start-replication-task"),
+        ("lambda", "invoke"),
+        ("lambda", "invoke"),
+        ("lambda", "invoke"),
+    ]
 
 
 def test_runbook_fills_the_secrets_and_starts_replication(aws, outputs, local, runbook, functions, legacy_stand_in):
     onprem = drive.onprem_login(local)
     master = drive.aurora_master_login(aws("secretsmanager"), outputs["aurora_master_secret_arn"])
-    (runbook.folder / "source.json").write_text(json.dumps(
-        {"username": onprem["username"], "password": onprem["password"], "host": onprem["host"],
-         "port": onprem["port"], "dbname": "payments"}))
-    (runbook.folder / "target.json").write_text(json.dumps(
-        {"username": master["username"], "password": master["password"], "port": 5432,
-         "host": outputs["aurora_cluster_endpoint"], "dbname": outputs["aurora_database_name"]}))
+    (runbook.folder / "source.json").write_text(
+        json.dumps(
+            {
+                "username": onprem["username"],
+                "password": onprem["password"],
+                "host": onprem["host"],
+                "port": onprem["port"],
+                "dbname": "payments",
+            }
+        )
+    )
+    (runbook.folder / "target.json").write_text(
+        json.dumps(
+            {
+                "username": master["username"],
+                "password": master["password"],
+                "port": 5432,
+                "host": outputs["aurora_cluster_endpoint"],
+                "dbname": outputs["aurora_database_name"],
+            }
+        )
+    )
     runbook("<dms_source_secret_arn>")
     runbook("<dms_target_secret_arn>")
     runbook("start-replication-task")
@@ -156,47 +190,70 @@ def test_runbook_rollback_moves_every_client_back_to_legacy(aws, outputs, runboo
 
 
 # --------------------------------------------------------------------------- the system at work
-def test_a_payment_posted_to_the_alb_while_legacy_writes_lands_on_legacy_and_replicates(aws, outputs,
-                                                                                        legacy_stand_in):
+def test_a_payment_posted_to_the_alb_while_legacy_writes_lands_on_legacy_and_replicates(aws, outputs, legacy_stand_in):
     merchant, key = f"m-int-{uuid.uuid4().hex[:10]}", f"it-{uuid.uuid4().hex}"
-    status, _, created = send(outputs["local_api_url"], "POST", "/payments",
-                              {"amount": "17.35", "currency": "EUR", "merchant_id": merchant},
-                              {MERCHANT_HEADER: merchant, "Idempotency-Key": key})
+    status, _, created = send(
+        outputs["local_api_url"],
+        "POST",
+        "/payments",
+        {"amount": "17.35", "currency": "EUR", "merchant_id": merchant},
+        {MERCHANT_HEADER: merchant, "Idempotency-Key": key},
+    )
     assert status == 201, created
     legacy = legacy_stand_in.connect()
     try:
         assert legacy.run("SELECT idempotency_key FROM payments WHERE id = CAST(:id AS uuid)", id=created["id"]) == [
-            [key]]
+            [key]
+        ]
     finally:
         legacy.close()
 
     def read_back() -> dict | None:  # GET goes to the API on Aurora: there once forward CDC carried it
-        status, _, body = send(outputs["local_api_url"], "GET", f"/payments/{created['id']}", None,
-                               {MERCHANT_HEADER: merchant})
+        status, _, body = send(
+            outputs["local_api_url"], "GET", f"/payments/{created['id']}", None, {MERCHANT_HEADER: merchant}
+        )
         return body if status == 200 else None
 
     assert drive.wait_for("the payment to replicate to Aurora", read_back, 60) == created
-    rows = json.loads(aws("rds-data").execute_statement(
-        resourceArn=outputs["aurora_cluster_arn"], secretArn=outputs["aurora_app_secret_arn"],
-        database=outputs["aurora_database_name"], formatRecordsAs="JSON",
-        sql="SELECT merchant_id, idempotency_key, amount::text AS amount FROM payments WHERE id = CAST(:id AS uuid)",
-        parameters=[{"name": "id", "value": {"stringValue": created["id"]}}])["formattedRecords"])
+    rows = json.loads(
+        aws("rds-data").execute_statement(
+            resourceArn=outputs["aurora_cluster_arn"],
+            secretArn=outputs["aurora_app_secret_arn"],
+            database=outputs["aurora_database_name"],
+            formatRecordsAs="JSON",
+            sql=(
+                "SELECT merchant_id, idempotency_key, amount::text AS amount FROM payments WHERE id = CAST(:id AS uuid)"
+            ),
+            parameters=[{"name": "id", "value": {"stringValue": created["id"]}}],
+        )["formattedRecords"]
+    )
     assert rows == [{"merchant_id": merchant, "idempotency_key": key, "amount": "17.35"}]
 
 
 def test_the_api_refuses_writes_with_a_retriable_answer_while_legacy_is_the_writer(aws, outputs, functions):
     # The ALB's write rule keeps writes away from the API before the flip; asked directly, it answers 503.
-    event = {"httpMethod": "POST", "path": "/payments", "headers": {
-        "x-merchant-id": "m-int-gate", "idempotency-key": f"it-{uuid.uuid4().hex}", "content-type": "application/json"},
+    event = {
+        "httpMethod": "POST",
+        "path": "/payments",
+        "headers": {
+            "x-merchant-id": "m-int-gate",
+            "idempotency-key": f"it-{uuid.uuid4().hex}",
+            "content-type": "application/json",
+        },
         "body": json.dumps({"amount": "1.00", "currency": "EUR", "merchant_id": "m-int-gate"}),
-        "isBase64Encoded": False, "queryStringParameters": {}}
+        "isBase64Encoded": False,
+        "queryStringParameters": {},
+    }
     answer = drive.invoke(aws("lambda"), functions["names"]["payment-api"], event)
     assert answer["statusCode"] == 503 and answer["headers"]["retry-after"] == "2", answer
 
 
 def test_a_cutover_step_changes_the_routing(aws, outputs, functions):
-    answer = drive.invoke(aws("lambda"), functions["names"]["traffic-shifter"],
-                          {"action": "canary", "target_weight": 30, "reason": "integration test"})
+    answer = drive.invoke(
+        aws("lambda"),
+        functions["names"]["traffic-shifter"],
+        {"action": "canary", "target_weight": 30, "reason": "integration test"},
+    )
     assert answer["ok"], answer
     assert new_and_legacy_weights(aws, outputs) == (30, 70)
     status = drive.invoke(aws("lambda"), functions["names"]["traffic-shifter"], {"action": "status"})
@@ -206,10 +263,14 @@ def test_a_cutover_step_changes_the_routing(aws, outputs, functions):
 def test_a_notification_on_the_critical_topic_rolls_the_routing_back(aws, outputs, settings):
     alarm = drive.critical_alarm_name(aws("cloudwatch"), outputs["critical_alarm_prefix"])
     account = aws("sts").get_caller_identity()["Account"]
-    aws("sns").publish(TopicArn=outputs["critical_topic_arn"], Subject=f'ALARM: "{alarm}"',
-                       Message=drive.critical_alarm_message(alarm, settings.aws_region, account))
-    drive.wait_for("rollback to put every client back on legacy",
-                   lambda: new_and_legacy_weights(aws, outputs) == (0, 100), 90)
+    aws("sns").publish(
+        TopicArn=outputs["critical_topic_arn"],
+        Subject=f'ALARM: "{alarm}"',
+        Message=drive.critical_alarm_message(alarm, settings.aws_region, account),
+    )
+    drive.wait_for(
+        "rollback to put every client back on legacy", lambda: new_and_legacy_weights(aws, outputs) == (0, 100), 90
+    )
 
 
 def test_the_validator_schedule_publishes_migration_ready(aws, local, functions):
@@ -217,6 +278,10 @@ def test_the_validator_schedule_publishes_migration_ready(aws, local, functions)
     validator = aws("lambda").get_function(FunctionName=functions["names"]["migration-validator"])
     rule = drive.validator_rule(aws("events"), validator["Configuration"]["FunctionArn"])
     before = readiness_samples(aws, namespace, metric)
-    drive.fire_validator(local, rule, account=validator["Configuration"]["FunctionArn"].split(":")[4],
-                         region=validator["Configuration"]["FunctionArn"].split(":")[3])
+    drive.fire_validator(
+        local,
+        rule,
+        account=validator["Configuration"]["FunctionArn"].split(":")[4],
+        region=validator["Configuration"]["FunctionArn"].split(":")[3],
+    )
     assert readiness_samples(aws, namespace, metric) == before + 1

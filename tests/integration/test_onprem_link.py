@@ -7,39 +7,53 @@ from __future__ import annotations
 
 def _private_route_tables(aws, outputs):
     ec2 = aws("ec2")
-    return [ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])[
-        "RouteTables"][0] for subnet_id in outputs["private_subnet_ids"]]
+    return [
+        ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])["RouteTables"][0]
+        for subnet_id in outputs["private_subnet_ids"]
+    ]
 
 
 def _onprem_routes(aws, outputs, settings):
-    return [route for table in _private_route_tables(aws, outputs) for route in table["Routes"]
-            if route.get("DestinationCidrBlock") == settings.onprem_cidr]
+    return [
+        route
+        for table in _private_route_tables(aws, outputs)
+        for route in table["Routes"]
+        if route.get("DestinationCidrBlock") == settings.onprem_cidr
+    ]
 
 
 def test_private_subnets_reach_onprem_only_through_the_configured_link(aws, outputs, settings):
     ec2 = aws("ec2")
     gateways = ec2.describe_vpn_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [outputs["vpc_id"]]}])[
-        "VpnGateways"]
+        "VpnGateways"
+    ]
     routes = _onprem_routes(aws, outputs, settings)
     if settings.onprem_link != "vpn":
         assert gateways == [] and routes == []
         return
     [gateway] = gateways
     assert [route.get("GatewayId") for route in routes] == [gateway["VpnGatewayId"]] * 3
-    [vpn] = [connection for connection in ec2.describe_vpn_connections()["VpnConnections"]
-             if connection.get("VpnGatewayId") == gateway["VpnGatewayId"] and connection["State"] == "available"]
+    [vpn] = [
+        connection
+        for connection in ec2.describe_vpn_connections()["VpnConnections"]
+        if connection.get("VpnGatewayId") == gateway["VpnGatewayId"] and connection["State"] == "available"
+    ]
     static = settings.onprem_bgp_asn is None
     assert vpn["Options"]["StaticRoutesOnly"] is static
-    assert [route["DestinationCidrBlock"] for route in vpn.get("Routes", [])] == ([settings.onprem_cidr] if static
-                                                                                   else [])
+    assert [route["DestinationCidrBlock"] for route in vpn.get("Routes", [])] == (
+        [settings.onprem_cidr] if static else []
+    )
     [customer] = ec2.describe_customer_gateways(CustomerGatewayIds=[vpn["CustomerGatewayId"]])["CustomerGateways"]
     assert customer["IpAddress"] == settings.onprem_customer_gateway_ip
 
 
 def test_an_onprem_host_name_is_forwarded_to_the_onprem_dns_servers(aws, outputs, settings):
     resolver = aws("route53resolver")
-    rules = [rule for rule in resolver.list_resolver_rules()["ResolverRules"]
-             if rule["Name"] == f"{settings.name_prefix}-onprem"]
+    rules = [
+        rule
+        for rule in resolver.list_resolver_rules()["ResolverRules"]
+        if rule["Name"] == f"{settings.name_prefix}-onprem"
+    ]
     if not settings.onprem_dns_domain:
         assert rules == []
         return
@@ -58,11 +72,15 @@ def test_subnets_sit_in_the_pinned_zones(aws, outputs, settings):
 
 
 def test_service_log_groups_exist_with_retention_and_the_logs_key(aws, outputs, settings):
-    names = [f"/aws/rds/cluster/{outputs['aurora_cluster_identifier']}/postgresql",
-             f"dms-tasks-{settings.name_prefix}-dms"]
+    names = [
+        f"/aws/rds/cluster/{outputs['aurora_cluster_identifier']}/postgresql",
+        f"dms-tasks-{settings.name_prefix}-dms",
+    ]
     logs = aws("logs")
     for name in names:
-        [group] = [g for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"] if g["logGroupName"] == name]
+        [group] = [
+            g for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"] if g["logGroupName"] == name
+        ]
         assert group["retentionInDays"] == settings.log_retention_days
         assert group["kmsKeyId"] == outputs["logs_kms_key_arn"]
 

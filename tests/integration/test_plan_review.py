@@ -27,8 +27,14 @@ from tools.stack import (
 
 
 def run_stack(*arguments: str, **overrides: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tools.stack", *arguments], cwd=PROJECT_ROOT,
-                          env={**os.environ, **overrides}, capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "tools.stack", *arguments],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **overrides},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_the_local_target_keeps_its_state_in_its_own_folder(outputs, settings):
@@ -39,9 +45,15 @@ def test_the_local_target_keeps_its_state_in_its_own_folder(outputs, settings):
 def test_cdktf_output_writes_exactly_what_make_deploy_writes(outputs, settings, tmp_path):
     # The CLI itself (not tools/cdktf, which keeps other stacks' entries), into a file of its own.
     written = tmp_path / "outputs.json"
-    result = subprocess.run([str(cdktf_cli.CDKTF_BIN), "output", "--outputs-file", str(written)],
-                            cwd=PROJECT_ROOT, env=cdktf_cli.cdktf_env(settings), stdin=subprocess.DEVNULL,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [str(cdktf_cli.CDKTF_BIN), "output", "--outputs-file", str(written)],
+        cwd=PROJECT_ROOT,
+        env=cdktf_cli.cdktf_env(settings),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     expected = render_outputs({settings.stack_name: stack_outputs(settings)})
     assert written.read_text() == expected
@@ -79,8 +91,7 @@ def test_danger_fails_the_review_unless_the_override_is_given(outputs, settings)
 
 
 def git(*arguments: str, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(["git", *arguments], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                            check=True)
+    result = subprocess.run(["git", *arguments], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=True)
     return result.stdout.strip()
 
 
@@ -88,9 +99,14 @@ def working_tree_commit() -> str:
     """A commit of the working tree as it is, untracked files included (not ignored ones), made with
     a throwaway index: the repository's index, branches and files are left as they are."""
     with tempfile.TemporaryDirectory() as scratch:
-        env = {**os.environ, "GIT_INDEX_FILE": str(Path(scratch) / "index"), "GIT_AUTHOR_NAME": "e2e",
-               "GIT_AUTHOR_EMAIL": "e2e@localhost", "GIT_COMMITTER_NAME": "e2e",
-               "GIT_COMMITTER_EMAIL": "e2e@localhost"}
+        env = {
+            **os.environ,
+            "GIT_INDEX_FILE": str(Path(scratch) / "index"),
+            "GIT_AUTHOR_NAME": "e2e",
+            "GIT_AUTHOR_EMAIL": "e2e@localhost",
+            "GIT_COMMITTER_NAME": "e2e",
+            "GIT_COMMITTER_EMAIL": "e2e@localhost",
+        }
         git("read-tree", "HEAD", env=env)
         git("add", "-A", env=env)
         tree = git("write-tree", env=env)

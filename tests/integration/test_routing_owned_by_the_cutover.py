@@ -57,8 +57,9 @@ def legacy_stand_in(settings):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     control = LocalAwsControl(settings.local_aws_port)
-    control.map_ip_targets({f"{address}:443": f"127.0.0.1:{server.server_port}"
-                            for address in settings.legacy_write_ips})
+    control.map_ip_targets(
+        {f"{address}:443": f"127.0.0.1:{server.server_port}" for address in settings.legacy_write_ips}
+    )
     yield server
     control.map_ip_targets({})
     server.shutdown()
@@ -67,8 +68,9 @@ def legacy_stand_in(settings):
 
 def request(url: str, method: str, body: dict | None = None) -> tuple[int, dict[str, str]]:
     data = json.dumps(body).encode() if body is not None else None
-    call = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json",
-                                                                          "X-Merchant-Id": "m-routing"})
+    call = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", "X-Merchant-Id": "m-routing"}
+    )
     try:
         with urllib.request.urlopen(call, timeout=60) as response:
             return response.status, {k.lower(): v for k, v in response.headers.items()}
@@ -103,20 +105,36 @@ def test_a_plan_after_the_cutover_moved_the_routing_shows_no_changes(cutover, au
     moved = routing(cutover)
 
     synth(settings)  # this deployment's own configuration (an earlier test may have planned another one)
-    result = run_terraform(settings, ["plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock=false",
-                                      "-parallelism=20"], capture=True)
+    result = run_terraform(
+        settings,
+        ["plan", "-detailed-exitcode", "-input=false", "-no-color", "-lock=false", "-parallelism=20"],
+        capture=True,
+    )
     assert result.returncode == 0, "plan after the cutover moved the routing is not empty:\n" + "\n".join(
-        line for line in result.stdout.splitlines() if line.strip().startswith(("#", "~", "+", "-")))
+        line for line in result.stdout.splitlines() if line.strip().startswith(("#", "~", "+", "-"))
+    )
     assert "No changes." in result.stdout
-    assert routing(cutover) == moved == {"weights": {"new": 100, "legacy": 0}, "evaluate_target_health": False,
-                                         "write_rule": [config.api_target_group_arn],
-                                         "phase": "aurora-writer", "writer": "aurora"}
+    assert (
+        routing(cutover)
+        == moved
+        == {
+            "weights": {"new": 100, "legacy": 0},
+            "evaluate_target_health": False,
+            "write_rule": [config.api_target_group_arn],
+            "phase": "aurora-writer",
+            "writer": "aurora",
+        }
+    )
 
 
 def routing(cutover) -> dict:
     ops, config, client = cutover.ops, cutover.config, cutover.client
     new_records, _, weights = ops.weighted_records(client, config)
     state = cutover.store.read()
-    return {"weights": weights,
-            "evaluate_target_health": all(record["AliasTarget"]["EvaluateTargetHealth"] for record in new_records),
-            "write_rule": ops.write_rule_targets(client, config), "phase": state["phase"], "writer": state["writer"]}
+    return {
+        "weights": weights,
+        "evaluate_target_health": all(record["AliasTarget"]["EvaluateTargetHealth"] for record in new_records),
+        "write_rule": ops.write_rule_targets(client, config),
+        "phase": state["phase"],
+        "writer": state["writer"],
+    }

@@ -28,20 +28,47 @@ def configuration(url: str, region: str, *, load_balancer: str, bucket: str, cer
     endpoints = {service: url for service in ("elbv2", "s3", "sts", "acm", "ec2", "iam")}
     return {
         "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws", "version": PROVIDER_CONSTRAINT}}},
-        "provider": {"aws": [{"region": region, "endpoints": [endpoints], "skip_credentials_validation": True,
-                              "skip_metadata_api_check": "true", "skip_requesting_account_id": False,
-                              "s3_use_path_style": True}]},
+        "provider": {
+            "aws": [
+                {
+                    "region": region,
+                    "endpoints": [endpoints],
+                    "skip_credentials_validation": True,
+                    "skip_metadata_api_check": "true",
+                    "skip_requesting_account_id": False,
+                    "s3_use_path_style": True,
+                }
+            ]
+        },
         "resource": {
-            "aws_lb_trust_store": {"merchants": {
-                "name": name, "ca_certificates_bundle_s3_bucket": bucket, "ca_certificates_bundle_s3_key": "ca.pem",
-                "tags": {"Name": name}}},
-            "aws_lb_listener": {"https": {
-                "load_balancer_arn": load_balancer, "port": 443, "protocol": "HTTPS",
-                "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06", "certificate_arn": certificate,
-                "default_action": [{"type": "fixed-response", "fixed_response": [
-                    {"content_type": "text/plain", "message_body": "ok", "status_code": "200"}]}],
-                "mutual_authentication": [{"mode": "verify",
-                                           "trust_store_arn": "${aws_lb_trust_store.merchants.arn}"}]}},
+            "aws_lb_trust_store": {
+                "merchants": {
+                    "name": name,
+                    "ca_certificates_bundle_s3_bucket": bucket,
+                    "ca_certificates_bundle_s3_key": "ca.pem",
+                    "tags": {"Name": name},
+                }
+            },
+            "aws_lb_listener": {
+                "https": {
+                    "load_balancer_arn": load_balancer,
+                    "port": 443,
+                    "protocol": "HTTPS",
+                    "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                    "certificate_arn": certificate,
+                    "default_action": [
+                        {
+                            "type": "fixed-response",
+                            "fixed_response": [
+                                {"content_type": "text/plain", "message_body": "ok", "status_code": "200"}
+                            ],
+                        }
+                    ],
+                    "mutual_authentication": [
+                        {"mode": "verify", "trust_store_arn": "${aws_lb_trust_store.merchants.arn}"}
+                    ],
+                }
+            },
         },
     }
 
@@ -59,11 +86,21 @@ def applied(tmp_path_factory: pytest.TempPathFactory, settings: Any, outputs: di
     aws("s3").create_bucket(Bucket=name)
     aws("s3").put_object(Bucket=name, Key="ca.pem", Body=TestCertificateAuthority().pem)
     certificate = aws("acm").request_certificate(DomainName="api.payments.test")["CertificateArn"]
-    load_balancer = aws("elbv2").create_load_balancer(Name=name, Subnets=outputs["public_subnet_ids"],
-                                                      Type="application")["LoadBalancers"][0]["LoadBalancerArn"]
-    (folder / "main.tf.json").write_text(json.dumps(configuration(
-        endpoint(settings.local_aws_port), settings.aws_region, load_balancer=load_balancer, bucket=name,
-        certificate=certificate, name=name)))
+    load_balancer = aws("elbv2").create_load_balancer(
+        Name=name, Subnets=outputs["public_subnet_ids"], Type="application"
+    )["LoadBalancers"][0]["LoadBalancerArn"]
+    (folder / "main.tf.json").write_text(
+        json.dumps(
+            configuration(
+                endpoint(settings.local_aws_port),
+                settings.aws_region,
+                load_balancer=load_balancer,
+                bucket=name,
+                certificate=certificate,
+                name=name,
+            )
+        )
+    )
     try:
         for step in (["init", "-input=false", "-no-color"], ["apply", "-auto-approve", "-input=false", "-no-color"]):
             result = run(folder, *step)

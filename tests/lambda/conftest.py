@@ -56,8 +56,14 @@ CLUSTER_HOST = "payments-aurora.cluster-abc.us-east-1.rds.amazonaws.com"
 @pytest.fixture(autouse=True)
 def fake_aws_environment(monkeypatch):
     """Never reach real AWS: fake credentials, fixed region, no profiles or config files."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ROLE_ARN",
-                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ENDPOINT_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -118,8 +124,9 @@ class LambdaContext:
 def lambda_context():
     """Factory: lambda_context(function_name, request_id=..., remaining_ms=...)."""
 
-    def build(function_name="payments-test-function", request_id="8f5e2b1c-0d4a-4c8e-9a51-2f3b7c9d1e60",
-              remaining_ms=300_000):
+    def build(
+        function_name="payments-test-function", request_id="8f5e2b1c-0d4a-4c8e-9a51-2f3b7c9d1e60", remaining_ms=300_000
+    ):
         return LambdaContext(function_name, request_id, remaining_ms)
 
     return build
@@ -144,13 +151,19 @@ def alb_event():
         if base64_body and body is not None:
             body = base64.b64encode(body.encode() if isinstance(body, str) else body).decode()
         return {
-            "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:"
-                                                          "123456789012:targetgroup/payments/abc"}},
+            "requestContext": {
+                "elb": {
+                    "targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/payments/abc"
+                }
+            },
             "httpMethod": method,
             "path": path,
             "queryStringParameters": {},
-            "headers": {"host": "api.example.com", "content-type": "application/json",
-                        **{k.lower(): v for k, v in (headers or {}).items()}},
+            "headers": {
+                "host": "api.example.com",
+                "content-type": "application/json",
+                **{k.lower(): v for k, v in (headers or {}).items()},
+            },
             "body": body if body is not None else "",
             "isBase64Encoded": base64_body,
         }
@@ -223,8 +236,8 @@ def aurora_secrets():
     with mock_aws():
         client = boto3.client("secretsmanager", region_name="us-east-1")
         master = client.create_secret(
-            Name="rds!cluster-payments", SecretString=json.dumps({"username": MASTER_USER,
-                                                                  "password": MASTER_PASSWORD}))
+            Name="rds!cluster-payments", SecretString=json.dumps({"username": MASTER_USER, "password": MASTER_PASSWORD})
+        )
         app = client.create_secret(Name="payments-test-db-app")
         yield types.SimpleNamespace(client=client, master_arn=master["ARN"], app_arn=app["ARN"])
 
@@ -237,8 +250,9 @@ def master_data_api(postgres_server, payments_database, master_login, aurora_sec
         admin.run(f'ALTER DATABASE "{payments_database}" OWNER TO {MASTER_USER}')
     finally:
         admin.close()
-    api = support_data_api.FakeDataApi(master_login, resource_arn=CLUSTER_ARN,
-                                       secret_arn=aurora_secrets.master_arn, database=payments_database)
+    api = support_data_api.FakeDataApi(
+        master_login, resource_arn=CLUSTER_ARN, secret_arn=aurora_secrets.master_arn, database=payments_database
+    )
     yield api
     api.close()
 
@@ -246,9 +260,14 @@ def master_data_api(postgres_server, payments_database, master_login, aurora_sec
 @pytest.fixture
 def schema_migrations_env(payments_database, aurora_secrets):
     """The migration function's environment (run_migration sets it before each call)."""
-    return {"DB_CLUSTER_ARN": CLUSTER_ARN, "DB_NAME": payments_database,
-            "MASTER_SECRET_ARN": aurora_secrets.master_arn, "APP_SECRET_ARN": aurora_secrets.app_arn,
-            "DB_HOST": CLUSTER_HOST, "DB_PORT": "5432"}
+    return {
+        "DB_CLUSTER_ARN": CLUSTER_ARN,
+        "DB_NAME": payments_database,
+        "MASTER_SECRET_ARN": aurora_secrets.master_arn,
+        "APP_SECRET_ARN": aurora_secrets.app_arn,
+        "DB_HOST": CLUSTER_HOST,
+        "DB_PORT": "5432",
+    }
 
 
 @pytest.fixture
@@ -273,14 +292,16 @@ def app_secret(aurora_secrets):
 
 
 @pytest.fixture
-def app_data_api(run_migration, postgres_server, payments_database, aurora_secrets, payment_api_env,
-                 monkeypatch):
+def app_data_api(run_migration, postgres_server, payments_database, aurora_secrets, payment_api_env, monkeypatch):
     """The Data API as the payment API uses it after a deploy: migrated database, the app secret."""
     run_migration()
     secret = app_secret(aurora_secrets)
     api = support_data_api.FakeDataApi(
-        LoginServer(postgres_server, secret["username"], secret["password"]), resource_arn=CLUSTER_ARN,
-        secret_arn=aurora_secrets.app_arn, database=payments_database)
+        LoginServer(postgres_server, secret["username"], secret["password"]),
+        resource_arn=CLUSTER_ARN,
+        secret_arn=aurora_secrets.app_arn,
+        database=payments_database,
+    )
     monkeypatch.setenv("DB_SECRET_ARN", aurora_secrets.app_arn)
     monkeypatch.setenv("DB_NAME", payments_database)
     yield api
@@ -294,8 +315,9 @@ def cutover_aurora(postgres_server):
     name = f"cutover_{next(_module_ids)}"
     admin = postgres_server.connect()
     admin.run(f'CREATE DATABASE "{name}"')
-    data_api = support_data_api.FakeDataApi(postgres_server, resource_arn=CLUSTER_ARN, secret_arn=SECRET_ARN,
-                                            database=name)
+    data_api = support_data_api.FakeDataApi(
+        postgres_server, resource_arn=CLUSTER_ARN, secret_arn=SECRET_ARN, database=name
+    )
     try:
         yield data_api
     finally:
@@ -311,9 +333,13 @@ def cutover_world(monkeypatch, postgres_server, cutover_aurora):
 
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # the world has a VPC, never an instance
     with mock_aws():
-        world = support_cutover.CutoverWorld(monkeypatch=monkeypatch, clock=support_cutover.FakeClock(),
-                                             postgres_server=postgres_server, data_api=cutover_aurora,
-                                             database=cutover_aurora.database)
+        world = support_cutover.CutoverWorld(
+            monkeypatch=monkeypatch,
+            clock=support_cutover.FakeClock(),
+            postgres_server=postgres_server,
+            data_api=cutover_aurora,
+            database=cutover_aurora.database,
+        )
         try:
             yield world
         finally:

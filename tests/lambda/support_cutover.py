@@ -30,9 +30,11 @@ ALARM_PREFIX = "payments-test-critical-"
 STATE_PARAMETER = "/payments-test/cutover/state"
 FUNCTION_NAME = "payments-test-traffic-shifter"
 ROLLBACK_FUNCTION_NAME = "payments-test-rollback"
-PAYMENTS_TABLE = ("CREATE TABLE payments (id uuid PRIMARY KEY, merchant_id text NOT NULL, "
-                  "idempotency_key text NOT NULL, amount numeric(18, 2) NOT NULL, "
-                  "UNIQUE (merchant_id, idempotency_key))")
+PAYMENTS_TABLE = (
+    "CREATE TABLE payments (id uuid PRIMARY KEY, merchant_id text NOT NULL, "
+    "idempotency_key text NOT NULL, amount numeric(18, 2) NOT NULL, "
+    "UNIQUE (merchant_id, idempotency_key))"
+)
 
 
 _CLIENTS: dict[str, object] = {}
@@ -69,15 +71,26 @@ class FakeClock:
 
 
 def client_error(code, message, operation):
-    return ClientError({"Error": {"Code": code, "Message": message},
-                        "ResponseMetadata": {"HTTPStatusCode": 400}}, operation)
+    return ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}}, operation
+    )
 
 
 def table_stats(name="payments", *, inserts=0, validated=True, pending=0, **overrides):
-    stats = {"SchemaName": "public", "TableName": name, "TableState": "Table completed", "FullLoadRows": 40,
-             "FullLoadErrorRows": 0, "Inserts": inserts, "Updates": 0, "Deletes": 0,
-             "ValidationState": "Validated" if validated else "Pending records",
-             "ValidationPendingRecords": pending, "ValidationFailedRecords": 0, "ValidationSuspendedRecords": 0}
+    stats = {
+        "SchemaName": "public",
+        "TableName": name,
+        "TableState": "Table completed",
+        "FullLoadRows": 40,
+        "FullLoadErrorRows": 0,
+        "Inserts": inserts,
+        "Updates": 0,
+        "Deletes": 0,
+        "ValidationState": "Validated" if validated else "Pending records",
+        "ValidationPendingRecords": pending,
+        "ValidationFailedRecords": 0,
+        "ValidationSuspendedRecords": 0,
+    }
     stats.update(overrides)
     return stats
 
@@ -95,10 +108,18 @@ class FakeDms:
         self.hooks = {}  # operation -> callable(request), run before the operation
 
     def add_task(self, arn, migration_type, status, *, started=False, statistics=None, stop_polls=1):
-        self.tasks[arn] = {"arn": arn, "migration_type": migration_type, "status": status,
-                           "start_date": self.clock.now() if started else None, "cdc_start_position": None,
-                           "statistics": statistics or (lambda: [table_stats()]), "stop_polls": stop_polls,
-                           "countdown": 0, "on_poll": None, "starts": []}
+        self.tasks[arn] = {
+            "arn": arn,
+            "migration_type": migration_type,
+            "status": status,
+            "start_date": self.clock.now() if started else None,
+            "cdc_start_position": None,
+            "statistics": statistics or (lambda: [table_stats()]),
+            "stop_polls": stop_polls,
+            "countdown": 0,
+            "on_poll": None,
+            "starts": [],
+        }
         return self.tasks[arn]
 
     def _check(self, operation, request):
@@ -126,16 +147,24 @@ class FakeDms:
 
     def describe_replication_tasks(self, **request):
         self._check("DescribeReplicationTasks", request)
-        arns = [value for item in request.get("Filters", []) if item["Name"] == "replication-task-arn"
-                for value in item["Values"]]
+        arns = [
+            value
+            for item in request.get("Filters", [])
+            if item["Name"] == "replication-task-arn"
+            for value in item["Values"]
+        ]
         found = [self.tasks[arn] for arn in arns if arn in self.tasks]
         if not found:
             raise client_error("ResourceNotFoundFault", "No Tasks found", "DescribeReplicationTasks")
         views = []
         for task in found:
             self._advance(task)
-            view = {"ReplicationTaskArn": task["arn"], "ReplicationTaskIdentifier": task["arn"].rsplit(":", 1)[-1],
-                    "MigrationType": task["migration_type"], "Status": task["status"]}
+            view = {
+                "ReplicationTaskArn": task["arn"],
+                "ReplicationTaskIdentifier": task["arn"].rsplit(":", 1)[-1],
+                "MigrationType": task["migration_type"],
+                "Status": task["status"],
+            }
             if task["start_date"]:
                 view["ReplicationTaskStartDate"] = task["start_date"]
             if task["cdc_start_position"]:
@@ -149,7 +178,7 @@ class FakeDms:
         statistics = task["statistics"]()
         start = int(request.get("Marker") or 0)
         size = request.get("MaxRecords", 100)
-        page = {"ReplicationTaskArn": task["arn"], "TableStatistics": statistics[start:start + size]}
+        page = {"ReplicationTaskArn": task["arn"], "TableStatistics": statistics[start : start + size]}
         if start + size < len(statistics):
             page["Marker"] = str(start + size)
         return page
@@ -158,8 +187,9 @@ class FakeDms:
         self._check("StopReplicationTask", request)
         task = self._task(request["ReplicationTaskArn"], "StopReplicationTask")
         if task["status"] not in ("running", "starting", "resuming"):
-            raise client_error("InvalidResourceStateFault", f"Replication task is {task['status']}",
-                               "StopReplicationTask")
+            raise client_error(
+                "InvalidResourceStateFault", f"Replication task is {task['status']}", "StopReplicationTask"
+            )
         task["status"], task["countdown"] = "stopping", task["stop_polls"]
         return {"ReplicationTask": {"ReplicationTaskArn": task["arn"], "Status": "stopping"}}
 
@@ -168,11 +198,13 @@ class FakeDms:
         task = self._task(request["ReplicationTaskArn"], "StartReplicationTask")
         start_type = request["StartReplicationTaskType"]
         if task["status"] in ("starting", "running", "stopping", "resuming"):
-            raise client_error("InvalidResourceStateFault", f"Replication task is {task['status']}",
-                               "StartReplicationTask")
+            raise client_error(
+                "InvalidResourceStateFault", f"Replication task is {task['status']}", "StartReplicationTask"
+            )
         if (start_type == "start-replication") != (task["start_date"] is None):
-            raise client_error("InvalidResourceStateFault", f"Start Type {start_type} is not valid now",
-                               "StartReplicationTask")
+            raise client_error(
+                "InvalidResourceStateFault", f"Start Type {start_type} is not valid now", "StartReplicationTask"
+            )
         task["cdc_start_position"] = request.get("CdcStartPosition") or task["cdc_start_position"]
         task["status"], task["start_date"] = "starting", self.clock.now()
         task["starts"].append(dict(request))
@@ -183,9 +215,20 @@ class SimulatedCrash(BaseException):
     """The invocation ends here, as when Lambda times out: no `except Exception` in the handler runs."""
 
 
-MUTATING_CALLS = frozenset({"put_parameter", "delete_parameters", "modify_rule", "stop_replication_task",
-                            "start_replication_task", "change_resource_record_sets", "publish",
-                            "begin_transaction", "commit_transaction", "rollback_transaction"})
+MUTATING_CALLS = frozenset(
+    {
+        "put_parameter",
+        "delete_parameters",
+        "modify_rule",
+        "stop_replication_task",
+        "start_replication_task",
+        "change_resource_record_sets",
+        "publish",
+        "begin_transaction",
+        "commit_transaction",
+        "rollback_transaction",
+    }
+)
 MUTATING_SQL = ("pg_create_logical_replication_slot", "pg_drop_replication_slot", "CREATE PUBLICATION", "LOCK TABLE")
 
 
@@ -265,24 +308,44 @@ class CutoverWorld:
         self._build_alerts()
         self.forward = self.dms.add_task(FORWARD_TASK_ARN, "full-load-and-cdc", "running", started=True)
         self.reverse = self.dms.add_task(REVERSE_TASK_ARN, "cdc", "ready")
-        self.aws["ssm"].put_parameter(Name=STATE_PARAMETER, Type="String",
-                                      Value=json.dumps(self._initial_state()))
+        self.aws["ssm"].put_parameter(Name=STATE_PARAMETER, Type="String", Value=json.dumps(self._initial_state()))
         self.put_readiness(1)
         self.put_latency(FORWARD_TASK_ARN, 1.0, 1.0)
         self.environment = {
-            "HOSTED_ZONE_ID": self.zone_id, "RECORD_NAME": RECORD, "CUTOVER_STATE_PARAMETER": STATE_PARAMETER,
-            "WRITE_RULE_ARN": self.rule_arn, "API_TARGET_GROUP_ARN": self.api_tg,
-            "LEGACY_TARGET_GROUP_ARN": self.legacy_tg, "CRITICAL_ALARM_PREFIX": ALARM_PREFIX,
-            "METRIC_NAMESPACE": NAMESPACE, "READY_METRIC_NAME": "MigrationReady",
-            "FORWARD_TASK_ARN": FORWARD_TASK_ARN, "REVERSE_TASK_ARN": REVERSE_TASK_ARN,
-            "REPLICATION_INSTANCE_ID": INSTANCE_ID, "DB_CLUSTER_ARN": data_api.resource_arn,
-            "DB_SECRET_ARN": data_api.secret_arn, "DB_NAME": database, "CUTOVER_TABLES": "public.payments",
-            "REVERSE_SLOT_NAME": self.slot_name, "ALERT_TOPIC_ARN": self.topic_arn,
+            "HOSTED_ZONE_ID": self.zone_id,
+            "RECORD_NAME": RECORD,
+            "CUTOVER_STATE_PARAMETER": STATE_PARAMETER,
+            "WRITE_RULE_ARN": self.rule_arn,
+            "API_TARGET_GROUP_ARN": self.api_tg,
+            "LEGACY_TARGET_GROUP_ARN": self.legacy_tg,
+            "CRITICAL_ALARM_PREFIX": ALARM_PREFIX,
+            "METRIC_NAMESPACE": NAMESPACE,
+            "READY_METRIC_NAME": "MigrationReady",
+            "FORWARD_TASK_ARN": FORWARD_TASK_ARN,
+            "REVERSE_TASK_ARN": REVERSE_TASK_ARN,
+            "REPLICATION_INSTANCE_ID": INSTANCE_ID,
+            "DB_CLUSTER_ARN": data_api.resource_arn,
+            "DB_SECRET_ARN": data_api.secret_arn,
+            "DB_NAME": database,
+            "CUTOVER_TABLES": "public.payments",
+            "REVERSE_SLOT_NAME": self.slot_name,
+            "ALERT_TOPIC_ARN": self.topic_arn,
         }
-        for name in ("NEW_SET_IDENTIFIER", "LEGACY_SET_IDENTIFIER", "REVERSE_SLOT_PLUGIN", "REVERSE_PUBLICATION",
-                     "CUTOVER_MAX_PAUSE_SECONDS", "DRAIN_QUIET_SECONDS",
-                     "IN_FLIGHT_SECONDS", "FLIP_MAX_CDC_LATENCY_SECONDS", "TAKEOVER_AFTER_SECONDS",
-                     "AWS_LAMBDA_FUNCTION_NAME", "DMS_CONTROL_SCHEMA", "READINESS_MAX_AGE_SECONDS", "DNS_HOLD_SECONDS"):
+        for name in (
+            "NEW_SET_IDENTIFIER",
+            "LEGACY_SET_IDENTIFIER",
+            "REVERSE_SLOT_PLUGIN",
+            "REVERSE_PUBLICATION",
+            "CUTOVER_MAX_PAUSE_SECONDS",
+            "DRAIN_QUIET_SECONDS",
+            "IN_FLIGHT_SECONDS",
+            "FLIP_MAX_CDC_LATENCY_SECONDS",
+            "TAKEOVER_AFTER_SECONDS",
+            "AWS_LAMBDA_FUNCTION_NAME",
+            "DMS_CONTROL_SCHEMA",
+            "READINESS_MAX_AGE_SECONDS",
+            "DNS_HOLD_SECONDS",
+        ):
             monkeypatch.delenv(name, raising=False)
         for name, value in self.environment.items():
             monkeypatch.setenv(name, value)
@@ -292,49 +355,105 @@ class CutoverWorld:
     def _build_load_balancer(self):
         ec2, elb = self.aws["ec2"], self.aws["elbv2"]
         vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
-        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.40.{i}.0/24", AvailabilityZone=f"{REGION}{zone}")
-                   ["Subnet"]["SubnetId"] for i, zone in ((1, "a"), (2, "b"))]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.40.{i}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"][
+                "SubnetId"
+            ]
+            for i, zone in ((1, "a"), (2, "b"))
+        ]
         self.alb = elb.create_load_balancer(Name="payments-test", Subnets=subnets)["LoadBalancers"][0]
-        self.api_tg = elb.create_target_group(Name="payments-test-api", TargetType="lambda")[
-            "TargetGroups"][0]["TargetGroupArn"]
-        self.legacy_tg = elb.create_target_group(Name="payments-test-legacy", TargetType="ip", Protocol="HTTPS",
-                                                 Port=443, VpcId=vpc)["TargetGroups"][0]["TargetGroupArn"]
-        listener = elb.create_listener(LoadBalancerArn=self.alb["LoadBalancerArn"], Protocol="HTTP", Port=80,
-                                       DefaultActions=[{"Type": "forward", "TargetGroupArn": self.api_tg}])
+        self.api_tg = elb.create_target_group(Name="payments-test-api", TargetType="lambda")["TargetGroups"][0][
+            "TargetGroupArn"
+        ]
+        self.legacy_tg = elb.create_target_group(
+            Name="payments-test-legacy", TargetType="ip", Protocol="HTTPS", Port=443, VpcId=vpc
+        )["TargetGroups"][0]["TargetGroupArn"]
+        listener = elb.create_listener(
+            LoadBalancerArn=self.alb["LoadBalancerArn"],
+            Protocol="HTTP",
+            Port=80,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": self.api_tg}],
+        )
         self.rule_arn = elb.create_rule(
-            ListenerArn=listener["Listeners"][0]["ListenerArn"], Priority=10,
-            Conditions=[{"Field": "http-request-method",
-                         "HttpRequestMethodConfig": {"Values": ["POST", "PUT", "PATCH", "DELETE"]}}],
-            Actions=[{"Type": "forward", "TargetGroupArn": self.legacy_tg}])["Rules"][0]["RuleArn"]
+            ListenerArn=listener["Listeners"][0]["ListenerArn"],
+            Priority=10,
+            Conditions=[
+                {
+                    "Field": "http-request-method",
+                    "HttpRequestMethodConfig": {"Values": ["POST", "PUT", "PATCH", "DELETE"]},
+                }
+            ],
+            Actions=[{"Type": "forward", "TargetGroupArn": self.legacy_tg}],
+        )["Rules"][0]["RuleArn"]
 
     def _build_records(self):
         route53 = self.aws["route53"]
-        self.zone_id = route53.create_hosted_zone(Name="example.com", CallerReference="cutover")[
-            "HostedZone"]["Id"].split("/")[-1]
-        route53.change_resource_record_sets(HostedZoneId=self.zone_id, ChangeBatch={"Changes": [
-            {"Action": "CREATE", "ResourceRecordSet": {
-                "Name": RECORD, "Type": "A", "SetIdentifier": "new", "Weight": 0,
-                "AliasTarget": {"HostedZoneId": self.alb["CanonicalHostedZoneId"],
-                                "DNSName": self.alb["DNSName"], "EvaluateTargetHealth": True}}},
-            {"Action": "CREATE", "ResourceRecordSet": {
-                "Name": RECORD, "Type": "A", "SetIdentifier": "legacy", "Weight": 100, "TTL": 60,
-                "ResourceRecords": [{"Value": "192.168.50.10"}]}},
-        ]})
+        self.zone_id = route53.create_hosted_zone(Name="example.com", CallerReference="cutover")["HostedZone"][
+            "Id"
+        ].split("/")[-1]
+        route53.change_resource_record_sets(
+            HostedZoneId=self.zone_id,
+            ChangeBatch={
+                "Changes": [
+                    {
+                        "Action": "CREATE",
+                        "ResourceRecordSet": {
+                            "Name": RECORD,
+                            "Type": "A",
+                            "SetIdentifier": "new",
+                            "Weight": 0,
+                            "AliasTarget": {
+                                "HostedZoneId": self.alb["CanonicalHostedZoneId"],
+                                "DNSName": self.alb["DNSName"],
+                                "EvaluateTargetHealth": True,
+                            },
+                        },
+                    },
+                    {
+                        "Action": "CREATE",
+                        "ResourceRecordSet": {
+                            "Name": RECORD,
+                            "Type": "A",
+                            "SetIdentifier": "legacy",
+                            "Weight": 100,
+                            "TTL": 60,
+                            "ResourceRecords": [{"Value": "192.168.50.10"}],
+                        },
+                    },
+                ]
+            },
+        )
 
     def _build_alerts(self):
         sns, sqs = self.aws["sns"], self.aws["sqs"]
         self.topic_arn = sns.create_topic(Name="payments-test-alerts")["TopicArn"]
         self.queue_url = sqs.create_queue(QueueName="alerts")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn,
-                      Attributes={"RawMessageDelivery": "true"})
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(
+            TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+        )
 
     def _initial_state(self):
-        return {"v": 1, "seq": 0, "phase": "legacy-writer", "direction": None, "writer": "legacy",
-                "since": "2026-01-01T00:00:00.000Z", "paused_at": None, "deadline": None, "flip_lsn": None,
-                "rollback_lsn": None, "reverse": None, "forward": None, "dns_new_weight": None, "dns_since": None,
-                "by": {"function": "terraform", "request_id": None}, "reason": None}
+        return {
+            "v": 1,
+            "seq": 0,
+            "phase": "legacy-writer",
+            "direction": None,
+            "writer": "legacy",
+            "since": "2026-01-01T00:00:00.000Z",
+            "paused_at": None,
+            "deadline": None,
+            "flip_lsn": None,
+            "rollback_lsn": None,
+            "reverse": None,
+            "forward": None,
+            "dns_new_weight": None,
+            "dns_since": None,
+            "by": {"function": "terraform", "request_id": None},
+            "reason": None,
+        }
 
     # ----------------------------------------------------------------- handlers
     def hook(self, service, event_name, handler):
@@ -391,8 +510,10 @@ class CutoverWorld:
 
     def slot(self):
         with self.sql() as connection:
-            rows = connection.run("SELECT active, confirmed_flush_lsn::text, plugin FROM pg_replication_slots "
-                                  "WHERE slot_name = :slot", slot=self.slot_name)
+            rows = connection.run(
+                "SELECT active, confirmed_flush_lsn::text, plugin FROM pg_replication_slots WHERE slot_name = :slot",
+                slot=self.slot_name,
+            )
         return dict(zip(("active", "confirmed_flush_lsn", "plugin"), rows[0], strict=True)) if rows else None
 
     def current_lsn(self):
@@ -413,8 +534,10 @@ class CutoverWorld:
             connection.run("SET lock_timeout = '20s'")  # a leftover lock fails the test instead of hanging it
             # A crashed invocation may have left a Data API transaction open (Aurora rolls it back after
             # three idle minutes); the previous test's is ended here.
-            connection.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-                           "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'")
+            connection.run(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+            )
         self.drop_slots()
         with self.sql() as connection:
             for (name,) in connection.run("SELECT pubname FROM pg_publication"):
@@ -424,58 +547,112 @@ class CutoverWorld:
 
     def drop_slots(self):
         with self.sql() as connection:
-            connection.run("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                           "WHERE database = current_database() AND NOT active")
+            connection.run(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE database = current_database() AND NOT active"
+            )
 
     # ----------------------------------------------------------------- scenario set-up
     def put_readiness(self, value, age_seconds=30):
-        self.aws["cloudwatch"].put_metric_data(Namespace=NAMESPACE, MetricData=[{
-            "MetricName": "MigrationReady", "Value": float(value),
-            "Timestamp": self.clock.now() - timedelta(seconds=age_seconds)}])
+        self.aws["cloudwatch"].put_metric_data(
+            Namespace=NAMESPACE,
+            MetricData=[
+                {
+                    "MetricName": "MigrationReady",
+                    "Value": float(value),
+                    "Timestamp": self.clock.now() - timedelta(seconds=age_seconds),
+                }
+            ],
+        )
 
     def put_latency(self, task_arn, source, target, age_seconds=30):
-        dimensions = [{"Name": "ReplicationInstanceIdentifier", "Value": INSTANCE_ID},
-                      {"Name": "ReplicationTaskIdentifier", "Value": task_arn.rsplit(":", 1)[-1]}]
+        dimensions = [
+            {"Name": "ReplicationInstanceIdentifier", "Value": INSTANCE_ID},
+            {"Name": "ReplicationTaskIdentifier", "Value": task_arn.rsplit(":", 1)[-1]},
+        ]
         timestamp = self.clock.now() - timedelta(seconds=age_seconds)
-        self.aws["cloudwatch"].put_metric_data(Namespace="AWS/DMS", MetricData=[
-            {"MetricName": name, "Dimensions": dimensions, "Value": value, "Timestamp": timestamp, "Unit": "Seconds"}
-            for name, value in (("CDCLatencySource", source), ("CDCLatencyTarget", target)) if value is not None])
+        self.aws["cloudwatch"].put_metric_data(
+            Namespace="AWS/DMS",
+            MetricData=[
+                {
+                    "MetricName": name,
+                    "Dimensions": dimensions,
+                    "Value": value,
+                    "Timestamp": timestamp,
+                    "Unit": "Seconds",
+                }
+                for name, value in (("CDCLatencySource", source), ("CDCLatencyTarget", target))
+                if value is not None
+            ],
+        )
 
     def fire_alarm(self, name=ALARM_PREFIX + "api-5xx"):
         cloudwatch = self.aws["cloudwatch"]
-        cloudwatch.put_metric_alarm(AlarmName=name, MetricName="HTTPCode_Target_5XX_Count", Namespace="AWS/ApplicationELB",
-                                    Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
-                                    ComparisonOperator="GreaterThanOrEqualToThreshold")
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            MetricName="HTTPCode_Target_5XX_Count",
+            Namespace="AWS/ApplicationELB",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
         cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test")
 
     def ready_for_flip(self, held_seconds=300):
         """DNS new 100 / legacy 0, recorded by the cutover `held_seconds` ago (the flip needs 2 x TTL = 120)."""
         new, legacy = self.records()["new"], self.records()["legacy"]
-        self.aws["route53"].change_resource_record_sets(HostedZoneId=self.zone_id, ChangeBatch={"Changes": [
-            {"Action": "UPSERT", "ResourceRecordSet": {**new, "Weight": 100}},
-            {"Action": "UPSERT", "ResourceRecordSet": {**legacy, "Weight": 0}}]})
+        self.aws["route53"].change_resource_record_sets(
+            HostedZoneId=self.zone_id,
+            ChangeBatch={
+                "Changes": [
+                    {"Action": "UPSERT", "ResourceRecordSet": {**new, "Weight": 100}},
+                    {"Action": "UPSERT", "ResourceRecordSet": {**legacy, "Weight": 0}},
+                ]
+            },
+        )
         state = self.state()
-        state.update(seq=state["seq"] + 1, dns_new_weight=100,
-                     dns_since=(self.clock.now() - timedelta(seconds=held_seconds)).isoformat())
+        state.update(
+            seq=state["seq"] + 1,
+            dns_new_weight=100,
+            dns_since=(self.clock.now() - timedelta(seconds=held_seconds)).isoformat(),
+        )
         self.aws["ssm"].put_parameter(Name=STATE_PARAMETER, Type="String", Value=json.dumps(state), Overwrite=True)
 
     def reset_to_legacy_writer(self):
         """Back to the start of a cutover without building the world again: legacy writes through the ALB,
         forward replication runs, the reverse task never ran, no slot; the state continues its history."""
-        self.aws["elbv2"].modify_rule(RuleArn=self.rule_arn,
-                                      Actions=[{"Type": "forward", "TargetGroupArn": self.legacy_tg}])
+        self.aws["elbv2"].modify_rule(
+            RuleArn=self.rule_arn, Actions=[{"Type": "forward", "TargetGroupArn": self.legacy_tg}]
+        )
         new = self.records()["new"]
-        self.aws["route53"].change_resource_record_sets(HostedZoneId=self.zone_id, ChangeBatch={"Changes": [
-            {"Action": "UPSERT", "ResourceRecordSet": {
-                **new, "AliasTarget": {**new["AliasTarget"], "EvaluateTargetHealth": True}}}]})
+        self.aws["route53"].change_resource_record_sets(
+            HostedZoneId=self.zone_id,
+            ChangeBatch={
+                "Changes": [
+                    {
+                        "Action": "UPSERT",
+                        "ResourceRecordSet": {
+                            **new,
+                            "AliasTarget": {**new["AliasTarget"], "EvaluateTargetHealth": True},
+                        },
+                    }
+                ]
+            },
+        )
         self.drop_slots()
         self.dms.calls.clear()
         self.dms.hooks.clear()
         self.forward.update(status="running", countdown=0)
         self.reverse = self.dms.add_task(REVERSE_TASK_ARN, "cdc", "ready")
         seq = self.state()["seq"]
-        self.aws["ssm"].put_parameter(Name=STATE_PARAMETER, Type="String", Overwrite=True,
-                                      Value=json.dumps({**self._initial_state(), "seq": seq + 1}))
+        self.aws["ssm"].put_parameter(
+            Name=STATE_PARAMETER,
+            Type="String",
+            Overwrite=True,
+            Value=json.dumps({**self._initial_state(), "seq": seq + 1}),
+        )
         self.interrupter.arm(None)
 
     def reverse_keeps_up(self):
@@ -484,8 +661,9 @@ class CutoverWorld:
         def confirm(task):
             if task["status"] == "running":
                 with self.sql() as connection:
-                    connection.run("SELECT pg_replication_slot_advance(:slot, pg_current_wal_lsn())",
-                                   slot=self.slot_name)
+                    connection.run(
+                        "SELECT pg_replication_slot_advance(:slot, pg_current_wal_lsn())", slot=self.slot_name
+                    )
 
         self.reverse["on_poll"] = confirm
 
@@ -518,16 +696,29 @@ class SlotReader:
 
     def __init__(self, server, database, slot):
         self.process = subprocess.Popen(
-            ["pg_recvlogical", "-d", server.superuser_conninfo(database), "--slot", slot, "--start", "-f", "-",
-             "--no-loop"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                "pg_recvlogical",
+                "-d",
+                server.superuser_conninfo(database),
+                "--slot",
+                slot,
+                "--start",
+                "-f",
+                "-",
+                "--no-loop",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         self.server, self.database, self.slot = server, database, slot
 
     def wait_active(self, timeout=10.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with _Connection(self.server, self.database) as connection:
-                if connection.run("SELECT active FROM pg_replication_slots WHERE slot_name = :slot",
-                                  slot=self.slot) == [[True]]:
+                if connection.run(
+                    "SELECT active FROM pg_replication_slots WHERE slot_name = :slot", slot=self.slot
+                ) == [[True]]:
                     return
             if self.process.poll() is not None:
                 stderr = self.process.stderr.read().decode() if self.process.stderr else ""

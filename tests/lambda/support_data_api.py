@@ -15,8 +15,10 @@ from botocore.exceptions import ClientError
 from tools.local_aws.rdsdata.engine import DataApiEngine, DataApiError, Target
 
 OPERATIONS = {
-    "execute_statement": "ExecuteStatement", "batch_execute_statement": "BatchExecuteStatement",
-    "begin_transaction": "BeginTransaction", "commit_transaction": "CommitTransaction",
+    "execute_statement": "ExecuteStatement",
+    "batch_execute_statement": "BatchExecuteStatement",
+    "begin_transaction": "BeginTransaction",
+    "commit_transaction": "CommitTransaction",
     "rollback_transaction": "RollbackTransaction",
 }
 
@@ -51,8 +53,13 @@ class FakeDataApi:
         try:
             return self.engine.handle(operation, request)
         except DataApiError as error:
-            raise ClientError({"Error": {"Code": error.code, "Message": error.message},
-                               "ResponseMetadata": {"HTTPStatusCode": error.status}}, operation) from None
+            raise ClientError(
+                {
+                    "Error": {"Code": error.code, "Message": error.message},
+                    "ResponseMetadata": {"HTTPStatusCode": error.status},
+                },
+                operation,
+            ) from None
 
     def __getattr__(self, method):
         if method not in OPERATIONS:

@@ -22,8 +22,11 @@ def flip(driver, request_id="req-1", seconds_left=300.0):
 
 
 def dms_calls(world, operation, task_arn):
-    return [request for name, request in world.dms.calls
-            if name == operation and request.get("ReplicationTaskArn") == task_arn]
+    return [
+        request
+        for name, request in world.dms.calls
+        if name == operation and request.get("ReplicationTaskArn") == task_arn
+    ]
 
 
 def phases(world):
@@ -44,8 +47,12 @@ def assert_legacy_is_the_writer(world, *, forward=("running", "starting")):
 
 def assert_aurora_is_the_writer(world):
     state = world.state()
-    assert (state["phase"], state["writer"], state["direction"], state["reverse"]) == \
-        ("aurora-writer", "aurora", None, "started")
+    assert (state["phase"], state["writer"], state["direction"], state["reverse"]) == (
+        "aurora-writer",
+        "aurora",
+        None,
+        "started",
+    )
     assert world.write_rule_target() == "api"
     assert world.evaluates_target_health() is False
     assert world.forward["status"] == "stopped"
@@ -70,8 +77,15 @@ def test_flip_moves_the_writer_to_aurora_in_a_short_pause(driver, cutover_world)
     assert world.lsn_at_most(state["flip_lsn"], world.current_lsn())
     # in-flight grace (1 s) + quiet drain (3 s) + polls: well within the 10 s target
     assert 4 <= result["pause_seconds"] <= 10
-    assert phases(world) == ["legacy-writer", "legacy-writer", "pausing", "draining", "switching",
-                             "aurora-writer", "aurora-writer"]
+    assert phases(world) == [
+        "legacy-writer",
+        "legacy-writer",
+        "pausing",
+        "draining",
+        "switching",
+        "aurora-writer",
+        "aurora-writer",
+    ]
     assert state["by"] == {"function": sc.FUNCTION_NAME, "request_id": "req-1"}
     assert state["reason"] == "cutover window"
 
@@ -83,8 +97,12 @@ def test_aurora_writes_after_the_flip_position_are_what_the_reverse_task_replays
     assert flip(driver)["ok"] is True
     world.insert_payment("after-the-flip")
     with world.sql() as connection:
-        changes = [row[0] for row in connection.run(
-            "SELECT data FROM pg_logical_slot_peek_changes(:slot, NULL, NULL)", slot=world.slot_name)]
+        changes = [
+            row[0]
+            for row in connection.run(
+                "SELECT data FROM pg_logical_slot_peek_changes(:slot, NULL, NULL)", slot=world.slot_name
+            )
+        ]
     inserts = [change for change in changes if change.startswith("table public.payments: INSERT")]
     assert len(inserts) == 1 and "after-the-flip" in inserts[0]
 
@@ -110,8 +128,9 @@ def test_pgoutput_slot_gets_its_publication_first(driver, cutover_world, monkeyp
     assert flip(driver)["ok"] is True
     assert world.slot()["plugin"] == "pgoutput"
     with world.sql() as connection:
-        assert connection.run("SELECT schemaname, tablename FROM pg_publication_tables "
-                              "WHERE pubname = 'cutover_reverse'") == [["public", "payments"]]
+        assert connection.run(
+            "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = 'cutover_reverse'"
+        ) == [["public", "payments"]]
 
 
 def test_the_flip_waits_for_pending_validation(driver, cutover_world):
@@ -128,9 +147,15 @@ def test_the_flip_waits_for_pending_validation(driver, cutover_world):
 def break_weights(world):
     world.ready_for_flip()
     new, legacy = world.records()["new"], world.records()["legacy"]
-    world.aws["route53"].change_resource_record_sets(HostedZoneId=world.zone_id, ChangeBatch={"Changes": [
-        {"Action": "UPSERT", "ResourceRecordSet": {**new, "Weight": 50}},
-        {"Action": "UPSERT", "ResourceRecordSet": {**legacy, "Weight": 50}}]})
+    world.aws["route53"].change_resource_record_sets(
+        HostedZoneId=world.zone_id,
+        ChangeBatch={
+            "Changes": [
+                {"Action": "UPSERT", "ResourceRecordSet": {**new, "Weight": 50}},
+                {"Action": "UPSERT", "ResourceRecordSet": {**legacy, "Weight": 50}},
+            ]
+        },
+    )
 
 
 def weights_not_recorded(world):
@@ -142,7 +167,9 @@ def weights_not_recorded(world):
 
 def rule_not_on_legacy(world):
     world.ready_for_flip()
-    world.aws["elbv2"].modify_rule(RuleArn=world.rule_arn, Actions=[{"Type": "forward", "TargetGroupArn": world.api_tg}])
+    world.aws["elbv2"].modify_rule(
+        RuleArn=world.rule_arn, Actions=[{"Type": "forward", "TargetGroupArn": world.api_tg}]
+    )
 
 
 def apply_exceptions(world):
@@ -160,24 +187,41 @@ def stale_latency(world):
 GUARDS = {
     "weights": (break_weights, "DNS weights are new 50 / legacy 50"),
     "weight not recorded": (weights_not_recorded, "the cutover has not set the new weight to 100"),
-    "weight held too briefly": (lambda w: w.ready_for_flip(held_seconds=60),
-                                "new weight 100 held for 60 s; the flip needs 120 s"),
+    "weight held too briefly": (
+        lambda w: w.ready_for_flip(held_seconds=60),
+        "new weight 100 held for 60 s; the flip needs 120 s",
+    ),
     "write rule": (rule_not_on_legacy, "the ALB write rule does not forward to the legacy target group"),
-    "forward stopped": (lambda w: (w.ready_for_flip(), w.forward.update(status="stopped")),
-                        "forward replication task is 'stopped', expected 'running'"),
-    "table error": (lambda w: (w.ready_for_flip(), w.forward.update(
-        statistics=lambda: [sc.table_stats(TableState="Table error")])), "public.payments: TableState is 'Table error'"),
-    "validation failed": (lambda w: (w.ready_for_flip(), w.forward.update(
-        statistics=lambda: [sc.table_stats(ValidationFailedRecords=2)])), "ValidationFailedRecords is 2"),
-    "latency high": (lambda w: (w.ready_for_flip(), w.put_latency(sc.FORWARD_TASK_ARN, 1.0, 9.0, age_seconds=5)),
-                     "forward CDCLatencyTarget is 9s, above the flip's 3s"),
+    "forward stopped": (
+        lambda w: (w.ready_for_flip(), w.forward.update(status="stopped")),
+        "forward replication task is 'stopped', expected 'running'",
+    ),
+    "table error": (
+        lambda w: (w.ready_for_flip(), w.forward.update(statistics=lambda: [sc.table_stats(TableState="Table error")])),
+        "public.payments: TableState is 'Table error'",
+    ),
+    "validation failed": (
+        lambda w: (
+            w.ready_for_flip(),
+            w.forward.update(statistics=lambda: [sc.table_stats(ValidationFailedRecords=2)]),
+        ),
+        "ValidationFailedRecords is 2",
+    ),
+    "latency high": (
+        lambda w: (w.ready_for_flip(), w.put_latency(sc.FORWARD_TASK_ARN, 1.0, 9.0, age_seconds=5)),
+        "forward CDCLatencyTarget is 9s, above the flip's 3s",
+    ),
     "latency missing": (stale_latency, "no forward CDCLatencySource datapoint in the last 600 seconds"),
     "not ready": (lambda w: (w.ready_for_flip(), w.put_readiness(0, age_seconds=5)), "migration is not ready"),
-    "critical alarm": (lambda w: (w.ready_for_flip(), w.fire_alarm()),
-                       "critical alarm(s) in ALARM: payments-test-critical-api-5xx"),
+    "critical alarm": (
+        lambda w: (w.ready_for_flip(), w.fire_alarm()),
+        "critical alarm(s) in ALARM: payments-test-critical-api-5xx",
+    ),
     "apply exceptions": (apply_exceptions, "1 row(s) in public.awsdms_apply_exceptions"),
-    "reverse running": (lambda w: (w.ready_for_flip(), w.reverse.update(status="running")),
-                        "reverse replication task is 'running', expected 'ready' or 'stopped'"),
+    "reverse running": (
+        lambda w: (w.ready_for_flip(), w.reverse.update(status="running")),
+        "reverse replication task is 'running', expected 'ready' or 'stopped'",
+    ),
 }
 
 
@@ -203,8 +247,12 @@ def test_every_failing_guard_is_reported(driver, cutover_world):
     result = flip(driver)
     assert result["refused"] is True
     joined = " | ".join(result["reasons"])
-    for reason in ("DNS weights are new 0 / legacy 100", "has not set the new weight to 100",
-                   "forward replication task is 'stopped'", "critical alarm(s) in ALARM"):
+    for reason in (
+        "DNS weights are new 0 / legacy 100",
+        "has not set the new weight to 100",
+        "forward replication task is 'stopped'",
+        "critical alarm(s) in ALARM",
+    ):
         assert reason in joined
 
 
@@ -240,7 +288,8 @@ def test_dns_hold_seconds_replaces_two_ttls(driver, cutover_world, monkeypatch):
     result = flip(driver)
     assert result["refused"] is True and result["reasons"] == [
         "new weight 100 held for 3 s; the flip needs 5 s (DNS_HOLD_SECONDS) so that resolvers no longer send "
-        "clients to legacy directly"], result
+        "clients to legacy directly"
+    ], result
     world.clock.advance(2)
     assert flip(driver, request_id="req-2")["ok"] is True
 
@@ -314,8 +363,7 @@ def test_an_aws_error_before_the_commit_aborts_and_is_raised(driver, cutover_wor
     def fail_once(**kwargs):
         if not failures:
             failures.append(True)
-            raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}},
-                              "ChangeResourceRecordSets")
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "ChangeResourceRecordSets")
 
     world.hook("route53", "before-call.route53.ChangeResourceRecordSets", fail_once)
     with pytest.raises(Exception, match="flip aborted after an error, legacy is still the writer"):
@@ -402,7 +450,7 @@ def test_a_flip_interrupted_anywhere_resumes_and_flips_once(driver, cutover_worl
             assert result["ok"] is True, result  # "changed": false when the crash came after the last step
             assert_aurora_is_the_writer(world)
             history = world.aws["ssm"].get_parameter_history(Name=sc.STATE_PARAMETER, MaxResults=50)["Parameters"]
-            sequence = [json.loads(version["Value"])["seq"] for version in history[versions - 1:]]
+            sequence = [json.loads(version["Value"])["seq"] for version in history[versions - 1 :]]
             assert sequence == sorted(set(sequence)), sequence  # every published state is newer than the last
         except AssertionError as error:
             failures.append(f"crash after change {crash_after}: {error}")

@@ -65,17 +65,20 @@ def test_initial_states():
         cs.initial_state("both", moment)
 
 
-@pytest.mark.parametrize("changes, problem", [
-    ({"v": 2}, "v must be 1"),
-    ({"seq": -1}, "seq must be a whole number >= 0"),
-    ({"seq": True}, "seq must be a whole number >= 0"),
-    ({"phase": "flipping"}, "phase must be one of"),
-    ({"writer": "both"}, "writer must be one of legacy, aurora"),
-    ({"writer": "aurora"}, "writer does not match the phase"),
-    ({"direction": "flip"}, "direction must be null in a writer phase"),
-    ({"phase": "draining"}, "direction must be flip or rollback while one is under way"),
-    ({"deadline": "tomorrow"}, "deadline must be an ISO-8601 time or null"),
-])
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        ({"v": 2}, "v must be 1"),
+        ({"seq": -1}, "seq must be a whole number >= 0"),
+        ({"seq": True}, "seq must be a whole number >= 0"),
+        ({"phase": "flipping"}, "phase must be one of"),
+        ({"writer": "both"}, "writer must be one of legacy, aurora"),
+        ({"writer": "aurora"}, "writer does not match the phase"),
+        ({"direction": "flip"}, "direction must be null in a writer phase"),
+        ({"phase": "draining"}, "direction must be flip or rollback while one is under way"),
+        ({"deadline": "tomorrow"}, "deadline must be an ISO-8601 time or null"),
+    ],
+)
 def test_invalid_states_are_refused(changes, problem):
     state = {**cs.initial_state("legacy", sc.FakeClock().now()), **changes}
     with pytest.raises(cs.StateError, match=problem):
@@ -120,8 +123,10 @@ def test_of_two_invocations_that_read_the_same_state_only_one_moves_it(ssm, cloc
 def test_a_transition_racing_inside_another_one_cannot_both_win(ssm, clock):
     """The rollback transitions while the driver is between its claim and its check of the head."""
     put_state(ssm, clock)
-    driver_client, rollback_client = boto3.client("ssm", region_name="us-east-1"), \
-        boto3.client("ssm", region_name="us-east-1")
+    driver_client, rollback_client = (
+        boto3.client("ssm", region_name="us-east-1"),
+        boto3.client("ssm", region_name="us-east-1"),
+    )
     driver, rollback = store(driver_client, clock), store(rollback_client, clock, ROLLBACK)
     seen_by_driver, seen_by_rollback = driver.read(), rollback.read()
     outcome = {}
@@ -146,17 +151,17 @@ def test_a_transition_racing_inside_another_one_cannot_both_win(ssm, clock):
 
 def test_a_fresh_claim_of_another_function_makes_readers_wait(ssm, clock):
     state = put_state(ssm, clock)
-    claim = {**state, "seq": 1, "phase": "pausing", "direction": "flip", "by": DRIVER,
-             "since": cs.utc_iso(clock.now())}
+    claim = {**state, "seq": 1, "phase": "pausing", "direction": "flip", "by": DRIVER, "since": cs.utc_iso(clock.now())}
     ssm.put_parameter(Name=f"{NAME}-claim-000000001", Type="String", Value=cs.render(claim))
-    with pytest.raises(cutover_store.StateBusy, match="payments-test-traffic-shifter .* is moving the cutover to pausing"):
+    with pytest.raises(
+        cutover_store.StateBusy, match="payments-test-traffic-shifter .* is moving the cutover to pausing"
+    ):
         store(ssm, clock, ROLLBACK).read()
 
 
 def test_an_abandoned_claim_is_rolled_forward_after_the_takeover_time(ssm, clock):
     state = put_state(ssm, clock)
-    claim = {**state, "seq": 1, "phase": "pausing", "direction": "flip", "by": DRIVER,
-             "since": cs.utc_iso(clock.now())}
+    claim = {**state, "seq": 1, "phase": "pausing", "direction": "flip", "by": DRIVER, "since": cs.utc_iso(clock.now())}
     ssm.put_parameter(Name=f"{NAME}-claim-000000001", Type="String", Value=cs.render(claim))
     clock.advance(120)
     assert store(ssm, clock, ROLLBACK, takeover_after=120).read() == claim
@@ -165,8 +170,14 @@ def test_an_abandoned_claim_is_rolled_forward_after_the_takeover_time(ssm, clock
 
 def test_a_claim_of_the_readers_own_function_is_rolled_forward_at_once(ssm, clock):
     state = put_state(ssm, clock)
-    claim = {**state, "seq": 1, "phase": "pausing", "direction": "flip",
-             "by": {**DRIVER, "request_id": "an-earlier-invocation"}, "since": cs.utc_iso(clock.now())}
+    claim = {
+        **state,
+        "seq": 1,
+        "phase": "pausing",
+        "direction": "flip",
+        "by": {**DRIVER, "request_id": "an-earlier-invocation"},
+        "since": cs.utc_iso(clock.now()),
+    }
     ssm.put_parameter(Name=f"{NAME}-claim-000000001", Type="String", Value=cs.render(claim))
     assert store(ssm, clock).read()["phase"] == "pausing"
 
@@ -203,8 +214,13 @@ class Monotonic:
 def gate(ssm, monotonic, cache_seconds=1.0):
     calls = []
     ssm.meta.events.register("before-call.ssm.GetParameter", lambda **kwargs: calls.append(1))
-    return WriterGate(parameter_name=NAME, ssm=lambda: ssm, paused_error=WritesPaused, monotonic=monotonic,
-                      cache_seconds=cache_seconds), calls
+    return WriterGate(
+        parameter_name=NAME,
+        ssm=lambda: ssm,
+        paused_error=WritesPaused,
+        monotonic=monotonic,
+        cache_seconds=cache_seconds,
+    ), calls
 
 
 def test_the_gate_lets_writes_through_only_while_aurora_is_the_writer(ssm, clock):
@@ -285,8 +301,7 @@ def test_the_gate_cache_cannot_outlive_what_the_cutover_waits_for(ssm, cache_sec
 
 def test_claims_are_named_in_order(ssm, clock):
     names = [store(ssm, clock).claim_name(seq) for seq in (9, 10, 123456789)]
-    assert names == sorted(names) == [f"{NAME}-claim-000000009", f"{NAME}-claim-000000010",
-                                      f"{NAME}-claim-123456789"]
+    assert names == sorted(names) == [f"{NAME}-claim-000000009", f"{NAME}-claim-000000010", f"{NAME}-claim-123456789"]
 
 
 def test_the_clock_helpers_round_trip():

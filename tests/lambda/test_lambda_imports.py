@@ -16,8 +16,9 @@ SOURCES = sorted(LAMBDA_DIR.rglob("*.py"))
 
 
 def test_every_function_folder_has_a_handler():
-    assert sorted(p.name for p in LAMBDA_DIR.iterdir() if p.is_dir()
-                  and not p.name.startswith("__")) == sorted((*FUNCTIONS, SHARED_DIR.name))
+    assert sorted(p.name for p in LAMBDA_DIR.iterdir() if p.is_dir() and not p.name.startswith("__")) == sorted(
+        (*FUNCTIONS, SHARED_DIR.name)
+    )
     assert not (SHARED_DIR / "handler.py").exists()  # shared is not a function
     assert {"lambda_support", "route53_weights"} <= SHARED_MODULES
     for name in FUNCTIONS:
@@ -38,8 +39,10 @@ def test_only_stdlib_and_boto3_imports(path):
 
 
 def test_checker_catches_forbidden_imports():
-    source = ("import psycopg2\nfrom pg8000 import native\nfrom . import sibling\nimport os\nimport boto3\n"
-              "import distutils\nimport lambda_support\n__import__('yaml')\n")
+    source = (
+        "import psycopg2\nfrom pg8000 import native\nfrom . import sibling\nimport os\nimport boto3\n"
+        "import distutils\nimport lambda_support\n__import__('yaml')\n"
+    )
     assert import_problems("probe.py", {"lambda_support"}, text=source) == [
         "line 1: psycopg2 is neither stdlib, boto3/botocore nor a module at the zip root",
         "line 2: pg8000 is neither stdlib, boto3/botocore nor a module at the zip root",

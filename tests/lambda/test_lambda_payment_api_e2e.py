@@ -90,8 +90,7 @@ def test_distinct_keys_create_distinct_payments(api, alb_event, data_api, postgr
     assert first[1]["id"] != second[1]["id"]
     connection = postgres_server.connect(data_api.database)
     try:
-        rows = connection.run("SELECT idempotency_key, amount::text, currency FROM payments "
-                              "ORDER BY idempotency_key")
+        rows = connection.run("SELECT idempotency_key, amount::text, currency FROM payments ORDER BY idempotency_key")
     finally:
         connection.close()
     assert rows == [["key-a", "125.50", "EUR"], ["key-b", "125.50", "EUR"]]
@@ -142,15 +141,15 @@ def test_payment_routes_are_503_with_generic_reason_when_the_data_api_fails(api,
 
 
 def test_a_resuming_database_is_503_then_served(api, alb_event, data_api):
-    data_api.fail_with = ClientError({"Error": {"Code": "DatabaseResumingException",
-                                                "Message": "resuming"}}, "ExecuteStatement")
+    data_api.fail_with = ClientError(
+        {"Error": {"Code": "DatabaseResumingException", "Message": "resuming"}}, "ExecuteStatement"
+    )
     assert post(api, alb_event, PAYMENT, "after-resume")[0] == 503
     data_api.fail_with = None
     assert post(api, alb_event, PAYMENT, "after-resume")[0] == 201
 
 
-def test_concurrent_requests_with_the_same_key_create_exactly_one_payment(
-        api, alb_event, data_api, postgres_server):
+def test_concurrent_requests_with_the_same_key_create_exactly_one_payment(api, alb_event, data_api, postgres_server):
     barrier = threading.Barrier(8)
 
     def attempt(_):
@@ -178,8 +177,11 @@ def test_base64_encoded_body_is_decoded(api, alb_event):
 def test_multi_value_headers_events_get_multi_value_headers_responses(api, alb_event):
     event = alb_event("POST", "/payments", PAYMENT)
     headers = event.pop("headers")
-    event["multiValueHeaders"] = {**{k: [v] for k, v in headers.items()},
-                                  "idempotency-key": ["mv-key"], "x-merchant-id": ["merchant-42"]}
+    event["multiValueHeaders"] = {
+        **{k: [v] for k, v in headers.items()},
+        "idempotency-key": ["mv-key"],
+        "x-merchant-id": ["merchant-42"],
+    }
     response = api.handler(event, None)
     assert response["statusCode"] == 201
     assert "headers" not in response

@@ -50,69 +50,99 @@ def offline_api(payment_api, payment_api_env, monkeypatch):
 
 
 # ----------------------------------------------------------------------------- distinguished names
-@pytest.mark.parametrize("subject, expected", [
-    ("CN=merchant-a,OU=payments,O=Example Corp,C=DE", [("CN", "merchant-a"), ("OU", "payments"),
-                                                       ("O", "Example Corp"), ("C", "DE")]),
-    ("cn=merchant-a", [("CN", "merchant-a")]),
-    ("CN=merchant-a+UID=42,O=Example", [("CN", "merchant-a"), ("UID", "42"), ("O", "Example")]),
-    ("2.5.4.3=merchant-a", [("2.5.4.3", "merchant-a")]),
-    ("CN=merchant\\2Da", [("CN", "merchant-a")]),
-    ("O=Example\\, Inc.,CN=m1", [("O", "Example, Inc."), ("CN", "m1")]),
-    ("CN=a\\+b", [("CN", "a+b")]),
-    ("CN=caf\\C3\\A9", [("CN", "café")]),
-])
+@pytest.mark.parametrize(
+    "subject, expected",
+    [
+        (
+            "CN=merchant-a,OU=payments,O=Example Corp,C=DE",
+            [("CN", "merchant-a"), ("OU", "payments"), ("O", "Example Corp"), ("C", "DE")],
+        ),
+        ("cn=merchant-a", [("CN", "merchant-a")]),
+        ("CN=merchant-a+UID=42,O=Example", [("CN", "merchant-a"), ("UID", "42"), ("O", "Example")]),
+        ("2.5.4.3=merchant-a", [("2.5.4.3", "merchant-a")]),
+        ("CN=merchant\\2Da", [("CN", "merchant-a")]),
+        ("O=Example\\, Inc.,CN=m1", [("O", "Example, Inc."), ("CN", "m1")]),
+        ("CN=a\\+b", [("CN", "a+b")]),
+        ("CN=caf\\C3\\A9", [("CN", "café")]),
+    ],
+)
 def test_parse_distinguished_name(payment_api, subject, expected):
     assert payment_api.parse_distinguished_name(subject) == expected
 
 
-@pytest.mark.parametrize("subject", ["", "merchant-a", "CN=#04096d65726368616e74", "CN=a\\", "CN=a\\zz",
-                                     "CN=a;O=b", 'CN="a"', "=a", "C N=a", "CN=a=b", "CN=\\FF"])
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "",
+        "merchant-a",
+        "CN=#04096d65726368616e74",
+        "CN=a\\",
+        "CN=a\\zz",
+        "CN=a;O=b",
+        'CN="a"',
+        "=a",
+        "C N=a",
+        "CN=a=b",
+        "CN=\\FF",
+    ],
+)
 def test_malformed_distinguished_names_are_refused(payment_api, subject):
     with pytest.raises(ValueError):
         payment_api.parse_distinguished_name(subject)
 
 
-@pytest.mark.parametrize("subject, reason", [
-    ("O=Example,C=DE", "exactly one CN"),
-    ("CN=merchant-a,CN=merchant-b", "exactly one CN"),
-    ("CN=merchant-a+2.5.4.3=merchant-b", "exactly one CN"),
-    ("CN=merchant a", "CN must be a merchant id"),
-    ("CN=a\\,b", "CN must be a merchant id"),
-    ("CN=a\\,CN=b", "not a valid RFC 2253 name"),
-    ("CN=" + "m" * 65, "CN must be a merchant id"),
-    ("CN=#0403616263", "not a valid RFC 2253 name"),
-    ("CN=m," + "O=x," * 600, "too long"),
-])
+@pytest.mark.parametrize(
+    "subject, reason",
+    [
+        ("O=Example,C=DE", "exactly one CN"),
+        ("CN=merchant-a,CN=merchant-b", "exactly one CN"),
+        ("CN=merchant-a+2.5.4.3=merchant-b", "exactly one CN"),
+        ("CN=merchant a", "CN must be a merchant id"),
+        ("CN=a\\,b", "CN must be a merchant id"),
+        ("CN=a\\,CN=b", "not a valid RFC 2253 name"),
+        ("CN=" + "m" * 65, "CN must be a merchant id"),
+        ("CN=#0403616263", "not a valid RFC 2253 name"),
+        ("CN=m," + "O=x," * 600, "too long"),
+    ],
+)
 def test_certificate_subjects_that_name_no_single_merchant_are_401(offline_api, mtls, alb_event, subject, reason):
-    status, body, _ = call(offline_api, alb_event("GET", "/payments/00000000-0000-4000-8000-000000000000", None,
-                                                  {SUBJECT_HEADER: subject}))
+    status, body, _ = call(
+        offline_api, alb_event("GET", "/payments/00000000-0000-4000-8000-000000000000", None, {SUBJECT_HEADER: subject})
+    )
     assert status == 401
     assert reason in body["error"]
 
 
 # ----------------------------------------------------------------------------- identity per mode
 def test_mtls_mode_takes_the_merchant_from_the_certificate_subject(api, mtls, alb_event):
-    headers = {SUBJECT_HEADER: "CN=merchant-a,OU=payments,O=Example Corp,C=DE", "Idempotency-Key": "k-1",
-               # a client's own copy of the header mode's identity is ignored in mtls mode
-               "X-Merchant-Id": "merchant-b"}
+    headers = {
+        SUBJECT_HEADER: "CN=merchant-a,OU=payments,O=Example Corp,C=DE",
+        "Idempotency-Key": "k-1",
+        # a client's own copy of the header mode's identity is ignored in mtls mode
+        "X-Merchant-Id": "merchant-b",
+    }
     status, created, _ = call(api, alb_event("POST", "/payments", PAYMENT, headers))
     assert (status, created["merchant_id"]) == (201, "merchant-a")
-    status, fetched, _ = call(api, alb_event("GET", f"/payments/{created['id']}", None,
-                                             {SUBJECT_HEADER: "CN=merchant-a,O=Example Corp"}))
+    status, fetched, _ = call(
+        api, alb_event("GET", f"/payments/{created['id']}", None, {SUBJECT_HEADER: "CN=merchant-a,O=Example Corp"})
+    )
     assert (status, fetched) == (200, created)
 
 
 def test_mtls_mode_without_the_subject_header_is_401_whatever_else_is_sent(offline_api, mtls, alb_event):
-    status, body, _ = call(offline_api, alb_event("GET", "/payments/00000000-0000-4000-8000-000000000000", None,
-                                                  MERCHANT_A))
+    status, body, _ = call(
+        offline_api, alb_event("GET", "/payments/00000000-0000-4000-8000-000000000000", None, MERCHANT_A)
+    )
     assert (status, body) == (401, {"error": "client certificate is required"})
 
 
 def test_mtls_mode_refuses_a_repeated_subject_header(offline_api, mtls, alb_event):
     event = alb_event("GET", "/payments/00000000-0000-4000-8000-000000000000")
     headers = event.pop("headers")
-    event["multiValueHeaders"] = {**{k: [v] for k, v in headers.items()},
-                                  SUBJECT_HEADER.lower(): ["CN=merchant-a", "CN=merchant-b"]}
+    event["multiValueHeaders"] = {
+        **{k: [v] for k, v in headers.items()},
+        SUBJECT_HEADER.lower(): ["CN=merchant-a", "CN=merchant-b"],
+    }
     response = offline_api.handler(event, None)
     assert response["statusCode"] == 401
     assert "exactly once" in json.loads(response["body"])["error"]
@@ -122,8 +152,9 @@ def test_header_mode_ignores_a_forged_certificate_subject(api, alb_event):
     headers = {**MERCHANT_A, SUBJECT_HEADER: "CN=merchant-b", "Idempotency-Key": "k-forged"}
     status, created, _ = call(api, alb_event("POST", "/payments", PAYMENT, headers))
     assert (status, created["merchant_id"]) == (201, "merchant-a")
-    status, _, _ = call(api, alb_event("GET", f"/payments/{created['id']}", None,
-                                       {**MERCHANT_B, SUBJECT_HEADER: "CN=merchant-a"}))
+    status, _, _ = call(
+        api, alb_event("GET", f"/payments/{created['id']}", None, {**MERCHANT_B, SUBJECT_HEADER: "CN=merchant-a"})
+    )
     assert status == 404
 
 
@@ -133,8 +164,9 @@ def test_an_unknown_identity_mode_is_503_and_health_still_answers(api, alb_event
             monkeypatch.delenv("CLIENT_IDENTITY")
         else:
             monkeypatch.setenv("CLIENT_IDENTITY", value)
-        status, body, _ = call(api, alb_event("GET", "/payments/00000000-0000-4000-8000-000000000000", None,
-                                              MERCHANT_A))
+        status, body, _ = call(
+            api, alb_event("GET", "/payments/00000000-0000-4000-8000-000000000000", None, MERCHANT_A)
+        )
         assert (value, status, body) == (value, 503, {"error": "service temporarily unavailable"})
         assert "CLIENT_IDENTITY" in capsys.readouterr().err
         assert call(api, alb_event("GET", "/health"))[0] == 200
@@ -156,16 +188,24 @@ def test_another_merchants_payment_is_404_exactly_like_an_unknown_one(api, alb_e
 
 
 def test_creating_for_another_merchant_is_403_and_stores_nothing(api, alb_event, postgres_server, app_data_api):
-    status, body, _ = call(api, alb_event("POST", "/payments", {**PAYMENT, "merchant_id": "merchant-b"},
-                                          {**MERCHANT_A, "Idempotency-Key": "k-x"}))
+    status, body, _ = call(
+        api,
+        alb_event(
+            "POST", "/payments", {**PAYMENT, "merchant_id": "merchant-b"}, {**MERCHANT_A, "Idempotency-Key": "k-x"}
+        ),
+    )
     assert (status, body) == (403, {"error": "merchant_id is not the authenticated merchant"})
     assert count_payments(postgres_server, app_data_api.database) == 0
 
 
 def test_idempotency_keys_are_scoped_per_merchant(api, alb_event, postgres_server, app_data_api):
     first = call(api, alb_event("POST", "/payments", PAYMENT, {**MERCHANT_A, "Idempotency-Key": "shared"}))
-    second = call(api, alb_event("POST", "/payments", {**PAYMENT, "merchant_id": "merchant-b"},
-                                 {**MERCHANT_B, "Idempotency-Key": "shared"}))
+    second = call(
+        api,
+        alb_event(
+            "POST", "/payments", {**PAYMENT, "merchant_id": "merchant-b"}, {**MERCHANT_B, "Idempotency-Key": "shared"}
+        ),
+    )
     replay = call(api, alb_event("POST", "/payments", PAYMENT, {**MERCHANT_A, "Idempotency-Key": "shared"}))
     assert (first[0], second[0], replay[0]) == (201, 201, 200)
     assert first[1]["id"] != second[1]["id"]
@@ -175,7 +215,8 @@ def test_idempotency_keys_are_scoped_per_merchant(api, alb_event, postgres_serve
 
 # ----------------------------------------------------------------------------- cold starts
 def test_32_concurrent_cold_starts_on_a_freshly_migrated_database_give_no_error(
-        app_data_api, load_lambda, alb_event, postgres_server, lambda_context):
+    app_data_api, load_lambda, alb_event, postgres_server, lambda_context
+):
     containers = 32
     barrier = threading.Barrier(containers)
 
@@ -208,7 +249,10 @@ def test_request_id_header_and_log_fields(api, alb_event, lambda_context, capsys
     assert [entry["message"] for entry in entries] == ["payment created", "request handled"]
     for entry in entries:
         assert (entry["request_id"], entry["function_name"], entry["correlation_id"]) == (
-            context.aws_request_id, "payments-dev-payment-api", TRACE_ROOT)
+            context.aws_request_id,
+            "payments-dev-payment-api",
+            TRACE_ROOT,
+        )
 
 
 def test_error_answers_carry_the_request_id_too(offline_api, alb_event, lambda_context):
@@ -227,16 +271,24 @@ def test_multi_value_events_carry_the_request_id_and_trace(offline_api, alb_even
     assert (entry["request_id"], entry["correlation_id"]) == ("req-mv", TRACE_ROOT)
 
 
-@pytest.mark.parametrize("trace", ["Root=not-a-trace", "Root=1-6789123-abcdef012345678912345678",
-                                   "Self=1-67891233-abcdef012345678912345678", "x" * 600])
+@pytest.mark.parametrize(
+    "trace",
+    [
+        "Root=not-a-trace",
+        "Root=1-6789123-abcdef012345678912345678",
+        "Self=1-67891233-abcdef012345678912345678",
+        "x" * 600,
+    ],
+)
 def test_malformed_trace_headers_give_no_correlation_id(offline_api, alb_event, trace, capsys, monkeypatch):
     monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
     offline_api.handler(alb_event("GET", "/nowhere", None, {"X-Amzn-Trace-Id": trace}), None)
     assert json.loads(capsys.readouterr().err.splitlines()[-1])["correlation_id"] is None
 
 
-def test_a_bug_is_one_structured_line_and_no_trace_in_the_body(offline_api, alb_event, monkeypatch, capsys,
-                                                               lambda_context):
+def test_a_bug_is_one_structured_line_and_no_trace_in_the_body(
+    offline_api, alb_event, monkeypatch, capsys, lambda_context
+):
     def broken():
         raise KeyError("internal-detail")
 
@@ -248,7 +300,11 @@ def test_a_bug_is_one_structured_line_and_no_trace_in_the_body(offline_api, alb_
     assert len(lines) == 1
     entry = json.loads(lines[0])
     assert (entry["level"], entry["message"], entry["status"], entry["request_id"]) == (
-        "ERROR", "request failed", 500, "req-bug")
+        "ERROR",
+        "request failed",
+        500,
+        "req-bug",
+    )
     assert "KeyError: 'internal-detail'" in entry["exception"]
 
 
@@ -262,12 +318,17 @@ def test_a_write_gate_pauses_writes_with_a_retriable_503(api, alb_event, postgre
         raise api.WritesPaused("writes paused for cutover, retry", retry_after_seconds=2)
 
     api.WRITE_GATES.append(paused)
-    status, body, headers = call(api, alb_event("POST", "/payments", PAYMENT,
-                                                {**MERCHANT_A, "Idempotency-Key": "during"}))
+    status, body, headers = call(
+        api, alb_event("POST", "/payments", PAYMENT, {**MERCHANT_A, "Idempotency-Key": "during"})
+    )
     assert (status, body, headers["retry-after"]) == (503, {"error": "writes paused for cutover, retry"}, "2")
     # Bad requests are still told what is wrong; reads go on; the gate is asked only for valid writes.
-    assert call(api, alb_event("POST", "/payments", {**PAYMENT, "amount": "-1"},
-                               {**MERCHANT_A, "Idempotency-Key": "bad"}))[0] == 400
+    assert (
+        call(
+            api, alb_event("POST", "/payments", {**PAYMENT, "amount": "-1"}, {**MERCHANT_A, "Idempotency-Key": "bad"})
+        )[0]
+        == 400
+    )
     assert call(api, alb_event("GET", f"/payments/{created['id']}", None, MERCHANT_A))[0] == 200
     assert calls == ["gate"]
     assert count_payments(postgres_server, app_data_api.database) == 1

@@ -47,31 +47,56 @@ def rollback(cutover_world, load_lambda, monkeypatch):
 def change_calls(cutover_world):
     """Change batches the functions send (they always comment them; the tests' own set-up does not)."""
     calls = []
-    cutover_world.hook("route53", "before-parameter-build.route53.ChangeResourceRecordSets",
-                       lambda params, **_: calls.append(params) if "Comment" in params["ChangeBatch"] else None)
+    cutover_world.hook(
+        "route53",
+        "before-parameter-build.route53.ChangeResourceRecordSets",
+        lambda params, **_: calls.append(params) if "Comment" in params["ChangeBatch"] else None,
+    )
     return calls
 
 
 def set_weights(world, new):
     records = world.records()
-    world.aws["route53"].change_resource_record_sets(HostedZoneId=world.zone_id, ChangeBatch={"Changes": [
-        {"Action": "UPSERT", "ResourceRecordSet": {**records["new"], "Weight": new}},
-        {"Action": "UPSERT", "ResourceRecordSet": {**records["legacy"], "Weight": 100 - new}}]})
+    world.aws["route53"].change_resource_record_sets(
+        HostedZoneId=world.zone_id,
+        ChangeBatch={
+            "Changes": [
+                {"Action": "UPSERT", "ResourceRecordSet": {**records["new"], "Weight": new}},
+                {"Action": "UPSERT", "ResourceRecordSet": {**records["legacy"], "Weight": 100 - new}},
+            ]
+        },
+    )
 
 
 def sns_event(*messages):
-    return {"Records": [{
-        "EventSource": "aws:sns", "EventVersion": "1.0",
-        "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:alarms:sub",
-        "Sns": {"Type": "Notification", "MessageId": "m-1", "TopicArn": "arn:aws:sns:us-east-1:123456789012:alarms",
-                "Subject": "ALARM: test", "Message": message if isinstance(message, str) else json.dumps(message),
-                "Timestamp": "2024-05-01T10:00:00.000Z"}}
-        for message in messages]}
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": "arn:aws:sns:us-east-1:123456789012:alarms:sub",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": "m-1",
+                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:alarms",
+                    "Subject": "ALARM: test",
+                    "Message": message if isinstance(message, str) else json.dumps(message),
+                    "Timestamp": "2024-05-01T10:00:00.000Z",
+                },
+            }
+            for message in messages
+        ]
+    }
 
 
 def alarm_message(name, state="ALARM"):
-    return {"AlarmName": name, "NewStateValue": state, "NewStateReason": "Threshold Crossed",
-            "OldStateValue": "OK", "Trigger": {"MetricName": "HTTPCode_Target_5XX_Count"}}
+    return {
+        "AlarmName": name,
+        "NewStateValue": state,
+        "NewStateReason": "Threshold Crossed",
+        "OldStateValue": "OK",
+        "Trigger": {"MetricName": "HTTPCode_Target_5XX_Count"},
+    }
 
 
 def flipped(world, driver):
@@ -83,14 +108,24 @@ def flipped(world, driver):
 
 
 def gate(world):
-    return WriterGate(parameter_name=sc.STATE_PARAMETER, ssm=lambda: world.aws["ssm"], paused_error=WritesPaused,
-                      monotonic=time.monotonic, cache_seconds=0.001)
+    return WriterGate(
+        parameter_name=sc.STATE_PARAMETER,
+        ssm=lambda: world.aws["ssm"],
+        paused_error=WritesPaused,
+        monotonic=time.monotonic,
+        cache_seconds=0.001,
+    )
 
 
 def assert_rolled_back_after_the_flip(world):
     state = world.state()
-    assert (state["phase"], state["writer"], state["direction"], state["reverse"], state["forward"]) == \
-        ("legacy-writer", "legacy", None, None, "stopped-by-rollback")
+    assert (state["phase"], state["writer"], state["direction"], state["reverse"], state["forward"]) == (
+        "legacy-writer",
+        "legacy",
+        None,
+        None,
+        "stopped-by-rollback",
+    )
     assert world.write_rule_target() == "legacy"
     assert world.evaluates_target_health() is True
     assert world.weights() == {"new": 0, "legacy": 100}
@@ -111,13 +146,16 @@ def test_manual_rollback_moves_all_clients_to_legacy_in_one_batch(rollback, cuto
     assert result["trigger"] == {"source": "manual", "reason": "error budget burned"}
     assert world.weights() == {"new": 0, "legacy": 100}
     [batch] = [call["ChangeBatch"] for call in change_calls]
-    assert sorted((c["Action"], c["ResourceRecordSet"]["SetIdentifier"], c["ResourceRecordSet"]["Weight"])
-                  for c in batch["Changes"]) == [("UPSERT", "legacy", 100), ("UPSERT", "new", 0)]
+    assert sorted(
+        (c["Action"], c["ResourceRecordSet"]["SetIdentifier"], c["ResourceRecordSet"]["Weight"])
+        for c in batch["Changes"]
+    ) == [("UPSERT", "legacy", 100), ("UPSERT", "new", 0)]
     assert "error budget burned" in batch["Comment"]
     after = world.records()
     for set_id in ("new", "legacy"):
-        assert {k: v for k, v in after[set_id].items() if k != "Weight"} == \
-               {k: v for k, v in before[set_id].items() if k != "Weight"}
+        assert {k: v for k, v in after[set_id].items() if k != "Weight"} == {
+            k: v for k, v in before[set_id].items() if k != "Weight"
+        }
     state = world.state()
     assert (state["phase"], state["dns_new_weight"]) == ("legacy-writer", 0)
     assert world.write_rule_target() == "legacy"
@@ -160,15 +198,18 @@ def test_an_ok_transition_is_ignored(rollback, cutover_world, change_calls):
     assert change_calls == [] and cutover_world.weights() == {"new": 60, "legacy": 40}
 
 
-@pytest.mark.parametrize("event, reason", [
-    ([], "event must be a JSON object"),
-    ({"reason": 5}, "reason must be a string of at most 256 characters"),
-    ({"reason": "x" * 257}, "reason must be a string of at most 256 characters"),
-    ({"force": True}, "unknown event key(s): force"),
-    ({"Records": []}, "an SNS event must be"),
-    ({"Records": [{"Sns": {"Message": 5}}]}, "each Records[].Sns must contain a string Message"),
-    ({"Records": [{"nope": 1}]}, "every Records[] entry must contain an Sns object"),
-])
+@pytest.mark.parametrize(
+    "event, reason",
+    [
+        ([], "event must be a JSON object"),
+        ({"reason": 5}, "reason must be a string of at most 256 characters"),
+        ({"reason": "x" * 257}, "reason must be a string of at most 256 characters"),
+        ({"force": True}, "unknown event key(s): force"),
+        ({"Records": []}, "an SNS event must be"),
+        ({"Records": [{"Sns": {"Message": 5}}]}, "each Records[].Sns must contain a string Message"),
+        ({"Records": [{"nope": 1}]}, "every Records[] entry must contain an Sns object"),
+    ],
+)
 def test_bad_events_are_answered_with_a_reason(rollback, cutover_world, change_calls, event, reason):
     result = rollback.invoke(event)
     assert result["ok"] is False and reason in result["error"]
@@ -180,8 +221,7 @@ def test_a_route53_failure_is_a_function_error(rollback, cutover_world):
     set_weights(cutover_world, 60)
 
     def fail(**kwargs):
-        raise ClientError({"Error": {"Code": "PriorRequestNotComplete", "Message": "busy"}},
-                          "ChangeResourceRecordSets")
+        raise ClientError({"Error": {"Code": "PriorRequestNotComplete", "Message": "busy"}}, "ChangeResourceRecordSets")
 
     cutover_world.hook("route53", "before-call.route53.ChangeResourceRecordSets", fail)
     with pytest.raises(ClientError, match="PriorRequestNotComplete"):
@@ -197,8 +237,9 @@ def test_a_configuration_error_is_a_function_error(rollback, cutover_world, monk
 
 def test_a_missing_legacy_record_is_a_function_error(rollback, cutover_world):
     legacy = cutover_world.records()["legacy"]
-    cutover_world.aws["route53"].change_resource_record_sets(HostedZoneId=cutover_world.zone_id, ChangeBatch={
-        "Changes": [{"Action": "DELETE", "ResourceRecordSet": legacy}]})
+    cutover_world.aws["route53"].change_resource_record_sets(
+        HostedZoneId=cutover_world.zone_id, ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": legacy}]}
+    )
     with pytest.raises(cutover_ops.CutoverFailed, match="legacy record api.example.com."):
         rollback.invoke({})
 
@@ -211,7 +252,8 @@ def test_rollback_after_the_flip_moves_the_writer_back_without_losing_a_payment(
     taken_at = world.current_lsn()
     paused_writes = []
     world.dms.hooks["DescribeReplicationTasks"] = lambda request: paused_writes.append(
-        world.state()["direction"] == "rollback" and _refused(gate(world)))
+        world.state()["direction"] == "rollback" and _refused(gate(world))
+    )
     result = rollback.invoke(sns_event(alarm_message("payments-test-critical-api-5xx")))
     assert result["ok"] is True and result["changed"] is True and result["writer"] == "legacy", result
     state = assert_rolled_back_after_the_flip(world)
@@ -224,8 +266,14 @@ def test_rollback_after_the_flip_moves_the_writer_back_without_losing_a_payment(
     assert world.alerts() == []
     history = world.aws["ssm"].get_parameter_history(Name=sc.STATE_PARAMETER, MaxResults=50)["Parameters"]
     phases = [(json.loads(v["Value"])["phase"], json.loads(v["Value"])["direction"]) for v in history]
-    assert phases[-6:] == [("pausing", "rollback"), ("draining", "rollback"), ("switching", "rollback"),
-                           ("legacy-writer", None), ("legacy-writer", None), ("legacy-writer", None)]
+    assert phases[-6:] == [
+        ("pausing", "rollback"),
+        ("draining", "rollback"),
+        ("switching", "rollback"),
+        ("legacy-writer", None),
+        ("legacy-writer", None),
+        ("legacy-writer", None),
+    ]
     again = rollback.invoke({}, "rb-2")
     assert again["ok"] is True and again["changed"] is False
 
@@ -275,8 +323,14 @@ def test_a_failed_reverse_task_is_reported(rollback, driver, cutover_world):
 def test_rollback_waits_for_a_flip_in_progress_and_then_gives_up_to_retry(rollback, cutover_world):
     world = cutover_world
     state = world.state()
-    state.update(seq=state["seq"] + 1, phase="draining", direction="flip", since=cs.utc_iso(world.clock.now()),
-                 deadline=cs.utc_iso(world.clock.now()), by={"function": sc.FUNCTION_NAME, "request_id": "x"})
+    state.update(
+        seq=state["seq"] + 1,
+        phase="draining",
+        direction="flip",
+        since=cs.utc_iso(world.clock.now()),
+        deadline=cs.utc_iso(world.clock.now()),
+        by={"function": sc.FUNCTION_NAME, "request_id": "x"},
+    )
     world.aws["ssm"].put_parameter(Name=sc.STATE_PARAMETER, Type="String", Value=json.dumps(state), Overwrite=True)
     with pytest.raises(cutover_store.StateBusy, match="payments-test-traffic-shifter is in the flip phase draining"):
         rollback.invoke({}, seconds_left=10)
@@ -288,11 +342,19 @@ def test_rollback_undoes_a_flip_whose_driver_died(rollback, cutover_world):
     world = cutover_world
     world.ready_for_flip()
     state = world.state()
-    state.update(seq=state["seq"] + 1, phase="draining", direction="flip", since=cs.utc_iso(world.clock.now()),
-                 paused_at=cs.utc_iso(world.clock.now()), deadline=cs.utc_iso(world.clock.now()),
-                 by={"function": sc.FUNCTION_NAME, "request_id": "x"})
+    state.update(
+        seq=state["seq"] + 1,
+        phase="draining",
+        direction="flip",
+        since=cs.utc_iso(world.clock.now()),
+        paused_at=cs.utc_iso(world.clock.now()),
+        deadline=cs.utc_iso(world.clock.now()),
+        by={"function": sc.FUNCTION_NAME, "request_id": "x"},
+    )
     world.aws["ssm"].put_parameter(Name=sc.STATE_PARAMETER, Type="String", Value=json.dumps(state), Overwrite=True)
-    world.aws["elbv2"].modify_rule(RuleArn=world.rule_arn, Actions=[{"Type": "forward", "TargetGroupArn": world.api_tg}])
+    world.aws["elbv2"].modify_rule(
+        RuleArn=world.rule_arn, Actions=[{"Type": "forward", "TargetGroupArn": world.api_tg}]
+    )
     world.clock.advance(1000)  # longer than TAKEOVER_AFTER_SECONDS: the driver's invocation has ended
     result = rollback.invoke({})
     assert result["ok"] is True
@@ -360,8 +422,9 @@ def test_the_fence_waits_for_a_write_in_flight_and_positions_after_it(cutover_wo
         fence.start()
         with world.sql() as observer:
             for _ in range(1000):  # until the fence's LOCK waits on the open INSERT (not a timing assertion)
-                if observer.run("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                "AND query LIKE 'LOCK TABLE%'")[0][0]:
+                if observer.run(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE%'"
+                )[0][0]:
                     break
                 time.sleep(0.01)
             else:
@@ -372,7 +435,12 @@ def test_the_fence_waits_for_a_write_in_flight_and_positions_after_it(cutover_wo
     finally:
         writer.close()
     with world.sql() as connection:
-        changes = [row[0] for row in connection.run(
-            "SELECT data FROM pg_logical_slot_peek_changes(:slot, CAST(:lsn AS pg_lsn), NULL)",
-            slot=world.slot_name, lsn=result["lsn"])]
+        changes = [
+            row[0]
+            for row in connection.run(
+                "SELECT data FROM pg_logical_slot_peek_changes(:slot, CAST(:lsn AS pg_lsn), NULL)",
+                slot=world.slot_name,
+                lsn=result["lsn"],
+            )
+        ]
     assert any("INSERT" in change and "in-flight" in change for change in changes), changes

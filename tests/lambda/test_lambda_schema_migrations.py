@@ -17,27 +17,27 @@ MIGRATIONS_DIR = LAMBDA_DIR / "schema_migrations" / "migrations"
 APP_LOGINS = ("payments_app_a", "payments_app_b")
 CATALOG_QUERIES = {
     "schemas": "SELECT nspname::text, pg_get_userbyid(nspowner)::text, coalesce(nspacl::text, '') "
-               "FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' ORDER BY 1",
+    "FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' ORDER BY 1",
     "relations": "SELECT n.nspname::text, c.relname::text, c.relkind::text, pg_get_userbyid(c.relowner)::text, "
-                 "coalesce(c.relacl::text, '') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                 "WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' ORDER BY 1, 2",
+    "coalesce(c.relacl::text, '') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema' ORDER BY 1, 2",
     "columns": "SELECT table_schema::text, table_name::text, column_name::text, data_type::text, "
-               "coalesce(character_maximum_length, -1), coalesce(numeric_precision, -1), "
-               "coalesce(numeric_scale, -1), is_nullable::text, coalesce(column_default::text, '') "
-               "FROM information_schema.columns WHERE table_schema NOT IN ('pg_catalog', 'information_schema') "
-               "ORDER BY 1, 2, ordinal_position",
+    "coalesce(character_maximum_length, -1), coalesce(numeric_precision, -1), "
+    "coalesce(numeric_scale, -1), is_nullable::text, coalesce(column_default::text, '') "
+    "FROM information_schema.columns WHERE table_schema NOT IN ('pg_catalog', 'information_schema') "
+    "ORDER BY 1, 2, ordinal_position",
     "constraints": "SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid) FROM pg_constraint "
-                   "WHERE connamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema') "
-                   "ORDER BY 1, 2",
+    "WHERE connamespace::regnamespace::text NOT IN ('pg_catalog', 'information_schema') "
+    "ORDER BY 1, 2",
     "indexes": "SELECT schemaname::text, indexname::text, indexdef FROM pg_indexes "
-               "WHERE schemaname <> 'pg_catalog' ORDER BY 1, 2",
+    "WHERE schemaname <> 'pg_catalog' ORDER BY 1, 2",
     "roles": "SELECT rolname::text, rolcanlogin, rolinherit, rolcreaterole, rolcreatedb, rolsuper "
-             "FROM pg_roles WHERE rolname LIKE 'payments\\_app%' ORDER BY 1",
+    "FROM pg_roles WHERE rolname LIKE 'payments\\_app%' ORDER BY 1",
     "memberships": "SELECT r.rolname::text, m.rolname::text FROM pg_auth_members a "
-                   "JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member "
-                   "WHERE r.rolname LIKE 'payments\\_app%' ORDER BY 1, 2",
+    "JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member "
+    "WHERE r.rolname LIKE 'payments\\_app%' ORDER BY 1, 2",
     "bookkeeping": "SELECT version, name, checksum::text, applied_at::text FROM migrations.schema_migrations "
-                   "ORDER BY version",
+    "ORDER BY version",
 }
 
 
@@ -68,8 +68,7 @@ def secret_version_count(aurora_secrets):
 
 
 def verifier_of(postgres_server, database, login):
-    return query(postgres_server, database, "SELECT rolpassword FROM pg_authid WHERE rolname = :name",
-                 name=login)[0][0]
+    return query(postgres_server, database, "SELECT rolpassword FROM pg_authid WHERE rolname = :name", name=login)[0][0]
 
 
 def scram_matches(verifier, password):
@@ -80,9 +79,11 @@ def scram_matches(verifier, password):
     stored_key, server_key = keys.split(":")
     salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
     client_key = hmac.new(salted, b"Client Key", "sha256").digest()
-    return (method == "SCRAM-SHA-256"
-            and base64.b64encode(hashlib.sha256(client_key).digest()).decode() == stored_key
-            and base64.b64encode(hmac.new(salted, b"Server Key", "sha256").digest()).decode() == server_key)
+    return (
+        method == "SCRAM-SHA-256"
+        and base64.b64encode(hashlib.sha256(client_key).digest()).decode() == stored_key
+        and base64.b64encode(hmac.new(salted, b"Server Key", "sha256").digest()).decode() == server_key
+    )
 
 
 def copy_migrations(tmp_path, extra=None):
@@ -100,20 +101,25 @@ def as_app_login(postgres_server, database, aurora_secrets):
 
 
 # ----------------------------------------------------------------------------- SQL files
-@pytest.mark.parametrize("sql, expected", [
-    ("SELECT 1; SELECT 2;", ["SELECT 1", "SELECT 2"]),
-    ("SELECT 1", ["SELECT 1"]),
-    ("-- only a comment;\n\n;  ;", []),
-    ("SELECT 'a;b'; SELECT 'it''s;'", ["SELECT 'a;b'", "SELECT 'it''s;'"]),
-    ('SELECT 1 AS "x;y"; SELECT 2', ['SELECT 1 AS "x;y"', "SELECT 2"]),
-    ("SELECT E'a\\';b'; SELECT 3", ["SELECT E'a\\';b'", "SELECT 3"]),
-    ("/* a; /* nested; */ still; */ SELECT 1; SELECT 2", ["/* a; /* nested; */ still; */ SELECT 1", "SELECT 2"]),
-    ("DO $$ BEGIN PERFORM 1; END $$; SELECT 2", ["DO $$ BEGIN PERFORM 1; END $$", "SELECT 2"]),
-    ("DO $body$ BEGIN RAISE NOTICE '$$;'; END $body$; SELECT 2",
-     ["DO $body$ BEGIN RAISE NOTICE '$$;'; END $body$", "SELECT 2"]),
-    ("PREPARE p AS SELECT $1; SELECT a$b FROM t", ["PREPARE p AS SELECT $1", "SELECT a$b FROM t"]),
-    ("SELECT 1 -- trailing; comment\n; SELECT 2", ["SELECT 1 -- trailing; comment", "SELECT 2"]),
-])
+@pytest.mark.parametrize(
+    "sql, expected",
+    [
+        ("SELECT 1; SELECT 2;", ["SELECT 1", "SELECT 2"]),
+        ("SELECT 1", ["SELECT 1"]),
+        ("-- only a comment;\n\n;  ;", []),
+        ("SELECT 'a;b'; SELECT 'it''s;'", ["SELECT 'a;b'", "SELECT 'it''s;'"]),
+        ('SELECT 1 AS "x;y"; SELECT 2', ['SELECT 1 AS "x;y"', "SELECT 2"]),
+        ("SELECT E'a\\';b'; SELECT 3", ["SELECT E'a\\';b'", "SELECT 3"]),
+        ("/* a; /* nested; */ still; */ SELECT 1; SELECT 2", ["/* a; /* nested; */ still; */ SELECT 1", "SELECT 2"]),
+        ("DO $$ BEGIN PERFORM 1; END $$; SELECT 2", ["DO $$ BEGIN PERFORM 1; END $$", "SELECT 2"]),
+        (
+            "DO $body$ BEGIN RAISE NOTICE '$$;'; END $body$; SELECT 2",
+            ["DO $body$ BEGIN RAISE NOTICE '$$;'; END $body$", "SELECT 2"],
+        ),
+        ("PREPARE p AS SELECT $1; SELECT a$b FROM t", ["PREPARE p AS SELECT $1", "SELECT a$b FROM t"]),
+        ("SELECT 1 -- trailing; comment\n; SELECT 2", ["SELECT 1 -- trailing; comment", "SELECT 2"]),
+    ],
+)
 def test_split_statements(migrations, sql, expected):
     assert migrations.split_statements(sql) == expected
 
@@ -133,16 +139,19 @@ def test_packaged_migrations_load_in_order_with_sha256sum_digest(migrations):
     assert migrations.migrations_digest(loaded) == hashlib.sha256(listing.encode()).hexdigest()
 
 
-@pytest.mark.parametrize("files, reason", [
-    ({"0001_a.sql": "SELECT 1;", "0003_c.sql": "SELECT 1;"}, "without gaps or duplicates"),
-    ({"0001_a.sql": "SELECT 1;", "0001_b.sql": "SELECT 1;"}, "without gaps or duplicates"),
-    ({"0002_a.sql": "SELECT 1;"}, "without gaps or duplicates"),
-    ({"0001_a.sql": "-- nothing here\n"}, "no SQL statement"),
-    ({"1_a.sql": "SELECT 1;"}, "NNNN_<lowercase_words>.sql"),
-    ({"0001_A.sql": "SELECT 1;"}, "NNNN_<lowercase_words>.sql"),
-    ({"0001_a.sql": "SELECT 1;", "README.md": "notes"}, "NNNN_<lowercase_words>.sql"),
-    ({"0001_a.sql": "SELECT 'open"}, "unterminated string literal"),
-])
+@pytest.mark.parametrize(
+    "files, reason",
+    [
+        ({"0001_a.sql": "SELECT 1;", "0003_c.sql": "SELECT 1;"}, "without gaps or duplicates"),
+        ({"0001_a.sql": "SELECT 1;", "0001_b.sql": "SELECT 1;"}, "without gaps or duplicates"),
+        ({"0002_a.sql": "SELECT 1;"}, "without gaps or duplicates"),
+        ({"0001_a.sql": "-- nothing here\n"}, "no SQL statement"),
+        ({"1_a.sql": "SELECT 1;"}, "NNNN_<lowercase_words>.sql"),
+        ({"0001_A.sql": "SELECT 1;"}, "NNNN_<lowercase_words>.sql"),
+        ({"0001_a.sql": "SELECT 1;", "README.md": "notes"}, "NNNN_<lowercase_words>.sql"),
+        ({"0001_a.sql": "SELECT 'open"}, "unterminated string literal"),
+    ],
+)
 def test_bad_migration_folders_are_refused(migrations, tmp_path, files, reason):
     for name, text in files.items():
         (tmp_path / name).write_text(text)
@@ -151,8 +160,9 @@ def test_bad_migration_folders_are_refused(migrations, tmp_path, files, reason):
 
 
 def test_pending_migrations_rules(migrations):
-    files = [{"version": v, "name": f"000{v}_m.sql", "checksum": str(v) * 64, "statements": ["SELECT 1"]}
-             for v in (1, 2, 3)]
+    files = [
+        {"version": v, "name": f"000{v}_m.sql", "checksum": str(v) * 64, "statements": ["SELECT 1"]} for v in (1, 2, 3)
+    ]
     applied = {1: {"name": "0001_m.sql", "checksum": "1" * 64}}
     assert [m["version"] for m in migrations.pending_migrations(files, applied)] == [2, 3]
     assert migrations.pending_migrations(files, {v: {"name": "", "checksum": str(v) * 64} for v in (1, 2, 3, 4)}) == []
@@ -170,8 +180,9 @@ def test_scram_verifier_is_postgres_format(migrations):
 
 
 # ----------------------------------------------------------------------------- against PostgreSQL
-def test_first_run_applies_everything_and_a_second_run_changes_nothing(run_migration, postgres_server,
-                                                                         payments_database):
+def test_first_run_applies_everything_and_a_second_run_changes_nothing(
+    run_migration, postgres_server, payments_database
+):
     first = run_migration()
     names = [path.name for path in sorted(MIGRATIONS_DIR.glob("*.sql"))]
     assert (first["ok"], first["applied"], first["already_applied"]) == (True, names, 0)
@@ -185,21 +196,34 @@ def test_first_run_applies_everything_and_a_second_run_changes_nothing(run_migra
     assert [row[:2] for row in after_first["bookkeeping"]] == [[i + 1, name] for i, name in enumerate(names)]
 
 
-def test_schema_has_per_merchant_idempotency_and_the_payments_columns(run_migration, postgres_server,
-                                                                        payments_database):
+def test_schema_has_per_merchant_idempotency_and_the_payments_columns(
+    run_migration, postgres_server, payments_database
+):
     run_migration()
-    constraints = {name: definition for table, name, definition in
-                   catalog(postgres_server, payments_database)["constraints"] if table == "payments"}
+    constraints = {
+        name: definition
+        for table, name, definition in catalog(postgres_server, payments_database)["constraints"]
+        if table == "payments"
+    }
     assert constraints["payments_merchant_idempotency_key_key"] == "UNIQUE (merchant_id, idempotency_key)"
     assert "payments_idempotency_key_key" not in constraints
     assert constraints["payments_pkey"] == "PRIMARY KEY (id)"
-    columns = dict(query(postgres_server, payments_database,
-                         "SELECT column_name::text, data_type::text FROM information_schema.columns "
-                         "WHERE table_name = 'payments'"))
+    columns = dict(
+        query(
+            postgres_server,
+            payments_database,
+            "SELECT column_name::text, data_type::text FROM information_schema.columns WHERE table_name = 'payments'",
+        )
+    )
     assert columns == {
-        "id": "uuid", "idempotency_key": "character varying", "request_hash": "character",
-        "amount": "numeric", "currency": "character", "merchant_id": "character varying",
-        "status": "character varying", "created_at": "timestamp with time zone",
+        "id": "uuid",
+        "idempotency_key": "character varying",
+        "request_hash": "character",
+        "amount": "numeric",
+        "currency": "character",
+        "merchant_id": "character varying",
+        "status": "character varying",
+        "created_at": "timestamp with time zone",
     }
 
 
@@ -211,16 +235,19 @@ def test_a_database_the_old_api_created_is_adopted(run_migration, postgres_serve
         connection.run("SET ROLE payments_master")
         for statement in [s for s in original.split(";") if s.strip() and "CREATE" in s]:
             connection.run(statement)
-        connection.run("INSERT INTO payments (idempotency_key, request_hash, amount, currency, merchant_id) "
-                       "VALUES ('k-1', repeat('a', 64), 1, 'EUR', 'm-1')")
+        connection.run(
+            "INSERT INTO payments (idempotency_key, request_hash, amount, currency, merchant_id) "
+            "VALUES ('k-1', repeat('a', 64), 1, 'EUR', 'm-1')"
+        )
     finally:
         connection.close()
     assert len(run_migration()["applied"]) == 2
     assert query(postgres_server, payments_database, "SELECT idempotency_key FROM payments") == [["k-1"]]
 
 
-def test_a_changed_applied_migration_is_an_error_and_changes_nothing(run_migration, tmp_path, postgres_server,
-                                                                      payments_database, aurora_secrets):
+def test_a_changed_applied_migration_is_an_error_and_changes_nothing(
+    run_migration, tmp_path, postgres_server, payments_database, aurora_secrets
+):
     run_migration()
     before = catalog(postgres_server, payments_database)
     versions = secret_version_count(aurora_secrets)
@@ -232,12 +259,17 @@ def test_a_changed_applied_migration_is_an_error_and_changes_nothing(run_migrati
     assert secret_version_count(aurora_secrets) == versions
 
 
-def test_a_new_migration_is_applied_alone_and_a_failing_one_rolls_back(run_migration, tmp_path, postgres_server,
-                                                                        payments_database, aurora_secrets):
+def test_a_new_migration_is_applied_alone_and_a_failing_one_rolls_back(
+    run_migration, tmp_path, postgres_server, payments_database, aurora_secrets
+):
     run_migration()
-    broken = copy_migrations(tmp_path / "broken", {
-        "0003_add_reference.sql": "ALTER TABLE payments ADD COLUMN reference varchar(64);\n"
-                                  "ALTER TABLE no_such_table ADD COLUMN x int;\n"})
+    broken = copy_migrations(
+        tmp_path / "broken",
+        {
+            "0003_add_reference.sql": "ALTER TABLE payments ADD COLUMN reference varchar(64);\n"
+            "ALTER TABLE no_such_table ADD COLUMN x int;\n"
+        },
+    )
     before = catalog(postgres_server, payments_database)
     login_before = app_secret(aurora_secrets)["username"]
     with pytest.raises(Exception, match="no_such_table"):
@@ -245,25 +277,32 @@ def test_a_new_migration_is_applied_alone_and_a_failing_one_rolls_back(run_migra
     assert catalog(postgres_server, payments_database) == before  # the first ALTER was rolled back too
     assert app_secret(aurora_secrets)["username"] == login_before
 
-    fixed = copy_migrations(tmp_path / "fixed", {
-        "0003_add_reference.sql": "ALTER TABLE payments ADD COLUMN reference varchar(64);\n"})
+    fixed = copy_migrations(
+        tmp_path / "fixed", {"0003_add_reference.sql": "ALTER TABLE payments ADD COLUMN reference varchar(64);\n"}
+    )
     result = run_migration(migrations_dir=fixed)
     assert (result["applied"], result["already_applied"], result["schema_version"]) == (
-        ["0003_add_reference.sql"], 2, 3)
-    assert query(postgres_server, payments_database,
-                 "SELECT count(*) FROM information_schema.columns WHERE column_name = 'reference'") == [[1]]
+        ["0003_add_reference.sql"],
+        2,
+        3,
+    )
+    assert query(
+        postgres_server,
+        payments_database,
+        "SELECT count(*) FROM information_schema.columns WHERE column_name = 'reference'",
+    ) == [[1]]
 
 
-def test_an_older_package_leaves_newer_migrations_alone(run_migration, tmp_path, postgres_server,
-                                                          payments_database):
+def test_an_older_package_leaves_newer_migrations_alone(run_migration, tmp_path, postgres_server, payments_database):
     newer = copy_migrations(tmp_path / "newer", {"0003_note.sql": "COMMENT ON TABLE payments IS 'payments';"})
     run_migration(migrations_dir=newer)
     result = run_migration()
     assert (result["applied"], result["newer_versions"], result["schema_version"]) == ([], [3], 3)
 
 
-def test_concurrent_runs_take_turns_and_apply_each_migration_once(run_migration, postgres_server,
-                                                                    payments_database, aurora_secrets):
+def test_concurrent_runs_take_turns_and_apply_each_migration_once(
+    run_migration, postgres_server, payments_database, aurora_secrets
+):
     runs = 4
     barrier = threading.Barrier(runs)
 
@@ -275,26 +314,29 @@ def test_concurrent_runs_take_turns_and_apply_each_migration_once(run_migration,
         results = list(pool.map(attempt, range(runs)))
     applied = sorted(len(result["applied"]) for result in results)
     assert applied == [0] * (runs - 1) + [2]
-    assert query(postgres_server, payments_database,
-                 "SELECT version, count(*) FROM migrations.schema_migrations GROUP BY version ORDER BY 1") == [
-        [1, 1], [2, 1]]
+    assert query(
+        postgres_server,
+        payments_database,
+        "SELECT version, count(*) FROM migrations.schema_migrations GROUP BY version ORDER BY 1",
+    ) == [[1, 1], [2, 1]]
     secret = app_secret(aurora_secrets)
     assert scram_matches(verifier_of(postgres_server, payments_database, secret["username"]), secret["password"])
 
 
 def test_a_run_that_cannot_get_the_lock_gives_up_before_creating_anything(
-        migrations, run_migration, postgres_server, payments_database, lambda_context, aurora_secrets):
+    migrations, run_migration, postgres_server, payments_database, lambda_context, aurora_secrets
+):
     holder = postgres_server.connect(payments_database)
     try:
         holder.run("SELECT pg_advisory_lock(:key)", key=migrations.LOCK_KEY)
-        context = lambda_context("payments-test-schema-migrations",
-                                 remaining_ms=migrations.LOCK_WAIT_RESERVE_MS + 600)
+        context = lambda_context("payments-test-schema-migrations", remaining_ms=migrations.LOCK_WAIT_RESERVE_MS + 600)
         with pytest.raises(Exception, match="holds the migration lock"):
             run_migration(context=context)
     finally:
         holder.close()
-    assert query(postgres_server, payments_database,
-                 "SELECT count(*) FROM pg_namespace WHERE nspname = 'migrations'") == [[0]]
+    assert query(
+        postgres_server, payments_database, "SELECT count(*) FROM pg_namespace WHERE nspname = 'migrations'"
+    ) == [[0]]
     assert secret_version_count(aurora_secrets) == 0
     assert run_migration()["ok"] is True  # the lock is free again
 
@@ -302,19 +344,28 @@ def test_a_run_that_cannot_get_the_lock_gives_up_before_creating_anything(
 # ----------------------------------------------------------------------------- the API's roles
 def test_app_roles_have_exactly_what_the_api_needs(run_migration, postgres_server, payments_database):
     run_migration()
-    grants = query(postgres_server, payments_database,
-                   "SELECT grantee::text, table_schema::text, table_name::text, privilege_type::text "
-                   "FROM information_schema.role_table_grants "
-                   "WHERE grantee IN ('payments_app', 'payments_app_a', 'payments_app_b') ORDER BY 1, 2, 3, 4")
-    assert grants == [["payments_app", "public", "payments", "INSERT"],
-                      ["payments_app", "public", "payments", "SELECT"]]
+    grants = query(
+        postgres_server,
+        payments_database,
+        "SELECT grantee::text, table_schema::text, table_name::text, privilege_type::text "
+        "FROM information_schema.role_table_grants "
+        "WHERE grantee IN ('payments_app', 'payments_app_a', 'payments_app_b') ORDER BY 1, 2, 3, 4",
+    )
+    assert grants == [
+        ["payments_app", "public", "payments", "INSERT"],
+        ["payments_app", "public", "payments", "SELECT"],
+    ]
     roles = {row[0]: row[1:] for row in catalog(postgres_server, payments_database)["roles"]}
     # rolcanlogin, rolinherit, rolcreaterole, rolcreatedb, rolsuper
-    assert roles == {"payments_app": [False, True, False, False, False],
-                     "payments_app_a": [True, True, False, False, False],
-                     "payments_app_b": [True, True, False, False, False]}
+    assert roles == {
+        "payments_app": [False, True, False, False, False],
+        "payments_app_a": [True, True, False, False, False],
+        "payments_app_b": [True, True, False, False, False],
+    }
     assert catalog(postgres_server, payments_database)["memberships"] == [
-        ["payments_app", "payments_app_a"], ["payments_app", "payments_app_b"]]
+        ["payments_app", "payments_app_a"],
+        ["payments_app", "payments_app_b"],
+    ]
 
 
 FORBIDDEN_TO_THE_APP = {
@@ -331,8 +382,9 @@ FORBIDDEN_TO_THE_APP = {
 }
 
 
-def test_app_login_cannot_run_ddl_or_read_the_bookkeeping(run_migration, postgres_server, payments_database,
-                                                           aurora_secrets):
+def test_app_login_cannot_run_ddl_or_read_the_bookkeeping(
+    run_migration, postgres_server, payments_database, aurora_secrets
+):
     import pg8000.exceptions
 
     run_migration()
@@ -347,8 +399,9 @@ def test_app_login_cannot_run_ddl_or_read_the_bookkeeping(run_migration, postgre
             outcomes[statement] = error.args[0]["M"]
         finally:
             connection.close()
-    assert {statement: message for statement, message in outcomes.items()
-            if FORBIDDEN_TO_THE_APP[statement] not in message} == {}
+    assert {
+        statement: message for statement, message in outcomes.items() if FORBIDDEN_TO_THE_APP[statement] not in message
+    } == {}
 
 
 def test_app_login_can_insert_and_read_payments(run_migration, postgres_server, payments_database, aurora_secrets):
@@ -357,33 +410,42 @@ def test_app_login_can_insert_and_read_payments(run_migration, postgres_server, 
     assert app_secret(aurora_secrets)["username"] == APP_LOGINS[1]
     connection = as_app_login(postgres_server, payments_database, aurora_secrets)
     try:
-        connection.run("INSERT INTO payments (idempotency_key, request_hash, amount, currency, merchant_id) "
-                       "VALUES ('k', repeat('a', 64), 1, 'EUR', 'm') ON CONFLICT (merchant_id, idempotency_key) "
-                       "DO NOTHING RETURNING id")
+        connection.run(
+            "INSERT INTO payments (idempotency_key, request_hash, amount, currency, merchant_id) "
+            "VALUES ('k', repeat('a', 64), 1, 'EUR', 'm') ON CONFLICT (merchant_id, idempotency_key) "
+            "DO NOTHING RETURNING id"
+        )
         assert connection.run("SELECT merchant_id FROM payments") == [["m"]]
     finally:
         connection.close()
 
 
-def test_the_app_secret_looks_like_an_rds_secret_and_matches_the_login(run_migration, postgres_server,
-                                                                        payments_database, aurora_secrets,
-                                                                        schema_migrations_env, capsys):
+def test_the_app_secret_looks_like_an_rds_secret_and_matches_the_login(
+    run_migration, postgres_server, payments_database, aurora_secrets, schema_migrations_env, capsys
+):
     result = run_migration()
     secret = app_secret(aurora_secrets)
     assert set(secret) == {"username", "password", "engine", "host", "port", "dbname"}
     assert (secret["username"], secret["engine"], secret["host"], secret["port"], secret["dbname"]) == (
-        result["app_login"], "postgres", schema_migrations_env["DB_HOST"], 5432, payments_database)
+        result["app_login"],
+        "postgres",
+        schema_migrations_env["DB_HOST"],
+        5432,
+        payments_database,
+    )
     assert len(secret["password"]) >= 40
     assert scram_matches(verifier_of(postgres_server, payments_database, secret["username"]), secret["password"])
     assert result["app_secret_version"] in {
-        v["VersionId"] for v in aurora_secrets.client.list_secret_version_ids(
-            SecretId=aurora_secrets.app_arn)["Versions"]}
+        v["VersionId"]
+        for v in aurora_secrets.client.list_secret_version_ids(SecretId=aurora_secrets.app_arn)["Versions"]
+    }
     assert secret["password"] not in capsys.readouterr().err
     assert secret["password"] not in json.dumps(result)
 
 
-def test_each_run_rotates_the_login_the_api_does_not_use(run_migration, postgres_server, payments_database,
-                                                          aurora_secrets, master_data_api):
+def test_each_run_rotates_the_login_the_api_does_not_use(
+    run_migration, postgres_server, payments_database, aurora_secrets, master_data_api
+):
     run_migration()
     first = app_secret(aurora_secrets)
     first_verifier = verifier_of(postgres_server, payments_database, first["username"])
@@ -418,10 +480,14 @@ class NoDatabase:
 
 @pytest.fixture
 def refusing_env():
-    return {"DB_CLUSTER_ARN": "arn:aws:rds:us-east-1:123456789012:cluster:payments-aurora", "DB_NAME": "payments",
-            "MASTER_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-x-AbCdEf",
-            "APP_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:payments-app-AbCdEf",
-            "DB_HOST": "payments-aurora.cluster-abc.us-east-1.rds.amazonaws.com", "DB_PORT": "5432"}
+    return {
+        "DB_CLUSTER_ARN": "arn:aws:rds:us-east-1:123456789012:cluster:payments-aurora",
+        "DB_NAME": "payments",
+        "MASTER_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-x-AbCdEf",
+        "APP_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:payments-app-AbCdEf",
+        "DB_HOST": "payments-aurora.cluster-abc.us-east-1.rds.amazonaws.com",
+        "DB_PORT": "5432",
+    }
 
 
 @pytest.fixture
@@ -444,23 +510,29 @@ def test_the_expected_digest_is_checked_before_any_database_call(migrations, ref
     assert run_migration({"migrations_sha256": digest})["migrations_sha256"] == digest
 
 
-@pytest.mark.parametrize("event, reason", [
-    ([], "event must be a JSON object"),
-    ({"migrations_sha256": "ABC"}, "64 lowercase hex digits"),
-    ({"migrations_sha256": 5}, "64 lowercase hex digits"),
-    ({"drop": True}, "unknown event key"),
-])
+@pytest.mark.parametrize(
+    "event, reason",
+    [
+        ([], "event must be a JSON object"),
+        ({"migrations_sha256": "ABC"}, "64 lowercase hex digits"),
+        ({"migrations_sha256": 5}, "64 lowercase hex digits"),
+        ({"drop": True}, "unknown event key"),
+    ],
+)
 def test_bad_events_are_refused(migrations, refusing_run, event, reason):
     with pytest.raises(migrations.MigrationError, match=reason):
         refusing_run(event)
 
 
-@pytest.mark.parametrize("name, value, reason", [
-    ("MASTER_SECRET_ARN", "", "missing environment variable"),
-    ("APP_SECRET_ARN", "", "missing environment variable"),
-    ("DB_PORT", "54a", "must be a port number"),
-    ("DB_PORT", "70000", "must be a port number"),
-])
+@pytest.mark.parametrize(
+    "name, value, reason",
+    [
+        ("MASTER_SECRET_ARN", "", "missing environment variable"),
+        ("APP_SECRET_ARN", "", "missing environment variable"),
+        ("DB_PORT", "54a", "must be a port number"),
+        ("DB_PORT", "70000", "must be a port number"),
+    ],
+)
 def test_bad_configuration_is_refused(migrations, refusing_run, refusing_env, name, value, reason):
     refusing_env[name] = value
     with pytest.raises(migrations.MigrationError, match=reason):
@@ -471,8 +543,10 @@ def test_logs_carry_the_invocation_and_a_failure_is_one_line(run_migration, lamb
     context = lambda_context("payments-test-schema-migrations", request_id="0b7c1c55-1f7e-4b0b-9d3e-1a2b3c4d5e6f")
     run_migration(context=context)
     entries = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
-    assert entries and all(entry["request_id"] == context.aws_request_id
-                           and entry["function_name"] == "payments-test-schema-migrations" for entry in entries)
+    assert entries and all(
+        entry["request_id"] == context.aws_request_id and entry["function_name"] == "payments-test-schema-migrations"
+        for entry in entries
+    )
     with pytest.raises(Exception, match="unknown event key"):
         run_migration({"unknown": 1}, context=context)
     lines = capsys.readouterr().err.splitlines()

@@ -29,15 +29,18 @@ def logged_handler():
     return handler, log
 
 
-@pytest.mark.parametrize("header, expected", [
-    (f"Root={TRACE_ROOT}", TRACE_ROOT),
-    (f"Self=1-5f84c7aa-0123456789abcdef01234568;Root={TRACE_ROOT};Sampled=1", TRACE_ROOT),
-    (f"Root={TRACE_ROOT.upper()}", None),
-    ("Root=1-5f84c7a9-0123", None),
-    (None, None),
-    (42, None),
-    ("Root=" + TRACE_ROOT + ";" + "x" * 600, None),
-])
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        (f"Root={TRACE_ROOT}", TRACE_ROOT),
+        (f"Self=1-5f84c7aa-0123456789abcdef01234568;Root={TRACE_ROOT};Sampled=1", TRACE_ROOT),
+        (f"Root={TRACE_ROOT.upper()}", None),
+        ("Root=1-5f84c7a9-0123", None),
+        (None, None),
+        (42, None),
+        ("Root=" + TRACE_ROOT + ";" + "x" * 600, None),
+    ],
+)
 def test_trace_root(header, expected):
     assert lambda_support.trace_root(header) == expected
 
@@ -47,22 +50,31 @@ def test_fields_on_every_line_during_the_call_only(logged_handler, lambda_contex
     handler, log = logged_handler
     context = lambda_context("payments-dev-rollback", request_id="req-1")
     event = {"headers": {"X-Amzn-Trace-Id": f"Root={TRACE_ROOT}"}}
-    assert handler(event, context) == {"request_id": "req-1", "function_name": "payments-dev-rollback",
-                                       "correlation_id": TRACE_ROOT}
+    assert handler(event, context) == {
+        "request_id": "req-1",
+        "function_name": "payments-dev-rollback",
+        "correlation_id": TRACE_ROOT,
+    }
     log(20, "outside")
     inside, outside = lines(capsys)
     assert (inside["request_id"], inside["function_name"], inside["correlation_id"], inside["step"]) == (
-        "req-1", "payments-dev-rollback", TRACE_ROOT, 1)
+        "req-1",
+        "payments-dev-rollback",
+        TRACE_ROOT,
+        1,
+    )
     assert "request_id" not in outside
 
 
-def test_lambda_trace_header_is_the_correlation_id_without_an_alb_one(logged_handler, lambda_context,
-                                                                       monkeypatch):
+def test_lambda_trace_header_is_the_correlation_id_without_an_alb_one(logged_handler, lambda_context, monkeypatch):
     handler, _ = logged_handler
     monkeypatch.setenv("_X_AMZN_TRACE_ID", f"Root={TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled=0")
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "payments-dev-validator")
-    assert handler({"Records": []}, None) == {"request_id": None, "function_name": "payments-dev-validator",
-                                              "correlation_id": TRACE_ROOT}
+    assert handler({"Records": []}, None) == {
+        "request_id": None,
+        "function_name": "payments-dev-validator",
+        "correlation_id": TRACE_ROOT,
+    }
 
 
 def test_an_escaping_error_is_one_line_and_is_raised(logged_handler, lambda_context, capsys):
@@ -71,15 +83,23 @@ def test_an_escaping_error_is_one_line_and_is_raised(logged_handler, lambda_cont
         handler({"fail": True}, lambda_context(request_id="req-2"))
     working, failed = lines(capsys)
     assert (failed["level"], failed["message"], failed["error_type"], failed["error"], failed["request_id"]) == (
-        "ERROR", "invocation failed", "RuntimeError", "broken on purpose", "req-2")
+        "ERROR",
+        "invocation failed",
+        "RuntimeError",
+        "broken on purpose",
+        "req-2",
+    )
     assert "Traceback" in failed["exception"]
 
 
-@pytest.mark.parametrize("name, event", [
-    ("rollback", "not an object"),
-    ("traffic_shifter", {"step": "ten"}),
-    ("migration_validator", {}),
-])
+@pytest.mark.parametrize(
+    "name, event",
+    [
+        ("rollback", "not an object"),
+        ("traffic_shifter", {"step": "ten"}),
+        ("migration_validator", {}),
+    ],
+)
 def test_every_handler_logs_the_invocation_fields(name, event, load_lambda, lambda_context, capsys, monkeypatch):
     for variable in ("REPLICATION_TASK_ARN", "HOSTED_ZONE_ID", "RECORD_NAME"):
         monkeypatch.delenv(variable, raising=False)
@@ -92,5 +112,6 @@ def test_every_handler_logs_the_invocation_fields(name, event, load_lambda, lamb
         module.handler(event, context)
     entries = lines(capsys)
     assert entries
-    assert all((entry["request_id"], entry["function_name"]) == (f"req-{name}", f"payments-dev-{name}")
-               for entry in entries)
+    assert all(
+        (entry["request_id"], entry["function_name"]) == (f"req-{name}", f"payments-dev-{name}") for entry in entries
+    )

@@ -2,8 +2,9 @@
 
 
 def test_no_network_left(aws, settings):
-    vpcs = aws("ec2").describe_vpcs(Filters=[{"Name": "tag:EnvironmentSuffix",
-                                              "Values": [settings.environment_suffix]}])["Vpcs"]
+    vpcs = aws("ec2").describe_vpcs(
+        Filters=[{"Name": "tag:EnvironmentSuffix", "Values": [settings.environment_suffix]}]
+    )["Vpcs"]
     assert vpcs == []
 
 
@@ -12,10 +13,16 @@ def test_no_database_or_replication_left(aws, settings):
     clusters = [c["DBClusterIdentifier"] for c in aws("rds").describe_db_clusters()["DBClusters"]]
     assert not [name for name in clusters if name.startswith(prefix)]
     dms = aws("dms")
-    assert not [i for i in dms.describe_replication_instances()["ReplicationInstances"]
-                if i["ReplicationInstanceIdentifier"].startswith(prefix)]
-    assert not [t for t in dms.describe_replication_tasks()["ReplicationTasks"]
-                if t["ReplicationTaskIdentifier"].startswith(prefix)]
+    assert not [
+        i
+        for i in dms.describe_replication_instances()["ReplicationInstances"]
+        if i["ReplicationInstanceIdentifier"].startswith(prefix)
+    ]
+    assert not [
+        t
+        for t in dms.describe_replication_tasks()["ReplicationTasks"]
+        if t["ReplicationTaskIdentifier"].startswith(prefix)
+    ]
     assert not [e for e in dms.describe_endpoints()["Endpoints"] if e["EndpointIdentifier"].startswith(prefix)]
 
 
@@ -23,10 +30,13 @@ def test_no_compute_or_edge_left(aws, settings):
     prefix = settings.name_prefix
     assert not [f for f in aws("lambda").list_functions()["Functions"] if f["FunctionName"].startswith(prefix)]
     elb = aws("elbv2")
-    assert not [lb for lb in elb.describe_load_balancers()["LoadBalancers"] if lb["LoadBalancerName"].startswith(prefix)]
+    assert not [
+        lb for lb in elb.describe_load_balancers()["LoadBalancers"] if lb["LoadBalancerName"].startswith(prefix)
+    ]
     assert not [tg for tg in elb.describe_target_groups()["TargetGroups"] if tg["TargetGroupName"].startswith(prefix)]
-    assert not [acl for acl in aws("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"]
-                if acl["Name"].startswith(prefix)]
+    assert not [
+        acl for acl in aws("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"] if acl["Name"].startswith(prefix)
+    ]
     assert not [b for b in aws("s3").list_buckets()["Buckets"] if b["Name"].startswith(prefix)]
 
 

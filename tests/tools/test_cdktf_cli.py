@@ -20,17 +20,21 @@ def settings_for(**environ):
     return load_settings({"ENVIRONMENT_SUFFIX": "unit", **environ})
 
 
-@pytest.mark.parametrize("args, command", [
-    (["deploy", "--auto-approve"], "deploy"),
-    (["--auto-approve", "destroy"], "destroy"),
-    (["--version"], None),
-])
+@pytest.mark.parametrize(
+    "args, command",
+    [
+        (["deploy", "--auto-approve"], "deploy"),
+        (["--auto-approve", "destroy"], "destroy"),
+        (["--version"], None),
+    ],
+)
 def test_subcommand_is_the_first_word_that_is_not_an_option(args, command):
     assert cdktf_cli.subcommand(args) == command
 
 
-@pytest.mark.parametrize("args", [["output", "--outputs-file", "cfn-outputs/x.json"],
-                                  ["output", "--outputs-file=cfn-outputs/x.json"]])
+@pytest.mark.parametrize(
+    "args", [["output", "--outputs-file", "cfn-outputs/x.json"], ["output", "--outputs-file=cfn-outputs/x.json"]]
+)
 def test_outputs_file_in_both_spellings(args):
     assert cdktf_cli.outputs_file_argument(args) == stack.PROJECT_ROOT / "cfn-outputs" / "x.json"
 
@@ -76,8 +80,15 @@ def test_synth_and_output_never_start_the_emulator(monkeypatch):
 
 
 def run_wrapper(*args, **environ):
-    return subprocess.run([str(WRAPPER), *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL, env={"PATH": "/usr/local/bin:/usr/bin:/bin", **environ})
+    return subprocess.run(
+        [str(WRAPPER), *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={"PATH": "/usr/local/bin:/usr/bin:/bin", **environ},
+    )
 
 
 def test_a_bad_setting_stops_before_cdktf_with_one_line():
@@ -99,9 +110,16 @@ def test_the_pinned_cli_runs_without_a_terminal_or_a_prompt():
     assert "canceled" not in result.stderr and "terraformrc" not in result.stderr
 
 
-@pytest.mark.parametrize("args, recorded", [(["synth"], True), (["deploy", "--auto-approve"], True),
-                                            (["deploy", "--skip-synth"], False), (["synth", "-o", "x"], False),
-                                            (["--version"], False)])
+@pytest.mark.parametrize(
+    "args, recorded",
+    [
+        (["synth"], True),
+        (["deploy", "--auto-approve"], True),
+        (["deploy", "--skip-synth"], False),
+        (["synth", "-o", "x"], False),
+        (["--version"], False),
+    ],
+)
 def test_a_cdktf_synth_is_recorded_so_make_reuses_it(monkeypatch, tmp_path, args, recorded):
     recorded_inputs = []
     monkeypatch.setattr(cdktf_cli, "CDKTF_BIN", tmp_path / "cdktf")

@@ -19,15 +19,23 @@ FIXTURES = Path(__file__).parent / "fixtures" / "deploy_readiness"
 CHECK_IDS = [check.id for check in CHECKS]
 # The resources each failing fixture must be reported for, and a word of the reason.
 EXPECTED_FAILURES = {
-    "CKV_TAP_1": {"aws_rds_cluster.db": "'15.4'", "aws_dms_replication_instance.dms": "'3.5.3'",
-                  "aws_rds_cluster_instance.writer": "'15.3'"},
+    "CKV_TAP_1": {
+        "aws_rds_cluster.db": "'15.4'",
+        "aws_dms_replication_instance.dms": "'3.5.3'",
+        "aws_rds_cluster_instance.writer": "'15.3'",
+    },
     "CKV_TAP_2": {"aws_lb.alb": "#12010"},
-    "CKV_TAP_3": {"aws_route53_health_check.private": "RFC 1918", "aws_route53_health_check.cgnat": "carrier-grade",
-                  "aws_route53_health_check.documentation": "TEST-NET-3"},
+    "CKV_TAP_3": {
+        "aws_route53_health_check.private": "RFC 1918",
+        "aws_route53_health_check.cgnat": "carrier-grade",
+        "aws_route53_health_check.documentation": "TEST-NET-3",
+    },
     "CKV_TAP_4": {"aws_sns_topic.alerts": "dms publishes to this topic"},
-    "CKV_TAP_5": {"aws_rds_cluster.db": "/aws/rds/cluster/payments-fx-aurora/postgresql",
-                  "aws_dms_replication_instance.dms": "must depend on aws_cloudwatch_log_group.dms",
-                  "aws_lambda_function.api": "retention_in_days and kms_key_id"},
+    "CKV_TAP_5": {
+        "aws_rds_cluster.db": "/aws/rds/cluster/payments-fx-aurora/postgresql",
+        "aws_dms_replication_instance.dms": "must depend on aws_cloudwatch_log_group.dms",
+        "aws_lambda_function.api": "retention_in_days and kms_key_id",
+    },
 }
 
 
@@ -38,13 +46,15 @@ def fixture(check_id: str, outcome: str) -> dict:
 def test_the_pack_is_the_five_issue_9_checks():
     assert CHECK_IDS == [f"CKV_TAP_{n}" for n in range(1, 6)]
     assert sorted(path.name for path in FIXTURES.iterdir()) == sorted(
-        f"{check_id}_{outcome}.tf.json" for check_id in CHECK_IDS for outcome in ("fail", "pass"))
+        f"{check_id}_{outcome}.tf.json" for check_id in CHECK_IDS for outcome in ("fail", "pass")
+    )
 
 
 @pytest.mark.parametrize("check_id", CHECK_IDS)
 def test_the_failing_fixture_fails_for_each_bad_resource(check_id):
-    reported = {address: reason for found_id, address, reason in findings(fixture(check_id, "fail"))
-                if found_id == check_id}
+    reported = {
+        address: reason for found_id, address, reason in findings(fixture(check_id, "fail")) if found_id == check_id
+    }
     assert set(reported) == set(EXPECTED_FAILURES[check_id])
     for address, word in EXPECTED_FAILURES[check_id].items():
         assert word in reported[address], reported[address]
@@ -66,13 +76,31 @@ def _checkov_results(files: list[Path], tmp_path: Path) -> dict[tuple[str, str],
     venv = REPO_ROOT / ".venv-checkov"
     scan.ensure_checkov(venv)
     tmp_path.mkdir(parents=True, exist_ok=True)
-    command = [str(scan.checkov_executable(venv)), "--framework", "terraform_json", "--skip-download",
-               "--external-checks-dir", str(scan.CUSTOM_CHECKS_DIR), "--check", ",".join(CHECK_IDS),
-               "-o", "json", "--output-file-path", str(tmp_path)]
+    command = [
+        str(scan.checkov_executable(venv)),
+        "--framework",
+        "terraform_json",
+        "--skip-download",
+        "--external-checks-dir",
+        str(scan.CUSTOM_CHECKS_DIR),
+        "--check",
+        ",".join(CHECK_IDS),
+        "-o",
+        "json",
+        "--output-file-path",
+        str(tmp_path),
+    ]
     for file in files:
         command += ["-f", str(file)]
-    result = subprocess.run(command, cwd=tmp_path, env=scan.checkov_env(dict(os.environ)), capture_output=True,
-                            text=True, timeout=300, check=False)
+    result = subprocess.run(
+        command,
+        cwd=tmp_path,
+        env=scan.checkov_env(dict(os.environ)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode in (0, 1), result.stderr[-2000:]
     report = next(tmp_path.glob("*.json"))
     counts: dict[tuple[str, str], dict[str, int]] = {}

@@ -202,10 +202,7 @@ def test_construct_from_name(name, construct):
 
 def test_synth_index_covers_resources_and_data_sources():
     index = synth_index()
-    assert (
-        index[("managed", "aws_cloudwatch_log_group", "data_migration_logs_4B4B4B4B")]
-        == "data_migration"
-    )
+    assert index[("managed", "aws_cloudwatch_log_group", "data_migration_logs_4B4B4B4B")] == "data_migration"
     assert index[("data", "aws_caller_identity", "current")] == "(top level)"
     assert ("managed", "aws_s3_bucket", "storage_artifacts_0C0FFEE0") not in index
 
@@ -262,15 +259,30 @@ def test_stateful_type_created_or_updated_is_not_danger():
     assert [c.address for c in dangerous_changes(parse_plan(plan))] == [LOG_GROUP]
 
 
-TRAFFIC_TYPES = ("aws_route53_record", "aws_route53_health_check", "aws_lb_listener", "aws_lb_listener_rule",
-                 "aws_lb_target_group", "aws_lb_target_group_attachment")
+TRAFFIC_TYPES = (
+    "aws_route53_record",
+    "aws_route53_health_check",
+    "aws_lb_listener",
+    "aws_lb_listener_rule",
+    "aws_lb_target_group",
+    "aws_lb_target_group_attachment",
+)
 
 
 def traffic_entry(resource_type, actions):
     name = f"traffic_{resource_type}_0A0A0A0A"
-    return {"address": f"{resource_type}.{name}", "mode": "managed", "type": resource_type, "name": name,
-            "change": {"actions": actions, "before": None if actions == ["create"] else {"id": "x"},
-                       "after": None if actions == ["delete"] else {"id": "x"}, "after_unknown": {}}}
+    return {
+        "address": f"{resource_type}.{name}",
+        "mode": "managed",
+        "type": resource_type,
+        "name": name,
+        "change": {
+            "actions": actions,
+            "before": None if actions == ["create"] else {"id": "x"},
+            "after": None if actions == ["delete"] else {"id": "x"},
+            "after_unknown": {},
+        },
+    }
 
 
 def plan_with(entries):
@@ -293,8 +305,9 @@ def test_creating_or_updating_what_carries_traffic_is_not_danger(resource_type, 
 
 
 def test_a_replaced_write_rule_is_named_as_traffic_danger(tmp_path):
-    changes = plan_with([traffic_entry("aws_lb_listener_rule", ["delete", "create"]),
-                         traffic_entry("aws_route53_record", ["create"])])
+    changes = plan_with(
+        [traffic_entry("aws_lb_listener_rule", ["delete", "create"]), traffic_entry("aws_route53_record", ["create"])]
+    )
     danger = section(render_summary(changes, {}, "1.11.4"), "DANGER")
     assert "- **replace** (traffic) `aws_lb_listener_rule.traffic_aws_lb_listener_rule_0A0A0A0A`" in danger
     assert "aws_route53_record" not in danger
@@ -360,9 +373,9 @@ def test_scalars_show_old_and_new_values_and_collections_only_their_name():
         {"port": 5433, "multi_az": True, "engine_version": "15.8", "tags": {"a": "2"}, "note": "x"},
     )
     cell = render_summary(parse_plan(plan), {}, "1.11.4")
-    assert "`engine_version`: `\"15.7\"` → `\"15.8\"`" in cell
+    assert '`engine_version`: `"15.7"` → `"15.8"`' in cell
     assert "`multi_az`: `false` → `true`" in cell and "`port`: `5432` → `5433`" in cell
-    assert "`note`: `null` → `\"x\"`" in cell
+    assert '`note`: `null` → `"x"`' in cell
     assert "`tags` |" in cell and "`tags`:" not in cell
 
 
@@ -509,9 +522,7 @@ def test_cli_exit_2_on_missing_synth_json(tmp_path):
 
 
 def test_cli_exit_2_when_the_output_cannot_be_written(tmp_path):
-    result = run_cli(
-        "--plan-json", FIXTURES / "plan_safe.json", "--out", tmp_path / "no-such-dir" / "o.md"
-    )
+    result = run_cli("--plan-json", FIXTURES / "plan_safe.json", "--out", tmp_path / "no-such-dir" / "o.md")
     assert result.returncode == EXIT_BAD_INPUT
     assert "cannot write" in result.stderr and "Traceback" not in result.stderr
 
@@ -592,9 +603,7 @@ def terraform(workdir, env, *arguments):
 def terraform_env(tmp_path):
     cli_config = tmp_path / "terraform.rc"
     cli_config.write_text("")
-    env = dict(
-        os.environ, TF_CLI_CONFIG_FILE=str(cli_config), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1"
-    )
+    env = dict(os.environ, TF_CLI_CONFIG_FILE=str(cli_config), TF_IN_AUTOMATION="1", CHECKPOINT_DISABLE="1")
     env.pop("TF_PLUGIN_CACHE_DIR", None)
     return env
 

@@ -87,7 +87,9 @@ def test_progress_is_reported_at_most_once_per_interval():
 def test_a_failed_apply_shows_the_error_and_where_the_log_is():
     progress, emitted = feed(FAILED_APPLY)
     progress.finish(1, Path("build/logs/TapStackdev-apply.log"))
-    assert "    Error: creating EC2 VPC: operation error EC2: CreateVpc, https response error StatusCode: 400" in emitted
+    assert (
+        "    Error: creating EC2 VPC: operation error EC2: CreateVpc, https response error StatusCode: 400" in emitted
+    )
     assert "with aws_vpc.network_vpc_1," in [line.strip() for line in emitted]
     assert any(line.startswith("  apply: failed with exit 1 after") for line in emitted)
     assert emitted[-1] == "  apply: full output in build/logs/TapStackdev-apply.log"
@@ -100,8 +102,11 @@ def test_errors_are_not_printed_when_the_command_succeeded():
 
 
 def test_a_plan_without_changes_says_so():
-    progress, emitted = feed("aws_vpc.network_vpc_1: Refreshing state... [id=vpc-1]\n\n"
-                             "No changes. Your infrastructure matches the configuration.\n")
+    progress, emitted = feed(
+        "aws_vpc.network_vpc_1: Refreshing state... [id=vpc-1]\n\n"
+        "No changes. Your infrastructure matches the configuration.\n"
+    )
     progress.finish(0, Path("plan.log"))
-    assert any(line.startswith("  apply: No changes. Your infrastructure matches the configuration.")
-               for line in emitted)
+    assert any(
+        line.startswith("  apply: No changes. Your infrastructure matches the configuration.") for line in emitted
+    )

@@ -17,8 +17,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "plan-review.yml"
 VERSIONS_WORKFLOW = REPO_ROOT / ".github" / "workflows" / "versions-check.yml"
 # Read from the source: importing lib.tap_stack starts jsii (seconds) for one string.
-PROVIDER_CONSTRAINT = re.findall(r'^PROVIDER_CONSTRAINT = "([^"]+)"',
-                                 (REPO_ROOT / "lib" / "tap_stack.py").read_text(), re.MULTILINE)[0]
+PROVIDER_CONSTRAINT = re.findall(
+    r'^PROVIDER_CONSTRAINT = "([^"]+)"', (REPO_ROOT / "lib" / "tap_stack.py").read_text(), re.MULTILINE
+)[0]
 
 
 # A make running these tests (make pr-review BASE=...) hands its variables down through the environment.
@@ -27,13 +28,15 @@ INHERITED = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "BASE", "ALLOW_STATEFUL_CHANGE"
 
 def make(*args):
     env = {name: value for name, value in os.environ.items() if name not in INHERITED}
-    result = subprocess.run(["make", "--no-print-directory", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=120, env=env)
+    result = subprocess.run(
+        ["make", "--no-print-directory", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, env=env
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
 # --- Makefile ---------------------------------------------------------------------------
+
 
 def makefile_targets():
     text = (REPO_ROOT / "Makefile").read_text()
@@ -48,10 +51,12 @@ def test_make_help_lists_every_target():
 
 def test_pr_review_runs_fast_tests_lint_scan_then_the_plan_with_its_options():
     commands = make("-n", "pr-review", "BASE=origin/main", "ALLOW_STATEFUL_CHANGE=true")
-    order = [commands.index(marker) for marker in
-             ("-m pytest tests/unit", "-m check_jsonschema", "-m tools.scan", "-m tools.stack plan")]
+    order = [
+        commands.index(marker)
+        for marker in ("-m pytest tests/unit", "-m check_jsonschema", "-m tools.scan", "-m tools.stack plan")
+    ]
     assert order == sorted(order)
-    plan_line = commands[order[-1]:].splitlines()[0]
+    plan_line = commands[order[-1] :].splitlines()[0]
     assert '--base "origin/main"' in plan_line and "--allow-stateful-change" in plan_line
 
 
@@ -61,8 +66,9 @@ def test_plan_passes_no_options_it_was_not_given():
 
 
 def test_plan_hands_the_summary_path_to_github_actions():
-    plan_line = next(line for line in make("-n", "plan", "GITHUB_OUTPUT=/tmp/out").splitlines()
-                     if "tools.stack plan" in line)
+    plan_line = next(
+        line for line in make("-n", "plan", "GITHUB_OUTPUT=/tmp/out").splitlines() if "tools.stack plan" in line
+    )
     assert '--github-output "/tmp/out"' in plan_line
 
 
@@ -73,8 +79,10 @@ def test_test_runs_the_workflow_lint():
 def test_test_and_pr_review_run_ruff_and_mypy_first():
     assert re.search(r"^test: lint ", (REPO_ROOT / "Makefile").read_text(), re.MULTILINE)
     commands = make("-n", "pr-review")
-    order = [commands.index(marker) for marker in
-             ("-m ruff check .", "-m ruff format --check .", "-m mypy", "-m pytest tests/unit")]
+    order = [
+        commands.index(marker)
+        for marker in ("-m ruff check .", "-m ruff format --check .", "-m mypy", "-m pytest tests/unit")
+    ]
     assert order == sorted(order)
     # each Lambda function as it is zipped: its folder and lib/lambda/shared at the package root
     functions = sorted(path.parent.name for path in (REPO_ROOT / "lib" / "lambda").glob("*/handler.py"))
@@ -90,6 +98,7 @@ def test_install_uses_npm_ci_from_the_committed_lock():
 
 
 # --- pins -------------------------------------------------------------------------------
+
 
 def test_cdktf_cli_is_pinned_exactly_and_locked():
     package = json.loads((REPO_ROOT / "package.json").read_text())
@@ -121,6 +130,7 @@ def test_the_lock_is_committed_and_not_ignored():
 
 # --- the pull-request workflow ------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def workflow():
     document = yaml.safe_load(WORKFLOW.read_text())
@@ -133,8 +143,7 @@ def steps_using(workflow, action):
 
 
 def test_triggers_on_every_push_and_label_change(workflow):
-    assert workflow["on"] == {"pull_request": {"types": ["opened", "synchronize", "reopened", "labeled",
-                                                         "unlabeled"]}}
+    assert workflow["on"] == {"pull_request": {"types": ["opened", "synchronize", "reopened", "labeled", "unlabeled"]}}
 
 
 def test_least_permissions(workflow):
@@ -175,6 +184,7 @@ def test_the_label_overrides_danger(workflow):
 
 # --- the weekly engine-version check ------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def versions_workflow():
     document = yaml.safe_load(VERSIONS_WORKFLOW.read_text())
@@ -190,8 +200,9 @@ def test_the_version_check_runs_weekly_with_read_only_permissions(versions_workf
 
 
 def test_the_version_check_fails_the_job_on_a_finding(versions_workflow):
-    runs = [step["run"] for step in versions_workflow["jobs"]["versions-check"]["steps"]
-            if "make" in step.get("run", "")]
+    runs = [
+        step["run"] for step in versions_workflow["jobs"]["versions-check"]["steps"] if "make" in step.get("run", "")
+    ]
     assert runs == ["make versions-check FAIL_ON_FINDING=1"]
     assert "--fail-on-finding" in make("-n", "versions-check", "FAIL_ON_FINDING=1")
     assert "--fail-on-finding" not in make("-n", "versions-check")
@@ -199,11 +210,17 @@ def test_the_version_check_fails_the_job_on_a_finding(versions_workflow):
 
 # --- the repository stands alone ---------------------------------------------------------
 
+
 def test_nothing_in_the_repository_points_outside_it():
-    tracked = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True,
-                             check=True).stdout.split()
-    offenders = [name for name in tracked if (REPO_ROOT / name).is_file()
-                 and name not in ("package-lock.json", "Pipfile.lock")
-                 and "../shared" in (REPO_ROOT / name).read_text(errors="replace")
-                 and name != "tests/tools/test_project_files.py"]
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    offenders = [
+        name
+        for name in tracked
+        if (REPO_ROOT / name).is_file()
+        and name not in ("package-lock.json", "Pipfile.lock")
+        and "../shared" in (REPO_ROOT / name).read_text(errors="replace")
+        and name != "tests/tools/test_project_files.py"
+    ]
     assert offenders == []

@@ -24,8 +24,10 @@ class FakeRoute53:
 
     def list_resource_record_sets(self, **request):
         self.calls += 1
-        return {"ResourceRecordSets": [record(name, weight) for name, weight in self.weights.items()],
-                "IsTruncated": False}
+        return {
+            "ResourceRecordSets": [record(name, weight) for name, weight in self.weights.items()],
+            "IsTruncated": False,
+        }
 
 
 def payment(key: str, payment_id: str, *, sent: float = 0.0, acknowledged: float = 0.0, amount: str = "10.00"):
@@ -48,8 +50,14 @@ def test_all_weights_zero_split_evenly_as_route53_does():
 def test_the_resolver_keeps_an_answer_for_its_ttl_then_asks_again():
     now = [0.0]
     route53 = FakeRoute53({"new": 0, "legacy": 100})
-    resolver = WeightedResolver(route53=route53, zone_id="Z1", name="api.payments.internal", ttl=1.0,
-                                targets={"new": "http://alb", "legacy": "http://legacy"}, clock=lambda: now[0])
+    resolver = WeightedResolver(
+        route53=route53,
+        zone_id="Z1",
+        name="api.payments.internal",
+        ttl=1.0,
+        targets={"new": "http://alb", "legacy": "http://legacy"},
+        clock=lambda: now[0],
+    )
     assert resolver.resolve().base_url == "http://legacy"
     route53.weights = {"new": 100, "legacy": 0}
     now[0] = 0.9
@@ -61,15 +69,22 @@ def test_the_resolver_keeps_an_answer_for_its_ttl_then_asks_again():
 def test_the_write_pause_is_the_longest_stretch_a_waiting_write_went_unacknowledged():
     load = LoadRecord()
     # steady writes, then one sent at 2.0 waits (503s) until 9.0 while another sent at 2.5 lands at 9.1
-    load.ledger += [payment("a", "1", sent=0.9, acknowledged=1.0), payment("b", "2", sent=1.9, acknowledged=2.0),
-                    payment("c", "3", sent=2.0, acknowledged=9.0), payment("d", "4", sent=2.5, acknowledged=9.1),
-                    payment("e", "5", sent=20.0, acknowledged=20.1)]
+    load.ledger += [
+        payment("a", "1", sent=0.9, acknowledged=1.0),
+        payment("b", "2", sent=1.9, acknowledged=2.0),
+        payment("c", "3", sent=2.0, acknowledged=9.0),
+        payment("d", "4", sent=2.5, acknowledged=9.1),
+        payment("e", "5", sent=20.0, acknowledged=20.1),
+    ]
     # the gap from 9.1 to 20.1 is no pause: nothing was waiting until 20.0
     assert report.longest_write_pause(load) == pytest.approx(7.0)
 
 
 def test_the_ledger_finds_missing_and_altered_payments():
-    rows = [ledger.Row("1", "rh-merchant-00", "a", "10.0", "EUR"), ledger.Row("2", "rh-merchant-00", "b", "11.00", "EUR")]
+    rows = [
+        ledger.Row("1", "rh-merchant-00", "a", "10.0", "EUR"),
+        ledger.Row("2", "rh-merchant-00", "b", "11.00", "EUR"),
+    ]
     acknowledged = [payment("a", "1"), payment("b", "2"), payment("c", "3")]
     problems = ledger.missing(acknowledged, rows)
     assert len(problems) == 2
@@ -78,7 +93,10 @@ def test_the_ledger_finds_missing_and_altered_payments():
 
 def test_two_payment_ids_for_one_key_across_the_databases_is_a_double_charge():
     legacy = [ledger.Row("1", "rh-merchant-00", "a", "10.00", "EUR")]
-    aurora = [ledger.Row("1", "rh-merchant-00", "a", "10.00", "EUR"), ledger.Row("9", "rh-merchant-00", "a", "10.00", "EUR")]
+    aurora = [
+        ledger.Row("1", "rh-merchant-00", "a", "10.00", "EUR"),
+        ledger.Row("9", "rh-merchant-00", "a", "10.00", "EUR"),
+    ]
     assert ledger.duplicate_charges(legacy, legacy) == []
     assert ledger.duplicate_charges(legacy, aurora) == ["rh-merchant-00 / a: ['1', '9']"]
     assert ledger.acknowledged_twice([payment("a", "1"), payment("a", "9")]) == ["rh-merchant-00 / a: ['1', '9']"]

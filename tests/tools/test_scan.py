@@ -48,9 +48,7 @@ def report(name):
 
 
 def test_counts_of_a_report_with_failed_checks():
-    assert parse_checkov_report(report("checkov_report_failed.json")) == ScanCounts(
-        passed=4, failed=7
-    )
+    assert parse_checkov_report(report("checkov_report_failed.json")) == ScanCounts(passed=4, failed=7)
 
 
 def test_counts_of_a_file_without_resources_come_from_the_bare_summary():
@@ -58,15 +56,11 @@ def test_counts_of_a_file_without_resources_come_from_the_bare_summary():
 
 
 def test_counts_include_parsing_errors():
-    assert parse_checkov_report(report("checkov_report_parsing_error.json")) == ScanCounts(
-        parsing_errors=1
-    )
+    assert parse_checkov_report(report("checkov_report_parsing_error.json")) == ScanCounts(parsing_errors=1)
 
 
 def test_counts_of_several_frameworks_are_added_up():
-    assert parse_checkov_report(report("checkov_report_two_frameworks.json")) == ScanCounts(
-        passed=4, failed=8
-    )
+    assert parse_checkov_report(report("checkov_report_two_frameworks.json")) == ScanCounts(passed=4, failed=8)
 
 
 @pytest.mark.parametrize("document", [{"check_type": "terraform_json"}, "text", 3, {"passed": 1}])
@@ -85,20 +79,13 @@ def test_failed_checks_make_the_file_fail():
 
 
 def test_file_without_findings_passes():
-    result = result_from_checkov(
-        "empty.tf.json", 0, report_text("checkov_report_no_resources.json")
-    )
+    result = result_from_checkov("empty.tf.json", 0, report_text("checkov_report_no_resources.json"))
     assert summary_line(result) == "PASS empty.tf.json: 0 passed, 0 failed, 0 skipped"
 
 
 def test_parsing_errors_are_an_error_although_checkov_exits_0():
-    result = result_from_checkov(
-        "broken.tf.json", 0, report_text("checkov_report_parsing_error.json")
-    )
-    assert (
-        summary_line(result)
-        == "ERROR broken.tf.json: 0 passed, 0 failed, 0 skipped, 1 parsing errors"
-    )
+    result = result_from_checkov("broken.tf.json", 0, report_text("checkov_report_parsing_error.json"))
+    assert summary_line(result) == "ERROR broken.tf.json: 0 passed, 0 failed, 0 skipped, 1 parsing errors"
 
 
 @pytest.mark.parametrize(
@@ -142,9 +129,7 @@ def test_exit_code_is_the_worst_file(statuses, expected):
 
 
 def test_checkov_command_is_offline_and_writes_json_beside_the_console_report():
-    command = checkov_command(
-        Path(".venv-checkov"), Path(".checkov.yaml"), Path("cdk.tf.json"), Path("/tmp/r.json")
-    )
+    command = checkov_command(Path(".venv-checkov"), Path(".checkov.yaml"), Path("cdk.tf.json"), Path("/tmp/r.json"))
     assert command[0] == ".venv-checkov/bin/checkov"
     assert command[command.index("--framework") + 1] == "terraform_json"
     assert command[command.index("--config-file") + 1] == ".checkov.yaml"
@@ -158,11 +143,19 @@ def test_checkov_env_turns_off_the_update_check_and_keeps_the_rest():
     assert env == {"PATH": "/usr/bin", "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
 
 
-PACK_REPORT = {"check_type": "terraform_json", "results": {
-    "passed_checks": [{"check_id": "CKV_TAP_1"}, {"check_id": "CKV_TAP_1"}, {"check_id": "CKV_TAP_10"},
-                      {"check_id": "CKV_TAP_2"}],
-    "failed_checks": [{"check_id": "CKV_TAP_2"}, {"check_id": "CKV_AWS_1"}]},
-    "summary": {"passed": 4, "failed": 2, "skipped": 0, "parsing_errors": 0}}
+PACK_REPORT = {
+    "check_type": "terraform_json",
+    "results": {
+        "passed_checks": [
+            {"check_id": "CKV_TAP_1"},
+            {"check_id": "CKV_TAP_1"},
+            {"check_id": "CKV_TAP_10"},
+            {"check_id": "CKV_TAP_2"},
+        ],
+        "failed_checks": [{"check_id": "CKV_TAP_2"}, {"check_id": "CKV_AWS_1"}],
+    },
+    "summary": {"passed": 4, "failed": 2, "skipped": 0, "parsing_errors": 0},
+}
 
 
 def fake_checkov_writing(main_report: str, pack_report: str | None, calls: list, scanned: list):
@@ -184,13 +177,22 @@ def test_scan_file_reads_the_report_checkov_wrote(tmp_path):
     calls: list[tuple] = []
     scanned: list[dict] = []
     synthesized = tmp_path / "cdk.tf.json"
-    synthesized.write_text(json.dumps({"resource": {"aws_s3_bucket": {"b": {"bucket": "x"}}},
-                                       "moved": [{"from": "aws_s3_bucket.a", "to": "aws_s3_bucket.b"}],
-                                       "removed": [{"from": "aws_iam_role.r", "lifecycle": {"destroy": False}}]}))
+    synthesized.write_text(
+        json.dumps(
+            {
+                "resource": {"aws_s3_bucket": {"b": {"bucket": "x"}}},
+                "moved": [{"from": "aws_s3_bucket.a", "to": "aws_s3_bucket.b"}],
+                "removed": [{"from": "aws_iam_role.r", "lifecycle": {"destroy": False}}],
+            }
+        )
+    )
     run = fake_checkov_writing(report_text("checkov_report_failed.json"), json.dumps(PACK_REPORT), calls, scanned)
     result = scan_file(tmp_path / "venv", Path(".checkov.yaml"), synthesized, run=run)
-    assert result == FileResult(str(synthesized), ScanCounts(passed=4, failed=7),
-                                custom=(("CKV_TAP_1", 2, 0), ("CKV_TAP_2", 1, 1), ("CKV_TAP_10", 1, 0)))
+    assert result == FileResult(
+        str(synthesized),
+        ScanCounts(passed=4, failed=7),
+        custom=(("CKV_TAP_1", 2, 0), ("CKV_TAP_2", 1, 1), ("CKV_TAP_10", 1, 0)),
+    )
     assert calls[0][1]["CKV_SKIP_PACKAGE_UPDATE_CHECK"] == "true"
     # checkov cannot parse `moved` and `removed` blocks; it scans everything else.
     assert scanned == [{"resource": {"aws_s3_bucket": {"b": {"bucket": "x"}}}}] * 2
@@ -200,8 +202,13 @@ def test_scan_file_reads_the_report_checkov_wrote(tmp_path):
     assert "--quiet" not in pack_command and pack_options["capture_output"] is True
     assert summary_line(result) == f"FAIL {synthesized}: 4 passed, 7 failed, 0 skipped"
     assert custom_check_lines(result) == [
-        "  CKV_TAP_1: 2 passed, 0 failed", "  CKV_TAP_2: 1 passed, 1 failed", "  CKV_TAP_3: no resource it checks",
-        "  CKV_TAP_4: no resource it checks", "  CKV_TAP_5: no resource it checks", "  CKV_TAP_10: 1 passed, 0 failed"]
+        "  CKV_TAP_1: 2 passed, 0 failed",
+        "  CKV_TAP_2: 1 passed, 1 failed",
+        "  CKV_TAP_3: no resource it checks",
+        "  CKV_TAP_4: no resource it checks",
+        "  CKV_TAP_5: no resource it checks",
+        "  CKV_TAP_10: 1 passed, 0 failed",
+    ]
 
 
 def test_a_scan_without_the_pack_is_an_error(tmp_path):
@@ -281,9 +288,7 @@ def test_other_installed_version_is_replaced_by_the_pinned_one(tmp_path):
 
 
 def test_failing_pip_raises_with_its_last_line(tmp_path):
-    with pytest.raises(
-        ScanError, match="could not install checkov==.*: ERROR: No matching distribution"
-    ):
+    with pytest.raises(ScanError, match="could not install checkov==.*: ERROR: No matching distribution"):
         ensure_checkov(make_venv(tmp_path / "venv"), run=FakeInstaller(pip_fails=True))
 
 
@@ -298,17 +303,11 @@ def test_installed_version_of_a_missing_venv_is_none_without_running_anything(tm
 
 def test_missing_inputs_fail_before_any_install(tmp_path, capsys):
     venv = tmp_path / "venv"
-    exit_code = scan.main(
-        ["--venv", str(venv), "--config", str(tmp_path / ".checkov.yaml"), str(tmp_path / "a.json")]
-    )
+    exit_code = scan.main(["--venv", str(venv), "--config", str(tmp_path / ".checkov.yaml"), str(tmp_path / "a.json")])
     assert exit_code == EXIT_ERROR
     assert not venv.exists()
     error = capsys.readouterr().err
-    assert (
-        error.startswith("scan: error: no such file: ")
-        and "a.json" in error
-        and ".checkov.yaml" in error
-    )
+    assert error.startswith("scan: error: no such file: ") and "a.json" in error and ".checkov.yaml" in error
 
 
 def test_help_documents_the_exit_codes(capsys):

@@ -38,15 +38,28 @@ def test_the_profiles_cover_both_ways_to_onprem_dns_forwarding_and_health_checks
 
 
 def test_settings_from_the_callers_shell_do_not_leak_into_a_profile():
-    environment = profile_environment("scandev", base={"PATH": "/usr/bin", "CREATE_DMS_SERVICE_ROLES": "true",
-                                                       "TARGET": "local", "ONPREM_ROUTES_MANAGED_OUTSIDE": "true"})
+    environment = profile_environment(
+        "scandev",
+        base={
+            "PATH": "/usr/bin",
+            "CREATE_DMS_SERVICE_ROLES": "true",
+            "TARGET": "local",
+            "ONPREM_ROUTES_MANAGED_OUTSIDE": "true",
+        },
+    )
     assert environment["PATH"] == "/usr/bin" and environment["TARGET"] == "aws"
     assert "CREATE_DMS_SERVICE_ROLES" not in environment and "ONPREM_ROUTES_MANAGED_OUTSIDE" not in environment
 
 
 def test_make_scan_synthesizes_the_profiles_and_scans_their_files():
-    commands = subprocess.run(["make", "--no-print-directory", "-n", "scan"], cwd=REPO_ROOT, capture_output=True,
-                              text=True, timeout=60, check=True).stdout
+    commands = subprocess.run(
+        ["make", "--no-print-directory", "-n", "scan"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert "-m tools.scan_profiles" in commands
     scan = re.search(r"-m tools\.scan --venv \.venv-checkov --config \.checkov\.yaml (.+)", commands)
     assert scan, commands

@@ -38,11 +38,18 @@ def project(tmp_path, monkeypatch):
 
 
 def run_stack(*arguments, **environ):
-    return subprocess.run([sys.executable, "-m", "tools.stack", *arguments], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin", **environ})
+    return subprocess.run(
+        [sys.executable, "-m", "tools.stack", *arguments],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", **environ},
+    )
 
 
 # --- state ------------------------------------------------------------------------------
+
 
 def test_local_and_aws_targets_never_share_a_state_file(project):
     local, aws = settings_for(), aws_settings()
@@ -170,6 +177,7 @@ def test_every_synth_input_exists_in_the_repository():
 
 # --- init cache -------------------------------------------------------------------------
 
+
 def write_stack(directory: Path, terraform_block: dict, resources: dict) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "cdk.tf.json").write_text(json.dumps({"terraform": terraform_block, "resource": resources}))
@@ -192,8 +200,11 @@ def test_init_digest_follows_providers_backend_and_lock_not_resources(tmp_path):
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not on PATH")
 def test_second_init_with_the_same_inputs_is_skipped(tmp_path, capsys):
     directory = tmp_path / "stack"
-    write_stack(directory, {"backend": {"local": {"path": str(tmp_path / "x.tfstate")}}},
-                {"terraform_data": {"a": {"input": "1"}}})
+    write_stack(
+        directory,
+        {"backend": {"local": {"path": str(tmp_path / "x.tfstate")}}},
+        {"terraform_data": {"a": {"input": "1"}}},
+    )
     settings = settings_for()
     stack.init(settings, directory=directory)
     assert "terraform init: running" in capsys.readouterr().out
@@ -206,19 +217,26 @@ def test_second_init_with_the_same_inputs_is_skipped(tmp_path, capsys):
 
 # --- outputs ----------------------------------------------------------------------------
 
+
 def test_outputs_leave_out_sensitive_values_as_cdktf_does(monkeypatch):
-    raw = {"b": {"value": [1, 2], "sensitive": False}, "a": {"value": "x", "sensitive": False},
-           "password": {"value": "s3cret", "sensitive": True}}
-    monkeypatch.setattr(stack, "run_terraform",
-                        lambda *args, **kwargs: subprocess.CompletedProcess(args, 0, json.dumps(raw), ""))
+    raw = {
+        "b": {"value": [1, 2], "sensitive": False},
+        "a": {"value": "x", "sensitive": False},
+        "password": {"value": "s3cret", "sensitive": True},
+    }
+    monkeypatch.setattr(
+        stack, "run_terraform", lambda *args, **kwargs: subprocess.CompletedProcess(args, 0, json.dumps(raw), "")
+    )
     assert stack.stack_outputs(settings_for()) == {"a": "x", "b": [1, 2]}
 
 
 def test_outputs_file_is_rendered_like_cdktf_output_writes_it():
     text = stack.render_outputs({"TapStackunit": {"b": {"z": 1, "a": "é"}, "a": [1]}})
     # JSON.stringify(outputs, null, 2): two-space indent, UTF-8 as is, no trailing newline.
-    assert text == '{\n  "TapStackunit": {\n    "a": [\n      1\n    ],\n    "b": {\n      "a": "é",\n' \
-                   '      "z": 1\n    }\n  }\n}'
+    assert (
+        text == '{\n  "TapStackunit": {\n    "a": [\n      1\n    ],\n    "b": {\n      "a": "é",\n'
+        '      "z": 1\n    }\n  }\n}'
+    )
 
 
 def test_deploy_and_destroy_keep_the_other_stacks_outputs(project):
@@ -235,6 +253,7 @@ def test_one_plan_summary_file_per_stack():
 
 
 # --- exit codes -------------------------------------------------------------------------
+
 
 def test_bad_setting_exits_2_with_one_line():
     result = run_stack("plan", ENVIRONMENT_SUFFIX="Bad Suffix!")

@@ -12,8 +12,9 @@ def test_a_version_near_its_date_prints_the_warning_and_exits_0(monkeypatch, cap
     monkeypatch.setenv("DMS_ENGINE_VERSION", "3.5.4")  # no new instances from 2027-01-31
     assert versions_check.main([], today=date(2027, 1, 1)) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == ("warning: DMS_ENGINE_VERSION=3.5.4: its AWS DMS no-new-instance date is 2027-01-31 "
-                        "(in 30 days); choose 3.6.1")
+    assert lines[0] == (
+        "warning: DMS_ENGINE_VERSION=3.5.4: its AWS DMS no-new-instance date is 2027-01-31 (in 30 days); choose 3.6.1"
+    )
     assert "re-read the sources cited in lib/config.py" in lines[1]
 
 
@@ -34,8 +35,9 @@ def test_the_defaults_far_from_their_dates_say_so_in_one_line(monkeypatch, capsy
 def test_invalid_settings_are_reported_but_never_fail_the_job(monkeypatch, capsys):
     monkeypatch.setenv("DMS_ENGINE_VERSION", "9.9.9")
     assert versions_check.main([], today=date(2027, 1, 1)) == 0
-    assert capsys.readouterr().out.startswith("versions-check: the settings are invalid, nothing checked: "
-                                              "DMS_ENGINE_VERSION='9.9.9' is invalid")
+    assert capsys.readouterr().out.startswith(
+        "versions-check: the settings are invalid, nothing checked: DMS_ENGINE_VERSION='9.9.9' is invalid"
+    )
 
 
 def test_the_weekly_job_fails_on_a_warning(monkeypatch, capsys):

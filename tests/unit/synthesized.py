@@ -45,9 +45,12 @@ class Synthesized:
 
     def of(self, construct: Construct, resource_type: str) -> list[dict]:
         """The synthesized blocks of every resource of that type inside construct."""
-        return [self.body(element) for element in construct.node.find_all()
-                if isinstance(element, TerraformResource | TerraformDataSource)
-                and element.terraform_resource_type == resource_type]
+        return [
+            self.body(element)
+            for element in construct.node.find_all()
+            if isinstance(element, TerraformResource | TerraformDataSource)
+            and element.terraform_resource_type == resource_type
+        ]
 
     def address(self, element: TerraformResource | TerraformDataSource) -> str:
         """`type.logical_id`, as depends_on and moved blocks name a resource."""
@@ -60,8 +63,9 @@ class Synthesized:
 
     def ref(self, value: object) -> object:
         """A value holding tokens (e.g. `network.vpc.id`) as the synthesized JSON writes it: `${aws_vpc.<name>.id}`."""
-        return Tokenization.resolve(value, scope=self.stack, resolver=DefaultTokenResolver(StringConcat()),
-                                    preparing=False)
+        return Tokenization.resolve(
+            value, scope=self.stack, resolver=DefaultTokenResolver(StringConcat()), preparing=False
+        )
 
     def data(self, data_type: str) -> dict[str, dict]:
         return self.json.get("data", {}).get(data_type, {})

@@ -14,8 +14,9 @@ from tests.unit.stacks import built_through
 
 @pytest.fixture(scope="module")
 def compute():
-    return built_through("compute", compute={"reserved_concurrency": 80, "client_identity": "mtls",
-                                             "secret_recovery_window_days": 7})
+    return built_through(
+        "compute", compute={"reserved_concurrency": 80, "client_identity": "mtls", "secret_recovery_window_days": 7}
+    )
 
 
 def statements_of(synthesized, function):
@@ -43,7 +44,8 @@ def test_payment_api_uses_the_app_secret_and_its_identity_mode(compute):
         "DB_NAME": "payments",
         "DB_SECRET_ARN": synthesized.ref(built.compute.app_secret.arn),
         # its write gate: writes only while the cutover state says Aurora is the writer
-        "CUTOVER_STATE_PARAMETER": "/payments-test/cutover/state"}
+        "CUTOVER_STATE_PARAMETER": "/payments-test/cutover/state",
+    }
     for value in body["environment"]["variables"].values():
         assert "password" not in value.lower()
 
@@ -66,10 +68,13 @@ def test_payment_api_has_the_concurrency_the_load_needs(compute):
 
 def test_payment_api_runs_single_statements_with_its_own_secret(compute):
     built, synthesized = compute
-    scoped = resources_by_action(statements_of(synthesized, built.compute.payment_api),
-                                 ("rds-data:", "secretsmanager:"))
-    assert scoped == {"rds-data:ExecuteStatement": {synthesized.ref(built.database.cluster.arn)},
-                      "secretsmanager:GetSecretValue": {synthesized.ref(built.compute.app_secret.arn)}}
+    scoped = resources_by_action(
+        statements_of(synthesized, built.compute.payment_api), ("rds-data:", "secretsmanager:")
+    )
+    assert scoped == {
+        "rds-data:ExecuteStatement": {synthesized.ref(built.database.cluster.arn)},
+        "secretsmanager:GetSecretValue": {synthesized.ref(built.compute.app_secret.arn)},
+    }
 
 
 def test_only_the_migration_function_reads_the_master_secret_and_writes_the_app_secret(compute):
@@ -78,13 +83,22 @@ def test_only_the_migration_function_reads_the_master_secret_and_writes_the_app_
     migration = built.compute.schema_migrations
     scoped = resources_by_action(statements_of(synthesized, migration), ("rds-data:", "secretsmanager:"))
     cluster = {synthesized.ref(built.database.cluster.arn)}
-    assert scoped == {"rds-data:ExecuteStatement": cluster, "rds-data:BeginTransaction": cluster,
-                      "rds-data:CommitTransaction": cluster, "rds-data:RollbackTransaction": cluster,
-                      "secretsmanager:GetSecretValue": {master, app}, "secretsmanager:PutSecretValue": {app}}
+    assert scoped == {
+        "rds-data:ExecuteStatement": cluster,
+        "rds-data:BeginTransaction": cluster,
+        "rds-data:CommitTransaction": cluster,
+        "rds-data:RollbackTransaction": cluster,
+        "secretsmanager:GetSecretValue": {master, app},
+        "secretsmanager:PutSecretValue": {app},
+    }
     assert synthesized.body(migration.function)["environment"]["variables"] == {
-        "APP_SECRET_ARN": app, "DB_CLUSTER_ARN": synthesized.ref(built.database.cluster.arn), "DB_NAME": "payments",
+        "APP_SECRET_ARN": app,
+        "DB_CLUSTER_ARN": synthesized.ref(built.database.cluster.arn),
+        "DB_NAME": "payments",
         "DB_HOST": synthesized.ref(built.database.cluster.endpoint),
-        "DB_PORT": synthesized.ref(built.database.cluster.port), "MASTER_SECRET_ARN": master}
+        "DB_PORT": synthesized.ref(built.database.cluster.port),
+        "MASTER_SECRET_ARN": master,
+    }
 
 
 def test_the_app_secret_is_created_empty(compute):
@@ -102,9 +116,11 @@ def test_the_migration_run_is_keyed_on_the_migrations_and_waits_for_the_writer(c
     run = synthesized.one(LambdaInvocation.TF_RESOURCE_TYPE)
     digest = migrations.digest()
     assert json.loads(run["input"]) == {"migrations_sha256": digest}
-    assert run["triggers"] == {"migrations_sha256": digest,
-                               "cluster": synthesized.ref(built.database.cluster.cluster_resource_id),
-                               "app_secret": synthesized.ref(built.compute.app_secret.arn)}
+    assert run["triggers"] == {
+        "migrations_sha256": digest,
+        "cluster": synthesized.ref(built.database.cluster.cluster_resource_id),
+        "app_secret": synthesized.ref(built.compute.app_secret.arn),
+    }
     assert run["function_name"] == synthesized.ref(built.compute.schema_migrations.function.function_name)
     writer_instance = built.database.instances[0]
     writer = f"{writer_instance.terraform_resource_type}.{synthesized.stack.get_logical_id(writer_instance)}"

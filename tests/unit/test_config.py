@@ -27,8 +27,13 @@ from lib.config import (
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CERT_US_EAST_1 = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
 # What a real account needs besides a certificate: a way to on-premises (here a Site-to-Site VPN).
-AWS_TARGET = {"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1, "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200",
-              "HOSTED_ZONE_ID": "Z0123456789ABC", "HOSTED_ZONE_NAME": "example.com"}
+AWS_TARGET = {
+    "TARGET": "aws",
+    "CERTIFICATE_ARN": CERT_US_EAST_1,
+    "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200",
+    "HOSTED_ZONE_ID": "Z0123456789ABC",
+    "HOSTED_ZONE_NAME": "example.com",
+}
 # The legacy API's private address where the ALB sends writes (required with a public or host-name legacy).
 WRITE_IPS = {"LEGACY_WRITE_IPS": "192.168.50.20"}
 
@@ -135,8 +140,11 @@ INVALID = [
     ({"ONPREM_DB_HOST": "999.999.999.999"}, "ONPREM_DB_HOST", "not all digits"),
     ({"ONPREM_DB_HOST": "db..corp"}, "ONPREM_DB_HOST", "empty labels"),
     ({"ONPREM_DB_SECRET_ARN": "secret"}, "ONPREM_DB_SECRET_ARN", "Secrets Manager secret ARN"),
-    ({"ONPREM_DB_SECRET_ARN": "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:src"},
-     "ONPREM_DB_SECRET_ARN", "partition of us-east-1 (aws)"),
+    (
+        {"ONPREM_DB_SECRET_ARN": "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:src"},
+        "ONPREM_DB_SECRET_ARN",
+        "partition of us-east-1 (aws)",
+    ),
     ({"DMS_TABLE_MAPPINGS": "payments"}, "DMS_TABLE_MAPPINGS", "schema.table"),
     ({"DMS_TABLE_MAPPINGS": "public.x;drop"}, "DMS_TABLE_MAPPINGS", "schema.table"),
     # certificates: required on aws, same partition and region
@@ -144,35 +152,68 @@ INVALID = [
     ({"TARGET": "aws", "CERTIFICATE_ARN": "   "}, "CERTIFICATE_ARN", "required on TARGET=aws"),
     ({"TARGET": "aws", "ENVIRONMENT": "prod"}, "CERTIFICATE_ARN", "required on TARGET=aws"),
     ({"CERTIFICATE_ARN": "arn:aws:iam::123456789012:server-certificate/x"}, "CERTIFICATE_ARN", "ACM certificate ARN"),
-    ({"CERTIFICATE_ARN": "arn:aws:acm:eu-west-1:123456789012:certificate/abc"}, "CERTIFICATE_ARN",
-     "stack's region us-east-1"),
-    ({"CERTIFICATE_ARN": "arn:aws-cn:acm:us-east-1:123456789012:certificate/abc"}, "CERTIFICATE_ARN",
-     "partition of us-east-1 (aws)"),
-    ({"AWS_REGION": "cn-north-1", "CERTIFICATE_ARN": "arn:aws:acm:cn-north-1:123456789012:certificate/abc"},
-     "CERTIFICATE_ARN", "partition of cn-north-1 (aws-cn)"),
-    ({"CERTIFICATE_ARN": "arn:aws:acm:us-east-1:١٢٣٤٥٦٧٨٩٠١٢:certificate/abc"}, "CERTIFICATE_ARN",
-     "ACM certificate ARN"),
+    (
+        {"CERTIFICATE_ARN": "arn:aws:acm:eu-west-1:123456789012:certificate/abc"},
+        "CERTIFICATE_ARN",
+        "stack's region us-east-1",
+    ),
+    (
+        {"CERTIFICATE_ARN": "arn:aws-cn:acm:us-east-1:123456789012:certificate/abc"},
+        "CERTIFICATE_ARN",
+        "partition of us-east-1 (aws)",
+    ),
+    (
+        {"AWS_REGION": "cn-north-1", "CERTIFICATE_ARN": "arn:aws:acm:cn-north-1:123456789012:certificate/abc"},
+        "CERTIFICATE_ARN",
+        "partition of cn-north-1 (aws-cn)",
+    ),
+    (
+        {"CERTIFICATE_ARN": "arn:aws:acm:us-east-1:١٢٣٤٥٦٧٨٩٠١٢:certificate/abc"},
+        "CERTIFICATE_ARN",
+        "ACM certificate ARN",
+    ),
     # client identity: mutual TLS needs its trust store and HTTPS; a public prod ALB needs mutual TLS
     ({"CLIENT_IDENTITY": "cert"}, "CLIENT_IDENTITY", "mtls, header"),
     ({"CLIENT_IDENTITY": "MTLS"}, "CLIENT_IDENTITY", "mtls, header"),
     ({"CLIENT_IDENTITY": "mtls"}, "CLIENT_CA_BUNDLE_S3_URI", "required with CLIENT_IDENTITY=mtls"),
-    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem"}, "CERTIFICATE_ARN",
-     "required with CLIENT_CA_BUNDLE_S3_URI"),
-    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem", "CERTIFICATE_ARN": CERT_US_EAST_1,
-      "CLIENT_IDENTITY": "header"}, "CLIENT_IDENTITY", "must be mtls with CLIENT_CA_BUNDLE_S3_URI"),
-    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1}, "CLIENT_CA_BUNDLE_S3_URI",
-     "required on TARGET=aws with ENVIRONMENT=prod for a public ALB"),
-    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1, "ALB_INTERNAL": "false"},
-     "CLIENT_CA_BUNDLE_S3_URI", "required on TARGET=aws with ENVIRONMENT=prod for a public ALB"),
-    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1, "CLIENT_IDENTITY": "header"},
-     "CLIENT_IDENTITY", "refused for a public prod ALB"),
-    ({"CLIENT_CA_BUNDLE_S3_URI": "https://trust-bucket.s3.amazonaws.com/ca.pem"}, "CLIENT_CA_BUNDLE_S3_URI",
-     "s3://<bucket>/<key>"),
+    (
+        {"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem"},
+        "CERTIFICATE_ARN",
+        "required with CLIENT_CA_BUNDLE_S3_URI",
+    ),
+    (
+        {
+            "CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem",
+            "CERTIFICATE_ARN": CERT_US_EAST_1,
+            "CLIENT_IDENTITY": "header",
+        },
+        "CLIENT_IDENTITY",
+        "must be mtls with CLIENT_CA_BUNDLE_S3_URI",
+    ),
+    (
+        {"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1},
+        "CLIENT_CA_BUNDLE_S3_URI",
+        "required on TARGET=aws with ENVIRONMENT=prod for a public ALB",
+    ),
+    (
+        {"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1, "ALB_INTERNAL": "false"},
+        "CLIENT_CA_BUNDLE_S3_URI",
+        "required on TARGET=aws with ENVIRONMENT=prod for a public ALB",
+    ),
+    (
+        {"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1, "CLIENT_IDENTITY": "header"},
+        "CLIENT_IDENTITY",
+        "refused for a public prod ALB",
+    ),
+    (
+        {"CLIENT_CA_BUNDLE_S3_URI": "https://trust-bucket.s3.amazonaws.com/ca.pem"},
+        "CLIENT_CA_BUNDLE_S3_URI",
+        "s3://<bucket>/<key>",
+    ),
     ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket"}, "CLIENT_CA_BUNDLE_S3_URI", "is not an object key"),
     ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/"}, "CLIENT_CA_BUNDLE_S3_URI", "is not an object key"),
     ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/certs/"}, "CLIENT_CA_BUNDLE_S3_URI", "is not an object key"),
-    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/" + "k" * 1025}, "CLIENT_CA_BUNDLE_S3_URI",
-     "is not an object key"),
+    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/" + "k" * 1025}, "CLIENT_CA_BUNDLE_S3_URI", "is not an object key"),
     ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca\n.pem"}, "CLIENT_CA_BUNDLE_S3_URI", "control characters"),
     ({"CLIENT_CA_BUNDLE_S3_URI": "s3://Trust_Bucket/ca.pem"}, "CLIENT_CA_BUNDLE_S3_URI", "not an S3 bucket name"),
     ({"CLIENT_CA_BUNDLE_S3_URI": "s3://xn--trust/ca.pem"}, "CLIENT_CA_BUNDLE_S3_URI", "not an S3 bucket name"),
@@ -236,8 +277,11 @@ INVALID = [
     ({"AVAILABILITY_ZONE_IDS": "euc1-az1,euc1-az2,euc1-az3"}, "AVAILABILITY_ZONE_IDS", "start with use1-"),
     # the way to on-premises
     ({**AWS_TARGET, "ONPREM_CUSTOMER_GATEWAY_IP": ""}, "ONPREM_CUSTOMER_GATEWAY_IP", "required on TARGET=aws"),
-    ({"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1, "ALB_INTERNAL": "true"},
-     "ONPREM_CUSTOMER_GATEWAY_IP", "ONPREM_ROUTES_MANAGED_OUTSIDE=true"),
+    (
+        {"TARGET": "aws", "ENVIRONMENT": "prod", "CERTIFICATE_ARN": CERT_US_EAST_1, "ALB_INTERNAL": "true"},
+        "ONPREM_CUSTOMER_GATEWAY_IP",
+        "ONPREM_ROUTES_MANAGED_OUTSIDE=true",
+    ),
     ({"ONPREM_CUSTOMER_GATEWAY_IP": "192.168.1.1"}, "ONPREM_CUSTOMER_GATEWAY_IP", "private (RFC 1918)"),
     ({"ONPREM_CUSTOMER_GATEWAY_IP": "100.64.0.1"}, "ONPREM_CUSTOMER_GATEWAY_IP", "carrier-grade NAT"),
     ({"ONPREM_CUSTOMER_GATEWAY_IP": "203.0.113.5"}, "ONPREM_CUSTOMER_GATEWAY_IP", "TEST-NET-3"),
@@ -247,16 +291,28 @@ INVALID = [
     ({"ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200", "ONPREM_BGP_ASN": "0"}, "ONPREM_BGP_ASN", "from 1 to"),
     ({"ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200", "ONPREM_BGP_ASN": "٦٥٠٠٠"}, "ONPREM_BGP_ASN", "BGP ASN"),
     ({"ONPREM_TRANSIT_GATEWAY_ID": "tgw-xyz"}, "ONPREM_TRANSIT_GATEWAY_ID", "Transit Gateway id"),
-    ({"ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200", "ONPREM_TRANSIT_GATEWAY_ID": "tgw-0123456789abcdef0"},
-     "ONPREM_TRANSIT_GATEWAY_ID", "one path"),
-    ({"ONPREM_TRANSIT_GATEWAY_ID": "tgw-0123456789abcdef0", "ONPREM_ROUTES_MANAGED_OUTSIDE": "true"},
-     "ONPREM_ROUTES_MANAGED_OUTSIDE", "builds the path itself"),
+    (
+        {"ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200", "ONPREM_TRANSIT_GATEWAY_ID": "tgw-0123456789abcdef0"},
+        "ONPREM_TRANSIT_GATEWAY_ID",
+        "one path",
+    ),
+    (
+        {"ONPREM_TRANSIT_GATEWAY_ID": "tgw-0123456789abcdef0", "ONPREM_ROUTES_MANAGED_OUTSIDE": "true"},
+        "ONPREM_ROUTES_MANAGED_OUTSIDE",
+        "builds the path itself",
+    ),
     ({"ONPREM_DB_HOST": "pg01.corp.example.com"}, "ONPREM_DNS_SERVERS", "required with the host name"),
     ({"ONPREM_DNS_SERVERS": "192.168.0.2"}, "ONPREM_DNS_SERVERS", "only used with a host name"),
-    ({"ONPREM_DB_HOST": "pg01.corp.example.com", "ONPREM_DNS_SERVERS": "10.9.0.2"}, "ONPREM_DNS_SERVERS",
-     "inside ONPREM_CIDR"),
-    ({"ONPREM_DB_HOST": "pg01.corp.example.com", "ONPREM_DNS_SERVERS": "192.168.0.2,192.168.0.2"},
-     "ONPREM_DNS_SERVERS", "distinct"),
+    (
+        {"ONPREM_DB_HOST": "pg01.corp.example.com", "ONPREM_DNS_SERVERS": "10.9.0.2"},
+        "ONPREM_DNS_SERVERS",
+        "inside ONPREM_CIDR",
+    ),
+    (
+        {"ONPREM_DB_HOST": "pg01.corp.example.com", "ONPREM_DNS_SERVERS": "192.168.0.2,192.168.0.2"},
+        "ONPREM_DNS_SERVERS",
+        "distinct",
+    ),
     # prod-only rules
     ({"ENVIRONMENT": "prod", "DB_READERS": "0"}, "DB_READERS", "at least 1 in prod"),
     ({"ENVIRONMENT": "prod", "DB_BACKUP_RETENTION_DAYS": "7"}, "DB_BACKUP_RETENTION_DAYS", "35 in prod"),
@@ -291,13 +347,18 @@ def test_the_invalid_table_covers_dozens_of_values_and_most_settings():
 
 VALID = [
     ({"ALARM_EMAIL": "ops@Example.COM"}, "alarm_email", "ops@Example.COM"),
-    ({"ALARM_EMAIL": "first.last+alerts@payments.example.co.uk"}, "alarm_email",
-     "first.last+alerts@payments.example.co.uk"),
+    (
+        {"ALARM_EMAIL": "first.last+alerts@payments.example.co.uk"},
+        "alarm_email",
+        "first.last+alerts@payments.example.co.uk",
+    ),
     ({**WRITE_IPS, "LEGACY_ENDPOINT": "legacy.example.com."}, "legacy_endpoint", "legacy.example.com"),
-    ({**WRITE_IPS, "LEGACY_ENDPOINT": "Legacy-Payments.Example.com"}, "legacy_endpoint",
-     "legacy-payments.example.com"),
-    ({"ONPREM_DB_HOST": "db01.corp.example.com.", "ONPREM_DNS_SERVERS": "192.168.0.2"}, "onprem_db_host",
-     "db01.corp.example.com"),
+    ({**WRITE_IPS, "LEGACY_ENDPOINT": "Legacy-Payments.Example.com"}, "legacy_endpoint", "legacy-payments.example.com"),
+    (
+        {"ONPREM_DB_HOST": "db01.corp.example.com.", "ONPREM_DNS_SERVERS": "192.168.0.2"},
+        "onprem_db_host",
+        "db01.corp.example.com",
+    ),
     ({"ONPREM_DB_HOST": "192.168.7.20"}, "onprem_db_host", "192.168.7.20"),
     ({"HOSTED_ZONE_NAME": "Payments.Example.COM."}, "hosted_zone_name", "payments.example.com"),
     ({"HOSTED_ZONE_NAME": "payments.amazonaws-like.com"}, "hosted_zone_name", "payments.amazonaws-like.com"),
@@ -312,47 +373,83 @@ VALID = [
     ({"DB_MIN_ACU": " 1.5 ", "DB_MAX_ACU": "4.0"}, "db_min_acu", 1.5),
     ({"NAT_GATEWAYS": "03"}, "nat_gateways", 3),
     ({"VPC_CIDR": "172.20.0.0/16"}, "vpc_cidr", "172.20.0.0/16"),
-    ({"AWS_REGION": "eu-central-1", "CERTIFICATE_ARN": "arn:aws:acm:eu-central-1:123456789012:certificate/a-b"},
-     "certificate_arn", "arn:aws:acm:eu-central-1:123456789012:certificate/a-b"),
-    ({"AWS_REGION": "cn-north-1", "AVAILABILITY_ZONE_IDS": "cnn1-az1,cnn1-az2,cnn1-az4",
-      "CERTIFICATE_ARN": "arn:aws-cn:acm:cn-north-1:123456789012:certificate/x"},
-     "certificate_arn", "arn:aws-cn:acm:cn-north-1:123456789012:certificate/x"),
-    ({"AWS_REGION": "us-gov-west-1", "AVAILABILITY_ZONE_IDS": "usgw1-az1,usgw1-az2,usgw1-az3"}, "aws_region",
-     "us-gov-west-1"),
+    (
+        {"AWS_REGION": "eu-central-1", "CERTIFICATE_ARN": "arn:aws:acm:eu-central-1:123456789012:certificate/a-b"},
+        "certificate_arn",
+        "arn:aws:acm:eu-central-1:123456789012:certificate/a-b",
+    ),
+    (
+        {
+            "AWS_REGION": "cn-north-1",
+            "AVAILABILITY_ZONE_IDS": "cnn1-az1,cnn1-az2,cnn1-az4",
+            "CERTIFICATE_ARN": "arn:aws-cn:acm:cn-north-1:123456789012:certificate/x",
+        },
+        "certificate_arn",
+        "arn:aws-cn:acm:cn-north-1:123456789012:certificate/x",
+    ),
+    (
+        {"AWS_REGION": "us-gov-west-1", "AVAILABILITY_ZONE_IDS": "usgw1-az1,usgw1-az2,usgw1-az3"},
+        "aws_region",
+        "us-gov-west-1",
+    ),
     ({"ALB_INTERNAL": "YES"}, "alb_internal", True),
-    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust.bucket-01/ca/bundle v2.pem", "CERTIFICATE_ARN": CERT_US_EAST_1},
-     "client_ca_bundle_location", ("trust.bucket-01", "ca/bundle v2.pem")),
-    ({"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem", "CERTIFICATE_ARN": CERT_US_EAST_1},
-     "client_identity", "mtls"),
+    (
+        {"CLIENT_CA_BUNDLE_S3_URI": "s3://trust.bucket-01/ca/bundle v2.pem", "CERTIFICATE_ARN": CERT_US_EAST_1},
+        "client_ca_bundle_location",
+        ("trust.bucket-01", "ca/bundle v2.pem"),
+    ),
+    (
+        {"CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem", "CERTIFICATE_ARN": CERT_US_EAST_1},
+        "client_identity",
+        "mtls",
+    ),
     ({**AWS_TARGET, "ENVIRONMENT": "prod", "ALB_INTERNAL": "true"}, "client_identity", "header"),
-    ({**AWS_TARGET, "ENVIRONMENT": "prod", "CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem"}, "client_identity",
-     "mtls"),
+    (
+        {**AWS_TARGET, "ENVIRONMENT": "prod", "CLIENT_CA_BUNDLE_S3_URI": "s3://trust-bucket/ca.pem"},
+        "client_identity",
+        "mtls",
+    ),
     ({**AWS_TARGET, "CLIENT_IDENTITY": "header"}, "client_identity", "header"),
     ({"PAYMENT_API_RESERVED_CONCURRENCY": "off"}, "payment_api_reserved_concurrency", None),
     ({"PAYMENT_API_RESERVED_CONCURRENCY": "None"}, "payment_api_reserved_concurrency", None),
     ({"PAYMENT_API_RESERVED_CONCURRENCY": "0"}, "payment_api_reserved_concurrency", None),
     ({"PAYMENT_API_RESERVED_CONCURRENCY": "200"}, "payment_api_reserved_concurrency", 200),
-    ({"HOSTED_ZONE_ID": "Z0123456789ABC", "HOSTED_ZONE_NAME": "corp.example.com"}, "hosted_zone_name",
-     "corp.example.com"),
+    (
+        {"HOSTED_ZONE_ID": "Z0123456789ABC", "HOSTED_ZONE_NAME": "corp.example.com"},
+        "hosted_zone_name",
+        "corp.example.com",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("environ", "attribute", "expected"), VALID,
-                         ids=[f"{case[1]}={list(case[0].values())[-1]!r}" for case in VALID])
+@pytest.mark.parametrize(
+    ("environ", "attribute", "expected"), VALID, ids=[f"{case[1]}={list(case[0].values())[-1]!r}" for case in VALID]
+)
 def test_valid_setting_is_accepted(environ, attribute, expected):
     assert getattr(load_settings(environ), attribute) == expected
 
 
 def test_blank_optional_settings_count_as_unset():
-    blank = load_settings({"TERRAFORM_STATE_BUCKET": "", "LEGACY_ENDPOINT": "  ", "ALARM_EMAIL": "\t",
-                           "NAT_GATEWAYS": " ", "CERTIFICATE_ARN": ""})
+    blank = load_settings(
+        {
+            "TERRAFORM_STATE_BUCKET": "",
+            "LEGACY_ENDPOINT": "  ",
+            "ALARM_EMAIL": "\t",
+            "NAT_GATEWAYS": " ",
+            "CERTIFICATE_ARN": "",
+        }
+    )
     assert blank == load_settings({})
 
 
 def test_defaults_are_the_dev_profile():
     settings = load_settings({})
     assert (settings.environment_suffix, settings.environment, settings.aws_region, settings.target) == (
-        "dev", "dev", "us-east-1", "local")
+        "dev",
+        "dev",
+        "us-east-1",
+        "local",
+    )
     assert settings.stack_name == "TapStackdev"
     assert settings.nat_gateways == 1
     assert (settings.db_min_acu, settings.db_max_acu) == (0.5, 2.0)
@@ -378,7 +475,10 @@ def test_prod_profile_defaults():
 def test_default_suffix_follows_the_environment_so_prod_never_shares_dev_state():
     prod = load_settings({"ENVIRONMENT": "prod"})
     assert (prod.environment_suffix, prod.stack_name, prod.hosted_zone_name) == (
-        "prod", "TapStackprod", "payments-prod.internal")
+        "prod",
+        "TapStackprod",
+        "payments-prod.internal",
+    )
     assert load_settings({"ENVIRONMENT": "prod", "ENVIRONMENT_SUFFIX": "pr4821"}).stack_name == "TapStackpr4821"
     assert load_settings({}).stack_name == "TapStackdev"
 
@@ -456,6 +556,7 @@ def test_api_fqdn_is_gone_from_settings():
 
 # --- the spec table ----------------------------------------------------------------------
 
+
 def test_every_settings_field_is_declared_by_one_spec_with_a_unique_variable():
     specs = setting_specs()
     assert [name for name, _ in specs] == list(Settings.__dataclass_fields__)
@@ -490,6 +591,7 @@ def test_load_settings_reads_exactly_the_declared_variables_in_order():
 
 # --- engine versions: the tables are data; no test reads the wall clock --------------------
 
+
 def test_defaults_are_open_versions_on_the_day_the_tables_were_read():
     for profile in ({}, {"ENVIRONMENT": "prod"}):
         settings = load_settings(profile)
@@ -510,8 +612,9 @@ def test_version_warning_starts_sixty_days_before_the_date():
     closes = date(2027, 1, 31)
     assert version_warnings(settings, closes - timedelta(days=61)) == []
     [line] = version_warnings(settings, closes - timedelta(days=60))
-    assert line == ("warning: DMS_ENGINE_VERSION=3.5.4: its AWS DMS no-new-instance date is 2027-01-31 "
-                    "(in 60 days); choose 3.6.1")
+    assert line == (
+        "warning: DMS_ENGINE_VERSION=3.5.4: its AWS DMS no-new-instance date is 2027-01-31 (in 60 days); choose 3.6.1"
+    )
     [today] = version_warnings(settings, closes)
     assert "(today)" in today
 
@@ -524,24 +627,39 @@ def test_version_warning_past_the_date_never_fails_the_synth():
 
 def test_release_warning_covers_any_table_and_a_version_without_a_date():
     releases = (EngineRelease("15.8", date(2024, 9, 1), date(2026, 3, 31)), EngineRelease("15.10", None, None))
-    line = release_warning("DB_ENGINE_VERSION", "15.8", releases, "Aurora end-of-standard-support date",
-                           date(2026, 3, 1))
-    assert line == ("warning: DB_ENGINE_VERSION=15.8: its Aurora end-of-standard-support date is 2026-03-31 "
-                    "(in 30 days); choose 15.10")
+    line = release_warning(
+        "DB_ENGINE_VERSION", "15.8", releases, "Aurora end-of-standard-support date", date(2026, 3, 1)
+    )
+    assert line == (
+        "warning: DB_ENGINE_VERSION=15.8: its Aurora end-of-standard-support date is 2026-03-31 "
+        "(in 30 days); choose 15.10"
+    )
     assert release_warning("DB_ENGINE_VERSION", "15.10", releases, "x", date(2030, 1, 1)) is None
 
 
 # --- the command line ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("environ", [
-    {"ENVIRONMENT_SUFFIX": "Bad Suffix!"},
-    {"LEGACY_ENDPOINT": "100.64.0.1"},
-    {"TARGET": "aws"},
-    {"DB_MAX_ACU": "NaN"},
-], ids=lambda environ: ",".join(f"{key}={value}" for key, value in environ.items()))
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"ENVIRONMENT_SUFFIX": "Bad Suffix!"},
+        {"LEGACY_ENDPOINT": "100.64.0.1"},
+        {"TARGET": "aws"},
+        {"DB_MAX_ACU": "NaN"},
+    ],
+    ids=lambda environ: ",".join(f"{key}={value}" for key, value in environ.items()),
+)
 def test_bad_setting_makes_synth_exit_2_with_one_line_and_no_traceback(environ):
-    result = subprocess.run([sys.executable, "main.py"], cwd=PROJECT_ROOT, env={"PATH": "/usr/bin:/bin", **environ},
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "main.py"],
+        cwd=PROJECT_ROOT,
+        env={"PATH": "/usr/bin:/bin", **environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -550,6 +668,7 @@ def test_bad_setting_makes_synth_exit_2_with_one_line_and_no_traceback(environ):
 
 
 # --- what the stack makes of it (profiles synthesized once per session) -----------------------
+
 
 def test_private_legacy_address_gets_its_record_but_no_health_check(synth_all):
     private = synth_all["aws_s3_backend"]
@@ -572,38 +691,64 @@ CUTOVER_INVALID = [
     # writes reach legacy through the ALB's IP target group: private addresses only
     ({"LEGACY_ENDPOINT": "52.94.76.10"}, "LEGACY_WRITE_IPS", "required with LEGACY_ENDPOINT=52.94.76.10"),
     ({"LEGACY_ENDPOINT": "legacy.example.com"}, "LEGACY_WRITE_IPS", "required with LEGACY_ENDPOINT"),
-    ({"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "52.94.76.10"}, "LEGACY_WRITE_IPS",
-     "52.94.76.10 is not private"),
-    ({"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "192.168.50.20,192.168.50.20"}, "LEGACY_WRITE_IPS",
-     "distinct private IPv4"),
-    ({"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "legacy.internal"}, "LEGACY_WRITE_IPS",
-     "private IPv4 addresses"),
+    (
+        {"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "52.94.76.10"},
+        "LEGACY_WRITE_IPS",
+        "52.94.76.10 is not private",
+    ),
+    (
+        {"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "192.168.50.20,192.168.50.20"},
+        "LEGACY_WRITE_IPS",
+        "distinct private IPv4",
+    ),
+    (
+        {"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "legacy.internal"},
+        "LEGACY_WRITE_IPS",
+        "private IPv4 addresses",
+    ),
     ({"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "10.40.1.9"}, "LEGACY_WRITE_IPS", "inside VPC_CIDR"),
     ({"LEGACY_WRITE_IPS": "192.168.50.20"}, "LEGACY_WRITE_IPS", "only used with LEGACY_ENDPOINT"),
     # the reverse task carries back only what the forward task replicates
     ({"CUTOVER_TABLES": "public.%"}, "CUTOVER_TABLES", "no wildcard"),
     ({"CUTOVER_TABLES": "Public.Payments"}, "CUTOVER_TABLES", "lower-case"),
     ({"CUTOVER_TABLES": "public.payments,public.payments"}, "CUTOVER_TABLES", "more than once"),
-    ({"DMS_TABLE_MAPPINGS": "billing.%", "CUTOVER_TABLES": "public.payments"}, "CUTOVER_TABLES",
-     "public.payments not replicated by DMS_TABLE_MAPPINGS (billing.%)"),
+    (
+        {"DMS_TABLE_MAPPINGS": "billing.%", "CUTOVER_TABLES": "public.payments"},
+        "CUTOVER_TABLES",
+        "public.payments not replicated by DMS_TABLE_MAPPINGS (billing.%)",
+    ),
     ({"CUTOVER_MAX_PAUSE_SECONDS": "4"}, "CUTOVER_MAX_PAUSE_SECONDS", "from 5 to 120"),
     # an internet-facing ALB's records live in the public zone the clients resolve in
-    ({"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1, "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200"},
-     "HOSTED_ZONE_ID", "required on TARGET=aws for an internet-facing ALB"),
-    ({"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1, "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200",
-      "ALB_INTERNAL": "false"}, "HOSTED_ZONE_ID", "a private zone created by the stack is only for ALB_INTERNAL=true"),
+    (
+        {"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1, "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200"},
+        "HOSTED_ZONE_ID",
+        "required on TARGET=aws for an internet-facing ALB",
+    ),
+    (
+        {
+            "TARGET": "aws",
+            "CERTIFICATE_ARN": CERT_US_EAST_1,
+            "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200",
+            "ALB_INTERNAL": "false",
+        },
+        "HOSTED_ZONE_ID",
+        "a private zone created by the stack is only for ALB_INTERNAL=true",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("environ", "name", "allowed"), CUTOVER_INVALID,
-                         ids=[_case_id(case) for case in CUTOVER_INVALID])
+@pytest.mark.parametrize(
+    ("environ", "name", "allowed"), CUTOVER_INVALID, ids=[_case_id(case) for case in CUTOVER_INVALID]
+)
 def test_invalid_cutover_setting_is_one_line_naming_setting_value_and_rule(environ, name, allowed):
     test_invalid_setting_is_one_line_naming_setting_value_and_rule(environ, name, allowed)
 
 
 def test_private_legacy_addresses_are_where_writes_go_by_default():
     assert load_settings({"LEGACY_ENDPOINT": "192.168.50.10,192.168.50.11"}).legacy_write_ips == (
-        "192.168.50.10", "192.168.50.11")
+        "192.168.50.10",
+        "192.168.50.11",
+    )
     assert load_settings({}).legacy_write_ips is None
     # a public legacy endpoint names its private addresses; RFC 6598 shared space is allowed for ALB IP targets
     settings = load_settings({"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "100.64.1.5, 10.20.0.5"})
@@ -613,14 +758,16 @@ def test_private_legacy_addresses_are_where_writes_go_by_default():
 def test_cutover_defaults():
     settings = load_settings({})
     assert (settings.cutover_tables, settings.cutover_max_pause_seconds) == (("public.payments",), 20)
-    assert load_settings({"CUTOVER_TABLES": "public.payments, billing.refunds",
-                          "DMS_TABLE_MAPPINGS": "public.%,billing.refunds"}).cutover_tables == (
-        "public.payments", "billing.refunds")
+    assert load_settings(
+        {"CUTOVER_TABLES": "public.payments, billing.refunds", "DMS_TABLE_MAPPINGS": "public.%,billing.refunds"}
+    ).cutover_tables == ("public.payments", "billing.refunds")
 
 
 def test_a_private_zone_only_for_an_internal_alb_on_aws():
     base = {"TARGET": "aws", "CERTIFICATE_ARN": CERT_US_EAST_1, "ONPREM_CUSTOMER_GATEWAY_IP": "52.94.76.200"}
     assert load_settings({**base, "ALB_INTERNAL": "true"}).hosted_zone_id is None
-    assert load_settings({**base, "HOSTED_ZONE_ID": "Z0123456789ABC", "HOSTED_ZONE_NAME": "example.com"}
-                         ).hosted_zone_id == "Z0123456789ABC"
+    assert (
+        load_settings({**base, "HOSTED_ZONE_ID": "Z0123456789ABC", "HOSTED_ZONE_NAME": "example.com"}).hosted_zone_id
+        == "Z0123456789ABC"
+    )
     assert load_settings({}).hosted_zone_id is None  # the local target keeps its private zone

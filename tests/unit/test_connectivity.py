@@ -17,8 +17,9 @@ def build(**inputs):
 
 def _onprem_routes(built, synthesized):
     tables = [synthesized.ref(table.id) for table in built.network.private_route_tables]
-    routes = [route for route in synthesized.resources("aws_route").values()
-              if route["destination_cidr_block"] == ONPREM_CIDR]
+    routes = [
+        route for route in synthesized.resources("aws_route").values() if route["destination_cidr_block"] == ONPREM_CIDR
+    ]
     assert sorted(route["route_table_id"] for route in routes) == sorted(tables)
     return routes
 
@@ -45,7 +46,9 @@ def test_a_static_vpn_routes_onprem_from_every_private_subnet(static_vpn):
     assert vpn["vpn_gateway_id"] == synthesized.ref(built.connectivity.vpn_gateway.id)
     route = synthesized.one("aws_vpn_connection_route")
     assert (route["destination_cidr_block"], route["vpn_connection_id"]) == (
-        ONPREM_CIDR, synthesized.ref(built.connectivity.vpn.id))
+        ONPREM_CIDR,
+        synthesized.ref(built.connectivity.vpn.id),
+    )
     routes = _onprem_routes(built, synthesized)
     assert {route["gateway_id"] for route in routes} == {synthesized.ref(built.connectivity.vpn_gateway.id)}
 
@@ -74,7 +77,8 @@ def test_an_onprem_host_name_is_forwarded_to_the_onprem_dns_servers():
     endpoint = synthesized.one("aws_route53_resolver_endpoint")
     assert endpoint["direction"] == "OUTBOUND"
     assert [address["subnet_id"] for address in endpoint["ip_address"]] == [
-        synthesized.ref(subnet_id) for subnet_id in built.network.private_subnet_ids]
+        synthesized.ref(subnet_id) for subnet_id in built.network.private_subnet_ids
+    ]
     rule = synthesized.one("aws_route53_resolver_rule")
     assert (rule["domain_name"], rule["rule_type"]) == ("corp.example.com", "FORWARD")
     assert rule["target_ip"] == [{"ip": ip, "port": 53} for ip in DNS_SERVERS]
@@ -82,11 +86,16 @@ def test_an_onprem_host_name_is_forwarded_to_the_onprem_dns_servers():
     association = synthesized.one("aws_route53_resolver_rule_association")
     assert association["vpc_id"] == synthesized.ref(built.network.vpc.id)
     [group] = synthesized.of(built.connectivity, "aws_security_group")
-    [group_address] = [f"aws_security_group.{name}" for name, body in synthesized.resources("aws_security_group").items()
-                       if body is group or body == group]
+    [group_address] = [
+        f"aws_security_group.{name}"
+        for name, body in synthesized.resources("aws_security_group").items()
+        if body is group or body == group
+    ]
     assert endpoint["security_group_ids"] == [f"${{{group_address}.id}}"]
-    egress = sorted((rule["ip_protocol"], rule["cidr_ipv4"], rule["from_port"])
-                    for rule in synthesized.resources("aws_vpc_security_group_egress_rule").values())
+    egress = sorted(
+        (rule["ip_protocol"], rule["cidr_ipv4"], rule["from_port"])
+        for rule in synthesized.resources("aws_vpc_security_group_egress_rule").values()
+    )
     assert egress == sorted((protocol, f"{ip}/32", 53) for ip in DNS_SERVERS for protocol in ("tcp", "udp"))
     assert group["tags"]["Tier"] == "resolver"
 

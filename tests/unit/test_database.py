@@ -31,10 +31,19 @@ def test_engine_version_exists_and_capacity_is_serverless_v2(dev, prod):
     # seeds 000 #2, 001 #1, 003 #2: 15.3 / 15.4 do not exist ("Cannot find version").
     assert "15.8" in AURORA_POSTGRES_VERSIONS
     for (built, synthesized), inputs in ((dev, DEV), (prod, PROD)):
-        assert Testing.to_have_resource_with_properties(synthesized.text, RdsCluster.TF_RESOURCE_TYPE, {
-            "engine": "aurora-postgresql", "engine_mode": "provisioned", "engine_version": "15.8",
-            "serverlessv2_scaling_configuration": {"min_capacity": inputs["min_acu"],
-                                                   "max_capacity": inputs["max_acu"]}})
+        assert Testing.to_have_resource_with_properties(
+            synthesized.text,
+            RdsCluster.TF_RESOURCE_TYPE,
+            {
+                "engine": "aurora-postgresql",
+                "engine_mode": "provisioned",
+                "engine_version": "15.8",
+                "serverlessv2_scaling_configuration": {
+                    "min_capacity": inputs["min_acu"],
+                    "max_capacity": inputs["max_acu"],
+                },
+            },
+        )
         instances = [synthesized.body(instance) for instance in built.database.instances]
         assert {instance["instance_class"] for instance in instances} == {"db.serverless"}
         assert len(instances) == 1 + inputs["reader_count"]
@@ -71,18 +80,25 @@ def test_cluster_lives_in_the_database_subnets_behind_its_group_and_encrypted(de
     assert "master_password" not in cluster
     assert cluster["enable_http_endpoint"] is True and cluster["iam_database_authentication_enabled"] is True
     assert cluster["enabled_cloudwatch_logs_exports"] == ["postgresql"] and cluster["copy_tags_to_snapshot"] is True
-    parameters = {p["name"]: (p["value"], p.get("apply_method"))
-                  for p in synthesized.one("aws_rds_cluster_parameter_group")["parameter"]}
+    parameters = {
+        p["name"]: (p["value"], p.get("apply_method"))
+        for p in synthesized.one("aws_rds_cluster_parameter_group")["parameter"]
+    }
     # rds.logical_replication (the reverse slot after the flip) is static: it waits for the writer's reboot.
-    assert parameters == {"log_statement": ("ddl", None), "log_min_duration_statement": ("1000", None),
-                          "rds.force_ssl": ("1", None), "rds.logical_replication": ("1", "pending-reboot")}
+    assert parameters == {
+        "log_statement": ("ddl", None),
+        "log_min_duration_statement": ("1000", None),
+        "rds.force_ssl": ("1", None),
+        "rds.logical_replication": ("1", "pending-reboot"),
+    }
 
 
 def test_instances_have_performance_insights_and_enhanced_monitoring(dev):
     built, synthesized = dev
     role = synthesized.one_of(built.database, "aws_iam_role")
     assert json.loads(role["assume_role_policy"])["Statement"][0]["Principal"] == {
-        "Service": synthesized.principal_ref("monitoring.rds")}
+        "Service": synthesized.principal_ref("monitoring.rds")
+    }
     for instance in built.database.instances:
         body = synthesized.body(instance)
         assert body["performance_insights_enabled"] is True
@@ -95,7 +111,8 @@ def test_master_secret_is_the_rds_managed_one(dev):
     built, synthesized = dev
     cluster_arn = synthesized.ref(built.database.cluster.arn)
     assert synthesized.ref(built.database.master_secret_arn) == cluster_arn.replace(
-        ".arn}", ".master_user_secret[0].secret_arn}")
+        ".arn}", ".master_user_secret[0].secret_arn}"
+    )
 
 
 def test_aurora_keeps_the_minor_version_aws_upgraded_it_to(dev):

@@ -24,16 +24,27 @@ def new_only():
 
 @pytest.fixture(scope="module")
 def legacy_ip():
-    return build(legacy_endpoint=GLOBAL_LEGACY_IP, legacy_ips=(GLOBAL_LEGACY_IP,), health_checked_ips=(GLOBAL_LEGACY_IP,),
-                 new_weight=0, destroyable=False)
+    return build(
+        legacy_endpoint=GLOBAL_LEGACY_IP,
+        legacy_ips=(GLOBAL_LEGACY_IP,),
+        health_checked_ips=(GLOBAL_LEGACY_IP,),
+        new_weight=0,
+        destroyable=False,
+    )
 
 
 def test_private_zone_in_the_vpc_holds_the_record(new_only):
     # seed 004 #7: records pointing at zones and names that do not exist.
     built, synthesized = new_only
-    assert Testing.to_have_resource_with_properties(synthesized.text, Route53Zone.TF_RESOURCE_TYPE, {
-        "name": "payments-test.internal", "force_destroy": True,
-        "vpc": [{"vpc_id": synthesized.ref(built.network.vpc.id), "vpc_region": "us-east-1"}]})
+    assert Testing.to_have_resource_with_properties(
+        synthesized.text,
+        Route53Zone.TF_RESOURCE_TYPE,
+        {
+            "name": "payments-test.internal",
+            "force_destroy": True,
+            "vpc": [{"vpc_id": synthesized.ref(built.network.vpc.id), "vpc_region": "us-east-1"}],
+        },
+    )
     assert built.dns.record_name == "api.payments-test.internal"
     [record] = synthesized.resources("aws_route53_record").values()
     assert record["zone_id"] == synthesized.ref(built.dns.zone_id) and record["name"] == built.dns.record_name
@@ -43,9 +54,11 @@ def test_new_aliases_the_alb_and_takes_everything_without_legacy(new_only):
     built, synthesized = new_only
     new = _records(synthesized)["new"]
     assert new["type"] == "A" and new["weighted_routing_policy"] == {"weight": 100}
-    assert new["alias"] == {"name": synthesized.ref(built.load_balancer.alb.dns_name),
-                            "zone_id": synthesized.ref(built.load_balancer.alb.zone_id),
-                            "evaluate_target_health": True}
+    assert new["alias"] == {
+        "name": synthesized.ref(built.load_balancer.alb.dns_name),
+        "zone_id": synthesized.ref(built.load_balancer.alb.zone_id),
+        "evaluate_target_health": True,
+    }
     assert built.dns.legacy_record is None and built.dns.legacy_health_checks == []
 
 
@@ -53,8 +66,10 @@ def test_legacy_ips_get_an_a_record_with_the_rest_of_the_weight_and_an_alerting_
     built, synthesized = legacy_ip
     records = _records(synthesized)
     assert records["legacy"]["type"] == "A" and records["legacy"]["records"] == [GLOBAL_LEGACY_IP]
-    assert records["new"]["weighted_routing_policy"]["weight"] + \
-        records["legacy"]["weighted_routing_policy"]["weight"] == 100
+    assert (
+        records["new"]["weighted_routing_policy"]["weight"] + records["legacy"]["weighted_routing_policy"]["weight"]
+        == 100
+    )
     # Issue 11 #3: the check only alerts; attached, a failing check would send every payment to Aurora.
     assert "health_check_id" not in records["legacy"]
     check = synthesized.body(built.dns.legacy_health_check)
@@ -68,16 +83,22 @@ def test_a_legacy_hostname_makes_both_records_cnames():
     assert {record["type"] for record in records.values()} == {"CNAME"}
     assert records["new"]["records"] == [synthesized.ref(built.load_balancer.alb.dns_name)]
     assert records["legacy"]["records"] == ["legacy-payments.example.com"]
-    assert (records["new"]["weighted_routing_policy"]["weight"],
-            records["legacy"]["weighted_routing_policy"]["weight"]) == (10, 90)
+    assert (
+        records["new"]["weighted_routing_policy"]["weight"],
+        records["legacy"]["weighted_routing_policy"]["weight"],
+    ) == (10, 90)
     assert synthesized.body(built.dns.legacy_health_check)["fqdn"] == "legacy-payments.example.com"
 
 
 def _legacy_inputs(endpoint):
     """The Dns inputs TapStack passes for LEGACY_ENDPOINT=endpoint: the settings classify the addresses."""
     settings = load_settings({"LEGACY_ENDPOINT": endpoint, "LEGACY_WRITE_IPS": "192.168.50.20"})
-    return {"legacy_endpoint": settings.legacy_endpoint, "legacy_ips": settings.legacy_ips,
-            "health_checked_ips": settings.legacy_health_checked_ips, "new_weight": 50}
+    return {
+        "legacy_endpoint": settings.legacy_endpoint,
+        "legacy_ips": settings.legacy_ips,
+        "health_checked_ips": settings.legacy_health_checked_ips,
+        "new_weight": 50,
+    }
 
 
 def test_private_legacy_addresses_get_no_health_check():
@@ -106,7 +127,8 @@ def test_an_existing_zone_is_used_instead_of_a_new_one():
     built, synthesized = build(existing_zone_id="Z0123456789ABCDEFGHIJ")
     assert not synthesized.resources("aws_route53_zone")
     assert {record["zone_id"] for record in synthesized.resources("aws_route53_record").values()} == {
-        "Z0123456789ABCDEFGHIJ"}
+        "Z0123456789ABCDEFGHIJ"
+    }
 
 
 @pytest.mark.parametrize("endpoint", ["52.94.76.10", "192.168.50.10,192.168.50.11", "legacy-payments.example.com"])

@@ -23,8 +23,16 @@ LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lib" / "lambda"
 SHARED_DIR = LAMBDA_DIR / "shared"
 # boto3 client name -> IAM service prefix, for the services the handlers use (cloudwatch signs as
 # "monitoring" but authorizes as "cloudwatch"). A service not listed here fails the test: add it.
-IAM_PREFIX = {"cloudwatch": "cloudwatch", "dms": "dms", "elbv2": "elasticloadbalancing", "rds-data": "rds-data",
-              "route53": "route53", "secretsmanager": "secretsmanager", "sns": "sns", "ssm": "ssm"}
+IAM_PREFIX = {
+    "cloudwatch": "cloudwatch",
+    "dms": "dms",
+    "elbv2": "elasticloadbalancing",
+    "rds-data": "rds-data",
+    "route53": "route53",
+    "secretsmanager": "secretsmanager",
+    "sns": "sns",
+    "ssm": "ssm",
+}
 # The RDS Data API reads the request's secret with the caller's credentials: a function that calls it
 # needs GetSecretValue on that secret although its code never calls Secrets Manager.
 DATA_API_SECRET_READ = "secretsmanager:GetSecretValue"
@@ -38,8 +46,13 @@ def source_files(function: str) -> list[Path]:
     while queue:
         tree = ast.parse(queue.pop().read_text())
         for node in ast.walk(tree):
-            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             for name in names:
                 path = shared.get(name.split(".")[0])
                 if path is not None and path not in found:
@@ -52,8 +65,12 @@ def client_services(tree: ast.AST) -> set[str]:
     """The literal service names passed to aws_client(...) (or boto3.client(...))."""
     services: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
-                and isinstance(node.args[0].value, str):
+        if (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
             if called in ("aws_client", "client"):
                 services.add(node.args[0].value)
@@ -66,8 +83,12 @@ def called_methods(tree: ast.AST) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             methods.add(node.func.attr)
-            if node.func.attr in ("get_paginator", "get_waiter") and node.args and \
-                    isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            if (
+                node.func.attr in ("get_paginator", "get_waiter")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
                 methods.add(node.args[0].value)
     return methods
 
@@ -87,8 +108,12 @@ def code_actions(function: str) -> frozenset[str]:
     unknown = services - set(IAM_PREFIX)
     assert not unknown, f"{function} uses {sorted(unknown)}: add their IAM prefixes to IAM_PREFIX"
     methods = set().union(*(called_methods(tree) for tree in trees))
-    return frozenset(f"{IAM_PREFIX[service]}:{operations(service)[method]}"
-                     for service in services for method in methods if method in operations(service))
+    return frozenset(
+        f"{IAM_PREFIX[service]}:{operations(service)[method]}"
+        for service in services
+        for method in methods
+        if method in operations(service)
+    )
 
 
 def service_actions(function: str) -> frozenset[str]:
@@ -104,8 +129,12 @@ def functions_of(stack) -> list[PaymentsFunction]:
 
 def granted_actions(synthesized, function: PaymentsFunction) -> set[str]:
     statements = json.loads(synthesized.one_of(function, "aws_iam_role_policy")["policy"])["Statement"]
-    return {action for statement in statements if statement["Effect"] == "Allow"
-            for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])}
+    return {
+        action
+        for statement in statements
+        if statement["Effect"] == "Allow"
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
 
 
 PROFILES = ("dev", "https")
@@ -114,36 +143,54 @@ PROFILES = ("dev", "https")
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_granted_action_is_called_by_the_code_or_needed_by_lambda(synth_all, profile):
     synthesized = synth_all[profile]
-    excess = {function.source: sorted(granted_actions(synthesized, function) - code_actions(function.source)
-                                      - service_actions(function.source))
-              for function in functions_of(synthesized.stack)}
+    excess = {
+        function.source: sorted(
+            granted_actions(synthesized, function) - code_actions(function.source) - service_actions(function.source)
+        )
+        for function in functions_of(synthesized.stack)
+    }
     assert {source: actions for source, actions in excess.items() if actions} == {}
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_call_the_code_makes_is_granted(synth_all, profile):
     synthesized = synth_all[profile]
-    missing = {function.source: sorted(code_actions(function.source) - granted_actions(synthesized, function))
-               for function in functions_of(synthesized.stack)}
+    missing = {
+        function.source: sorted(code_actions(function.source) - granted_actions(synthesized, function))
+        for function in functions_of(synthesized.stack)
+    }
     assert {source: actions for source, actions in missing.items() if actions} == {}
 
 
 def test_every_function_is_checked(dev):
     assert sorted(function.source for function in functions_of(dev.stack)) == sorted(
-        path.name for path in LAMBDA_DIR.iterdir() if (path / "handler.py").is_file())
+        path.name for path in LAMBDA_DIR.iterdir() if (path / "handler.py").is_file()
+    )
 
 
 def test_the_scan_finds_what_each_handler_calls():
     # Pinned so that a scanner that finds nothing cannot pass the tests above.
     assert code_actions("payment_api") == {"rds-data:ExecuteStatement", "ssm:GetParameter"}
     assert code_actions("schema_migrations") == {
-        "rds-data:ExecuteStatement", "rds-data:BeginTransaction", "rds-data:CommitTransaction",
-        "rds-data:RollbackTransaction", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}
+        "rds-data:ExecuteStatement",
+        "rds-data:BeginTransaction",
+        "rds-data:CommitTransaction",
+        "rds-data:RollbackTransaction",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+    }
     assert {"route53:ListResourceRecordSets", "route53:ChangeResourceRecordSets"} <= code_actions("rollback")
-    assert {"ssm:PutParameter", "elasticloadbalancing:ModifyRule", "dms:StartReplicationTask",
-            "rds-data:ExecuteStatement"} <= code_actions("traffic_shifter") == code_actions("rollback")
-    assert {"dms:DescribeTableStatistics", "dms:DescribeReplicationTasks", "cloudwatch:PutMetricData",
-            "sns:Publish"} <= code_actions("migration_validator")
+    assert (
+        {"ssm:PutParameter", "elasticloadbalancing:ModifyRule", "dms:StartReplicationTask", "rds-data:ExecuteStatement"}
+        <= code_actions("traffic_shifter")
+        == code_actions("rollback")
+    )
+    assert {
+        "dms:DescribeTableStatistics",
+        "dms:DescribeReplicationTasks",
+        "cloudwatch:PutMetricData",
+        "sns:Publish",
+    } <= code_actions("migration_validator")
 
 
 def test_an_unused_grant_would_fail(dev):

@@ -30,8 +30,9 @@ def https_internal():
 
 
 def _listeners(synthesized, built):
-    return {synthesized.body(listener)["port"]: synthesized.body(listener)
-            for listener in built.load_balancer.listeners}
+    return {
+        synthesized.body(listener)["port"]: synthesized.body(listener) for listener in built.load_balancer.listeners
+    }
 
 
 def test_http_only_without_a_certificate(http_public):
@@ -40,7 +41,8 @@ def test_http_only_without_a_certificate(http_public):
     listeners = _listeners(synthesized, built)
     assert list(listeners) == [80] and listeners[80]["protocol"] == "HTTP"
     assert listeners[80]["default_action"] == [
-        {"type": "forward", "target_group_arn": synthesized.ref(built.load_balancer.target_group.arn)}]
+        {"type": "forward", "target_group_arn": synthesized.ref(built.load_balancer.target_group.arn)}
+    ]
     assert (built.load_balancer.https_enabled, built.load_balancer.scheme) == (False, "http")
 
 
@@ -48,11 +50,21 @@ def test_https_with_a_certificate_and_port_80_redirects(https_internal):
     built, synthesized = https_internal
     listeners = _listeners(synthesized, built)
     assert sorted(listeners) == [80, 443]
-    assert Testing.to_have_resource_with_properties(synthesized.text, LbListener.TF_RESOURCE_TYPE, {
-        "port": 443, "protocol": "HTTPS", "certificate_arn": CERTIFICATE,
-        "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06"})
-    assert listeners[80]["default_action"][0]["redirect"] == {"port": "443", "protocol": "HTTPS",
-                                                             "status_code": "HTTP_301"}
+    assert Testing.to_have_resource_with_properties(
+        synthesized.text,
+        LbListener.TF_RESOURCE_TYPE,
+        {
+            "port": 443,
+            "protocol": "HTTPS",
+            "certificate_arn": CERTIFICATE,
+            "ssl_policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        },
+    )
+    assert listeners[80]["default_action"][0]["redirect"] == {
+        "port": "443",
+        "protocol": "HTTPS",
+        "status_code": "HTTP_301",
+    }
     assert (built.load_balancer.https_enabled, built.load_balancer.scheme) == (True, "https")
 
 
@@ -72,11 +84,15 @@ def test_a_ca_bundle_makes_a_trust_store_the_https_listener_verifies_against(htt
     built, synthesized = https_mutual_tls
     store = synthesized.body(built.load_balancer.trust_store)
     assert (store["ca_certificates_bundle_s3_bucket"], store["ca_certificates_bundle_s3_key"]) == (
-        "payments-trust", "clients/ca-bundle.pem")
+        "payments-trust",
+        "clients/ca-bundle.pem",
+    )
     assert store["name"] == "payments-test-mtls" and len(store["name"]) <= 32
     listeners = _listeners(synthesized, built)
     assert listeners[443]["mutual_authentication"] == {
-        "mode": "verify", "trust_store_arn": synthesized.ref(built.load_balancer.trust_store.arn)}
+        "mode": "verify",
+        "trust_store_arn": synthesized.ref(built.load_balancer.trust_store.arn),
+    }
     # The redirect on 80 verifies nothing: it only answers 301 to HTTPS, where verification happens.
     assert "mutual_authentication" not in listeners[80]
 
@@ -87,19 +103,30 @@ def test_a_ca_bundle_without_a_certificate_is_refused():
 
 
 def test_public_alb_in_public_subnets_internal_in_private(http_public, https_internal):
-    for (built, synthesized), internal, subnets in ((http_public, False, "public_subnet_ids"),
-                                                   (https_internal, True, "private_subnet_ids")):
-        assert Testing.to_have_resource_with_properties(synthesized.text, Lb.TF_RESOURCE_TYPE, {
-            "internal": internal, "subnets": synthesized.ref(getattr(built.network, subnets)),
-            "security_groups": [synthesized.ref(built.security_groups.alb.id)]})
+    for (built, synthesized), internal, subnets in (
+        (http_public, False, "public_subnet_ids"),
+        (https_internal, True, "private_subnet_ids"),
+    ):
+        assert Testing.to_have_resource_with_properties(
+            synthesized.text,
+            Lb.TF_RESOURCE_TYPE,
+            {
+                "internal": internal,
+                "subnets": synthesized.ref(getattr(built.network, subnets)),
+                "security_groups": [synthesized.ref(built.security_groups.alb.id)],
+            },
+        )
 
 
 def test_alb_is_hardened_and_protected_when_asked(http_public, https_internal):
     built, synthesized = http_public
     alb = synthesized.body(built.load_balancer.alb)
     assert alb["drop_invalid_header_fields"] is True and alb["desync_mitigation_mode"] == "strictest"
-    assert alb["access_logs"] == {"bucket": synthesized.ref(built.load_balancer.access_logs.id), "prefix": "alb",
-                                  "enabled": True}
+    assert alb["access_logs"] == {
+        "bucket": synthesized.ref(built.load_balancer.access_logs.id),
+        "prefix": "alb",
+        "enabled": True,
+    }
     assert len(alb["name"]) <= 32 and len(synthesized.body(built.load_balancer.target_group)["name"]) <= 32
     assert alb["enable_deletion_protection"] is False
     assert synthesized.body(built.load_balancer.access_logs)["force_destroy"] is True
@@ -130,8 +157,10 @@ def test_the_alb_may_invoke_the_api_before_it_is_attached(http_public):
 def test_access_log_bucket_is_private_versioned_expiring_and_written_only_by_the_alb(http_public):
     built, synthesized = http_public
     block = synthesized.one("aws_s3_bucket_public_access_block")
-    assert all(block[flag] is True for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls",
-                                                "restrict_public_buckets"))
+    assert all(
+        block[flag] is True
+        for flag in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
     assert synthesized.one("aws_s3_bucket_versioning")["versioning_configuration"]["status"] == "Enabled"
     [rule] = synthesized.one("aws_s3_bucket_lifecycle_configuration")["rule"]
     assert rule["status"] == "Enabled" and rule["expiration"] == [{"days": 365}]
@@ -140,7 +169,8 @@ def test_access_log_bucket_is_private_versioned_expiring_and_written_only_by_the
     statements = {s["Sid"]: s for s in json.loads(synthesized.one("aws_s3_bucket_policy")["policy"])["Statement"]}
     assert statements["AlbWritesAccessLogs"]["Principal"]["AWS"].startswith("${data.aws_elb_service_account.")
     assert statements["LogDeliveryWritesAccessLogs"]["Principal"] == {
-        "Service": synthesized.principal_ref("logdelivery.elasticloadbalancing")}
+        "Service": synthesized.principal_ref("logdelivery.elasticloadbalancing")
+    }
     assert statements["DenyInsecureTransport"]["Effect"] == "Deny"
     assert synthesized.one("aws_s3_bucket_notification")["eventbridge"] is True
 
@@ -148,19 +178,25 @@ def test_access_log_bucket_is_private_versioned_expiring_and_written_only_by_the
 def test_waf_protects_the_alb_with_managed_rules_rate_limit_and_logging(http_public):
     built, synthesized = http_public
     acl = synthesized.body(built.load_balancer.web_acl)
-    groups = [rule["statement"]["managed_rule_group_statement"]["name"] for rule in acl["rule"]
-              if "managed_rule_group_statement" in rule["statement"]]
+    groups = [
+        rule["statement"]["managed_rule_group_statement"]["name"]
+        for rule in acl["rule"]
+        if "managed_rule_group_statement" in rule["statement"]
+    ]
     assert groups == list(WAF_MANAGED_RULE_GROUPS)
     assert "AWSManagedRulesSQLiRuleSet" in groups and "AWSManagedRulesKnownBadInputsRuleSet" in groups
     assert any("rate_based_statement" in rule["statement"] for rule in acl["rule"])
     assert synthesized.one("aws_wafv2_web_acl_association")["resource_arn"] == synthesized.ref(
-        built.load_balancer.alb.arn)
+        built.load_balancer.alb.arn
+    )
     waf_logs = next(group for group in synthesized.of(built.load_balancer, "aws_cloudwatch_log_group"))
     assert waf_logs["name"] == "aws-waf-logs-payments-test" and waf_logs["retention_in_days"] == 90
     assert waf_logs["kms_key_id"] == synthesized.ref(built.keys.logs_key.arn)
     assert Testing.to_have_resource_with_properties(
-        synthesized.text, Wafv2WebAclLoggingConfiguration.TF_RESOURCE_TYPE,
-        {"resource_arn": synthesized.ref(built.load_balancer.web_acl.arn)})
+        synthesized.text,
+        Wafv2WebAclLoggingConfiguration.TF_RESOURCE_TYPE,
+        {"resource_arn": synthesized.ref(built.load_balancer.web_acl.arn)},
+    )
 
 
 def test_the_alb_is_created_after_its_access_log_bucket_policy(http_public, https_internal):
@@ -171,7 +207,8 @@ def test_the_alb_is_created_after_its_access_log_bucket_policy(http_public, http
         assert alb["access_logs"]["enabled"] is True
         assert alb["depends_on"] == [synthesized.address(built.load_balancer.access_logs_policy)]
         assert synthesized.body(built.load_balancer.access_logs_policy)["bucket"] == synthesized.ref(
-            built.load_balancer.access_logs.id)
+            built.load_balancer.access_logs.id
+        )
 
 
 def test_waf_logs_only_once_log_delivery_may_write_to_its_group(http_public):
@@ -179,16 +216,23 @@ def test_waf_logs_only_once_log_delivery_may_write_to_its_group(http_public):
     built, synthesized = http_public
     [policy] = synthesized.resources("aws_cloudwatch_log_resource_policy").values()
     [statement] = json.loads(policy["policy_document"])["Statement"]
-    waf_logs = next(element for element in built.load_balancer.node.find_all()
-                    if getattr(element, "terraform_resource_type", None) == "aws_cloudwatch_log_group")
+    waf_logs = next(
+        element
+        for element in built.load_balancer.node.find_all()
+        if getattr(element, "terraform_resource_type", None) == "aws_cloudwatch_log_group"
+    )
     assert statement["Principal"] == {"Service": synthesized.principal_ref("delivery.logs")}
     assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert statement["Resource"] == synthesized.ref(waf_logs.arn) + ":log-stream:*"
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
-                                      "ArnLike": {"aws:SourceArn": f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:*"}}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:*"},
+    }
     logging = synthesized.one("aws_wafv2_web_acl_logging_configuration")
-    [policy_address] = [f"aws_cloudwatch_log_resource_policy.{name}"
-                        for name in synthesized.resources("aws_cloudwatch_log_resource_policy")]
+    [policy_address] = [
+        f"aws_cloudwatch_log_resource_policy.{name}"
+        for name in synthesized.resources("aws_cloudwatch_log_resource_policy")
+    ]
     assert logging["depends_on"] == [policy_address]
 
 
@@ -205,8 +249,9 @@ def test_without_legacy_the_write_rule_forwards_writes_to_the_api(certificate):
     assert synthesized.body(serving)["default_action"][0]["type"] == "forward"
     assert (rule["listener_arn"], rule["priority"]) == (synthesized.ref(serving.arn), 10)
     assert rule["condition"] == [{"http_request_method": {"values": ["POST", "PUT", "PATCH", "DELETE"]}}]
-    assert rule["action"] == [{"type": "forward",
-                               "target_group_arn": synthesized.ref(built.load_balancer.target_group.arn)}]
+    assert rule["action"] == [
+        {"type": "forward", "target_group_arn": synthesized.ref(built.load_balancer.target_group.arn)}
+    ]
     # The cutover owns the rule's target: a redeploy never moves writes back.
     assert rule["lifecycle"] == {"ignore_changes": ["action"]}
     assert built.load_balancer.legacy_target_group is None
@@ -218,15 +263,25 @@ def test_with_legacy_writes_go_to_its_private_addresses_first():
     legacy = built.load_balancer.legacy_target_group
     group = synthesized.body(legacy)
     assert (group["name"], group["target_type"], group["protocol"], group["port"]) == (
-        "payments-test-legacy", "ip", "HTTPS", 443)
+        "payments-test-legacy",
+        "ip",
+        "HTTPS",
+        443,
+    )
     assert group["vpc_id"] == synthesized.ref(built.network.vpc.id)
     assert (group["health_check"]["protocol"], group["health_check"]["path"]) == ("HTTPS", "/health")
-    attachments = [a for a in synthesized.resources("aws_lb_target_group_attachment").values()
-                   if a["target_group_arn"] == synthesized.ref(legacy.arn)]
+    attachments = [
+        a
+        for a in synthesized.resources("aws_lb_target_group_attachment").values()
+        if a["target_group_arn"] == synthesized.ref(legacy.arn)
+    ]
     assert [(a["target_id"], a["port"], a["availability_zone"]) for a in attachments] == [
-        ("192.168.50.10", 443, "all"), ("100.64.7.1", 443, "all")]
+        ("192.168.50.10", 443, "all"),
+        ("100.64.7.1", 443, "all"),
+    ]
     assert _write_rule(synthesized, built)["action"] == [
-        {"type": "forward", "target_group_arn": synthesized.ref(legacy.arn)}]
+        {"type": "forward", "target_group_arn": synthesized.ref(legacy.arn)}
+    ]
 
 
 @pytest.mark.parametrize("address", ["52.94.76.10", "8.8.8.8"])

@@ -6,8 +6,9 @@ import re
 def test_local_api_url_is_the_emulator_path_of_the_api_listener(dev, https):
     for profile, port in ((dev, 80), (https, 443)):
         output = profile.outputs["local_api_url"]
-        assert re.fullmatch(rf"http://127\.0\.0\.1:4566/_local_aws/alb/\$\{{aws_lb\.[\w.]+\.name\}}/{port}",
-                            output["value"]), output["value"]
+        assert re.fullmatch(
+            rf"http://127\.0\.0\.1:4566/_local_aws/alb/\$\{{aws_lb\.[\w.]+\.name\}}/{port}", output["value"]
+        ), output["value"]
         assert output["description"]
 
 

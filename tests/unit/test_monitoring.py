@@ -14,17 +14,31 @@ from tests.unit.stacks import METRIC_NAMESPACE, bare_stack, synth, upstream
 
 SECOND_LEGACY_IP = "52.94.76.11"
 LEGACY_IPS = (GLOBAL_LEGACY_IP, SECOND_LEGACY_IP)
-LEGACY = {"legacy_endpoint": ",".join(LEGACY_IPS), "legacy_ips": LEGACY_IPS, "health_checked_ips": LEGACY_IPS,
-          "new_weight": 0}
+LEGACY = {
+    "legacy_endpoint": ",".join(LEGACY_IPS),
+    "legacy_ips": LEGACY_IPS,
+    "health_checked_ips": LEGACY_IPS,
+    "new_weight": 0,
+}
 
 
 def build(region):
     stack = bare_stack(region=region)
     built = upstream(stack, through="cutover", dns=LEGACY)
-    built.monitoring = Monitoring(stack, "monitoring", name_prefix="payments-test", region=region,
-                                  cdc_latency_threshold_seconds=120, alerting=built.alerting,
-                                  database=built.database, migration=built.migration, compute=built.compute,
-                                  load_balancer=built.load_balancer, dns=built.dns, cutover=built.cutover)
+    built.monitoring = Monitoring(
+        stack,
+        "monitoring",
+        name_prefix="payments-test",
+        region=region,
+        cdc_latency_threshold_seconds=120,
+        alerting=built.alerting,
+        database=built.database,
+        migration=built.migration,
+        compute=built.compute,
+        load_balancer=built.load_balancer,
+        dns=built.dns,
+        cutover=built.cutover,
+    )
     return built, synth(stack)
 
 
@@ -45,17 +59,27 @@ def _alarms(synthesized):
 def test_alarms_cover_the_api_the_database_dms_and_every_function(us_east_1):
     built, synthesized = us_east_1
     metrics = {(alarm["namespace"], alarm["metric_name"]) for alarm in _alarms(synthesized).values()}
-    assert {("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"), ("AWS/ApplicationELB", "TargetResponseTime"),
-            ("AWS/RDS", "ACUUtilization"), ("AWS/RDS", "CPUUtilization"), ("AWS/DMS", "CDCLatencyTarget"),
-            ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles")} <= metrics
+    assert {
+        ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"),
+        ("AWS/ApplicationELB", "TargetResponseTime"),
+        ("AWS/RDS", "ACUUtilization"),
+        ("AWS/RDS", "CPUUtilization"),
+        ("AWS/DMS", "CDCLatencyTarget"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+    } <= metrics
     for function in [built.compute.payment_api, *built.cutover.functions]:
-        names = [name for name, alarm in _alarms(synthesized).items()
-                 if alarm["dimensions"] == {"FunctionName": function.name}]
+        names = [
+            name
+            for name, alarm in _alarms(synthesized).items()
+            if alarm["dimensions"] == {"FunctionName": function.name}
+        ]
         assert sorted(name.rsplit("-", 1)[-1] for name in names) == ["errors", "throttles"]
         assert all(function.short_name in name for name in names)
     cdc = _alarms(synthesized)["payments-test-critical-dms-cdc-latency"]
     assert cdc["threshold"] == 120 and cdc["dimensions"]["ReplicationTaskIdentifier"] == synthesized.ref(
-        built.migration.task_resource_id)
+        built.migration.task_resource_id
+    )
 
 
 def test_critical_alarms_alert_people_and_trigger_rollback(us_east_1):
@@ -70,26 +94,39 @@ def test_critical_alarms_alert_people_and_trigger_rollback(us_east_1):
     subscription = synthesized.one("aws_sns_topic_subscription")
     assert (subscription["topic_arn"], subscription["protocol"]) == (critical_topic, "lambda")
     assert subscription["endpoint"] == synthesized.ref(built.cutover.rollback.arn)
-    permission = next(p for p in synthesized.of(built.monitoring, "aws_lambda_permission")
-                      if p["source_arn"] == critical_topic)
+    permission = next(
+        p for p in synthesized.of(built.monitoring, "aws_lambda_permission") if p["source_arn"] == critical_topic
+    )
     assert permission["principal"] == synthesized.principal_ref("sns")
 
 
 def test_validator_runs_on_a_schedule(us_east_1):
     built, synthesized = us_east_1
-    assert Testing.to_have_resource_with_properties(synthesized.text, CloudwatchEventRule.TF_RESOURCE_TYPE, {
-        "name": "payments-test-validate", "schedule_expression": "rate(5 minutes)"})
+    assert Testing.to_have_resource_with_properties(
+        synthesized.text,
+        CloudwatchEventRule.TF_RESOURCE_TYPE,
+        {"name": "payments-test-validate", "schedule_expression": "rate(5 minutes)"},
+    )
     assert synthesized.one("aws_cloudwatch_event_target")["arn"] == synthesized.ref(built.cutover.validator.arn)
-    permission = next(p for p in synthesized.of(built.monitoring, "aws_lambda_permission")
-                      if p["principal"] == synthesized.principal_ref("events"))
+    permission = next(
+        p
+        for p in synthesized.of(built.monitoring, "aws_lambda_permission")
+        if p["principal"] == synthesized.principal_ref("events")
+    )
     assert permission["function_name"] == synthesized.ref(built.cutover.validator.function.function_name)
 
 
 def test_dms_task_events_reach_the_alert_topic(us_east_1):
     built, synthesized = us_east_1
-    assert Testing.to_have_resource_with_properties(synthesized.text, DmsEventSubscription.TF_RESOURCE_TYPE, {
-        "source_type": "replication-task", "sns_topic_arn": synthesized.ref(built.alerting.alerts.arn),
-        "source_ids": [synthesized.ref(built.migration.task.replication_task_id)]})
+    assert Testing.to_have_resource_with_properties(
+        synthesized.text,
+        DmsEventSubscription.TF_RESOURCE_TYPE,
+        {
+            "source_type": "replication-task",
+            "sns_topic_arn": synthesized.ref(built.alerting.alerts.arn),
+            "source_ids": [synthesized.ref(built.migration.task.replication_task_id)],
+        },
+    )
 
 
 def test_legacy_health_alarms_only_alert_and_only_where_route53_publishes_metrics(us_east_1, eu_central_1):
@@ -98,7 +135,8 @@ def test_legacy_health_alarms_only_alert_and_only_where_route53_publishes_metric
     # One alarm per checked legacy address; the first keeps the name it had with a single check.
     assert [alarm["alarm_name"] for alarm in alarms] == ["payments-test-legacy-health", "payments-test-legacy-health-2"]
     assert [alarm["dimensions"] for alarm in alarms] == [
-        {"HealthCheckId": synthesized.ref(check.id)} for check in built.dns.legacy_health_checks]
+        {"HealthCheckId": synthesized.ref(check.id)} for check in built.dns.legacy_health_checks
+    ]
     for alarm in alarms:
         assert not alarm["alarm_name"].startswith(critical_alarm_prefix("payments-test"))
         assert alarm["alarm_actions"] == [synthesized.ref(built.alerting.alerts.arn)]
@@ -138,14 +176,21 @@ def test_replication_in_each_direction_and_aurora_s_wal_alert_without_rolling_ba
     slot = alarms["payments-test-aurora-replication-slot-lag"]
     logs = alarms["payments-test-aurora-transaction-logs-disk"]
     assert (slot["namespace"], slot["metric_name"], slot["dimensions"]) == (
-        "AWS/RDS", "OldestReplicationSlotLag", writer)
+        "AWS/RDS",
+        "OldestReplicationSlotLag",
+        writer,
+    )
     assert (logs["namespace"], logs["metric_name"], logs["dimensions"]) == (
-        "AWS/RDS", "TransactionLogsDiskUsage", writer)
+        "AWS/RDS",
+        "TransactionLogsDiskUsage",
+        writer,
+    )
     reverse = alarms["payments-test-dms-reverse-cdc-latency"]
     assert (reverse["metric_name"], reverse["threshold"]) == ("CDCLatencyTarget", 120)
     assert reverse["dimensions"] == {
         "ReplicationInstanceIdentifier": synthesized.ref(built.migration.instance.replication_instance_id),
-        "ReplicationTaskIdentifier": synthesized.ref(built.migration.reverse_task_resource_id)}
+        "ReplicationTaskIdentifier": synthesized.ref(built.migration.reverse_task_resource_id),
+    }
     forward = alarms["payments-test-critical-dms-cdc-latency"]
     assert forward["dimensions"]["ReplicationTaskIdentifier"] == synthesized.ref(built.migration.task_resource_id)
     alerts = synthesized.ref(built.alerting.alerts.arn)

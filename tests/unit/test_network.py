@@ -30,16 +30,21 @@ def three_nats():
 def test_vpc_has_the_given_range_and_dns(one_nat):
     built, synthesized = one_nat
     network = built.network
-    assert Testing.to_have_resource_with_properties(synthesized.text, Vpc.TF_RESOURCE_TYPE, {
-        "cidr_block": "10.40.0.0/16", "enable_dns_hostnames": True, "enable_dns_support": True})
+    assert Testing.to_have_resource_with_properties(
+        synthesized.text,
+        Vpc.TF_RESOURCE_TYPE,
+        {"cidr_block": "10.40.0.0/16", "enable_dns_hostnames": True, "enable_dns_support": True},
+    )
     assert network.vpc_cidr == "10.40.0.0/16"
 
 
 def test_three_tiers_in_three_pinned_zones_without_public_ips(one_nat):
     built, synthesized = one_nat
     network = built.network
-    subnets = [synthesized.body(subnet) for subnet in
-               network.public_subnets + network.private_subnets + network.database_subnets]
+    subnets = [
+        synthesized.body(subnet)
+        for subnet in network.public_subnets + network.private_subnets + network.database_subnets
+    ]
     assert [subnet["tags"]["Tier"] for subnet in subnets] == ["public"] * 3 + ["private"] * 3 + ["database"] * 3
     assert all(subnet["map_public_ip_on_launch"] is False for subnet in subnets)
     # Issue 9 #15: zones by id, never by position in the live zone list (which shifts when a zone is impaired).
@@ -48,9 +53,10 @@ def test_three_tiers_in_three_pinned_zones_without_public_ips(one_nat):
     assert "aws_availability_zones" not in synthesized.text
     # Names come from the subnets: what the account maps each pinned zone id to.
     assert [synthesized.ref(name) for name in network.availability_zones] == [
-        f"${{{synthesized.address(subnet)}.availability_zone}}" for subnet in network.database_subnets]
+        f"${{{synthesized.address(subnet)}.availability_zone}}" for subnet in network.database_subnets
+    ]
     networks = [ipaddress.IPv4Network(subnet["cidr_block"]) for subnet in subnets]
-    assert not any(a.overlaps(b) for i, a in enumerate(networks) for b in networks[i + 1:])
+    assert not any(a.overlaps(b) for i, a in enumerate(networks) for b in networks[i + 1 :])
     assert all(net.subnet_of(ipaddress.IPv4Network("10.40.0.0/16")) for net in networks)
 
 
@@ -73,7 +79,8 @@ def test_every_private_route_table_routes_through_a_nat_gateway(fixture_name, na
     assert all(route["destination_cidr_block"] == "0.0.0.0/0" for route in routes)
     assert {route["nat_gateway_id"] for route in routes} == nat_refs
     assert {synthesized.body(nat)["subnet_id"] for nat in network.nat_gateways} <= {
-        synthesized.ref(subnet.id) for subnet in network.public_subnets}
+        synthesized.ref(subnet.id) for subnet in network.public_subnets
+    }
 
 
 def test_database_subnets_have_no_route_to_the_internet(one_nat):
@@ -81,8 +88,11 @@ def test_database_subnets_have_no_route_to_the_internet(one_nat):
     network = built.network
     table = synthesized.ref(network.database_route_table.id)
     assert not [route for route in synthesized.resources("aws_route").values() if route["route_table_id"] == table]
-    associated = {association["subnet_id"] for association in synthesized.resources(
-        "aws_route_table_association").values() if association["route_table_id"] == table}
+    associated = {
+        association["subnet_id"]
+        for association in synthesized.resources("aws_route_table_association").values()
+        if association["route_table_id"] == table
+    }
     assert associated == {synthesized.ref(subnet.id) for subnet in network.database_subnets}
 
 
@@ -90,12 +100,24 @@ def test_flow_logs_capture_all_traffic_into_a_log_group_under_the_logs_key(one_n
     # seed 004 #10: no VPC flow logs.
     built, synthesized = one_nat
     network = built.network
-    assert Testing.to_have_resource_with_properties(synthesized.text, FlowLog.TF_RESOURCE_TYPE, {
-        "traffic_type": "ALL", "log_destination": synthesized.ref(network.flow_log_group.arn),
-        "vpc_id": synthesized.ref(network.vpc.id)})
-    assert Testing.to_have_resource_with_properties(synthesized.text, CloudwatchLogGroup.TF_RESOURCE_TYPE, {
-        "name": "/aws/vpc/payments-test/flow-logs", "retention_in_days": 365,
-        "kms_key_id": synthesized.ref(built.keys.logs_key.arn)})
+    assert Testing.to_have_resource_with_properties(
+        synthesized.text,
+        FlowLog.TF_RESOURCE_TYPE,
+        {
+            "traffic_type": "ALL",
+            "log_destination": synthesized.ref(network.flow_log_group.arn),
+            "vpc_id": synthesized.ref(network.vpc.id),
+        },
+    )
+    assert Testing.to_have_resource_with_properties(
+        synthesized.text,
+        CloudwatchLogGroup.TF_RESOURCE_TYPE,
+        {
+            "name": "/aws/vpc/payments-test/flow-logs",
+            "retention_in_days": 365,
+            "kms_key_id": synthesized.ref(built.keys.logs_key.arn),
+        },
+    )
 
 
 def test_flow_log_role_is_for_this_accounts_flow_logs_and_writes_only_its_group(one_nat):
@@ -106,13 +128,18 @@ def test_flow_log_role_is_for_this_accounts_flow_logs_and_writes_only_its_group(
     assert trust["Principal"] == {"Service": synthesized.principal_ref("vpc-flow-logs")}
     assert trust["Condition"] == {
         "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
-        "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:us-east-1:{ACCOUNT_ID}:vpc-flow-log/*"}}
+        "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:us-east-1:{ACCOUNT_ID}:vpc-flow-log/*"},
+    }
     group_statement, describe_groups = json.loads(synthesized.one_of(network, "aws_iam_role_policy")["policy"])[
-        "Statement"]
+        "Statement"
+    ]
     group = synthesized.ref(network.flow_log_group.arn)
     assert group_statement["Resource"] == [group, f"{group}:*"]
-    assert describe_groups == {"Effect": "Allow", "Action": ["logs:DescribeLogGroups"],
-                               "Resource": f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:*"}
+    assert describe_groups == {
+        "Effect": "Allow",
+        "Action": ["logs:DescribeLogGroups"],
+        "Resource": f"arn:aws:logs:us-east-1:{ACCOUNT_ID}:log-group:*",
+    }
 
 
 def test_flow_log_role_grants_what_the_aws_flow_logs_example_grants(one_nat):
@@ -120,15 +147,23 @@ def test_flow_log_role_grants_what_the_aws_flow_logs_example_grants(one_nat):
     built, synthesized = one_nat
     statements = json.loads(synthesized.one_of(built.network, "aws_iam_role_policy")["policy"])["Statement"]
     granted = {action for statement in statements for action in statement["Action"]}
-    assert granted == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups",
-                       "logs:DescribeLogStreams"}
+    assert granted == {
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams",
+    }
 
 
 def test_the_flow_log_waits_for_its_roles_policy(one_nat):
     # Issue 9 #3: a flow log created before its role may write stays in an error state.
     built, synthesized = one_nat
-    policy = next(element for element in built.network.node.find_all()
-                  if getattr(element, "terraform_resource_type", None) == "aws_iam_role_policy")
+    policy = next(
+        element
+        for element in built.network.node.find_all()
+        if getattr(element, "terraform_resource_type", None) == "aws_iam_role_policy"
+    )
     assert synthesized.one_of(built.network, "aws_flow_log")["depends_on"] == [synthesized.address(policy)]
 
 

@@ -30,8 +30,11 @@ def test_zip_bytes_ignore_mtimes_and_caches(tmp_path):
 
 
 def files_under(folder):
-    return {path.relative_to(folder).as_posix() for path in folder.rglob("*")
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"}
+    return {
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+    }
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -60,8 +63,9 @@ def write_tree(root, files):
 
 def test_shared_modules_are_zipped_from_each_shared_folder_deterministically(tmp_path):
     function = write_tree(tmp_path / "fn", {"handler.py": "import helper\n"})
-    shared = write_tree(tmp_path / "shared", {"helper.py": "VALUE = 1\n",
-                                              "__pycache__/helper.cpython-312.pyc": "cache"})
+    shared = write_tree(
+        tmp_path / "shared", {"helper.py": "VALUE = 1\n", "__pycache__/helper.cpython-312.pyc": "cache"}
+    )
     data = zip_bytes(function, shared_dirs=(shared,))
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert archive.namelist() == ["handler.py", "helper.py"]

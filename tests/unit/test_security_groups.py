@@ -24,14 +24,22 @@ def https_internal():
 
 
 def _rules(synthesized, resource_type, group):
-    return [rule for rule in synthesized.resources(resource_type).values()
-            if rule["security_group_id"] == synthesized.ref(group.id)]
+    return [
+        rule
+        for rule in synthesized.resources(resource_type).values()
+        if rule["security_group_id"] == synthesized.ref(group.id)
+    ]
 
 
 def test_one_group_per_tier_in_the_vpc(http_public):
     groups, synthesized = http_public
-    tiers = {"alb": groups.alb, "lambda": groups.lambda_functions, "database": groups.database, "dms": groups.dms,
-             "endpoints": groups.endpoints}
+    tiers = {
+        "alb": groups.alb,
+        "lambda": groups.lambda_functions,
+        "database": groups.database,
+        "dms": groups.dms,
+        "endpoints": groups.endpoints,
+    }
     for tier, group in tiers.items():
         body = synthesized.body(group)
         assert body["name"] == f"payments-test-{tier}" and body["tags"]["Tier"] == tier
@@ -44,47 +52,70 @@ def test_one_group_per_tier_in_the_vpc(http_public):
 def test_alb_ports_follow_the_listeners_and_the_scheme(http_public, https_internal):
     # seed 001 #4: 443 opened while the listener served 80.
     groups, synthesized = http_public
-    assert [(rule["from_port"], rule["cidr_ipv4"]) for rule in
-            _rules(synthesized, "aws_vpc_security_group_ingress_rule", groups.alb)] == [(80, "0.0.0.0/0")]
+    assert [
+        (rule["from_port"], rule["cidr_ipv4"])
+        for rule in _rules(synthesized, "aws_vpc_security_group_ingress_rule", groups.alb)
+    ] == [(80, "0.0.0.0/0")]
     groups, synthesized = https_internal
-    assert sorted((rule["from_port"], rule["cidr_ipv4"]) for rule in
-                  _rules(synthesized, "aws_vpc_security_group_ingress_rule", groups.alb)) == [
-        (80, VPC_CIDR), (443, VPC_CIDR)]
+    assert sorted(
+        (rule["from_port"], rule["cidr_ipv4"])
+        for rule in _rules(synthesized, "aws_vpc_security_group_ingress_rule", groups.alb)
+    ) == [(80, VPC_CIDR), (443, VPC_CIDR)]
 
 
 def test_dms_reaches_only_aurora_onprem_postgres_and_the_endpoints(http_public):
     groups, synthesized = http_public
     egress = _rules(synthesized, "aws_vpc_security_group_egress_rule", groups.dms)
-    assert sorted((rule["from_port"], rule.get("cidr_ipv4") or rule["referenced_security_group_id"])
-                  for rule in egress) == sorted([
-                      (5432, synthesized.ref(groups.database.id)), (5432, ONPREM_CIDR),
-                      (443, synthesized.ref(groups.endpoints.id))])
+    assert sorted(
+        (rule["from_port"], rule.get("cidr_ipv4") or rule["referenced_security_group_id"]) for rule in egress
+    ) == sorted(
+        [(5432, synthesized.ref(groups.database.id)), (5432, ONPREM_CIDR), (443, synthesized.ref(groups.endpoints.id))]
+    )
     assert all(rule["from_port"] == rule["to_port"] and rule["ip_protocol"] == "tcp" for rule in egress)
 
 
 def test_dms_reaches_the_onprem_database_on_its_own_port():
     # Issue 9 #6: ONPREM_DB_PORT was ignored; the rule allowed 5432 whatever the source listened on.
     groups, synthesized = build(onprem_db_port=6432)
-    onprem = [rule for rule in _rules(synthesized, "aws_vpc_security_group_egress_rule", groups.dms)
-              if rule.get("cidr_ipv4") == ONPREM_CIDR]
+    onprem = [
+        rule
+        for rule in _rules(synthesized, "aws_vpc_security_group_egress_rule", groups.dms)
+        if rule.get("cidr_ipv4") == ONPREM_CIDR
+    ]
     assert [(rule["from_port"], rule["to_port"]) for rule in onprem] == [(6432, 6432)]
 
 
 def test_aurora_admits_only_dms_and_endpoints_only_the_vpc(http_public):
     groups, synthesized = http_public
-    assert Testing.to_have_resource_with_properties(synthesized.text, VpcSecurityGroupIngressRule.TF_RESOURCE_TYPE, {
-        "security_group_id": synthesized.ref(groups.database.id), "from_port": 5432, "to_port": 5432,
-        "referenced_security_group_id": synthesized.ref(groups.dms.id)})
+    assert Testing.to_have_resource_with_properties(
+        synthesized.text,
+        VpcSecurityGroupIngressRule.TF_RESOURCE_TYPE,
+        {
+            "security_group_id": synthesized.ref(groups.database.id),
+            "from_port": 5432,
+            "to_port": 5432,
+            "referenced_security_group_id": synthesized.ref(groups.dms.id),
+        },
+    )
     assert len(_rules(synthesized, "aws_vpc_security_group_ingress_rule", groups.database)) == 1
-    assert [(rule["from_port"], rule["cidr_ipv4"]) for rule in
-            _rules(synthesized, "aws_vpc_security_group_ingress_rule", groups.endpoints)] == [(443, VPC_CIDR)]
+    assert [
+        (rule["from_port"], rule["cidr_ipv4"])
+        for rule in _rules(synthesized, "aws_vpc_security_group_ingress_rule", groups.endpoints)
+    ] == [(443, VPC_CIDR)]
 
 
 def test_functions_leave_only_over_https(http_public):
     groups, synthesized = http_public
-    assert Testing.to_have_resource_with_properties(synthesized.text, VpcSecurityGroupEgressRule.TF_RESOURCE_TYPE, {
-        "security_group_id": synthesized.ref(groups.lambda_functions.id), "from_port": 443, "to_port": 443,
-        "cidr_ipv4": "0.0.0.0/0"})
+    assert Testing.to_have_resource_with_properties(
+        synthesized.text,
+        VpcSecurityGroupEgressRule.TF_RESOURCE_TYPE,
+        {
+            "security_group_id": synthesized.ref(groups.lambda_functions.id),
+            "from_port": 443,
+            "to_port": 443,
+            "cidr_ipv4": "0.0.0.0/0",
+        },
+    )
     assert len(_rules(synthesized, "aws_vpc_security_group_egress_rule", groups.lambda_functions)) == 1
 
 
@@ -98,7 +129,11 @@ def test_the_alb_reaches_only_the_legacy_write_addresses_on_443():
     from tests.unit.stacks import built_through
 
     built, synthesized = built_through("security_groups", security_groups={"legacy_write_ips": ("192.168.50.10",)})
-    egress = [rule for rule in synthesized.resources("aws_vpc_security_group_egress_rule").values()
-              if rule["security_group_id"] == synthesized.ref(built.security_groups.alb.id)]
+    egress = [
+        rule
+        for rule in synthesized.resources("aws_vpc_security_group_egress_rule").values()
+        if rule["security_group_id"] == synthesized.ref(built.security_groups.alb.id)
+    ]
     assert [(rule["cidr_ipv4"], rule["from_port"], rule["to_port"]) for rule in egress] == [
-        ("192.168.50.10/32", 443, 443)]
+        ("192.168.50.10/32", 443, 443)
+    ]

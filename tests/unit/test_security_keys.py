@@ -14,9 +14,16 @@ from tests.unit.stacks import ACCOUNT_ID, bare_stack, synth
 @pytest.fixture(scope="module")
 def keys():
     stack = bare_stack()
-    keys = SecurityKeys(stack, "security_keys", name_prefix="payments-test", account_id=ACCOUNT_ID,
-                        partition="aws", region="eu-central-1", deletion_window_days=30,
-                        topic_publishers=("cloudwatch", "dms"))
+    keys = SecurityKeys(
+        stack,
+        "security_keys",
+        name_prefix="payments-test",
+        account_id=ACCOUNT_ID,
+        partition="aws",
+        region="eu-central-1",
+        deletion_window_days=30,
+        topic_publishers=("cloudwatch", "dms"),
+    )
     return keys, synth(stack)
 
 
@@ -26,18 +33,27 @@ def _statements(synthesized, key):
 
 def test_both_keys_rotate_with_the_given_deletion_window(keys):
     keys, synthesized = keys
-    assert Testing.to_have_resource_with_properties(synthesized.text, KmsKey.TF_RESOURCE_TYPE, {
-        "description": "payments-test data at rest", "enable_key_rotation": True, "deletion_window_in_days": 30})
-    assert Testing.to_have_resource_with_properties(synthesized.text, KmsKey.TF_RESOURCE_TYPE, {
-        "description": "payments-test CloudWatch Logs", "enable_key_rotation": True, "deletion_window_in_days": 30})
+    assert Testing.to_have_resource_with_properties(
+        synthesized.text,
+        KmsKey.TF_RESOURCE_TYPE,
+        {"description": "payments-test data at rest", "enable_key_rotation": True, "deletion_window_in_days": 30},
+    )
+    assert Testing.to_have_resource_with_properties(
+        synthesized.text,
+        KmsKey.TF_RESOURCE_TYPE,
+        {"description": "payments-test CloudWatch Logs", "enable_key_rotation": True, "deletion_window_in_days": 30},
+    )
     assert len(synthesized.resources("aws_kms_key")) == 2
 
 
 def test_aliases_name_each_key(keys):
     keys, synthesized = keys
     for purpose, key in (("data", keys.data_key), ("logs", keys.logs_key)):
-        assert Testing.to_have_resource_with_properties(synthesized.text, KmsAlias.TF_RESOURCE_TYPE, {
-            "name": f"alias/payments-test-{purpose}", "target_key_id": synthesized.ref(key.key_id)})
+        assert Testing.to_have_resource_with_properties(
+            synthesized.text,
+            KmsAlias.TF_RESOURCE_TYPE,
+            {"name": f"alias/payments-test-{purpose}", "target_key_id": synthesized.ref(key.key_id)},
+        )
 
 
 def test_the_account_administers_both_keys(keys):
@@ -51,8 +67,9 @@ def test_cloudwatch_logs_of_this_account_and_region_may_use_the_logs_key(keys):
     keys, synthesized = keys
     statement = _statements(synthesized, keys.logs_key)["CloudWatchLogsUseKey"]
     assert statement["Principal"] == {"Service": synthesized.principal_ref("logs", "id")}  # regional principal
-    assert statement["Condition"] == {"ArnLike": {
-        "kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:eu-central-1:{ACCOUNT_ID}:*"}}
+    assert statement["Condition"] == {
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:eu-central-1:{ACCOUNT_ID}:*"}
+    }
 
 
 def test_every_topic_publisher_of_this_account_may_publish_to_topics_under_the_data_key(keys):
@@ -70,10 +87,19 @@ def test_every_topic_publisher_of_this_account_may_publish_to_topics_under_the_d
 
 def test_publisher_statements_follow_the_publishers_named():
     stack = bare_stack()
-    only_alarms = SecurityKeys(stack, "security_keys", name_prefix="payments-test", account_id=ACCOUNT_ID,
-                               partition="aws", region="eu-central-1", deletion_window_days=7,
-                               topic_publishers=("cloudwatch",))
+    only_alarms = SecurityKeys(
+        stack,
+        "security_keys",
+        name_prefix="payments-test",
+        account_id=ACCOUNT_ID,
+        partition="aws",
+        region="eu-central-1",
+        deletion_window_days=7,
+        topic_publishers=("cloudwatch",),
+    )
     synthesized = synth(stack)
-    assert set(_statements(synthesized, only_alarms.data_key)) == {"AccountAdministersKey",
-                                                                   "CloudwatchPublishesToEncryptedTopics"}
+    assert set(_statements(synthesized, only_alarms.data_key)) == {
+        "AccountAdministersKey",
+        "CloudwatchPublishesToEncryptedTopics",
+    }
     assert publisher_sid("events") == "EventsPublishesToEncryptedTopics"

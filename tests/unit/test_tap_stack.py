@@ -24,6 +24,7 @@ SHARED_MODULES = ("lambda_support.py", "route53_weights.py")
 
 # --- one stack, one provider ---------------------------------------------------------------
 
+
 def test_single_stack_with_single_aws_provider(synth_all):
     # seed 004 #1: one TerraformStack per concern meant providers missing from child stacks.
     for profile in synth_all.values():
@@ -49,11 +50,26 @@ def test_constructs_are_plain_constructs_never_stacks(synth_all):
 
 def test_every_top_level_construct_has_the_file_its_plan_group_names(dev):
     # A plan summary groups changes by the first construct id under the stack: that id is the file.
-    groups = {body["//"]["metadata"]["path"].split("/")[1] for resources in dev.json["resource"].values()
-              for body in resources.values()}
+    groups = {
+        body["//"]["metadata"]["path"].split("/")[1]
+        for resources in dev.json["resource"].values()
+        for body in resources.values()
+    }
     files = {path.stem for path in (PROJECT_ROOT / "lib" / "constructs").glob("*.py")}
-    assert groups == {"security_keys", "network", "security_groups", "endpoints", "database", "migration",
-                      "alerting", "compute", "load_balancer", "dns", "cutover", "monitoring"}
+    assert groups == {
+        "security_keys",
+        "network",
+        "security_groups",
+        "endpoints",
+        "database",
+        "migration",
+        "alerting",
+        "compute",
+        "load_balancer",
+        "dns",
+        "cutover",
+        "monitoring",
+    }
     assert groups <= files
 
 
@@ -64,14 +80,18 @@ def _project_module_names():
 def test_imports_resolve_from_the_repository_root():
     # seed 004 #2: `from stacks.vpc_stack import ...` failed; project modules are imported as lib.*.
     local_names = _project_module_names() | {"stacks"}
-    sources = [PROJECT_ROOT / "main.py", *(PROJECT_ROOT / "lib").glob("*.py"),
-               *(PROJECT_ROOT / "lib" / "constructs").glob("*.py")]
+    sources = [
+        PROJECT_ROOT / "main.py",
+        *(PROJECT_ROOT / "lib").glob("*.py"),
+        *(PROJECT_ROOT / "lib" / "constructs").glob("*.py"),
+    ]
     for source in sources:
         for node in ast.walk(ast.parse(source.read_text())):
             if isinstance(node, ast.ImportFrom):
                 assert node.level == 0 and node.module, f"{source.name}: relative import"
-                assert node.module.split(".")[0] not in local_names - {"constructs"}, \
+                assert node.module.split(".")[0] not in local_names - {"constructs"}, (
                     f"{source.name}: from {node.module}"
+                )
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     assert alias.name.split(".")[0] not in local_names - {"constructs"}, source.name
@@ -81,12 +101,18 @@ def test_constructs_never_read_settings_or_the_environment():
     # Data flows one way: lib/config.py -> TapStack -> constructs (typed inputs) -> outputs.
     for source in (PROJECT_ROOT / "lib" / "constructs").glob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
-            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) else []
+            modules = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             assert not [module for module in modules if module in ("os", "lib.config")], source.name
 
 
 # --- provider, backend, tags ---------------------------------------------------------------
+
 
 def test_no_region_literal_outside_the_chosen_region(prod, https):
     # seed 004 #11 / 002 #10: nothing hard-codes us-east-1 (or an AZ) when another region is chosen.
@@ -125,8 +151,11 @@ def test_local_target_points_every_service_at_loopback_and_aws_target_does_not(d
 
 
 def _cutover_function_variables(profile):
-    return [body["environment"]["variables"] for body in profile.json["resource"]["aws_lambda_function"].values()
-            if body["function_name"].endswith(("-traffic-shifter", "-rollback"))]
+    return [
+        body["environment"]["variables"]
+        for body in profile.json["resource"]["aws_lambda_function"].values()
+        if body["function_name"].endswith(("-traffic-shifter", "-rollback"))
+    ]
 
 
 def test_the_flip_s_short_dns_hold_is_the_local_target_s_only(dev, synth_all):
@@ -144,6 +173,7 @@ def test_no_credentials_in_the_synthesized_json(synth_all):
 
 
 # --- security across the stack ---------------------------------------------------------------
+
 
 def _keyed_strings(node, key=""):
     """Every (key, string value) pair in the JSON tree; list items inherit their key."""
@@ -191,8 +221,9 @@ def test_service_principals_come_from_the_data_source_never_a_literal(synth_all)
     for profile in synth_all.values():
         principals = list(_service_principals(profile))
         assert len(principals) >= 12
-        assert all(re.fullmatch(r"\$\{data\.aws_service_principal\.\w+\.(name|id)\}", p) for p in principals), \
+        assert all(re.fullmatch(r"\$\{data\.aws_service_principal\.\w+\.(name|id)\}", p) for p in principals), (
             principals
+        )
 
 
 def test_only_named_services_may_invoke_functions_and_only_from_one_source(synth_all):
@@ -208,8 +239,11 @@ def test_only_named_services_may_invoke_functions_and_only_from_one_source(synth
 
 
 def test_data_and_dns_permissions_are_never_on_every_resource(dev):
-    statements = [statement for policy in dev.resources("aws_iam_role_policy").values()
-                  for statement in json.loads(policy["policy"])["Statement"]]
+    statements = [
+        statement
+        for policy in dev.resources("aws_iam_role_policy").values()
+        for statement in json.loads(policy["policy"])["Statement"]
+    ]
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if any(action.startswith(("rds-data:", "route53:", "secretsmanager:GetSecretValue")) for action in actions):
@@ -218,13 +252,18 @@ def test_data_and_dns_permissions_are_never_on_every_resource(dev):
 
 # --- what each profile changes ---------------------------------------------------------------
 
+
 def test_prod_is_larger_protected_and_kept_longer(dev, prod):
     # seeds 004 #9, 004 #14, 002 #8: prod capacity, Multi-AZ replication, 35-day backups, protection.
     assert (len(dev.resources("aws_nat_gateway")), len(prod.resources("aws_nat_gateway"))) == (1, 3)
-    assert prod.one("aws_rds_cluster")["serverlessv2_scaling_configuration"] == {"min_capacity": 1.0,
-                                                                                 "max_capacity": 8.0}
-    assert dev.one("aws_rds_cluster")["serverlessv2_scaling_configuration"] == {"min_capacity": 0.5,
-                                                                                "max_capacity": 2.0}
+    assert prod.one("aws_rds_cluster")["serverlessv2_scaling_configuration"] == {
+        "min_capacity": 1.0,
+        "max_capacity": 8.0,
+    }
+    assert dev.one("aws_rds_cluster")["serverlessv2_scaling_configuration"] == {
+        "min_capacity": 0.5,
+        "max_capacity": 2.0,
+    }
     for profile, is_prod in ((dev, False), (prod, True)):
         cluster = profile.one("aws_rds_cluster")
         assert cluster["engine_version"] in AURORA_POSTGRES_VERSIONS and cluster["backup_retention_period"] == 35
@@ -232,9 +271,11 @@ def test_prod_is_larger_protected_and_kept_longer(dev, prod):
         assert profile.one("aws_dms_replication_instance")["multi_az"] is is_prod
         assert profile.one("aws_lb")["enable_deletion_protection"] is is_prod
         assert {key["deletion_window_in_days"] for key in profile.resources("aws_kms_key").values()} == {
-            30 if is_prod else 7}
-        assert {secret["recovery_window_in_days"] for secret in
-                profile.resources("aws_secretsmanager_secret").values()} == {30 if is_prod else 0}
+            30 if is_prod else 7
+        }
+        assert {
+            secret["recovery_window_in_days"] for secret in profile.resources("aws_secretsmanager_secret").values()
+        } == {30 if is_prod else 0}
         assert profile.one("aws_route53_zone")["force_destroy"] is not is_prod
     assert prod.one("aws_dms_replication_instance")["replication_instance_class"] == "dms.r5.large"
     assert {group["retention_in_days"] for group in prod.resources("aws_cloudwatch_log_group").values()} == {2557}
@@ -250,7 +291,8 @@ def test_no_profile_creates_the_account_wide_dms_roles(synth_all):
     # it made every second suffix fail with EntityAlreadyExists.
     for profile in synth_all.values():
         assert not {"dms-vpc-role", "dms-cloudwatch-logs-role"} & {
-            role["name"] for role in profile.resources("aws_iam_role").values()}
+            role["name"] for role in profile.resources("aws_iam_role").values()
+        }
         assert "depends_on" not in profile.one("aws_dms_replication_subnet_group")
 
 
@@ -259,16 +301,23 @@ def test_a_stack_that_creates_the_dms_roles_holds_them_at_the_addresses_others_f
 
     stack, _ = synthesize(tmp_path, {"CREATE_DMS_SERVICE_ROLES": "true", "ENVIRONMENT_SUFFIX": "owner"})
     synthesized = json.loads((tmp_path / "stacks" / "TapStackowner" / "cdk.tf.json").read_text())
-    held = {f"{kind}.{name}" for kind in ("aws_iam_role", "aws_iam_role_policy_attachment")
-            for name, body in synthesized["resource"][kind].items() if "dms_" in name and "secrets" not in name}
+    held = {
+        f"{kind}.{name}"
+        for kind in ("aws_iam_role", "aws_iam_role_policy_attachment")
+        for name, body in synthesized["resource"][kind].items()
+        if "dms_" in name and "secrets" not in name
+    }
     assert held == set(DMS_SERVICE_ROLE_ADDRESSES)
     assert "removed" not in synthesized
 
 
 def _alb_ingress_ports(profile):
     group = profile.ref(profile.stack.security_groups.alb.id)
-    return sorted(rule["from_port"] for rule in profile.resources("aws_vpc_security_group_ingress_rule").values()
-                  if rule["security_group_id"] == group)
+    return sorted(
+        rule["from_port"]
+        for rule in profile.resources("aws_vpc_security_group_ingress_rule").values()
+        if rule["security_group_id"] == group
+    )
 
 
 def test_alb_security_group_ports_match_the_listeners(dev, https):
@@ -284,25 +333,35 @@ def test_legacy_records_follow_the_legacy_endpoint(dev, https, synth_all):
     assert [record["set_identifier"] for record in dev.resources("aws_route53_record").values()] == ["new"]
     records = {record["set_identifier"]: record for record in https.resources("aws_route53_record").values()}
     assert records["legacy"]["records"] == [GLOBAL_LEGACY_IP] and records["legacy"]["type"] == "A"
-    assert (records["new"]["weighted_routing_policy"]["weight"],
-            records["legacy"]["weighted_routing_policy"]["weight"]) == (0, 100)
-    hostname = {record["set_identifier"]: record for record in
-                synth_all["legacy_hostname"].resources("aws_route53_record").values()}
+    assert (
+        records["new"]["weighted_routing_policy"]["weight"],
+        records["legacy"]["weighted_routing_policy"]["weight"],
+    ) == (0, 100)
+    hostname = {
+        record["set_identifier"]: record
+        for record in synth_all["legacy_hostname"].resources("aws_route53_record").values()
+    }
     assert {record["type"] for record in hostname.values()} == {"CNAME"}
-    assert (hostname["new"]["weighted_routing_policy"]["weight"],
-            hostname["legacy"]["weighted_routing_policy"]["weight"]) == (10, 90)
+    assert (
+        hostname["new"]["weighted_routing_policy"]["weight"],
+        hostname["legacy"]["weighted_routing_policy"]["weight"],
+    ) == (10, 90)
 
 
 def test_an_existing_zone_replaces_the_created_one(synth_all):
     external = synth_all["aws_s3_backend"]
     assert not external.resources("aws_route53_zone")
     assert {record["zone_id"] for record in external.resources("aws_route53_record").values()} == {
-        "Z0123456789ABCDEFGHIJ"}
+        "Z0123456789ABCDEFGHIJ"
+    }
 
 
 def _health_check_alarms(profile):
-    return [alarm for alarm in profile.resources("aws_cloudwatch_metric_alarm").values()
-            if (alarm["namespace"], alarm["metric_name"]) == ("AWS/Route53", "HealthCheckStatus")]
+    return [
+        alarm
+        for alarm in profile.resources("aws_cloudwatch_metric_alarm").values()
+        if (alarm["namespace"], alarm["metric_name"]) == ("AWS/Route53", "HealthCheckStatus")
+    ]
 
 
 def test_legacy_health_alarm_only_in_the_region_route53_publishes_to(https, synth_all):
@@ -320,12 +379,15 @@ def test_dashboard_uses_the_stack_region(prod, https):
 
 # --- wiring between constructs ---------------------------------------------------------------
 
+
 def test_every_function_runs_in_the_private_subnets_behind_the_lambda_group(dev):
     stack = dev.stack
     for function in [stack.compute.payment_api, *stack.cutover.functions]:
         body = dev.body(function.function)
-        assert body["vpc_config"] == {"subnet_ids": dev.ref(stack.network.private_subnet_ids),
-                                      "security_group_ids": [dev.ref(stack.security_groups.lambda_functions.id)]}
+        assert body["vpc_config"] == {
+            "subnet_ids": dev.ref(stack.network.private_subnet_ids),
+            "security_group_ids": [dev.ref(stack.security_groups.lambda_functions.id)],
+        }
         assert body["dead_letter_config"] == {"target_arn": dev.ref(stack.alerting.alerts.arn)}
 
 
@@ -345,11 +407,15 @@ def test_readiness_metric_and_critical_alarms_are_named_once(dev):
     assert validator["METRIC_NAMESPACE"] == shifter["METRIC_NAMESPACE"] == dev.output("migration_metric_namespace")
     dashboard = dev.one("aws_cloudwatch_dashboard")["dashboard_body"]
     assert json.dumps([validator["METRIC_NAMESPACE"], READY_METRIC_NAME]) in dashboard
-    critical = [alarm["alarm_name"] for alarm in dev.resources("aws_cloudwatch_metric_alarm").values()
-                if len(alarm["alarm_actions"]) == 2]
+    critical = [
+        alarm["alarm_name"]
+        for alarm in dev.resources("aws_cloudwatch_metric_alarm").values()
+        if len(alarm["alarm_actions"]) == 2
+    ]
     assert critical and all(name.startswith(shifter["CRITICAL_ALARM_PREFIX"]) for name in critical)
-    assert shifter["CRITICAL_ALARM_PREFIX"] == dev.output("critical_alarm_prefix") == critical_alarm_prefix(
-        "payments-dev")
+    assert (
+        shifter["CRITICAL_ALARM_PREFIX"] == dev.output("critical_alarm_prefix") == critical_alarm_prefix("payments-dev")
+    )
 
 
 def test_lambda_zips_exist_and_the_hash_is_the_zip_hash(dev):
@@ -366,6 +432,7 @@ def test_lambda_zips_exist_and_the_hash_is_the_zip_hash(dev):
 
 
 # --- outputs ---------------------------------------------------------------------------------
+
 
 def test_every_output_has_a_description(synth_all):
     # seed 004 #15: integration tests need outputs; reviewers need to know what each is.
@@ -385,9 +452,12 @@ def test_network_outputs_name_the_network_resources(dev):
     assert dev.output("nat_gateway_ids") == [dev.ref(nat.id) for nat in network.nat_gateways]
     assert dev.output("flow_log_group_name") == dev.ref(network.flow_log_group.name)
     assert dev.output("security_group_ids") == {
-        "alb": dev.ref(groups.alb.id), "lambda": dev.ref(groups.lambda_functions.id),
-        "database": dev.ref(groups.database.id), "dms": dev.ref(groups.dms.id),
-        "endpoints": dev.ref(groups.endpoints.id)}
+        "alb": dev.ref(groups.alb.id),
+        "lambda": dev.ref(groups.lambda_functions.id),
+        "database": dev.ref(groups.database.id),
+        "dms": dev.ref(groups.dms.id),
+        "endpoints": dev.ref(groups.endpoints.id),
+    }
     assert dev.output("data_kms_key_arn") == dev.ref(keys.data_key.arn)
     assert dev.output("logs_kms_key_arn") == dev.ref(keys.logs_key.arn)
 
@@ -395,13 +465,22 @@ def test_network_outputs_name_the_network_resources(dev):
 def test_data_outputs_name_the_database_and_replication(dev):
     stack = dev.stack
     cluster, migration = stack.database.cluster, stack.migration
-    assert {name: dev.output(name) for name in ("aurora_cluster_endpoint", "aurora_reader_endpoint",
-                                                "aurora_cluster_arn", "aurora_cluster_identifier",
-                                                "aurora_database_name")} == {
+    assert {
+        name: dev.output(name)
+        for name in (
+            "aurora_cluster_endpoint",
+            "aurora_reader_endpoint",
+            "aurora_cluster_arn",
+            "aurora_cluster_identifier",
+            "aurora_database_name",
+        )
+    } == {
         "aurora_cluster_endpoint": dev.ref(cluster.endpoint),
         "aurora_reader_endpoint": dev.ref(cluster.reader_endpoint),
-        "aurora_cluster_arn": dev.ref(cluster.arn), "aurora_cluster_identifier": dev.ref(cluster.cluster_identifier),
-        "aurora_database_name": dev.ref(cluster.database_name)}
+        "aurora_cluster_arn": dev.ref(cluster.arn),
+        "aurora_cluster_identifier": dev.ref(cluster.cluster_identifier),
+        "aurora_database_name": dev.ref(cluster.database_name),
+    }
     assert dev.output("aurora_master_secret_arn") == dev.ref(stack.database.master_secret_arn)
     assert dev.output("dms_replication_instance_arn") == dev.ref(migration.instance.replication_instance_arn)
     assert dev.output("dms_replication_task_arn") == dev.ref(migration.task.replication_task_arn)
@@ -421,12 +500,16 @@ def test_traffic_outputs_name_the_api_and_the_cutover(dev):
     assert dev.output("alb_url") == "http://" + dev.ref(alb.dns_name)
     assert dev.output("hosted_zone_id") == dev.ref(stack.dns.zone_id)
     assert dev.output("lambda_function_names") == {
-        "payment-api": "payments-dev-payment-api", "schema-migrations": "payments-dev-schema-migrations",
+        "payment-api": "payments-dev-payment-api",
+        "schema-migrations": "payments-dev-schema-migrations",
         "migration-validator": "payments-dev-migration-validator",
-        "traffic-shifter": "payments-dev-traffic-shifter", "rollback": "payments-dev-rollback"}
+        "traffic-shifter": "payments-dev-traffic-shifter",
+        "rollback": "payments-dev-rollback",
+    }
     assert dev.output("lambda_function_arns") == {
         function.short_name: dev.ref(function.arn)
-        for function in [stack.compute.payment_api, stack.compute.schema_migrations, *stack.cutover.functions]}
+        for function in [stack.compute.payment_api, stack.compute.schema_migrations, *stack.cutover.functions]
+    }
     assert dev.output("aurora_app_secret_arn") == dev.ref(stack.compute.app_secret.arn)
     assert dev.output("client_identity") == "header" and dev.output("alb_trust_store_arn") == ""
     assert dev.output("alert_topic_arn") == dev.ref(stack.alerting.alerts.arn)
@@ -446,6 +529,7 @@ def test_urls_say_https_exactly_when_a_certificate_is_set(synth_all, profile, sc
 
 # --- issue 9: what a real account needs --------------------------------------------------------
 
+
 def test_zones_are_pinned_by_id_in_every_profile(synth_all):
     # Issue 9 #15: no zone lookup whose result could shift; the default region keeps its deployed zones.
     for name, profile in synth_all.items():
@@ -455,7 +539,10 @@ def test_zones_are_pinned_by_id_in_every_profile(synth_all):
     dev_zones = [subnet["availability_zone_id"] for subnet in synth_all["dev"].resources("aws_subnet").values()]
     assert set(dev_zones) == {"use1-az6", "use1-az1", "use1-az2"}  # us-east-1a, b, c where the stack was deployed
     assert {subnet["availability_zone_id"] for subnet in synth_all["prod"].resources("aws_subnet").values()} == {
-        "euc1-az1", "euc1-az2", "euc1-az3"}
+        "euc1-az1",
+        "euc1-az2",
+        "euc1-az3",
+    }
 
 
 def test_the_way_to_onprem_follows_the_settings(synth_all):
@@ -466,14 +553,19 @@ def test_the_way_to_onprem_follows_the_settings(synth_all):
     assert prod.one("aws_ec2_transit_gateway_vpc_attachment")["transit_gateway_id"] == "tgw-0123456789abcdef0"
     assert prod.one("aws_route53_resolver_rule")["domain_name"] == "corp.example.com"
     assert prod.one("aws_route53_resolver_rule")["target_ip"] == [
-        {"ip": "192.168.0.2", "port": 53}, {"ip": "192.168.0.3", "port": 53}]
+        {"ip": "192.168.0.2", "port": 53},
+        {"ip": "192.168.0.3", "port": 53},
+    ]
     assert synth_all["https"].one("aws_vpn_connection")["static_routes_only"] is True
     real = synth_all["aws_s3_backend"]
     assert real.one("aws_vpn_connection")["static_routes_only"] is False
     assert real.one("aws_customer_gateway")["bgp_asn"] == "65010"
     for name in ("prod", "https", "aws_s3_backend"):
-        routes = [route for route in synth_all[name].resources("aws_route").values()
-                  if route["destination_cidr_block"] == "192.168.0.0/16"]
+        routes = [
+            route
+            for route in synth_all[name].resources("aws_route").values()
+            if route["destination_cidr_block"] == "192.168.0.0/16"
+        ]
         assert len(routes) == 3, name
 
 

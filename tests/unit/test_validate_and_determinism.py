@@ -35,9 +35,10 @@ def _shape(node, path=()):
 
 def _blocks(synthesized):
     """What validate checks against the schema: blocks by type (names dropped), provider, moved."""
-    by_type = {section: {block_type: list(blocks.values())
-                         for block_type, blocks in synthesized.json.get(section, {}).items()}
-               for section in ("resource", "data")}
+    by_type = {
+        section: {block_type: list(blocks.values()) for block_type, blocks in synthesized.json.get(section, {}).items()}
+        for section in ("resource", "data")
+    }
     return {**by_type, "provider": synthesized.json["provider"], "moved": synthesized.json.get("moved", [])}
 
 

@@ -40,8 +40,12 @@ def _scanned_file(entity_path: str) -> str:
 class DeployReadinessCheck(BaseResourceCheck):
     def __init__(self, check: Check) -> None:
         self.rule = check.rule
-        super().__init__(name=check.name, id=check.id, categories=[CheckCategories.GENERAL_SECURITY],
-                         supported_resources=list(check.resource_types))
+        super().__init__(
+            name=check.name,
+            id=check.id,
+            categories=[CheckCategories.GENERAL_SECURITY],
+            supported_resources=list(check.resource_types),
+        )
 
     def scan_resource_conf(self, conf: dict[str, Any]) -> CheckResult:
         _, resource_type, name = self.entity_path.rsplit(":", 2)

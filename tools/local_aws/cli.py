@@ -47,13 +47,25 @@ def _parser() -> argparse.ArgumentParser:
         if name != "stop":
             command.add_argument("--port", type=int, default=DEFAULT_PORT)
         if name in ("start", "serve"):
-            command.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT,
-                                 help="seconds without a request before the server stops itself")
-            command.add_argument("--state-dir", type=Path, default=None,
-                                 help="where the local runtime keeps what it runs (emptied at start)")
-            command.add_argument("--onprem-seed-rows", type=_seed_rows, default=os.environ.get(SEED_ROWS_VARIABLE, "0"),
-                                 help=f"legacy payments in the on-premises stand-in (default ${SEED_ROWS_VARIABLE}, "
-                                      "else the committed seed)")
+            command.add_argument(
+                "--idle-timeout",
+                type=float,
+                default=DEFAULT_IDLE_TIMEOUT,
+                help="seconds without a request before the server stops itself",
+            )
+            command.add_argument(
+                "--state-dir",
+                type=Path,
+                default=None,
+                help="where the local runtime keeps what it runs (emptied at start)",
+            )
+            command.add_argument(
+                "--onprem-seed-rows",
+                type=_seed_rows,
+                default=os.environ.get(SEED_ROWS_VARIABLE, "0"),
+                help=f"legacy payments in the on-premises stand-in (default ${SEED_ROWS_VARIABLE}, "
+                "else the committed seed)",
+            )
         default_pidfile = None if name == "serve" else Path("build/moto.pid")
         command.add_argument("--pidfile", type=Path, default=default_pidfile)
         if name == "start":
@@ -63,8 +75,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _seed_rows(value: str) -> int:
     if not value.isdigit() or int(value) > 10_000_000:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of rows from 0 to 10000000 "
-                                         f"(from --onprem-seed-rows or {SEED_ROWS_VARIABLE})")
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a number of rows from 0 to 10000000 (from --onprem-seed-rows or {SEED_ROWS_VARIABLE})"
+        )
     return int(value)
 
 
@@ -78,8 +91,14 @@ def state_dir(args: argparse.Namespace) -> Path:
 
 def _serve_options(args: argparse.Namespace) -> list[str]:
     """What `start` passes on to the `serve` it launches."""
-    return ["--idle-timeout", str(args.idle_timeout), "--state-dir", str(state_dir(args)),
-            "--onprem-seed-rows", str(args.onprem_seed_rows)]
+    return [
+        "--idle-timeout",
+        str(args.idle_timeout),
+        "--state-dir",
+        str(state_dir(args)),
+        "--onprem-seed-rows",
+        str(args.onprem_seed_rows),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

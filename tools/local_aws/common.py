@@ -10,8 +10,12 @@ from tools.local_aws.loopback import HOST
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Dummy credentials for the emulator; they never leave this machine.
-EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "",
-                        "AWS_PROFILE": ""}
+EMULATOR_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_SESSION_TOKEN": "",
+    "AWS_PROFILE": "",
+}
 
 
 class EmulatorError(RuntimeError):

@@ -59,8 +59,11 @@ def _retry_delays(environ: dict[str, Any], method: str) -> Any:
     lambdas = current().lambdas
     if method == "PUT":
         seconds = _body(environ).get("seconds")
-        if (not isinstance(seconds, list) or not seconds
-                or not all(isinstance(s, (int, float)) and 0 <= s <= 3600 for s in seconds)):
+        if (
+            not isinstance(seconds, list)
+            or not seconds
+            or not all(isinstance(s, (int, float)) and 0 <= s <= 3600 for s in seconds)
+        ):
             raise BadRequest('expected {"seconds": [s1, s2, ...]} with each 0..3600')
         lambdas.retry_delays = tuple(float(s) for s in seconds)
     return {"seconds": list(lambdas.retry_delays)}
@@ -144,7 +147,7 @@ class ControlMiddleware:
             return self._proxy(environ, start_response)
         status, answer = "200 OK", None
         try:
-            answer = self._route(environ, path[len(PREFIX):])
+            answer = self._route(environ, path[len(PREFIX) :])
         except (BadRequest, NotFound) as error:
             status, answer = error.status, {"error": str(error)}
         body = json.dumps(answer).encode()
@@ -158,8 +161,10 @@ class ControlMiddleware:
         host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
         outgoing = proxy_request(_current().load_balancers, environ, f"http://{host}")
         headers = [(k, v) for k, v in outgoing.headers if k.lower() != "content-length"]
-        start_response(f"{outgoing.status} {outgoing.reason or ''}".strip(),
-                       headers + [("Content-Length", str(len(outgoing.body)))])
+        start_response(
+            f"{outgoing.status} {outgoing.reason or ''}".strip(),
+            headers + [("Content-Length", str(len(outgoing.body)))],
+        )
         return [outgoing.body]
 
     @staticmethod

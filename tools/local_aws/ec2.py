@@ -24,12 +24,14 @@ def patch_ec2_rule_description() -> None:
     SecurityGroupRule.description = property(description)  # type: ignore[method-assign,assignment]
 
 
-@moto_patch(requires={
-    "moto.ec2.models.security_groups.SecurityGroupBackend.revoke_security_group_ingress": _REVOKE_PARAMETERS,
-    "moto.ec2.models.security_groups.SecurityGroupBackend.revoke_security_group_egress": _REVOKE_PARAMETERS,
-    "moto.ec2.models.security_groups.SecurityGroupBackend.get_security_group_by_name_or_id": (),
-    "moto.ec2.exceptions.InvalidSecurityGroupRuleIdNotFoundError": (),
-})
+@moto_patch(
+    requires={
+        "moto.ec2.models.security_groups.SecurityGroupBackend.revoke_security_group_ingress": _REVOKE_PARAMETERS,
+        "moto.ec2.models.security_groups.SecurityGroupBackend.revoke_security_group_egress": _REVOKE_PARAMETERS,
+        "moto.ec2.models.security_groups.SecurityGroupBackend.get_security_group_by_name_or_id": (),
+        "moto.ec2.exceptions.InvalidSecurityGroupRuleIdNotFoundError": (),
+    }
+)
 def patch_ec2_revoke_unknown_rule_id() -> None:
     # moto defect: revoking an unknown SecurityGroupRuleId answers InvalidPermission.NotFound, where AWS
     # answers InvalidSecurityGroupRuleId.NotFound. The provider treats only the latter as "already gone",
@@ -39,16 +41,23 @@ def patch_ec2_revoke_unknown_rule_id() -> None:
 
     def refusing_unknown_rule_ids(rules_of: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def make(revoke: Callable[..., Any]) -> Callable[..., Any]:
-            def checked(self: Any, group_name_or_id: str, *args: Any, security_rule_ids: list[str] | None = None,
-                        vpc_id: str | None = None, **kwargs: Any) -> Any:
+            def checked(
+                self: Any,
+                group_name_or_id: str,
+                *args: Any,
+                security_rule_ids: list[str] | None = None,
+                vpc_id: str | None = None,
+                **kwargs: Any,
+            ) -> Any:
                 group = self.get_security_group_by_name_or_id(group_name_or_id, vpc_id)
                 if group is not None and security_rule_ids:
                     known = {rule.id for rule in getattr(group, rules_of)}
                     unknown = [rule_id for rule_id in security_rule_ids if rule_id not in known]
                     if unknown:
                         raise InvalidSecurityGroupRuleIdNotFoundError(unknown[0])
-                return revoke(self, group_name_or_id, *args, security_rule_ids=security_rule_ids, vpc_id=vpc_id,
-                              **kwargs)
+                return revoke(
+                    self, group_name_or_id, *args, security_rule_ids=security_rule_ids, vpc_id=vpc_id, **kwargs
+                )
 
             return checked
 
@@ -68,11 +77,13 @@ def _routes(connection: Any) -> list[dict[str, str]]:
     return routes
 
 
-@moto_patch(requires={
-    "moto.ec2.responses.vpn_connections.VPNConnections.create_vpn_connection": ("self",),
-    "moto.ec2.models.vpn_connections.VPNConnection": assigns("options", "id", "state"),
-    "moto.core.responses.ActionResult.result": PROPERTY,
-})
+@moto_patch(
+    requires={
+        "moto.ec2.responses.vpn_connections.VPNConnections.create_vpn_connection": ("self",),
+        "moto.ec2.models.vpn_connections.VPNConnection": assigns("options", "id", "state"),
+        "moto.core.responses.ActionResult.result": PROPERTY,
+    }
+)
 def patch_vpn_connection_options() -> None:
     # moto gap: CreateVpnConnection drops Options, so static_routes_only reads back false and every plan
     # replaces a statically routed VPN.
@@ -93,12 +104,17 @@ def patch_vpn_connection_options() -> None:
     wrap(VPNConnections, "create_vpn_connection", make)
 
 
-@moto_patch(requires={
-    "moto.ec2.responses.vpn_connections.VPNConnections": CLASS,
-    "moto.ec2.models.vpn_connections.VPNConnectionBackend.describe_vpn_connections": ("vpn_connection_ids",),
-    "moto.core.responses.EmptyResult": CLASS,
-}, adds=("moto.ec2.responses.vpn_connections.VPNConnections.create_vpn_connection_route",
-         "moto.ec2.responses.vpn_connections.VPNConnections.delete_vpn_connection_route"))
+@moto_patch(
+    requires={
+        "moto.ec2.responses.vpn_connections.VPNConnections": CLASS,
+        "moto.ec2.models.vpn_connections.VPNConnectionBackend.describe_vpn_connections": ("vpn_connection_ids",),
+        "moto.core.responses.EmptyResult": CLASS,
+    },
+    adds=(
+        "moto.ec2.responses.vpn_connections.VPNConnections.create_vpn_connection_route",
+        "moto.ec2.responses.vpn_connections.VPNConnections.delete_vpn_connection_route",
+    ),
+)
 def patch_vpn_connection_routes() -> None:
     # moto gap: CreateVpnConnectionRoute / DeleteVpnConnectionRoute are not implemented (a static route to
     # ONPREM_CIDR answers 500 until Terraform gives up).
@@ -107,7 +123,8 @@ def patch_vpn_connection_routes() -> None:
 
     def _connection(self: Any) -> Any:
         [connection] = self.ec2_backend.describe_vpn_connections(
-            vpn_connection_ids=[self._get_param("VpnConnectionId")])
+            vpn_connection_ids=[self._get_param("VpnConnectionId")]
+        )
         return connection
 
     def create_vpn_connection_route(self: Any) -> Any:
@@ -150,10 +167,12 @@ def patch_vpn_connection_filters() -> None:
     wrap(VPNConnection, "get_filter_value", make)
 
 
-@moto_patch(requires={
-    "moto.ec2.models.transit_gateway_attachments.TransitGatewayAttachmentBackend."
-    "delete_transit_gateway_vpc_attachment": ("transit_gateway_attachment_id",),
-})
+@moto_patch(
+    requires={
+        "moto.ec2.models.transit_gateway_attachments.TransitGatewayAttachmentBackend."
+        "delete_transit_gateway_vpc_attachment": ("transit_gateway_attachment_id",),
+    }
+)
 def patch_transit_gateway_attachment_deleted_state() -> None:
     # moto gap: a deleted VPC attachment vanishes at once, while EC2 lists it as `deleted` for a while and the
     # provider waits for that state: every destroy of an attachment timed out ("couldn't find resource").
@@ -170,5 +189,11 @@ def patch_transit_gateway_attachment_deleted_state() -> None:
     wrap(TransitGatewayAttachmentBackend, "delete_transit_gateway_vpc_attachment", make)
 
 
-PATCHES = (patch_ec2_rule_description, patch_ec2_revoke_unknown_rule_id, patch_vpn_connection_options,
-           patch_vpn_connection_routes, patch_vpn_connection_filters, patch_transit_gateway_attachment_deleted_state)
+PATCHES = (
+    patch_ec2_rule_description,
+    patch_ec2_revoke_unknown_rule_id,
+    patch_vpn_connection_options,
+    patch_vpn_connection_routes,
+    patch_vpn_connection_filters,
+    patch_transit_gateway_attachment_deleted_state,
+)

@@ -21,16 +21,20 @@ from typing import Any
 from tools.local_aws.common import EmulatorError
 from tools.local_aws.moto_guard import assigns, moto_uses
 
-USES = moto_uses("run_event_schedules", {
-    "moto.events.models.events_backends": (),
-    "moto.events.models.EventsBackend": assigns("event_buses"),
-    "moto.events.models.EventBus": assigns("rules"),
-    "moto.events.models.EventsBackend.describe_rule": ("name", "event_bus_arn"),
-    "moto.events.models.Rule": assigns("name", "account_id", "region_name", "scheduled_expression", "state",
-                                       "targets"),
-    "moto.events.models.Rule.arn": (),
-    "moto.awslambda.utils.get_backend": (),
-})
+USES = moto_uses(
+    "run_event_schedules",
+    {
+        "moto.events.models.events_backends": (),
+        "moto.events.models.EventsBackend": assigns("event_buses"),
+        "moto.events.models.EventBus": assigns("rules"),
+        "moto.events.models.EventsBackend.describe_rule": ("name", "event_bus_arn"),
+        "moto.events.models.Rule": assigns(
+            "name", "account_id", "region_name", "scheduled_expression", "state", "targets"
+        ),
+        "moto.events.models.Rule.arn": (),
+        "moto.awslambda.utils.get_backend": (),
+    },
+)
 RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 TICK_SECONDS = 1.0
@@ -46,9 +50,17 @@ def rate_seconds(expression: str | None) -> float | None:
 
 def scheduled_event(rule: Any, now: float) -> dict[str, Any]:
     """The event EventBridge sends a target of a schedule."""
-    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-            "account": rule.account_id, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
-            "region": rule.region_name, "resources": [rule.arn], "detail": {}}
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": rule.account_id,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "region": rule.region_name,
+        "resources": [rule.arn],
+        "detail": {},
+    }
 
 
 @dataclass

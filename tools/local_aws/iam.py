@@ -24,20 +24,33 @@ ACCOUNT_ROLES = {
     "dms-cloudwatch-logs-role": "arn:aws:iam::aws:policy/service-role/AmazonDMSCloudWatchLogsRole",
 }
 
-USES = moto_uses("iam_account_roles", {
-    "moto.iam.models.iam_backends": (),
-    "moto.iam.models.IAMBackend.create_role": ("role_name", "assume_role_policy_document", "path",
-                                               "permissions_boundary", "description", "tags",
-                                               "max_session_duration"),
-    "moto.iam.models.IAMBackend.attach_role_policy": ("policy_arn", "role_name"),
-    "moto.iam.models.IAMBackend.get_role": ("role_name",),
-    "moto.iam.exceptions.NotFoundException": CLASS,
-})
+USES = moto_uses(
+    "iam_account_roles",
+    {
+        "moto.iam.models.iam_backends": (),
+        "moto.iam.models.IAMBackend.create_role": (
+            "role_name",
+            "assume_role_policy_document",
+            "path",
+            "permissions_boundary",
+            "description",
+            "tags",
+            "max_session_duration",
+        ),
+        "moto.iam.models.IAMBackend.attach_role_policy": ("policy_arn", "role_name"),
+        "moto.iam.models.IAMBackend.get_role": ("role_name",),
+        "moto.iam.exceptions.NotFoundException": CLASS,
+    },
+)
 
 
 def _dms_trust() -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": DMS_PRINCIPAL}, "Action": "sts:AssumeRole"}]})
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": DMS_PRINCIPAL}, "Action": "sts:AssumeRole"}],
+        }
+    )
 
 
 def ensure_account_roles(account_id: str = DEFAULT_ACCOUNT) -> list[str]:
@@ -55,10 +68,15 @@ def ensure_account_roles(account_id: str = DEFAULT_ACCOUNT) -> list[str]:
             continue
         except NotFoundException:
             pass
-        backend.create_role(role_name=name, assume_role_policy_document=_dms_trust(), path="/",
-                            permissions_boundary=None,
-                            description="Account-wide DMS service role (the emulator's account starts with it)",
-                            tags=[], max_session_duration=None)
+        backend.create_role(
+            role_name=name,
+            assume_role_policy_document=_dms_trust(),
+            path="/",
+            permissions_boundary=None,
+            description="Account-wide DMS service role (the emulator's account starts with it)",
+            tags=[],
+            max_session_duration=None,
+        )
         backend.attach_role_policy(policy_arn, name)
         created.append(name)
     return created

@@ -50,8 +50,10 @@ def _checked(address: Any, family: int) -> None:
         return  # Unix sockets and the like never leave the machine
     host = address[0] if isinstance(address, tuple) else str(address)
     if not is_loopback(str(host)):
-        raise LoopbackViolation(f"refused to connect to {host}: only 127.0.0.0/8 and ::1 may be reached "
-                                "from this process (the project never sends traffic beyond the loopback)")
+        raise LoopbackViolation(
+            f"refused to connect to {host}: only 127.0.0.0/8 and ::1 may be reached "
+            "from this process (the project never sends traffic beyond the loopback)"
+        )
 
 
 def install() -> None:

@@ -54,8 +54,9 @@ class MotoPatch:
         return found + [f"{dotted} already exists" for dotted in self.adds if _internal_problem(dotted, ()) is None]
 
 
-def moto_patch(*, requires: Mapping[str, Expectation],
-               adds: Iterable[str] = ()) -> Callable[[Callable[[], None]], MotoPatch]:
+def moto_patch(
+    *, requires: Mapping[str, Expectation], adds: Iterable[str] = ()
+) -> Callable[[Callable[[], None]], MotoPatch]:
     def declare(apply: Callable[[], None]) -> MotoPatch:
         return MotoPatch(apply=apply, requires=dict(requires), adds=tuple(adds))
 
@@ -118,8 +119,9 @@ def installed_moto_version() -> str:
     return importlib.metadata.version("moto")
 
 
-def check_moto(patches: Iterable[MotoPatch], version: str | None = None,
-               also_requires: Mapping[str, Expectation] | None = None) -> None:
+def check_moto(
+    patches: Iterable[MotoPatch], version: str | None = None, also_requires: Mapping[str, Expectation] | None = None
+) -> None:
     """Raise EmulatorError unless moto is exactly MOTO_VERSION with every internal the patches (and
     `also_requires`, internals used without patching them) rely on in place."""
     version = version if version is not None else installed_moto_version()

@@ -27,11 +27,18 @@ SERVER_SETTINGS = {
     "listen_addresses": HOST,
     # fsync off: fast, and nothing here must survive a crash. synchronous_commit stays on, as on Aurora:
     # after a commit returns, pg_current_wal_lsn() is past it (a flip position taken then is exact).
-    "fsync": "off", "full_page_writes": "off",
-    "wal_level": "logical", "max_replication_slots": "20", "max_wal_senders": "20",
-    "max_logical_replication_workers": "12", "max_worker_processes": "24",
-    "max_sync_workers_per_subscription": "2", "max_connections": "200",
-    "shared_buffers": "32MB", "wal_sender_timeout": "60s", "wal_receiver_status_interval": "1s",
+    "fsync": "off",
+    "full_page_writes": "off",
+    "wal_level": "logical",
+    "max_replication_slots": "20",
+    "max_wal_senders": "20",
+    "max_logical_replication_workers": "12",
+    "max_worker_processes": "24",
+    "max_sync_workers_per_subscription": "2",
+    "max_connections": "200",
+    "shared_buffers": "32MB",
+    "wal_sender_timeout": "60s",
+    "wal_receiver_status_interval": "1s",
     "password_encryption": "scram-sha-256",
 }
 HBA = """\
@@ -98,12 +105,19 @@ class PostgresServer:
         if self._account:
             kwargs = {"user": self._account[0], "group": self._account[1], "extra_groups": []}
         result = subprocess.run(
-            [executable, *map(str, args[1:])], cwd=self.base_dir, capture_output=True, text=True,
-            timeout=COMMAND_TIMEOUT_SECONDS, env={**os.environ, "LC_ALL": "C"}, **kwargs,
+            [executable, *map(str, args[1:])],
+            cwd=self.base_dir,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            env={**os.environ, "LC_ALL": "C"},
+            **kwargs,
         )
         if check and result.returncode != 0:
-            raise PostgresError(f"{' '.join(map(str, args))} failed ({result.returncode}):\n"
-                                f"{result.stdout}\n{result.stderr}\n{self._log_tail()}")
+            raise PostgresError(
+                f"{' '.join(map(str, args))} failed ({result.returncode}):\n"
+                f"{result.stdout}\n{result.stderr}\n{self._log_tail()}"
+            )
         return result
 
     def _log_tail(self) -> str:
@@ -116,9 +130,11 @@ class PostgresServer:
         """The last ERROR in the server log of a process whose lines mention `mentioning`, with its DETAIL."""
         lines = self._log_tail_lines()
         for index in range(len(lines) - 1, -1, -1):
-            if "ERROR:" in lines[index] and any(mentioning in line for line in lines[max(0, index - 2):index + 3]):
-                detail = next((line.split("DETAIL:", 1)[1].strip() for line in lines[index + 1:index + 3]
-                               if "DETAIL:" in line), None)
+            if "ERROR:" in lines[index] and any(mentioning in line for line in lines[max(0, index - 2) : index + 3]):
+                detail = next(
+                    (line.split("DETAIL:", 1)[1].strip() for line in lines[index + 1 : index + 3] if "DETAIL:" in line),
+                    None,
+                )
                 message = lines[index].split("ERROR:", 1)[1].strip()
                 return f"{message} ({detail})" if detail else message
         return None
@@ -150,14 +166,29 @@ class PostgresServer:
         self.socket_dir = Path(tempfile.mkdtemp(prefix="pgsock-"))  # short: socket paths are limited to 107 bytes
         for path in (self.base_dir, self.socket_dir):
             self._own(path)
-        self._run("initdb", "-D", self.data_dir, "-U", SUPERUSER, "--auth-local=trust",
-                  "--auth-host=scram-sha-256", "--encoding=UTF8", "--no-locale", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            self.data_dir,
+            "-U",
+            SUPERUSER,
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--encoding=UTF8",
+            "--no-locale",
+            "--no-sync",
+        )
         (self.data_dir / "pg_hba.conf").write_text(HBA)
         last_error: PostgresError | None = None
         for _ in range(3):  # the free port may be taken between probing and binding
             self.port = free_port()
-            options = " ".join([f"-p {self.port}", f"-k {self.socket_dir}",
-                                *(f"-c {name}={value}" for name, value in SERVER_SETTINGS.items())])
+            options = " ".join(
+                [
+                    f"-p {self.port}",
+                    f"-k {self.socket_dir}",
+                    *(f"-c {name}={value}" for name, value in SERVER_SETTINGS.items()),
+                ]
+            )
             try:
                 self._run("pg_ctl", "-D", self.data_dir, "-l", self.log_file, "-w", "-t", "60", "-o", options, "start")
                 return self
@@ -211,15 +242,17 @@ class PostgresServer:
         import pg8000.native
 
         assert self.socket_dir is not None
-        return pg8000.native.Connection(user=SUPERUSER, unix_sock=str(self.socket_dir / f".s.PGSQL.{self.port}"),
-                                        database=database, timeout=30)
+        return pg8000.native.Connection(
+            user=SUPERUSER, unix_sock=str(self.socket_dir / f".s.PGSQL.{self.port}"), database=database, timeout=30
+        )
 
     def login(self, database: str, user: str, password: str) -> Any:
         """A connection that authenticates with user and password over TCP on 127.0.0.1, as a client would."""
         import pg8000.native
 
-        return pg8000.native.Connection(user=user, password=password, host=self.host, port=self.port,
-                                        database=database, timeout=30)
+        return pg8000.native.Connection(
+            user=user, password=password, host=self.host, port=self.port, database=database, timeout=30
+        )
 
     def superuser_conninfo(self, database: str) -> str:
         """A libpq connection string for the server itself (logical replication subscriptions)."""

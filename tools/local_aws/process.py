@@ -68,36 +68,55 @@ def _already_running(port: int, pidfile: Path) -> bool:
     pid = running_pid(pidfile)
     answering = answers_as_moto(port)
     if pid is not None and not answering:
-        raise EmulatorError(f"local AWS emulator from {pidfile} runs (pid {pid}) but does not answer at "
-                            f"{endpoint(port)}: stop it first, or start on its port")
+        raise EmulatorError(
+            f"local AWS emulator from {pidfile} runs (pid {pid}) but does not answer at "
+            f"{endpoint(port)}: stop it first, or start on its port"
+        )
     if pid is not None:
         print(f"local AWS emulator already running at {endpoint(port)} (pid {pid}, {pidfile}): nothing to do")
     elif answering:
-        print(f"local AWS emulator already answers at {endpoint(port)} "
-              f"(not started from {pidfile}): nothing to do")
+        print(f"local AWS emulator already answers at {endpoint(port)} (not started from {pidfile}): nothing to do")
     return answering
 
 
 def _spawn_serve(port: int, pidfile: Path, log: Path, serve_options: list[str]) -> subprocess.Popen[bytes]:
     """`serve` in its own session, detached from this terminal, writing to log."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "tools.local_aws", "serve", "--port", str(port),
-               "--pidfile", str(pidfile.resolve()), *serve_options]
+    command = [
+        sys.executable,
+        "-m",
+        "tools.local_aws",
+        "serve",
+        "--port",
+        str(port),
+        "--pidfile",
+        str(pidfile.resolve()),
+        *serve_options,
+    ]
     with log.open("w") as log_stream:
-        return subprocess.Popen(command, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL,
-                                stdout=log_stream, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log_stream,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _wait_until_answering(child: subprocess.Popen[bytes], port: int, log: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while not answers_as_moto(port, timeout=1.0):
         if child.poll() is not None:
-            raise EmulatorError(f"local AWS emulator exited with code {child.returncode} while starting; "
-                                f"{log}:\n{_log_tail(log)}")
+            raise EmulatorError(
+                f"local AWS emulator exited with code {child.returncode} while starting; {log}:\n{_log_tail(log)}"
+            )
         if time.monotonic() > deadline:
             _terminate(child.pid)
-            raise EmulatorError(f"local AWS emulator did not answer at {endpoint(port)} within "
-                                f"{START_TIMEOUT:g} s; {log}:\n{_log_tail(log)}")
+            raise EmulatorError(
+                f"local AWS emulator did not answer at {endpoint(port)} within "
+                f"{START_TIMEOUT:g} s; {log}:\n{_log_tail(log)}"
+            )
         time.sleep(0.2)
 
 

@@ -54,11 +54,17 @@ class LocalRuntime:
 
     def describe(self) -> dict[str, object]:
         server = self._postgres
-        return {"port": self.port, "state_dir": str(self.state_dir), "lambda": self.lambdas.describe(),
-                "schedules": self.schedules.describe(), "clusters": self.clusters.describe(),
-                "load_balancers": self.load_balancers.describe(self.port),
-                "replication_tasks": self.replication.describe(), "onprem_databases": self.onprem.describe(),
-                "postgres": {"host": server.host, "port": server.port} if server else None}
+        return {
+            "port": self.port,
+            "state_dir": str(self.state_dir),
+            "lambda": self.lambdas.describe(),
+            "schedules": self.schedules.describe(),
+            "clusters": self.clusters.describe(),
+            "load_balancers": self.load_balancers.describe(self.port),
+            "replication_tasks": self.replication.describe(),
+            "onprem_databases": self.onprem.describe(),
+            "postgres": {"host": server.host, "port": server.port} if server else None,
+        }
 
     def stop(self) -> None:
         self.replication.stop_all()
@@ -86,8 +92,14 @@ def start_runtime(port: int, state_dir: Path, onprem_seed_rows: int) -> LocalRun
     shutil.rmtree(state_dir, ignore_errors=True)  # moto keeps nothing across restarts, neither does this
     state_dir.mkdir(parents=True)
     lambdas = LambdaService(endpoint_url=endpoint(port), functions_dir=state_dir / "functions")
-    _current = LocalRuntime(port=port, state_dir=state_dir, lambdas=lambdas, schedules=ScheduleRunner(lambdas),
-                            load_balancers=LoadBalancerFrontends(lambdas), onprem_seed_rows=onprem_seed_rows)
+    _current = LocalRuntime(
+        port=port,
+        state_dir=state_dir,
+        lambdas=lambdas,
+        schedules=ScheduleRunner(lambdas),
+        load_balancers=LoadBalancerFrontends(lambdas),
+        onprem_seed_rows=onprem_seed_rows,
+    )
     return _current
 
 

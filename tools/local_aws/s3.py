@@ -9,12 +9,14 @@ from tools.local_aws.common import wrap
 from tools.local_aws.moto_guard import moto_patch
 
 
-@moto_patch(requires={
-    "moto.s3.responses.S3Response.get_bucket_notification": (),
-    "moto.s3.models.S3Backend.get_bucket_notification_configuration": ("bucket_name",),
-    "moto.s3.models.NotificationConfiguration.__init__": ("event_bridge",),
-    "moto.core.responses.BaseResponse.serialized": ("action_result",),
-})
+@moto_patch(
+    requires={
+        "moto.s3.responses.S3Response.get_bucket_notification": (),
+        "moto.s3.models.S3Backend.get_bucket_notification_configuration": ("bucket_name",),
+        "moto.s3.models.NotificationConfiguration.__init__": ("event_bridge",),
+        "moto.core.responses.BaseResponse.serialized": ("action_result",),
+    }
+)
 def patch_s3_eventbridge_notification() -> None:
     # moto defect: GetBucketNotificationConfiguration drops EventBridgeConfiguration although it is stored.
     from moto.s3.responses import S3Response

@@ -60,8 +60,7 @@ def _raise_exit(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
 
-def serve(port: int, idle_timeout: float, state_dir: Path, onprem_seed_rows: int,
-          pidfile: Path | None = None) -> None:
+def serve(port: int, idle_timeout: float, state_dir: Path, onprem_seed_rows: int, pidfile: Path | None = None) -> None:
     """Run the patched moto server and the local runtime on 127.0.0.1:port until signalled or idle.
 
     state_dir holds what the runtime runs (unpacked functions); it is emptied at start and removed at stop."""

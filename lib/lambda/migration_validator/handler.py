@@ -54,8 +54,7 @@ VALIDATED = "Validated"
 TASK_RUNNING = "running"
 MAX_REASONS_IN_ALERT = 50
 # boto3 loads lazily with the first client: bad requests are answered without paying for it.
-LOGGER, log, aws_client = handler_toolkit(
-    "migration_validator", retries={"mode": "standard", "max_attempts": 5})
+LOGGER, log, aws_client = handler_toolkit("migration_validator", retries={"mode": "standard", "max_attempts": 5})
 _clients = aws_client.cache  # tests may pre-fill it
 
 
@@ -65,8 +64,10 @@ class ConfigError(Exception):
 
 
 def load_config():
-    require_environment(("REPLICATION_TASK_ARN", "REPLICATION_INSTANCE_ID", "ALERT_TOPIC_ARN", "METRIC_NAMESPACE",
-                         "READY_METRIC_NAME"), ConfigError)
+    require_environment(
+        ("REPLICATION_TASK_ARN", "REPLICATION_INSTANCE_ID", "ALERT_TOPIC_ARN", "METRIC_NAMESPACE", "READY_METRIC_NAME"),
+        ConfigError,
+    )
     raw_threshold = os.environ.get("CDC_LATENCY_THRESHOLD_SECONDS") or str(DEFAULT_LATENCY_THRESHOLD_SECONDS)
     try:
         threshold = float(raw_threshold)
@@ -187,11 +188,7 @@ def check_tables(config):
     tables = [evaluate_table(stats) for stats in statistics]
     if not tables:
         return tables, ["no table statistics reported for the replication task"]
-    reasons = [
-        f"{table['schema']}.{table['table']}: {reason}"
-        for table in tables
-        for reason in table["reasons"]
-    ]
+    reasons = [f"{table['schema']}.{table['table']}: {reason}" for table in tables for reason in table["reasons"]]
     return tables, reasons
 
 
@@ -230,13 +227,16 @@ def alert_message(result, config):
     shown = reasons[:MAX_REASONS_IN_ALERT]
     if len(reasons) > len(shown):
         shown.append(f"... and {len(reasons) - len(shown)} more")
-    return json.dumps({
-        "status": result["status"],
-        "replication_task_arn": config["task_arn"],
-        "reasons": shown,
-        "latency_seconds": result["latency_seconds"],
-        "checked_at": result["checked_at"],
-    }, indent=2)
+    return json.dumps(
+        {
+            "status": result["status"],
+            "replication_task_arn": config["task_arn"],
+            "reasons": shown,
+            "latency_seconds": result["latency_seconds"],
+            "checked_at": result["checked_at"],
+        },
+        indent=2,
+    )
 
 
 def publish_alert(result, config):
@@ -268,14 +268,18 @@ def handler(event, context):
     try:
         result = evaluate(config, now)
     except Exception as error:
-        log(logging.ERROR, "evaluation failed", error_type=type(error).__name__, error=str(error)[:1000],
-            exc_info=True)
+        log(logging.ERROR, "evaluation failed", error_type=type(error).__name__, error=str(error)[:1000], exc_info=True)
         publish_not_ready_after_failure(config, now)
         raise
     ready = result["status"] == "READY"
     result["metric_published"] = publish_readiness_metric(config, ready, now)
     result["alert_published"] = False if ready else publish_alert(result, config)
-    log(logging.INFO if ready else logging.WARNING, "migration readiness evaluated",
-        status=result["status"], reasons=result["reasons"], tables=len(result["tables"]),
-        latency_seconds=result["latency_seconds"])
+    log(
+        logging.INFO if ready else logging.WARNING,
+        "migration readiness evaluated",
+        status=result["status"],
+        reasons=result["reasons"],
+        tables=len(result["tables"]),
+        latency_seconds=result["latency_seconds"],
+    )
     return result

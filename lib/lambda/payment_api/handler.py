@@ -66,8 +66,22 @@ INITIAL_STATUS = "PENDING"
 
 # ISO-4217 code -> number of minor-unit decimals accepted.
 CURRENCY_MINOR_UNITS = {
-    "AUD": 2, "CAD": 2, "CHF": 2, "CNY": 2, "CZK": 2, "DKK": 2, "EUR": 2, "GBP": 2,
-    "HKD": 2, "JPY": 0, "KRW": 0, "NOK": 2, "NZD": 2, "PLN": 2, "SEK": 2, "SGD": 2,
+    "AUD": 2,
+    "CAD": 2,
+    "CHF": 2,
+    "CNY": 2,
+    "CZK": 2,
+    "DKK": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "HKD": 2,
+    "JPY": 0,
+    "KRW": 0,
+    "NOK": 2,
+    "NZD": 2,
+    "PLN": 2,
+    "SEK": 2,
+    "SGD": 2,
     "USD": 2,
 }
 PAYMENT_FIELDS = frozenset({"amount", "currency", "merchant_id"})
@@ -76,9 +90,7 @@ AMOUNT_PATTERN = re.compile(r"(?:0|[1-9][0-9]{0,15})(?:\.[0-9]{1,2})?")
 MERCHANT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 MERCHANT_ID_RULE = "1-64 characters of A-Z, a-z, 0-9, '.', '_', ':', '-' starting with a letter or digit"
 IDEMPOTENCY_KEY_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-PAYMENT_ID_PATTERN = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
+PAYMENT_ID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 PAYMENT_PATH_PATTERN = re.compile(r"/payments/([^/]+)")
 
 # Merchant identity (CLIENT_IDENTITY).
@@ -104,15 +116,15 @@ INSERT_PAYMENT_SQL = (
     f"RETURNING {PAYMENT_COLUMNS}"
 )
 SELECT_BY_IDEMPOTENCY_KEY_SQL = (
-    f"SELECT {PAYMENT_COLUMNS} FROM payments "
-    "WHERE merchant_id = :merchant_id AND idempotency_key = :idempotency_key"
+    f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE merchant_id = :merchant_id AND idempotency_key = :idempotency_key"
 )
 SELECT_BY_ID_SQL = f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = :id AND merchant_id = :merchant_id"
 HEALTH_SQL = "SELECT 1"
 
 # boto3 loads lazily with the first client: bad requests are answered without paying for it.
 LOGGER, log, aws_client = handler_toolkit(
-    "payment_api", connect_timeout=5, read_timeout=50, retries={"mode": "standard", "max_attempts": 3})
+    "payment_api", connect_timeout=5, read_timeout=50, retries={"mode": "standard", "max_attempts": 3}
+)
 _clients = aws_client.cache  # tests may pre-fill it
 
 
@@ -207,8 +219,12 @@ def header_values(event, name):
     """Every value of one header (lower-case name) in an ALB event, single- or multi-value."""
     multi = event.get("multiValueHeaders")
     if isinstance(multi, dict):
-        return [value for key, values in multi.items() if str(key).lower() == name
-                and isinstance(values, list) for value in values]
+        return [
+            value
+            for key, values in multi.items()
+            if str(key).lower() == name and isinstance(values, list)
+            for value in values
+        ]
     headers = event.get("headers")
     if not isinstance(headers, dict):
         return []
@@ -227,8 +243,13 @@ def request_headers(event):
 def identity_mode():
     mode = os.environ.get("CLIENT_IDENTITY", "")
     if mode not in IDENTITY_MODES:
-        log(logging.ERROR, "invalid configuration", setting="CLIENT_IDENTITY", value=mode[:32],
-            allowed=list(IDENTITY_MODES))
+        log(
+            logging.ERROR,
+            "invalid configuration",
+            setting="CLIENT_IDENTITY",
+            value=mode[:32],
+            allowed=list(IDENTITY_MODES),
+        )
         raise ServiceUnavailable("invalid CLIENT_IDENTITY")
     return mode
 
@@ -249,7 +270,7 @@ def _dn_value_end(text, start):
     while i < len(text) and text[i] not in ",+":
         char = text[i]
         if char == "\\":
-            pair = text[i + 1:i + 3]
+            pair = text[i + 1 : i + 3]
             if len(pair) == 2 and all(c in "0123456789abcdefABCDEF" for c in pair):
                 data.append(int(pair, 16))
                 i += 3
@@ -278,7 +299,7 @@ def parse_distinguished_name(text):
         attribute_type = text[i:equals].strip()
         if not ATTRIBUTE_TYPE_PATTERN.fullmatch(attribute_type):
             raise ValueError("bad attribute type")
-        if text[equals + 1:equals + 2] == "#":
+        if text[equals + 1 : equals + 2] == "#":
             raise ValueError("hex-encoded value")
         value, i = _dn_value_end(text, equals + 1)
         attributes.append((attribute_type.upper(), value))
@@ -357,9 +378,7 @@ def parse_json_object(data):
     except UnicodeDecodeError:
         raise ApiError(400, "request body must be UTF-8 encoded JSON") from None
     try:
-        payload = json.loads(
-            text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant
-        )
+        payload = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise ApiError(400, "request body is not valid JSON (or has duplicate keys)") from None
     if not isinstance(payload, dict):
@@ -372,9 +391,7 @@ def idempotency_key(event):
     if key is None or key == "":
         raise ApiError(400, "Idempotency-Key header is required")
     if not isinstance(key, str) or not IDEMPOTENCY_KEY_PATTERN.fullmatch(key):
-        raise ApiError(
-            400, "Idempotency-Key must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':', '-'"
-        )
+        raise ApiError(400, "Idempotency-Key must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':', '-'")
     return key
 
 
@@ -392,9 +409,7 @@ def parse_amount(value, currency):
     if isinstance(value, (bool, int, float)):
         raise ApiError(400, 'amount must be a decimal string such as "12.34", not a JSON number')
     if not isinstance(value, str) or not AMOUNT_PATTERN.fullmatch(value):
-        raise ApiError(
-            400, 'amount must be a positive decimal string with at most 2 decimals, e.g. "12.34"'
-        )
+        raise ApiError(400, 'amount must be a positive decimal string with at most 2 decimals, e.g. "12.34"')
     amount = Decimal(value)
     if amount <= 0:
         raise ApiError(400, "amount must be greater than zero")
@@ -428,9 +443,9 @@ def parse_payment_request(payload):
 
 def request_hash(request):
     canonical = json.dumps(
-        {"amount": str(request["amount"]), "currency": request["currency"],
-         "merchant_id": request["merchant_id"]},
-        sort_keys=True, separators=(",", ":"),
+        {"amount": str(request["amount"]), "currency": request["currency"], "merchant_id": request["merchant_id"]},
+        sort_keys=True,
+        separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -522,8 +537,12 @@ def replay_payment(merchant, key, fingerprint):
         raise DatabaseUnavailable("conflicting row not found")
     existing = rows[0]
     if existing["request_hash"].strip() != fingerprint:
-        log(logging.WARNING, "idempotency key reused with a different request",
-            payment_id=existing["id"], merchant_id=merchant)
+        log(
+            logging.WARNING,
+            "idempotency key reused with a different request",
+            payment_id=existing["id"],
+            merchant_id=merchant,
+        )
         raise ApiError(409, "Idempotency-Key was already used with a different request")
     log(logging.INFO, "payment replayed", payment_id=existing["id"], merchant_id=merchant)
     return 200, payment_view(existing), {"idempotent-replayed": "true"}

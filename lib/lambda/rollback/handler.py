@@ -65,8 +65,7 @@ def parse_sns_message(sns):
         body = None
     if isinstance(body, dict) and isinstance(body.get("AlarmName"), str):
         state = body.get("NewStateValue")
-        return {"alarm": body["AlarmName"], "state": state if isinstance(state, str) else None,
-                "subject": subject}
+        return {"alarm": body["AlarmName"], "state": state if isinstance(state, str) else None, "subject": subject}
     return {"alarm": None, "state": None, "subject": subject}
 
 
@@ -79,13 +78,13 @@ def parse_trigger(event):
     if "Records" in event:
         records = event["Records"]
         if set(event) != {"Records"} or not isinstance(records, list) or not records:
-            raise BadRequest("an SNS event must be {\"Records\": [...]} with at least one record")
+            raise BadRequest('an SNS event must be {"Records": [...]} with at least one record')
         if not all(isinstance(r, dict) and isinstance(r.get("Sns"), dict) for r in records):
             raise BadRequest("every Records[] entry must contain an Sns object")
         return {"source": "sns", "messages": [parse_sns_message(record["Sns"]) for record in records]}
     unknown = sorted(str(key)[:64] for key in set(event) - {"reason"})
     if unknown:
-        raise BadRequest(f"unknown event key(s): {', '.join(unknown)}; expected {{}} or {{\"reason\": \"...\"}}")
+        raise BadRequest(f'unknown event key(s): {", ".join(unknown)}; expected {{}} or {{"reason": "..."}}')
     reason = event.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH):
         raise BadRequest(f"reason must be a string of at most {MAX_REASON_LENGTH} characters")
@@ -108,8 +107,14 @@ def describe_trigger(trigger):
 
 # --------------------------------------------------------------------------- entry point
 def roll_back(trigger, context):
-    cutover = Cutover(config=load_config(), aws_client=aws_client, clock=clock, log=log,
-                      owner=invocation_owner(context), time_left=time_left(context))
+    cutover = Cutover(
+        config=load_config(),
+        aws_client=aws_client,
+        clock=clock,
+        log=log,
+        owner=invocation_owner(context),
+        time_left=time_left(context),
+    )
     return {**cutover.rollback(describe_trigger(trigger)), "trigger": trigger}
 
 
@@ -120,16 +125,30 @@ def handler(event, context):
     except BadRequest as error:
         log(logging.ERROR, "rollback rejected", error=str(error))
         return {"ok": False, "error": str(error)}
-    log(logging.WARNING, "rollback requested", source=trigger["source"],
+    log(
+        logging.WARNING,
+        "rollback requested",
+        source=trigger["source"],
         alarm_names=[m["alarm"] for m in trigger.get("messages", []) if m["alarm"]],
-        trigger=describe_trigger(trigger))
+        trigger=describe_trigger(trigger),
+    )
     if is_non_alarm_notification(trigger):
         states = sorted({m["state"] for m in trigger["messages"]})
-        return {"ok": True, "changed": False, "trigger": trigger,
-                "message": f"ignored: alarm notification state is {', '.join(states)}, not ALARM"}
+        return {
+            "ok": True,
+            "changed": False,
+            "trigger": trigger,
+            "message": f"ignored: alarm notification state is {', '.join(states)}, not ALARM",
+        }
     try:
         return roll_back(trigger, context)
     except Refused as error:
         log(logging.WARNING, "rollback refused", reasons=error.reasons)
-        return {"ok": False, "action": "rollback", "refused": True, "error": str(error), "reasons": error.reasons,
-                "trigger": trigger}
+        return {
+            "ok": False,
+            "action": "rollback",
+            "refused": True,
+            "error": str(error),
+            "reasons": error.reasons,
+            "trigger": trigger,
+        }

@@ -74,7 +74,8 @@ SCRAM_ITERATIONS = 4096
 
 # boto3 loads lazily with the first client: bad events are answered without paying for it.
 LOGGER, log, aws_client = handler_toolkit(
-    "schema_migrations", connect_timeout=5, read_timeout=60, retries={"mode": "standard", "max_attempts": 5})
+    "schema_migrations", connect_timeout=5, read_timeout=60, retries={"mode": "standard", "max_attempts": 5}
+)
 _clients = aws_client.cache  # tests may pre-fill it
 
 
@@ -87,11 +88,14 @@ def pending_migrations(migrations, applied):
         if migration and migration["checksum"] != row["checksum"]:
             raise MigrationError(
                 f"migrations/{migration['name']} was changed after it was applied (recorded checksum "
-                f"{row['checksum'][:12]}..., file {migration['checksum'][:12]}...); add a new migration instead")
+                f"{row['checksum'][:12]}..., file {migration['checksum'][:12]}...); add a new migration instead"
+            )
     pending = [migration for migration in migrations if migration["version"] not in applied]
     if pending and applied and pending[0]["version"] < max(applied):
-        raise MigrationError(f"migrations/{pending[0]['name']} is not applied but version "
-                             f"{max(applied):04d} is; migrations apply in version order only")
+        raise MigrationError(
+            f"migrations/{pending[0]['name']} is not applied but version "
+            f"{max(applied):04d} is; migrations apply in version order only"
+        )
     return pending
 
 
@@ -102,9 +106,14 @@ def load_config():
     port = os.environ["DB_PORT"]
     if not port.isdigit() or not 1 <= int(port) <= 65535:
         raise MigrationError(f"DB_PORT={port[:16]!r} must be a port number (1-65535)")
-    return {"cluster_arn": os.environ["DB_CLUSTER_ARN"], "database": os.environ["DB_NAME"],
-            "master_secret_arn": os.environ["MASTER_SECRET_ARN"], "app_secret_arn": os.environ["APP_SECRET_ARN"],
-            "host": os.environ["DB_HOST"], "port": int(port)}
+    return {
+        "cluster_arn": os.environ["DB_CLUSTER_ARN"],
+        "database": os.environ["DB_NAME"],
+        "master_secret_arn": os.environ["MASTER_SECRET_ARN"],
+        "app_secret_arn": os.environ["APP_SECRET_ARN"],
+        "host": os.environ["DB_HOST"],
+        "port": int(port),
+    }
 
 
 def expected_digest(event):
@@ -194,9 +203,9 @@ def applied_migrations(transaction):
         "version integer PRIMARY KEY CHECK (version > 0), "
         "name text NOT NULL, "
         "checksum char(64) NOT NULL, "
-        "applied_at timestamptz NOT NULL DEFAULT now())")
-    rows = transaction.run(f"SELECT version, name, checksum::text AS checksum FROM {BOOKKEEPING_TABLE}",
-                           records=True)
+        "applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    rows = transaction.run(f"SELECT version, name, checksum::text AS checksum FROM {BOOKKEEPING_TABLE}", records=True)
     return {row["version"]: {"name": row["name"], "checksum": row["checksum"]} for row in rows}
 
 
@@ -205,9 +214,12 @@ def apply_migration(transaction, migration):
         transaction.run(statement)
     transaction.run(
         f"INSERT INTO {BOOKKEEPING_TABLE} (version, name, checksum) VALUES (:version, :name, :checksum)",
-        [{"name": "version", "value": {"longValue": migration["version"]}},
-         {"name": "name", "value": {"stringValue": migration["name"]}},
-         {"name": "checksum", "value": {"stringValue": migration["checksum"]}}])
+        [
+            {"name": "version", "value": {"longValue": migration["version"]}},
+            {"name": "name", "value": {"stringValue": migration["name"]}},
+            {"name": "checksum", "value": {"stringValue": migration["checksum"]}},
+        ],
+    )
     log(logging.INFO, "migration applied", migration=migration["name"], statements=len(migration["statements"]))
 
 
@@ -243,15 +255,19 @@ def privilege_statements():
         f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {everyone}",
         f"GRANT USAGE ON SCHEMA public TO {APP_GROUP_ROLE}",
     ]
-    statements += [f"GRANT {', '.join(privileges)} ON {table} TO {APP_GROUP_ROLE}"
-                   for table, privileges in APP_TABLE_PRIVILEGES.items()]
+    statements += [
+        f"GRANT {', '.join(privileges)} ON {table} TO {APP_GROUP_ROLE}"
+        for table, privileges in APP_TABLE_PRIVILEGES.items()
+    ]
     return statements
 
 
 def ensure_app_roles(transaction):
     rows = transaction.run(
         f"SELECT rolname::text AS rolname FROM pg_roles WHERE rolname IN "
-        f"({sql_list((APP_GROUP_ROLE, *APP_LOGIN_ROLES))})", records=True)
+        f"({sql_list((APP_GROUP_ROLE, *APP_LOGIN_ROLES))})",
+        records=True,
+    )
     for statement in role_statements({row["rolname"] for row in rows}) + privilege_statements():
         transaction.run(statement)
 
@@ -263,8 +279,9 @@ def scram_sha256_verifier(password, salt, iterations=SCRAM_ITERATIONS):
     client_key = hmac.new(salted, b"Client Key", "sha256").digest()
     server_key = hmac.new(salted, b"Server Key", "sha256").digest()
     encode = lambda data: base64.b64encode(data).decode("ascii")  # noqa: E731
-    return (f"SCRAM-SHA-256${iterations}:{encode(salt)}$"
-            f"{encode(hashlib.sha256(client_key).digest())}:{encode(server_key)}")
+    return (
+        f"SCRAM-SHA-256${iterations}:{encode(salt)}${encode(hashlib.sha256(client_key).digest())}:{encode(server_key)}"
+    )
 
 
 def set_login_password(transaction, login, password):
@@ -295,11 +312,19 @@ def next_login(current):
 
 
 def store_app_secret(config, login, password):
-    value = {"username": login, "password": password, "engine": "postgres", "host": config["host"],
-             "port": config["port"], "dbname": config["database"]}
+    value = {
+        "username": login,
+        "password": password,
+        "engine": "postgres",
+        "host": config["host"],
+        "port": config["port"],
+        "dbname": config["database"],
+    }
     response = secrets_client().put_secret_value(
-        SecretId=config["app_secret_arn"], ClientRequestToken=str(uuid.uuid4()),
-        SecretString=json.dumps(value, separators=(",", ":")))
+        SecretId=config["app_secret_arn"],
+        ClientRequestToken=str(uuid.uuid4()),
+        SecretString=json.dumps(value, separators=(",", ":")),
+    )
     return response["VersionId"]
 
 
@@ -309,8 +334,10 @@ def migrate(event, context):
     migrations = load_migrations(MIGRATIONS_DIR)
     digest = migrations_digest(migrations)
     if requested_digest is not None and requested_digest != digest:
-        raise MigrationError(f"this package's migrations have digest {digest}, the deploy expects "
-                             f"{requested_digest}: the function's code is not the one this deploy built")
+        raise MigrationError(
+            f"this package's migrations have digest {digest}, the deploy expects "
+            f"{requested_digest}: the function's code is not the one this deploy built"
+        )
     config = load_config()
     transaction = Transaction(rds_data_client(), config)
     try:
@@ -330,12 +357,18 @@ def migrate(event, context):
     version_id = store_app_secret(config, login, password)
     newer = sorted(version for version in applied if version > len(migrations))
     if newer:
-        log(logging.WARNING, "the database has migrations this package does not know (a newer deploy?)",
-            versions=newer)
-    result = {"ok": True, "database": config["database"], "schema_version": max([len(migrations), *applied]),
-              "applied": [migration["name"] for migration in pending], "already_applied": len(applied),
-              "newer_versions": newer, "migrations_sha256": digest, "app_login": login,
-              "app_secret_version": version_id}
+        log(logging.WARNING, "the database has migrations this package does not know (a newer deploy?)", versions=newer)
+    result = {
+        "ok": True,
+        "database": config["database"],
+        "schema_version": max([len(migrations), *applied]),
+        "applied": [migration["name"] for migration in pending],
+        "already_applied": len(applied),
+        "newer_versions": newer,
+        "migrations_sha256": digest,
+        "app_login": login,
+        "app_secret_version": version_id,
+    }
     log(logging.INFO, "schema migrated", **{key: value for key, value in result.items() if key != "ok"})
     return result
 

@@ -131,12 +131,20 @@ def load_migrations(folder=None):
             raise MigrationError(f"migrations/{path.name}: {error}") from None
         if not statements:
             raise MigrationError(f"migrations/{path.name}: no SQL statement")
-        migrations.append({"version": int(match.group(1)), "name": path.name,
-                           "checksum": hashlib.sha256(data).hexdigest(), "statements": statements})
+        migrations.append(
+            {
+                "version": int(match.group(1)),
+                "name": path.name,
+                "checksum": hashlib.sha256(data).hexdigest(),
+                "statements": statements,
+            }
+        )
     versions = [migration["version"] for migration in migrations]
     if versions != list(range(1, len(migrations) + 1)):
-        raise MigrationError(f"migration versions must be 1, 2, 3, ... without gaps or duplicates; found "
-                             f"{', '.join(f'{version:04d}' for version in versions) or 'none'}")
+        raise MigrationError(
+            f"migration versions must be 1, 2, 3, ... without gaps or duplicates; found "
+            f"{', '.join(f'{version:04d}' for version in versions) or 'none'}"
+        )
     return migrations
 
 

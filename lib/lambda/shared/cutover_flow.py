@@ -49,8 +49,10 @@ class SystemClock:
 
 def invocation_owner(context):
     """Who makes a transition: the function (one invocation at a time) and the request."""
-    return {"function": os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or f"local-{os.getpid()}",
-            "request_id": getattr(context, "aws_request_id", None)}
+    return {
+        "function": os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or f"local-{os.getpid()}",
+        "request_id": getattr(context, "aws_request_id", None),
+    }
 
 
 def time_left(context):
@@ -76,8 +78,9 @@ class Cutover:
         self.log = log
         self.owner = owner
         self.time_left = time_left
-        self.store = cutover_store.StateStore(aws_client("ssm"), config.state_parameter, owner=owner, now=clock.now,
-                                   takeover_after=config.takeover_after)
+        self.store = cutover_store.StateStore(
+            aws_client("ssm"), config.state_parameter, owner=owner, now=clock.now, takeover_after=config.takeover_after
+        )
         # Only steps that need a legacy system run statements on Aurora (_require_legacy guards them).
         self.aurora = ops.Aurora(aws_client, config)
         self.pause_seconds = None  # of the pause this invocation ended, for its answer
@@ -98,8 +101,14 @@ class Cutover:
 
     def _transition(self, state, **changes):
         new = self.store.transition(state, **changes)
-        self.log(logging.INFO, "cutover state", seq=new["seq"], phase=new["phase"], direction=new["direction"],
-                 writer=new["writer"])
+        self.log(
+            logging.INFO,
+            "cutover state",
+            seq=new["seq"],
+            phase=new["phase"],
+            direction=new["direction"],
+            writer=new["writer"],
+        )
         return new
 
     def _require_legacy(self, what):
@@ -111,8 +120,10 @@ class Cutover:
         end = self._invocation_end()
         while cs.in_progress(state) and not self._owned_or_abandoned(state):
             if self._now() + timedelta(seconds=POLL_SECONDS) > end:
-                raise cutover_store.StateBusy(f"{state['by'].get('function')} is in the {state['direction']} phase "
-                                   f"{state['phase']} since {state['since']}; retry")
+                raise cutover_store.StateBusy(
+                    f"{state['by'].get('function')} is in the {state['direction']} phase "
+                    f"{state['phase']} since {state['since']}; retry"
+                )
             self.clock.sleep(POLL_SECONDS)
             state = self.store.read()
         return state
@@ -122,8 +133,10 @@ class Cutover:
         state = self.store.read()
         report = {"ok": True, "action": "status", "state": state, "api_accepts_writes": cs.accepts_writes(state)}
         new_records, legacy_records = ops.list_records_by_set(self.aws_client("route53"), self.config.records)
-        report["dns"] = {"new": sorted({r.get("Weight") for r in new_records}, key=str),
-                         "legacy": sorted({r.get("Weight") for r in legacy_records}, key=str)}
+        report["dns"] = {
+            "new": sorted({r.get("Weight") for r in new_records}, key=str),
+            "legacy": sorted({r.get("Weight") for r in legacy_records}, key=str),
+        }
         targets = ops.write_rule_targets(self.aws_client, self.config)
         names = {self.config.api_target_group_arn: "api", self.config.legacy_target_group_arn: "legacy"}
         report["write_rule"] = [names.get(arn, arn) for arn in targets]
@@ -153,13 +166,20 @@ class Cutover:
             comment += f": {request['reason']}"
         change = ops.set_weights(self.aws_client, self.config, new_records, legacy_records, new_weight, comment)
         if change is not None or state["dns_new_weight"] != new_weight:
-            state = self._transition(state, dns_new_weight=new_weight, dns_since=cs.utc_iso(self._now()),
-                                     reason=request.get("reason"))
-        self.log(logging.INFO, "canary weights", before=before, after=after,
-                 change_id=change["Id"] if change else None)
-        return {"ok": True, "action": "canary", "changed": change is not None, "before": before, "after": after,
-                "change_id": change["Id"] if change else None,
-                "change_status": change.get("Status") if change else None, "state_seq": state["seq"]}
+            state = self._transition(
+                state, dns_new_weight=new_weight, dns_since=cs.utc_iso(self._now()), reason=request.get("reason")
+            )
+        self.log(logging.INFO, "canary weights", before=before, after=after, change_id=change["Id"] if change else None)
+        return {
+            "ok": True,
+            "action": "canary",
+            "changed": change is not None,
+            "before": before,
+            "after": after,
+            "change_id": change["Id"] if change else None,
+            "change_status": change.get("Status") if change else None,
+            "state_seq": state["seq"],
+        }
 
     def _increase_problems(self):
         problems = ops.readiness_problems(self.aws_client, self.config, self._now())
@@ -177,14 +197,21 @@ class Cutover:
         self._require_legacy("flip")
         state = self.store.read()
         if state["direction"] == cs.ROLLBACK:
-            raise Refused(f"a rollback is under way (phase {state['phase']} since {state['since']}); "
-                          "invoke rollback to finish it")
+            raise Refused(
+                f"a rollback is under way (phase {state['phase']} since {state['since']}); invoke rollback to finish it"
+            )
         state = self._wait_for_other(state)
         if state["phase"] == cs.AURORA_WRITER:
             if state["reverse"] == "pending":
                 return self._finish_flip(state)
-            return {"ok": True, "action": "flip", "changed": False, "writer": "aurora",
-                    "message": "already flipped: Aurora is the writer", "state": state}
+            return {
+                "ok": True,
+                "action": "flip",
+                "changed": False,
+                "writer": "aurora",
+                "message": "already flipped: Aurora is the writer",
+                "state": state,
+            }
         if state["phase"] == cs.ABORTING:
             return self._abort(state, "resuming an interrupted abort")
         if state["phase"] in FLIP_PHASES:
@@ -195,9 +222,16 @@ class Cutover:
         if problems:
             raise Refused("flip refused: " + "; ".join(problems), problems)
         now = self._now()
-        state = self._transition(state, phase=cs.PAUSING, direction=cs.FLIP, paused_at=cs.utc_iso(now),
-                                 deadline=cs.utc_iso(now + timedelta(seconds=self.config.max_pause)),
-                                 flip_lsn=None, reverse=None, reason=reason)
+        state = self._transition(
+            state,
+            phase=cs.PAUSING,
+            direction=cs.FLIP,
+            paused_at=cs.utc_iso(now),
+            deadline=cs.utc_iso(now + timedelta(seconds=self.config.max_pause)),
+            flip_lsn=None,
+            reverse=None,
+            reason=reason,
+        )
         return self._run_flip(state)
 
     def flip_problems(self, state):
@@ -205,17 +239,23 @@ class Cutover:
         config, now, problems = self.config, self._now(), []
         new_records, legacy_records, weights = ops.weighted_records(self.aws_client, config)
         if weights["new"] != NEW_WEIGHT_FOR_FLIP or weights["legacy"] != 0:
-            problems.append(f"DNS weights are new {weights['new']} / legacy {weights['legacy']}; the flip needs "
-                            "new 100 so that the ALB is the only path to legacy")
+            problems.append(
+                f"DNS weights are new {weights['new']} / legacy {weights['legacy']}; the flip needs "
+                "new 100 so that the ALB is the only path to legacy"
+            )
         hold, rule = self._dns_hold(new_records + legacy_records)
         if state["dns_new_weight"] != NEW_WEIGHT_FOR_FLIP or not state["dns_since"]:
-            problems.append("the cutover has not set the new weight to 100: run the canary to target_weight 100 "
-                            f"and wait {hold:g} s ({rule})")
+            problems.append(
+                "the cutover has not set the new weight to 100: run the canary to target_weight 100 "
+                f"and wait {hold:g} s ({rule})"
+            )
         else:
             held = _seconds(now, cs.parse_time(state["dns_since"]))
             if held < hold:
-                problems.append(f"new weight 100 held for {held:g} s; the flip needs {hold:g} s ({rule}) so that "
-                                "resolvers no longer send clients to legacy directly")
+                problems.append(
+                    f"new weight 100 held for {held:g} s; the flip needs {hold:g} s ({rule}) so that "
+                    "resolvers no longer send clients to legacy directly"
+                )
         if ops.write_rule_targets(self.aws_client, config) != [config.legacy_target_group_arn]:
             problems.append("the ALB write rule does not forward to the legacy target group")
         forward = ops.task_status(self.aws_client, config.forward_task_arn)
@@ -223,7 +263,8 @@ class Cutover:
             problems.append(f"forward replication task is {forward!r}, expected 'running'")
         problems += ops.table_problems(ops.table_statistics(self.aws_client, config.forward_task_arn))
         problems += ops.latency_problems(
-            ops.latest_cdc_latency(self.aws_client, config, config.forward_task_arn, now), config.max_cdc_latency)
+            ops.latest_cdc_latency(self.aws_client, config, config.forward_task_arn, now), config.max_cdc_latency
+        )
         problems += ops.readiness_problems(self.aws_client, config, now)
         alarms = ops.firing_critical_alarms(self.aws_client, config)
         if alarms:
@@ -272,8 +313,9 @@ class Cutover:
 
     def _check_deadline(self, state):
         if self._now() > cs.parse_time(state["deadline"]):
-            raise PauseExpired(f"the pause reached its {self.config.max_pause:g} s limit before Aurora became "
-                               "the writer")
+            raise PauseExpired(
+                f"the pause reached its {self.config.max_pause:g} s limit before Aurora became the writer"
+            )
 
     def _drain_forward(self, deadline):
         """Waits until forward CDC has applied everything legacy committed: every table Validated with no
@@ -297,8 +339,9 @@ class Cutover:
             if quiet_since is not None and _seconds(now, quiet_since) >= self.config.drain_quiet:
                 return
             if now + timedelta(seconds=POLL_SECONDS) > deadline:
-                raise PauseExpired("forward replication did not drain within the pause (validation pending or "
-                                   "changes still arriving)")
+                raise PauseExpired(
+                    "forward replication did not drain within the pause (validation pending or changes still arriving)"
+                )
             self.clock.sleep(POLL_SECONDS)
 
     def _switch_to_aurora(self, state):
@@ -316,21 +359,40 @@ class Cutover:
         # Once Aurora writes, a failing ALB must not send clients back to the read-only legacy by DNS.
         ops.set_new_alias_health(self.aws_client, config, False, "cutover flip: no DNS fallback to legacy")
         self._check_deadline(state)
-        state = self._transition(state, phase=cs.AURORA_WRITER, direction=None, writer="aurora", deadline=None,
-                                 flip_lsn=flip_lsn, reverse="pending", forward="stopping")
+        state = self._transition(
+            state,
+            phase=cs.AURORA_WRITER,
+            direction=None,
+            writer="aurora",
+            deadline=None,
+            flip_lsn=flip_lsn,
+            reverse="pending",
+            forward="stopping",
+        )
         self.pause_seconds = _seconds(self._now(), cs.parse_time(state["paused_at"]))
-        self.log(logging.WARNING, "flip committed: Aurora is the writer", flip_lsn=flip_lsn,
-                 pause_seconds=self.pause_seconds)
+        self.log(
+            logging.WARNING, "flip committed: Aurora is the writer", flip_lsn=flip_lsn, pause_seconds=self.pause_seconds
+        )
         return state
 
     def _finish_flip(self, state):
         """After the commit: once the forward task has stopped, start the reverse task at the flip LSN."""
-        self._stop_task(self.config.forward_task_arn, "Aurora is the writer and the slot keeps its changes: "
-                        "invoke flip again to start the reverse task once the forward task has stopped")
+        self._stop_task(
+            self.config.forward_task_arn,
+            "Aurora is the writer and the slot keeps its changes: "
+            "invoke flip again to start the reverse task once the forward task has stopped",
+        )
         ops.start_reverse(self.aws_client, self.config, state["flip_lsn"])
         state = self._transition(state, reverse="started", forward="stopped")
-        return {"ok": True, "action": "flip", "changed": True, "writer": "aurora", "flip_lsn": state["flip_lsn"],
-                "pause_seconds": self.pause_seconds, "state": state}
+        return {
+            "ok": True,
+            "action": "flip",
+            "changed": True,
+            "writer": "aurora",
+            "flip_lsn": state["flip_lsn"],
+            "pause_seconds": self.pause_seconds,
+            "state": state,
+        }
 
     def _stop_task(self, task_arn, then_what):
         """Stops a DMS task and waits until it no longer replicates (the two directions never run at once);
@@ -353,15 +415,31 @@ class Cutover:
         end = self._invocation_end()
         while (forward := ops.resume_forward(self.aws_client, config)) == "stopping":
             if self._now() + timedelta(seconds=POLL_SECONDS) > end:
-                raise ops.CutoverFailed("flip aborted and legacy takes writes, but the forward task has not "
-                                        "stopped yet to be resumed: invoke flip again to finish the abort")
+                raise ops.CutoverFailed(
+                    "flip aborted and legacy takes writes, but the forward task has not "
+                    "stopped yet to be resumed: invoke flip again to finish the abort"
+                )
             self.clock.sleep(POLL_SECONDS)
-        state = self._transition(state, phase=cs.LEGACY_WRITER, direction=None, writer="legacy", deadline=None,
-                                 forward="running" if forward in ("running", "resuming", "starting") else forward)
+        state = self._transition(
+            state,
+            phase=cs.LEGACY_WRITER,
+            direction=None,
+            writer="legacy",
+            deadline=None,
+            forward="running" if forward in ("running", "resuming", "starting") else forward,
+        )
         self.log(logging.WARNING, "flip aborted: legacy is still the writer", reason=reason, forward=forward)
-        return {"ok": False, "action": "flip", "aborted": True, "writer": "legacy",
-                "error": f"flip aborted, legacy is still the writer: {reason}", "reasons": [reason],
-                "pause_seconds": self.pause_seconds, "forward": forward, "state": state}
+        return {
+            "ok": False,
+            "action": "flip",
+            "aborted": True,
+            "writer": "legacy",
+            "error": f"flip aborted, legacy is still the writer: {reason}",
+            "reasons": [reason],
+            "pause_seconds": self.pause_seconds,
+            "forward": forward,
+            "state": state,
+        }
 
     # ----------------------------------------------------------------------- rollback
     def rollback(self, reason):
@@ -374,9 +452,15 @@ class Cutover:
         if state["phase"] == cs.AURORA_WRITER:
             self._require_legacy("rollback")
             now = self._now()
-            state = self._transition(state, phase=cs.PAUSING, direction=cs.ROLLBACK, paused_at=cs.utc_iso(now),
-                                     deadline=cs.utc_iso(now + timedelta(seconds=self.config.max_pause)),
-                                     rollback_lsn=None, reason=reason)
+            state = self._transition(
+                state,
+                phase=cs.PAUSING,
+                direction=cs.ROLLBACK,
+                paused_at=cs.utc_iso(now),
+                deadline=cs.utc_iso(now + timedelta(seconds=self.config.max_pause)),
+                rollback_lsn=None,
+                reason=reason,
+            )
             return self._run_rollback(state)
         return self._rollback_dns(state, reason)
 
@@ -384,18 +468,31 @@ class Cutover:
         """Legacy is the writer: all clients back to legacy in one change batch (and finish a rollback's
         clean-up when one was interrupted after its commit)."""
         new_records, legacy_records, before = ops.weighted_records(self.aws_client, self.config)
-        change = ops.set_weights(self.aws_client, self.config, new_records, legacy_records, 0,
-                                 f"rollback to legacy: {reason or 'manual rollback'}")
+        change = ops.set_weights(
+            self.aws_client,
+            self.config,
+            new_records,
+            legacy_records,
+            0,
+            f"rollback to legacy: {reason or 'manual rollback'}",
+        )
         if change is not None or state["dns_new_weight"] != 0:
             state = self._transition(state, dns_new_weight=0, dns_since=cs.utc_iso(self._now()))
         if state["reverse"] == "cleanup":
             state = self._clean_up_after_rollback(state)
         after = {"new": 0, "legacy": ops.TOTAL_WEIGHT}
         self.log(logging.WARNING, "rolled back to legacy", before=before, change_id=change["Id"] if change else None)
-        return {"ok": True, "action": "rollback", "changed": change is not None, "before": before, "after": after,
-                "change_id": change["Id"] if change else None,
-                "change_status": change.get("Status") if change else None,
-                "message": None if change else "already rolled back", "state": state}
+        return {
+            "ok": True,
+            "action": "rollback",
+            "changed": change is not None,
+            "before": before,
+            "after": after,
+            "change_id": change["Id"] if change else None,
+            "change_status": change.get("Status") if change else None,
+            "message": None if change else "already rolled back",
+            "state": state,
+        }
 
     def _run_rollback(self, state):
         """Aurora is (was) the writer: move it back to legacy the way the flip came, reversed."""
@@ -413,13 +510,27 @@ class Cutover:
             ops.request_stop(self.aws_client, config.reverse_task_arn)
             ops.point_write_rule(self.aws_client, config, config.legacy_target_group_arn)
             self.pause_seconds = _seconds(self._now(), cs.parse_time(state["paused_at"]))
-            state = self._transition(state, phase=cs.LEGACY_WRITER, direction=None, writer="legacy", deadline=None,
-                                     reverse="cleanup", forward="stopped-by-rollback")
+            state = self._transition(
+                state,
+                phase=cs.LEGACY_WRITER,
+                direction=None,
+                writer="legacy",
+                deadline=None,
+                reverse="cleanup",
+                forward="stopped-by-rollback",
+            )
             self.log(logging.WARNING, "rollback committed: legacy is the writer", rollback_lsn=state["rollback_lsn"])
         report = self._reverse_report(state)
         result = self._rollback_dns(state, state["reason"])
-        return {**result, "changed": True, "writer": "legacy", "rollback_lsn": state["rollback_lsn"],
-                "pause_seconds": self.pause_seconds, **report, "state": result["state"]}
+        return {
+            **result,
+            "changed": True,
+            "writer": "legacy",
+            "rollback_lsn": state["rollback_lsn"],
+            "pause_seconds": self.pause_seconds,
+            **report,
+            "state": result["state"],
+        }
 
     def _drain_for_rollback(self, state):
         """Pause writes on Aurora, fence them, drain the reverse task up to the fence; returns the
@@ -434,9 +545,11 @@ class Cutover:
             if state["reverse"] == "pending":
                 state = self._start_pending_reverse(state)
             if not self._drain_reverse(state, resumed):
-                raise ops.CutoverFailed(f"reverse replication did not confirm {state['rollback_lsn']} in time "
-                                        f"(task {ops.task_status(self.aws_client, self.config.reverse_task_arn)!r}); "
-                                        "writes stay paused")
+                raise ops.CutoverFailed(
+                    f"reverse replication did not confirm {state['rollback_lsn']} in time "
+                    f"(task {ops.task_status(self.aws_client, self.config.reverse_task_arn)!r}); "
+                    "writes stay paused"
+                )
             state = self._transition(state, phase=cs.SWITCHING)
         return state
 
@@ -445,23 +558,31 @@ class Cutover:
             state = self.store.head()  # with the fence position when the failure came after it
         except Exception as read_error:
             self.log(logging.ERROR, "state unreadable for the alert", error=str(read_error)[:300])
-        details = {"what": "rollback could not move the writer back to legacy; writes stay paused (503) until "
-                           "the reverse replication has delivered every payment: invoke rollback again once "
-                           "the reverse task runs",
-                   "error": error, "flip_lsn": state["flip_lsn"], "rollback_lsn": state["rollback_lsn"]}
+        details = {
+            "what": "rollback could not move the writer back to legacy; writes stay paused (503) until "
+            "the reverse replication has delivered every payment: invoke rollback again once "
+            "the reverse task runs",
+            "error": error,
+            "flip_lsn": state["flip_lsn"],
+            "rollback_lsn": state["rollback_lsn"],
+        }
         try:
             details.update(self._reverse_report(state))
         except Exception as report_error:  # Aurora or DMS may be what is failing: alert without the report
             details["report_error"] = f"{type(report_error).__name__}: {str(report_error)[:300]}"
         try:
-            ops.alert(self.aws_client, self.config, "Payments taken since the flip may not have reached legacy", details)
+            ops.alert(
+                self.aws_client, self.config, "Payments taken since the flip may not have reached legacy", details
+            )
         except Exception as alert_error:
             self.log(logging.ERROR, "alert failed", error=str(alert_error)[:300], details=details)
 
     def _start_pending_reverse(self, state):
         """A rollback right after a flip whose reverse task never started: start it now (forward stopped first)."""
-        self._stop_task(self.config.forward_task_arn, "the reverse task cannot start before it stops; "
-                        "writes stay paused: invoke rollback again")
+        self._stop_task(
+            self.config.forward_task_arn,
+            "the reverse task cannot start before it stops; writes stay paused: invoke rollback again",
+        )
         ops.start_reverse(self.aws_client, self.config, state["flip_lsn"])
         return self._transition(state, reverse="started", forward="stopped")
 
@@ -484,10 +605,13 @@ class Cutover:
 
     def _reverse_report(self, state):
         config = self.config
-        return {"reverse_task_status": ops.task_status(self.aws_client, config.reverse_task_arn),
-                "reverse_latency_seconds": ops.latest_cdc_latency(self.aws_client, config, config.reverse_task_arn,
-                                                                  self._now()),
-                "reverse_slot": self.aurora.slot()}
+        return {
+            "reverse_task_status": ops.task_status(self.aws_client, config.reverse_task_arn),
+            "reverse_latency_seconds": ops.latest_cdc_latency(
+                self.aws_client, config, config.reverse_task_arn, self._now()
+            ),
+            "reverse_slot": self.aurora.slot(),
+        }
 
     def _clean_up_after_rollback(self, state):
         """DNS fallback allowed again (legacy writes), reverse task stopped, its slot dropped."""

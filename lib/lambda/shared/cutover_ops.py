@@ -76,10 +76,27 @@ IDENTIFIER_PATTERN = re.compile(IDENTIFIER)
 TABLE_PATTERN = re.compile(rf"({IDENTIFIER})\.({IDENTIFIER})")
 LOCK_TIMEOUT = "5s"
 
-BASE_VARIABLES = ("HOSTED_ZONE_ID", "RECORD_NAME", "CUTOVER_STATE_PARAMETER", "WRITE_RULE_ARN",
-                  "API_TARGET_GROUP_ARN", "CRITICAL_ALARM_PREFIX", "METRIC_NAMESPACE", "READY_METRIC_NAME")
-LEGACY_VARIABLES = ("FORWARD_TASK_ARN", "REVERSE_TASK_ARN", "REPLICATION_INSTANCE_ID", "DB_CLUSTER_ARN",
-                    "DB_SECRET_ARN", "DB_NAME", "CUTOVER_TABLES", "REVERSE_SLOT_NAME", "ALERT_TOPIC_ARN")
+BASE_VARIABLES = (
+    "HOSTED_ZONE_ID",
+    "RECORD_NAME",
+    "CUTOVER_STATE_PARAMETER",
+    "WRITE_RULE_ARN",
+    "API_TARGET_GROUP_ARN",
+    "CRITICAL_ALARM_PREFIX",
+    "METRIC_NAMESPACE",
+    "READY_METRIC_NAME",
+)
+LEGACY_VARIABLES = (
+    "FORWARD_TASK_ARN",
+    "REVERSE_TASK_ARN",
+    "REPLICATION_INSTANCE_ID",
+    "DB_CLUSTER_ARN",
+    "DB_SECRET_ARN",
+    "DB_NAME",
+    "CUTOVER_TABLES",
+    "REVERSE_SLOT_NAME",
+    "ALERT_TOPIC_ARN",
+)
 
 
 class ConfigError(Exception):
@@ -148,8 +165,9 @@ def _tables(raw):
     tables = tuple(part.strip() for part in raw.split(",") if part.strip())
     bad = [table for table in tables if not TABLE_PATTERN.fullmatch(table)]
     if not tables or bad:
-        raise ConfigError(f"CUTOVER_TABLES={raw[:128]!r} is invalid: must be a comma-separated list of "
-                          "lower-case schema.table names")
+        raise ConfigError(
+            f"CUTOVER_TABLES={raw[:128]!r} is invalid: must be a comma-separated list of lower-case schema.table names"
+        )
     return tables
 
 
@@ -165,14 +183,18 @@ def load_config(environ=None):
     except ValueError as error:
         raise ConfigError(str(error)) from None
     config = dict(
-        records=records, state_parameter=environ["CUTOVER_STATE_PARAMETER"],
-        write_rule_arn=environ["WRITE_RULE_ARN"], api_target_group_arn=environ["API_TARGET_GROUP_ARN"],
+        records=records,
+        state_parameter=environ["CUTOVER_STATE_PARAMETER"],
+        write_rule_arn=environ["WRITE_RULE_ARN"],
+        api_target_group_arn=environ["API_TARGET_GROUP_ARN"],
         legacy_target_group_arn=environ.get("LEGACY_TARGET_GROUP_ARN") or None,
-        alarm_prefix=environ["CRITICAL_ALARM_PREFIX"], namespace=environ["METRIC_NAMESPACE"],
+        alarm_prefix=environ["CRITICAL_ALARM_PREFIX"],
+        namespace=environ["METRIC_NAMESPACE"],
         ready_metric=environ["READY_METRIC_NAME"],
         readiness_max_age=int(_number(environ, "READINESS_MAX_AGE_SECONDS", 900, 60, 86400)),
         takeover_after=_number(environ, "TAKEOVER_AFTER_SECONDS", 900, 60, 3600),
-        dns_hold=_number(environ, "DNS_HOLD_SECONDS", 0, 0, 3600) if environ.get("DNS_HOLD_SECONDS") else None)
+        dns_hold=_number(environ, "DNS_HOLD_SECONDS", 0, 0, 3600) if environ.get("DNS_HOLD_SECONDS") else None,
+    )
     if has_legacy:
         config.update(_legacy_config(environ))
     return Config(**config)
@@ -189,19 +211,30 @@ def _legacy_config(environ):
     drain_quiet = _number(environ, "DRAIN_QUIET_SECONDS", 3, 1, 60)
     in_flight = _number(environ, "IN_FLIGHT_SECONDS", 1, 0, 30)
     if drain_quiet + in_flight >= max_pause:
-        raise ConfigError(f"DRAIN_QUIET_SECONDS + IN_FLIGHT_SECONDS ({drain_quiet + in_flight:g}) must be below "
-                          f"CUTOVER_MAX_PAUSE_SECONDS ({max_pause:g})")
+        raise ConfigError(
+            f"DRAIN_QUIET_SECONDS + IN_FLIGHT_SECONDS ({drain_quiet + in_flight:g}) must be below "
+            f"CUTOVER_MAX_PAUSE_SECONDS ({max_pause:g})"
+        )
     return dict(
-        forward_task_arn=environ["FORWARD_TASK_ARN"], reverse_task_arn=environ["REVERSE_TASK_ARN"],
+        forward_task_arn=environ["FORWARD_TASK_ARN"],
+        reverse_task_arn=environ["REVERSE_TASK_ARN"],
         replication_instance_id=environ["REPLICATION_INSTANCE_ID"],
-        database={"resourceArn": environ["DB_CLUSTER_ARN"], "secretArn": environ["DB_SECRET_ARN"],
-                  "database": environ["DB_NAME"]},
-        tables=_tables(environ["CUTOVER_TABLES"]), slot_name=_identifier(environ, "REVERSE_SLOT_NAME"),
-        slot_plugin=plugin, publication=publication,
+        database={
+            "resourceArn": environ["DB_CLUSTER_ARN"],
+            "secretArn": environ["DB_SECRET_ARN"],
+            "database": environ["DB_NAME"],
+        },
+        tables=_tables(environ["CUTOVER_TABLES"]),
+        slot_name=_identifier(environ, "REVERSE_SLOT_NAME"),
+        slot_plugin=plugin,
+        publication=publication,
         control_schema=_identifier(environ, "DMS_CONTROL_SCHEMA", "public"),
         alert_topic_arn=environ["ALERT_TOPIC_ARN"],
-        max_cdc_latency=_number(environ, "FLIP_MAX_CDC_LATENCY_SECONDS", 3, 0, 300), max_pause=max_pause,
-        drain_quiet=drain_quiet, in_flight=in_flight)
+        max_cdc_latency=_number(environ, "FLIP_MAX_CDC_LATENCY_SECONDS", 3, 0, 300),
+        max_pause=max_pause,
+        drain_quiet=drain_quiet,
+        in_flight=in_flight,
+    )
 
 
 # --------------------------------------------------------------------------- Route53
@@ -211,14 +244,16 @@ def weighted_records(aws_client, config):
     name = config.records["record_name"]
     if not legacy_records or not new_records:
         which = "legacy" if not legacy_records else "new"
-        raise CutoverFailed(f"{which} record {name} (set identifier "
-                            f"{config.records[which + '_id']!r}) not found")
+        raise CutoverFailed(f"{which} record {name} (set identifier {config.records[which + '_id']!r}) not found")
     new_types = sorted(record["Type"] for record in new_records)
     legacy_types = sorted(record["Type"] for record in legacy_records)
     if new_types != legacy_types:
         raise CutoverFailed(f"record types differ between new {new_types} and legacy {legacy_types}")
-    return new_records, legacy_records, {"new": _set_weight(new_records, "new"),
-                                         "legacy": _set_weight(legacy_records, "legacy")}
+    return (
+        new_records,
+        legacy_records,
+        {"new": _set_weight(new_records, "new"), "legacy": _set_weight(legacy_records, "legacy")},
+    )
 
 
 def _set_weight(records, what):
@@ -235,8 +270,9 @@ def record_ttl(records):
 
 def set_weights(aws_client, config, new_records, legacy_records, new_weight, comment):
     """Both sets to new_weight / 100 - new_weight in ONE change batch; None when already there."""
-    changes = weight_upserts(((new_records, new_weight), (legacy_records, TOTAL_WEIGHT - new_weight)),
-                             skip_unchanged=True)
+    changes = weight_upserts(
+        ((new_records, new_weight), (legacy_records, TOTAL_WEIGHT - new_weight)), skip_unchanged=True
+    )
     if not changes:
         return None
     return submit_changes(aws_client("route53"), config.records["zone_id"], changes, comment)
@@ -271,8 +307,9 @@ def point_write_rule(aws_client, config, target_group_arn):
     """Forward writes to target_group_arn only; returns False when the rule already did."""
     if write_rule_targets(aws_client, config) == [target_group_arn]:
         return False
-    aws_client("elbv2").modify_rule(RuleArn=config.write_rule_arn,
-                             Actions=[{"Type": "forward", "TargetGroupArn": target_group_arn}])
+    aws_client("elbv2").modify_rule(
+        RuleArn=config.write_rule_arn, Actions=[{"Type": "forward", "TargetGroupArn": target_group_arn}]
+    )
     return True
 
 
@@ -284,9 +321,14 @@ def writer_target_group(config, writer):
 def describe_task(aws_client, task_arn):
     """The replication task (without settings), or None when DMS does not know it."""
     try:
-        tasks = aws_client("dms").describe_replication_tasks(
-            Filters=[{"Name": "replication-task-arn", "Values": [task_arn]}], WithoutSettings=True,
-        ).get("ReplicationTasks", [])
+        tasks = (
+            aws_client("dms")
+            .describe_replication_tasks(
+                Filters=[{"Name": "replication-task-arn", "Values": [task_arn]}],
+                WithoutSettings=True,
+            )
+            .get("ReplicationTasks", [])
+        )
     except ClientError as error:
         if error_code(error) == "ResourceNotFoundFault":
             return None
@@ -328,10 +370,23 @@ def drain_snapshot(statistics):
     """(validated?, counters) of a task's tables: validated when every table is Validated with no
     pending record; counters change whenever the task applies something."""
     validated = bool(statistics) and all(
-        stats.get("ValidationState") == VALIDATED and stats.get("ValidationPendingRecords", 0) == 0
-        and stats.get("TableState") == TABLE_COMPLETED for stats in statistics)
-    counters = tuple(sorted((stats.get("SchemaName"), stats.get("TableName"), stats.get("Inserts", 0),
-                             stats.get("Updates", 0), stats.get("Deletes", 0)) for stats in statistics))
+        stats.get("ValidationState") == VALIDATED
+        and stats.get("ValidationPendingRecords", 0) == 0
+        and stats.get("TableState") == TABLE_COMPLETED
+        for stats in statistics
+    )
+    counters = tuple(
+        sorted(
+            (
+                stats.get("SchemaName"),
+                stats.get("TableName"),
+                stats.get("Inserts", 0),
+                stats.get("Updates", 0),
+                stats.get("Deletes", 0),
+            )
+            for stats in statistics
+        )
+    )
     return validated, counters
 
 
@@ -362,12 +417,21 @@ def start_reverse(aws_client, config, lsn):
     first_run = status == "ready" and not task.get("ReplicationTaskStartDate")
     try:
         aws_client("dms").start_replication_task(
-            ReplicationTaskArn=config.reverse_task_arn, CdcStartPosition=lsn,
-            StartReplicationTaskType="start-replication" if first_run else "resume-processing")
+            ReplicationTaskArn=config.reverse_task_arn,
+            CdcStartPosition=lsn,
+            StartReplicationTaskType="start-replication" if first_run else "resume-processing",
+        )
     except ClientError as error:  # started meanwhile by the other cutover function: fine if from `lsn`
-        task = describe_task(aws_client, config.reverse_task_arn) if error_code(error) == "InvalidResourceStateFault" else None
-        if task is None or task.get("Status") not in (TASK_RUNNING, "starting") \
-                or task.get("CdcStartPosition") not in (None, lsn):
+        task = (
+            describe_task(aws_client, config.reverse_task_arn)
+            if error_code(error) == "InvalidResourceStateFault"
+            else None
+        )
+        if (
+            task is None
+            or task.get("Status") not in (TASK_RUNNING, "starting")
+            or task.get("CdcStartPosition") not in (None, lsn)
+        ):
             raise
         return False
     return True
@@ -377,8 +441,9 @@ def resume_forward(aws_client, config):
     """Resumes the forward task after an aborted flip; returns its status (None = no such task)."""
     status = task_status(aws_client, config.forward_task_arn)
     if status == "stopped":
-        aws_client("dms").start_replication_task(ReplicationTaskArn=config.forward_task_arn,
-                                          StartReplicationTaskType="resume-processing")
+        aws_client("dms").start_replication_task(
+            ReplicationTaskArn=config.forward_task_arn, StartReplicationTaskType="resume-processing"
+        )
         return "resuming"
     return status
 
@@ -389,14 +454,25 @@ def latest_cdc_latency(aws_client, config, task_arn, now):
     task_id = task_arn.rsplit(":", 1)[-1]
     latencies = {}
     for metric in LATENCY_METRICS:
-        datapoints = aws_client("cloudwatch").get_metric_statistics(
-            Namespace="AWS/DMS", MetricName=metric,
-            Dimensions=[{"Name": "ReplicationInstanceIdentifier", "Value": config.replication_instance_id},
-                        {"Name": "ReplicationTaskIdentifier", "Value": task_id}],
-            StartTime=now - timedelta(seconds=LATENCY_WINDOW_SECONDS), EndTime=now, Period=60,
-            Statistics=["Maximum"]).get("Datapoints", [])
-        latencies[metric] = (float(max(datapoints, key=lambda point: point["Timestamp"])["Maximum"])
-                             if datapoints else None)
+        datapoints = (
+            aws_client("cloudwatch")
+            .get_metric_statistics(
+                Namespace="AWS/DMS",
+                MetricName=metric,
+                Dimensions=[
+                    {"Name": "ReplicationInstanceIdentifier", "Value": config.replication_instance_id},
+                    {"Name": "ReplicationTaskIdentifier", "Value": task_id},
+                ],
+                StartTime=now - timedelta(seconds=LATENCY_WINDOW_SECONDS),
+                EndTime=now,
+                Period=60,
+                Statistics=["Maximum"],
+            )
+            .get("Datapoints", [])
+        )
+        latencies[metric] = (
+            float(max(datapoints, key=lambda point: point["Timestamp"])["Maximum"]) if datapoints else None
+        )
     return latencies
 
 
@@ -411,23 +487,41 @@ def latency_problems(latencies, threshold):
 
 
 def readiness_problems(aws_client, config, now):
-    datapoints = aws_client("cloudwatch").get_metric_statistics(
-        Namespace=config.namespace, MetricName=config.ready_metric,
-        StartTime=now - timedelta(seconds=config.readiness_max_age), EndTime=now, Period=60,
-        Statistics=["Minimum"]).get("Datapoints", [])
+    datapoints = (
+        aws_client("cloudwatch")
+        .get_metric_statistics(
+            Namespace=config.namespace,
+            MetricName=config.ready_metric,
+            StartTime=now - timedelta(seconds=config.readiness_max_age),
+            EndTime=now,
+            Period=60,
+            Statistics=["Minimum"],
+        )
+        .get("Datapoints", [])
+    )
     if not datapoints:
-        return [f"no {config.ready_metric} datapoint in {config.namespace} within the last "
-                f"{config.readiness_max_age} seconds"]
+        return [
+            f"no {config.ready_metric} datapoint in {config.namespace} within the last "
+            f"{config.readiness_max_age} seconds"
+        ]
     latest = max(datapoints, key=lambda point: point["Timestamp"])
     if latest["Minimum"] != 1:
-        return [f"latest {config.ready_metric} is {latest['Minimum']:g} (at {latest['Timestamp'].isoformat()}), "
-                "migration is not ready"]
+        return [
+            f"latest {config.ready_metric} is {latest['Minimum']:g} (at {latest['Timestamp'].isoformat()}), "
+            "migration is not ready"
+        ]
     return []
 
 
 def firing_critical_alarms(aws_client, config):
-    names, request = [], {"AlarmNamePrefix": config.alarm_prefix, "StateValue": "ALARM",
-                          "AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
+    names, request = (
+        [],
+        {
+            "AlarmNamePrefix": config.alarm_prefix,
+            "StateValue": "ALARM",
+            "AlarmTypes": ["MetricAlarm", "CompositeAlarm"],
+        },
+    )
     while True:
         page = aws_client("cloudwatch").describe_alarms(**request)
         alarms = page.get("MetricAlarms", []) + page.get("CompositeAlarms", [])
@@ -439,8 +533,11 @@ def firing_critical_alarms(aws_client, config):
 
 
 def alert(aws_client, config, subject, details):
-    aws_client("sns").publish(TopicArn=config.alert_topic_arn, Subject=subject[:100],
-                       Message=json.dumps(details, indent=2, sort_keys=True, default=str))
+    aws_client("sns").publish(
+        TopicArn=config.alert_topic_arn,
+        Subject=subject[:100],
+        Message=json.dumps(details, indent=2, sort_keys=True, default=str),
+    )
 
 
 # --------------------------------------------------------------------------- Aurora (Data API)
@@ -466,9 +563,11 @@ class Aurora:
         self.config = config
 
     def rows(self, sql, transaction_id=None, **parameters):
-        request = dict(self.config.database, sql=sql,
-                       parameters=[{"name": name, "value": {"stringValue": value}}
-                                   for name, value in sorted(parameters.items())])
+        request = dict(
+            self.config.database,
+            sql=sql,
+            parameters=[{"name": name, "value": {"stringValue": value}} for name, value in sorted(parameters.items())],
+        )
         if transaction_id:
             request["transactionId"] = transaction_id
         response = self.aws_client("rds-data").execute_statement(**request)
@@ -479,8 +578,10 @@ class Aurora:
 
     def slot(self):
         """{"active", "confirmed_flush_lsn", "plugin"} of the reverse slot, or None."""
-        rows = self.rows("SELECT active, confirmed_flush_lsn::text, plugin FROM pg_replication_slots "
-                         "WHERE slot_name = :slot", slot=self.config.slot_name)
+        rows = self.rows(
+            "SELECT active, confirmed_flush_lsn::text, plugin FROM pg_replication_slots WHERE slot_name = :slot",
+            slot=self.config.slot_name,
+        )
         if not rows:
             return None
         active, confirmed, plugin = rows[0]
@@ -500,19 +601,27 @@ class Aurora:
         if self.config.publication is None:
             return
         if not self.rows("SELECT 1 FROM pg_publication WHERE pubname = :name", name=self.config.publication):
-            self.rows(f"CREATE PUBLICATION {_quote_identifier(self.config.publication)} "
-                      f"FOR TABLE {_table_list(self.config.tables)}")
+            self.rows(
+                f"CREATE PUBLICATION {_quote_identifier(self.config.publication)} "
+                f"FOR TABLE {_table_list(self.config.tables)}"
+            )
 
     def create_slot(self):
         """Creates the reverse slot (after the publication, which pgoutput decodes with)."""
         self.ensure_publication()
-        self.rows("SELECT lsn::text FROM pg_create_logical_replication_slot(:slot, :plugin)",
-                  slot=self.config.slot_name, plugin=self.config.slot_plugin)
+        self.rows(
+            "SELECT lsn::text FROM pg_create_logical_replication_slot(:slot, :plugin)",
+            slot=self.config.slot_name,
+            plugin=self.config.slot_plugin,
+        )
 
     def slot_reached(self, lsn):
         """True when the reverse slot's reader confirmed everything up to lsn."""
-        rows = self.rows("SELECT confirmed_flush_lsn >= CAST(:lsn AS pg_lsn) FROM pg_replication_slots "
-                         "WHERE slot_name = :slot", lsn=lsn, slot=self.config.slot_name)
+        rows = self.rows(
+            "SELECT confirmed_flush_lsn >= CAST(:lsn AS pg_lsn) FROM pg_replication_slots WHERE slot_name = :slot",
+            lsn=lsn,
+            slot=self.config.slot_name,
+        )
         return bool(rows and rows[0][0])
 
     def apply_exceptions(self):
@@ -536,9 +645,15 @@ class Aurora:
             self.rows(f"LOCK TABLE {_table_list(self.config.tables)} IN SHARE MODE", transaction_id)
             lsn = self.rows("SELECT pg_current_wal_lsn()::text", transaction_id)[0][0]
         except Exception:
-            data.rollback_transaction(resourceArn=self.config.database["resourceArn"],
-                                      secretArn=self.config.database["secretArn"], transactionId=transaction_id)
+            data.rollback_transaction(
+                resourceArn=self.config.database["resourceArn"],
+                secretArn=self.config.database["secretArn"],
+                transactionId=transaction_id,
+            )
             raise
-        data.commit_transaction(resourceArn=self.config.database["resourceArn"],
-                                secretArn=self.config.database["secretArn"], transactionId=transaction_id)
+        data.commit_transaction(
+            resourceArn=self.config.database["resourceArn"],
+            secretArn=self.config.database["secretArn"],
+            transactionId=transaction_id,
+        )
         return lsn

@@ -65,10 +65,24 @@ def initial_state(writer, moment):
     exists, else Aurora."""
     if writer not in WRITERS:
         raise ValueError(f"writer must be one of {', '.join(WRITERS)}")
-    return {"v": STATE_VERSION, "seq": 0, "phase": LEGACY_WRITER if writer == "legacy" else AURORA_WRITER,
-            "direction": None, "writer": writer, "since": utc_iso(moment), "paused_at": None, "deadline": None, "flip_lsn": None,
-            "rollback_lsn": None, "reverse": None, "forward": None, "dns_new_weight": None, "dns_since": None,
-            "by": {"function": "terraform", "request_id": None}, "reason": None}
+    return {
+        "v": STATE_VERSION,
+        "seq": 0,
+        "phase": LEGACY_WRITER if writer == "legacy" else AURORA_WRITER,
+        "direction": None,
+        "writer": writer,
+        "since": utc_iso(moment),
+        "paused_at": None,
+        "deadline": None,
+        "flip_lsn": None,
+        "rollback_lsn": None,
+        "reverse": None,
+        "forward": None,
+        "dns_new_weight": None,
+        "dns_since": None,
+        "by": {"function": "terraform", "request_id": None},
+        "reason": None,
+    }
 
 
 def render(state):

@@ -78,8 +78,10 @@ class StateStore:
                 return state
             pending = parse(claims[pending])
             if not self._may_complete(pending):
-                raise StateBusy(f"{pending['by'].get('function')} (request {pending['by'].get('request_id')}) "
-                                f"is moving the cutover to {pending['phase']} since {pending['since']}")
+                raise StateBusy(
+                    f"{pending['by'].get('function')} (request {pending['by'].get('request_id')}) "
+                    f"is moving the cutover to {pending['phase']} since {pending['since']}"
+                )
             self._publish(pending)
         raise StateBusy("the cutover state kept changing while it was read")
 
@@ -92,21 +94,26 @@ class StateStore:
     def transition(self, current, **changes):
         """Moves from `current` (as read) to current + changes; StateConflict when another
         invocation moved first. Returns the new state."""
-        state = {**current, **changes, "seq": current["seq"] + 1, "since": utc_iso(self.now()),
-                 "by": dict(self.owner)}
+        state = {**current, **changes, "seq": current["seq"] + 1, "since": utc_iso(self.now()), "by": dict(self.owner)}
         text = render(parse(render(state)))  # never write a state readers would refuse
         claim = self.claim_name(state["seq"])
         try:
-            self.ssm.put_parameter(Name=claim, Value=text, Type="String", Overwrite=False,
-                                   Description="cutover transition claim (deleted once published)")
+            self.ssm.put_parameter(
+                Name=claim,
+                Value=text,
+                Type="String",
+                Overwrite=False,
+                Description="cutover transition claim (deleted once published)",
+            )
         except ClientError as error:
             if _error_code(error) == "ParameterAlreadyExists":
                 raise StateConflict(f"another invocation claimed transition {state['seq']} first") from None
             raise
         if self.head()["seq"] != current["seq"]:
             self._delete(claim)
-            raise StateConflict(f"the state moved past {current['seq']} while transition {state['seq']} "
-                                "was being claimed")
+            raise StateConflict(
+                f"the state moved past {current['seq']} while transition {state['seq']} was being claimed"
+            )
         self._publish(state)
         return state
 

@@ -67,7 +67,8 @@ def bind_log(logger):
 # --------------------------------------------------------------------------- invocation context
 # A read-only default: outside `@invocation_logging` every reader shares it.
 _invocation: contextvars.ContextVar[Mapping[str, str | None]] = contextvars.ContextVar(
-    "lambda_invocation", default=MappingProxyType({}))
+    "lambda_invocation", default=MappingProxyType({})
+)
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-request-tracing.html:
 # Root=1-<8 hex digits of epoch seconds>-<24 hex digits>; clients may send their own, the ALB keeps it.
 TRACE_ROOT_PATTERN = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
@@ -103,8 +104,11 @@ def invocation_fields(event, context):
     """{"request_id", "function_name", "correlation_id"} of one invocation (None where unknown)."""
     correlation = trace_root(alb_trace_header(event)) or trace_root(os.environ.get("_X_AMZN_TRACE_ID"))
     function_name = getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-    return {"request_id": getattr(context, "aws_request_id", None),
-            "function_name": function_name, "correlation_id": correlation}
+    return {
+        "request_id": getattr(context, "aws_request_id", None),
+        "function_name": function_name,
+        "correlation_id": correlation,
+    }
 
 
 def current_invocation():
@@ -124,8 +128,13 @@ def invocation_logging(log):
             try:
                 return handler(event, context)
             except Exception as error:
-                log(logging.ERROR, "invocation failed", error_type=type(error).__name__,
-                    error=str(error)[:1000], exc_info=True)
+                log(
+                    logging.ERROR,
+                    "invocation failed",
+                    error_type=type(error).__name__,
+                    error=str(error)[:1000],
+                    exc_info=True,
+                )
                 raise
             finally:
                 _invocation.reset(token)

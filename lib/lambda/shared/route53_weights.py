@@ -50,8 +50,10 @@ def list_records_by_set(route53, config):
         if not page.get("IsTruncated"):
             return found[config["new_id"]], found[config["legacy_id"]]
         request = {"HostedZoneId": config["zone_id"], "StartRecordName": page["NextRecordName"]}
-        for source, target in (("NextRecordType", "StartRecordType"),
-                               ("NextRecordIdentifier", "StartRecordIdentifier")):
+        for source, target in (
+            ("NextRecordType", "StartRecordType"),
+            ("NextRecordIdentifier", "StartRecordIdentifier"),
+        ):
             if page.get(source):
                 request[target] = page[source]
 
@@ -73,8 +75,10 @@ def alias_health_upserts(records, evaluate):
     """UPSERTs setting EvaluateTargetHealth of the alias records among `records` to `evaluate`;
     records already so (and non-alias records) are left out. Only that flag changes."""
     return [
-        {"Action": "UPSERT", "ResourceRecordSet": {
-            **record, "AliasTarget": {**record["AliasTarget"], "EvaluateTargetHealth": evaluate}}}
+        {
+            "Action": "UPSERT",
+            "ResourceRecordSet": {**record, "AliasTarget": {**record["AliasTarget"], "EvaluateTargetHealth": evaluate}},
+        }
         for record in records
         if "AliasTarget" in record and record["AliasTarget"].get("EvaluateTargetHealth") is not evaluate
     ]

@@ -32,8 +32,15 @@ class WriterGate:
     default: a client with short timeouts); `monotonic` is the clock the cache ages by.
     """
 
-    def __init__(self, *, parameter_name, paused_error, ssm=lambda: aws_client("ssm"), monotonic=time.monotonic,
-                 cache_seconds=cutover_state.CACHE_SECONDS):
+    def __init__(
+        self,
+        *,
+        parameter_name,
+        paused_error,
+        ssm=lambda: aws_client("ssm"),
+        monotonic=time.monotonic,
+        cache_seconds=cutover_state.CACHE_SECONDS,
+    ):
         if not 0 < cache_seconds <= cutover_state.CACHE_SECONDS:
             # The cutover waits CACHE_SECONDS after pausing: a longer cache would let writes through.
             raise ValueError(f"cache_seconds must be > 0 and <= {cutover_state.CACHE_SECONDS}")

@@ -48,8 +48,11 @@ TOTAL_WEIGHT = 100
 MAX_STEP = 100
 MAX_REASON_LENGTH = 256
 ACTIONS = ("status", "canary", "flip")
-ACTION_KEYS = {"status": frozenset({"action"}), "canary": frozenset({"action", "target_weight", "step", "reason"}),
-               "flip": frozenset({"action", "reason"})}
+ACTION_KEYS = {
+    "status": frozenset({"action"}),
+    "canary": frozenset({"action", "target_weight", "step", "reason"}),
+    "flip": frozenset({"action", "reason"}),
+}
 # boto3 loads lazily with the first client: bad requests are answered without paying for it.
 LOGGER, log, aws_client = handler_toolkit("traffic_shifter", retries={"mode": "standard", "max_attempts": 5})
 _clients = aws_client.cache  # tests may pre-fill it
@@ -102,8 +105,14 @@ def parse_weight_change(event):
 
 # --------------------------------------------------------------------------- entry point
 def drive(request, context):
-    cutover = Cutover(config=load_config(), aws_client=aws_client, clock=clock, log=log,
-                      owner=invocation_owner(context), time_left=time_left(context))
+    cutover = Cutover(
+        config=load_config(),
+        aws_client=aws_client,
+        clock=clock,
+        log=log,
+        owner=invocation_owner(context),
+        time_left=time_left(context),
+    )
     if request["action"] == "status":
         return cutover.status()
     if request["action"] == "canary":
@@ -122,8 +131,19 @@ def handler(event, context):
         result = drive(request, context)
     except Refused as error:
         log(logging.WARNING, "request refused", action=request["action"], reasons=error.reasons)
-        return {"ok": False, "action": request["action"], "refused": True, "error": str(error),
-                "reasons": error.reasons}
-    log(logging.INFO, "request done", action=request["action"], ok=result["ok"],
-        changed=result.get("changed"), aborted=result.get("aborted"))
+        return {
+            "ok": False,
+            "action": request["action"],
+            "refused": True,
+            "error": str(error),
+            "reasons": error.reasons,
+        }
+    log(
+        logging.INFO,
+        "request done",
+        action=request["action"],
+        ok=result["ok"],
+        changed=result.get("changed"),
+        aborted=result.get("aborted"),
+    )
     return result

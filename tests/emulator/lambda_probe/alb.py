@@ -16,7 +16,10 @@ def handler(event, context):
     if path == "/malformed":
         return {"no": "statusCode"}
     status = 500 if path == "/health" and os.environ.get("UNHEALTHY") == "true" else 200
-    return {"statusCode": status, "statusDescription": f"{status} {'OK' if status == 200 else 'Error'}",
-            "isBase64Encoded": True,
-            "headers": {"content-type": "application/json", "x-backend": os.environ.get("BACKEND", "?")},
-            "body": base64.b64encode(json.dumps(event).encode()).decode()}
+    return {
+        "statusCode": status,
+        "statusDescription": f"{status} {'OK' if status == 200 else 'Error'}",
+        "isBase64Encoded": True,
+        "headers": {"content-type": "application/json", "x-backend": os.environ.get("BACKEND", "?")},
+        "body": base64.b64encode(json.dumps(event).encode()).decode(),
+    }

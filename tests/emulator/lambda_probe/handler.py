@@ -26,8 +26,9 @@ def handler(event, context):
         return {"slept": event["seconds"], "pid": os.getpid()}
     if action == "record":
         key = event.get("key") or context.aws_request_id
-        boto3.client("s3").put_object(Bucket=os.environ["PROBE_BUCKET"], Key=key,
-                                      Body=json.dumps(event["received"]).encode())
+        boto3.client("s3").put_object(
+            Bucket=os.environ["PROBE_BUCKET"], Key=key, Body=json.dumps(event["received"]).encode()
+        )
         return {"recorded": key}
     if action == "connect":
         try:
@@ -36,10 +37,17 @@ def handler(event, context):
             return {"connected": False, "error": f"{type(error).__name__}: {error}"}
         return {"connected": True}
     return {
-        "pid": os.getpid(), "python": "{}.{}".format(*sys.version_info[:2]), "executable": sys.executable,
-        "sys_path": sys.path, "boto3": boto3.__version__, "environment": dict(os.environ),
-        "request_id": context.aws_request_id, "function_name": context.function_name,
-        "memory_limit_in_mb": context.memory_limit_in_mb, "remaining_ms": context.get_remaining_time_in_millis(),
-        "invoked_function_arn": context.invoked_function_arn, "log_stream_name": context.log_stream_name,
+        "pid": os.getpid(),
+        "python": "{}.{}".format(*sys.version_info[:2]),
+        "executable": sys.executable,
+        "sys_path": sys.path,
+        "boto3": boto3.__version__,
+        "environment": dict(os.environ),
+        "request_id": context.aws_request_id,
+        "function_name": context.function_name,
+        "memory_limit_in_mb": context.memory_limit_in_mb,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "invoked_function_arn": context.invoked_function_arn,
+        "log_stream_name": context.log_stream_name,
         "buckets": [bucket["Name"] for bucket in boto3.client("s3").list_buckets()["Buckets"]],
     }

@@ -63,12 +63,20 @@ def load_handler():
     try:
         module = importlib.import_module(module_name)
     except Exception as error:  # the runtime reports any import failure the same way
-        return None, {"errorMessage": f"Unable to import module '{module_name}': {error}",
-                      "errorType": "Runtime.ImportModuleError", "requestId": "", "stackTrace": []}
+        return None, {
+            "errorMessage": f"Unable to import module '{module_name}': {error}",
+            "errorType": "Runtime.ImportModuleError",
+            "requestId": "",
+            "stackTrace": [],
+        }
     handler = getattr(module, function_name, None)
     if not callable(handler):
-        return None, {"errorMessage": f"Handler '{function_name}' missing on module '{module_name}'",
-                      "errorType": "Runtime.HandlerNotFound", "requestId": "", "stackTrace": []}
+        return None, {
+            "errorMessage": f"Handler '{function_name}' missing on module '{module_name}'",
+            "errorType": "Runtime.HandlerNotFound",
+            "requestId": "",
+            "stackTrace": [],
+        }
     return handler, None
 
 
@@ -83,8 +91,10 @@ def invoke(handler, request):
     try:
         return {"result": json.dumps(result)}
     except (TypeError, ValueError) as error:
-        return {"error": error_payload(error, context.aws_request_id, "Runtime.MarshalError", trace=False)
-                | {"errorMessage": f"Unable to marshal response: {error}"}}
+        return {
+            "error": error_payload(error, context.aws_request_id, "Runtime.MarshalError", trace=False)
+            | {"errorMessage": f"Unable to marshal response: {error}"}
+        }
 
 
 def main():

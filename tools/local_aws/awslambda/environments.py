@@ -68,15 +68,21 @@ class UnsupportedRuntime(EmulatorError):
 def runtime_for(identifier: str | None) -> PythonRuntime:
     runtime = RUNTIMES.get(identifier or "")
     if runtime is None:
-        raise UnsupportedRuntime(f"the runtime {identifier!r} does not run on the local emulator; "
-                                 f"supported: {', '.join(sorted(RUNTIMES))}")
+        raise UnsupportedRuntime(
+            f"the runtime {identifier!r} does not run on the local emulator; supported: {', '.join(sorted(RUNTIMES))}"
+        )
     return runtime
 
 
 def _interpreter_version(candidate: str) -> str | None:
     try:
-        probe = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                               capture_output=True, text=True, timeout=30, check=False)
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     except OSError:
         return None
     return probe.stdout.strip() if probe.returncode == 0 else None
@@ -84,13 +90,19 @@ def _interpreter_version(candidate: str) -> str | None:
 
 def find_interpreter(version: str) -> str:
     """A working python<version> on this machine (a pyenv shim that refuses to run is skipped)."""
-    candidates = [shutil.which(f"python{version}"), f"/usr/bin/python{version}", f"/usr/local/bin/python{version}",
-                  *sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))]
+    candidates = [
+        shutil.which(f"python{version}"),
+        f"/usr/bin/python{version}",
+        f"/usr/local/bin/python{version}",
+        *sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}"))),
+    ]
     for candidate in filter(None, candidates):
         if Path(candidate).exists() and _interpreter_version(candidate) == version:
             return candidate
-    raise EmulatorError(f"python{version} was not found on this machine; the local emulator runs "
-                        f"{version} Lambda functions with it (looked at: {', '.join(filter(None, candidates))})")
+    raise EmulatorError(
+        f"python{version} was not found on this machine; the local emulator runs "
+        f"{version} Lambda functions with it (looked at: {', '.join(filter(None, candidates))})"
+    )
 
 
 def is_prepared(runtime: PythonRuntime) -> bool:
@@ -116,15 +128,26 @@ def _build(runtime: PythonRuntime) -> None:
     shutil.rmtree(target, ignore_errors=True)
     steps = [
         [find_interpreter(runtime.version), "-m", "venv", str(building)],
-        [str(building / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-input",
-         "--disable-pip-version-check", "--no-deps", *runtime.packages],
+        [
+            str(building / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-input",
+            "--disable-pip-version-check",
+            "--no-deps",
+            *runtime.packages,
+        ],
     ]
     for step in steps:
         result = subprocess.run(step, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_SECONDS, check=False)
         if result.returncode != 0:
             shutil.rmtree(building, ignore_errors=True)
-            raise EmulatorError(f"could not prepare the {runtime.identifier} Lambda runtime: "
-                                f"{' '.join(step[:4])} ... failed:\n{result.stderr.strip()[-2000:]}")
+            raise EmulatorError(
+                f"could not prepare the {runtime.identifier} Lambda runtime: "
+                f"{' '.join(step[:4])} ... failed:\n{result.stderr.strip()[-2000:]}"
+            )
     # venv writes its own absolute path into the scripts; only bin/python is used, so a rename is safe.
     building.rename(target)
     (target / ".complete").write_text("\n".join(runtime.packages) + "\n")
@@ -133,6 +156,10 @@ def _build(runtime: PythonRuntime) -> None:
 def prepare_all() -> None:
     for runtime in RUNTIMES.values():
         if not is_prepared(runtime):
-            print(f"preparing the {runtime.identifier} Lambda runtime ({', '.join(runtime.packages[:2])}) "
-                  f"in {runtime.environment_dir}", file=sys.stderr, flush=True)
+            print(
+                f"preparing the {runtime.identifier} Lambda runtime ({', '.join(runtime.packages[:2])}) "
+                f"in {runtime.environment_dir}",
+                file=sys.stderr,
+                flush=True,
+            )
             prepare(runtime)

@@ -80,21 +80,31 @@ def function_image(function: Any, functions_dir: Path) -> FunctionImage:
     """What a worker of this moto LambdaFunction runs; refuses runtimes that cannot run locally."""
     runtime = environments.runtime_for(function.run_time)
     if not environments.is_prepared(runtime):
-        raise EmulatorError(f"the {runtime.identifier} Lambda runtime is not prepared: run "
-                            "`python -m tools.local_aws prepare` (the launcher's `start` does it)")
+        raise EmulatorError(
+            f"the {runtime.identifier} Lambda runtime is not prepared: run "
+            "`python -m tools.local_aws prepare` (the launcher's `start` does it)"
+        )
     reserved = {
-        "AWS_REGION": function.region, "AWS_DEFAULT_REGION": function.region,
-        "AWS_LAMBDA_FUNCTION_NAME": function.function_name, "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_REGION": function.region,
+        "AWS_DEFAULT_REGION": function.region,
+        "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
         "AWS_LAMBDA_LOG_GROUP_NAME": function.logs_group_name,
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime.identifier}",
     }
     environment = {**(function.environment_vars or {}), **reserved}
     return FunctionImage(
-        function_name=function.function_name, function_arn=function.function_arn, python=runtime.python,
+        function_name=function.function_name,
+        function_arn=function.function_arn,
+        python=runtime.python,
         code_dir=unpack_code(function.code_bytes, functions_dir, function.function_name),
-        handler=function.handler, timeout_seconds=float(function.timeout), memory_mb=int(function.memory_size),
-        environment=tuple(sorted(environment.items())), log_group=function.logs_group_name)
+        handler=function.handler,
+        timeout_seconds=float(function.timeout),
+        memory_mb=int(function.memory_size),
+        environment=tuple(sorted(environment.items())),
+        log_group=function.logs_group_name,
+    )
 
 
 def _error_result(request_id: str, error: dict[str, Any], log_lines: list[str]) -> InvocationResult:
@@ -105,11 +115,17 @@ class LambdaService:
     """Runs the emulator's Lambda functions: warm workers, async queue, retries, dead letters, logs."""
 
     def __init__(self, *, endpoint_url: str, functions_dir: Path) -> None:
-        base = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": ":UTC",
-                "AWS_ENDPOINT_URL": endpoint_url, "AWS_EC2_METADATA_DISABLED": "true",
-                "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-                "AWS_SDK_UA_APP_ID": WORKER_APP_ID,
-                **{k: v for k, v in EMULATOR_CREDENTIALS.items() if v}}
+        base = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_SDK_UA_APP_ID": WORKER_APP_ID,
+            **{k: v for k, v in EMULATOR_CREDENTIALS.items() if v},
+        }
         self.pools = WorkerPools(base)
         self.functions_dir = functions_dir
         self.retry_delays: tuple[float, ...] = LAMBDA_RETRY_DELAYS
@@ -118,8 +134,10 @@ class LambdaService:
         self._queue: queue.Queue[AsyncInvocation | None] = queue.Queue()
         self._log_streams: set[tuple[str, str]] = set()
         self._stopping = threading.Event()
-        self._threads = [threading.Thread(target=self._dispatch, name=f"lambda-async-{i}", daemon=True)
-                         for i in range(ASYNC_DISPATCHERS)]
+        self._threads = [
+            threading.Thread(target=self._dispatch, name=f"lambda-async-{i}", daemon=True)
+            for i in range(ASYNC_DISPATCHERS)
+        ]
         self._threads.append(threading.Thread(target=self._reap, name="lambda-reaper", daemon=True))
         for thread in self._threads:
             thread.start()
@@ -137,25 +155,38 @@ class LambdaService:
             outcome = worker.invoke(request_id, event, image.timeout_seconds)
             reusable = not outcome.response.get("fatal")
             result = self._result(request_id, outcome)
-            report = self._report(request_id, outcome.duration_ms, image, outcome.max_memory_mb,
-                                  outcome.init_ms if cold else None)
+            report = self._report(
+                request_id, outcome.duration_ms, image, outcome.max_memory_mb, outcome.init_ms if cold else None
+            )
         except WorkerTimedOut as timed_out:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             message = f"Task timed out after {image.timeout_seconds:.2f} seconds"
             lines = [*timed_out.args[0], f"{stamp} {request_id} {message}"]
-            result = _error_result(request_id, {"errorType": "Sandbox.Timedout",
-                                                "errorMessage": f"RequestId: {request_id} Error: {message}"}, lines)
+            result = _error_result(
+                request_id,
+                {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"},
+                lines,
+            )
             report = self._report(request_id, image.timeout_seconds * 1000, image, 0, None)
         except WorkerDied as died:
             lines = str(died).splitlines()
-            result = _error_result(request_id, {"errorType": "Runtime.ExitError",
-                                                "errorMessage": f"RequestId: {request_id} Error: Runtime exited "
-                                                                "without providing a reason"}, lines)
+            result = _error_result(
+                request_id,
+                {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited without providing a reason",
+                },
+                lines,
+            )
             report = self._report(request_id, 0, image, 0, None)
         finally:
             self.pools.release(worker, reusable)
-        result.log_lines = [f"START RequestId: {request_id} Version: $LATEST", *result.log_lines,
-                            f"END RequestId: {request_id}", report]
+        result.log_lines = [
+            f"START RequestId: {request_id} Version: $LATEST",
+            *result.log_lines,
+            f"END RequestId: {request_id}",
+            report,
+        ]
         self._write_log(function, worker, result.log_lines)
         return result
 
@@ -166,11 +197,14 @@ class LambdaService:
         return InvocationResult(request_id, outcome.response["result"].encode(), None, outcome.log_lines)
 
     @staticmethod
-    def _report(request_id: str, duration_ms: float, image: FunctionImage, memory_mb: int,
-                init_ms: float | None) -> str:
-        report = (f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-                  f"Billed Duration: {max(1, round(duration_ms + 0.5))} ms\tMemory Size: {image.memory_mb} MB\t"
-                  f"Max Memory Used: {memory_mb} MB")
+    def _report(
+        request_id: str, duration_ms: float, image: FunctionImage, memory_mb: int, init_ms: float | None
+    ) -> str:
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, round(duration_ms + 0.5))} ms\tMemory Size: {image.memory_mb} MB\t"
+            f"Max Memory Used: {memory_mb} MB"
+        )
         return report + (f"\tInit Duration: {init_ms:.2f} ms" if init_ms is not None else "")
 
     def _write_log(self, function: Any, worker: Worker, lines: list[str]) -> None:
@@ -188,8 +222,13 @@ class LambdaService:
     # ----------------------------------------------------------------- asynchronous
 
     def invoke_async(self, function: Any, event: str) -> str:
-        record = AsyncInvocation(request_id=str(uuid.uuid4()), account_id=function.account_id,
-                                 region=function.region, function_arn=function.function_arn, event=event)
+        record = AsyncInvocation(
+            request_id=str(uuid.uuid4()),
+            account_id=function.account_id,
+            region=function.region,
+            function_arn=function.function_arn,
+            event=event,
+        )
         with self._records_lock:
             self._records[record.request_id] = record
             while len(self._records) > KEPT_RECORDS:
@@ -235,8 +274,9 @@ class LambdaService:
             self._later(THROTTLE_RETRY_SECONDS, lambda: self._queue.put(record))
             return
         except EmulatorError as error:
-            result = _error_result(record.request_id, {"errorType": type(error).__name__,
-                                                       "errorMessage": str(error)}, [])
+            result = _error_result(
+                record.request_id, {"errorType": type(error).__name__, "errorMessage": str(error)}, []
+            )
         if result.function_error is None:
             record.status = "succeeded"
             return
@@ -263,23 +303,33 @@ class LambdaService:
             return
         last = record.errors[-1]
         # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html#invocation-dlq
-        attributes = {"RequestID": record.request_id, "ErrorCode": "200",
-                      "ErrorMessage": str(last.get("errorMessage", ""))[:1024] or "Unhandled"}
+        attributes = {
+            "RequestID": record.request_id,
+            "ErrorCode": "200",
+            "ErrorMessage": str(last.get("errorMessage", ""))[:1024] or "Unhandled",
+        }
         service, region, account, name = (target.split(":")[i] for i in (2, 3, 4, 5))
         if service == "sns":
             from moto.sns.models import sns_backends
 
             sns_backends[account][region].publish(
-                record.event, arn=target,
-                message_attributes={k: {"Type": "Number" if k == "ErrorCode" else "String", "Value": v}
-                                    for k, v in attributes.items()})
+                record.event,
+                arn=target,
+                message_attributes={
+                    k: {"Type": "Number" if k == "ErrorCode" else "String", "Value": v} for k, v in attributes.items()
+                },
+            )
         elif service == "sqs":
             from moto.sqs.models import sqs_backends
 
             sqs_backends[account][region].send_message(
-                name, record.event,
-                message_attributes={k: {"DataType": "Number" if k == "ErrorCode" else "String", "StringValue": v}
-                                    for k, v in attributes.items()})
+                name,
+                record.event,
+                message_attributes={
+                    k: {"DataType": "Number" if k == "ErrorCode" else "String", "StringValue": v}
+                    for k, v in attributes.items()
+                },
+            )
         else:
             record.status = "failed"
             return
@@ -292,8 +342,11 @@ class LambdaService:
             self.pools.reap_idle()
 
     def describe(self) -> dict[str, Any]:
-        return {"retry_delays": list(self.retry_delays), "workers": self.pools.describe(),
-                "queued": self._queue.qsize()}
+        return {
+            "retry_delays": list(self.retry_delays),
+            "workers": self.pools.describe(),
+            "queued": self._queue.qsize(),
+        }
 
     def stop(self) -> None:
         self._stopping.set()

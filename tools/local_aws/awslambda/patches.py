@@ -11,11 +11,13 @@ from tools.local_aws.common import EmulatorError, wrap
 from tools.local_aws.moto_guard import CLASS, assigns, moto_patch
 
 
-@moto_patch(requires={
-    "moto.awslambda.models.LambdaFunction.__init__": ("account_id", "spec", "region"),
-    "moto.awslambda.models.LambdaFunction.get_configuration": ("on_create",),
-    "moto.awslambda.models.LambdaFunction.update_configuration": ("config_updates",),
-})
+@moto_patch(
+    requires={
+        "moto.awslambda.models.LambdaFunction.__init__": ("account_id", "spec", "region"),
+        "moto.awslambda.models.LambdaFunction.get_configuration": ("on_create",),
+        "moto.awslambda.models.LambdaFunction.update_configuration": ("config_updates",),
+    }
+)
 def patch_lambda_dead_letter_config() -> None:
     # moto defect: a function's DeadLetterConfig is accepted, never stored or returned.
     from moto.awslambda.models import LambdaFunction
@@ -65,8 +67,9 @@ def _client_error(code: str, message: str, status: int) -> Exception:
     return error
 
 
-def run_invocation(function: Any, body: str | bytes | None, request_headers: Mapping[str, str],
-                   response_headers: dict[str, str]) -> bytes:
+def run_invocation(
+    function: Any, body: str | bytes | None, request_headers: Mapping[str, str], response_headers: dict[str, str]
+) -> bytes:
     """Invoke for real: RequestResponse waits for the handler, Event queues it, DryRun only checks."""
     from tools.local_aws import runtime
     from tools.local_aws.awslambda.environments import UnsupportedRuntime
@@ -102,21 +105,34 @@ def run_invocation(function: Any, body: str | bytes | None, request_headers: Map
     return result.payload
 
 
-@moto_patch(requires={
-    "moto.awslambda.models.LambdaFunction.invoke": ("body", "request_headers", "response_headers"),
-    "moto.awslambda.models.LambdaFunction": assigns(
-        "function_name", "function_arn", "region", "account_id", "run_time", "handler", "timeout", "memory_size",
-        "environment_vars", "reserved_concurrency", "logs_group_name", "event_invoke_config"),
-    "moto.awslambda.models.LambdaFunction._set_function_code": (),  # sets code_bytes from the zip
-    "moto.awslambda.models.LambdaBackend.get_function": ("function_name_or_arn", "qualifier"),
-    "moto.awslambda.utils.get_backend": (),
-    "moto.awslambda.exceptions.LambdaClientError": CLASS,
-    "moto.logs.models.LogsBackend.ensure_log_group": ("log_group_name",),
-    "moto.logs.models.LogsBackend.create_log_stream": ("log_group_name", "log_stream_name"),
-    "moto.logs.models.LogsBackend.put_log_events": ("log_group_name", "log_stream_name", "log_events"),
-    "moto.sns.models.SNSBackend.publish": ("message", "arn", "message_attributes"),
-    "moto.sqs.models.SQSBackend.send_message": ("queue_name", "message_body", "message_attributes"),
-})
+@moto_patch(
+    requires={
+        "moto.awslambda.models.LambdaFunction.invoke": ("body", "request_headers", "response_headers"),
+        "moto.awslambda.models.LambdaFunction": assigns(
+            "function_name",
+            "function_arn",
+            "region",
+            "account_id",
+            "run_time",
+            "handler",
+            "timeout",
+            "memory_size",
+            "environment_vars",
+            "reserved_concurrency",
+            "logs_group_name",
+            "event_invoke_config",
+        ),
+        "moto.awslambda.models.LambdaFunction._set_function_code": (),  # sets code_bytes from the zip
+        "moto.awslambda.models.LambdaBackend.get_function": ("function_name_or_arn", "qualifier"),
+        "moto.awslambda.utils.get_backend": (),
+        "moto.awslambda.exceptions.LambdaClientError": CLASS,
+        "moto.logs.models.LogsBackend.ensure_log_group": ("log_group_name",),
+        "moto.logs.models.LogsBackend.create_log_stream": ("log_group_name", "log_stream_name"),
+        "moto.logs.models.LogsBackend.put_log_events": ("log_group_name", "log_stream_name", "log_events"),
+        "moto.sns.models.SNSBackend.publish": ("message", "arn", "message_attributes"),
+        "moto.sqs.models.SQSBackend.send_message": ("queue_name", "message_body", "message_attributes"),
+    }
+)
 def patch_lambda_invoke() -> None:
     # moto gap: functions run only in Docker (absent here); without it every invoke is a Docker error.
     from moto.awslambda.models import LambdaFunction
@@ -127,11 +143,13 @@ def patch_lambda_invoke() -> None:
     LambdaFunction.invoke = invoke  # type: ignore[method-assign]  # the runtime patch; moto_guard checks the original
 
 
-@moto_patch(requires={
-    "moto.awslambda.policy.Policy.add_statement": ("raw", "qualifier"),
-    "moto.awslambda.policy.Policy": assigns("statements", "revision"),
-    "moto.awslambda.exceptions.LambdaClientError": CLASS,
-})
+@moto_patch(
+    requires={
+        "moto.awslambda.policy.Policy.add_statement": ("raw", "qualifier"),
+        "moto.awslambda.policy.Policy": assigns("statements", "revision"),
+        "moto.awslambda.exceptions.LambdaClientError": CLASS,
+    }
+)
 def patch_lambda_permission_statement_ids() -> None:
     # moto defect: AddPermission appends a statement whose id already exists. When the SDK retried a request
     # whose answer it lost, the function held two `AllowScheduleInvoke` statements; RemovePermission took one
@@ -149,9 +167,13 @@ def patch_lambda_permission_statement_ids() -> None:
             self.statements.remove(statement)
             if existing == statement:
                 return existing, self.revision
-            raise _client_error("ResourceConflictException", f"The statement id ({statement.get('Sid')}) provided "
-                                "already exists. Please provide a new statement id, or remove the existing "
-                                "statement.", 409)
+            raise _client_error(
+                "ResourceConflictException",
+                f"The statement id ({statement.get('Sid')}) provided "
+                "already exists. Please provide a new statement id, or remove the existing "
+                "statement.",
+                409,
+            )
 
         return add_unique_statement
 

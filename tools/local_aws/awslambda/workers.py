@@ -97,12 +97,22 @@ class Worker:
         self.last_used = time.monotonic()
         self._log: deque[str | None] = deque()  # None: the end of the stream
         self._log_cond = threading.Condition()
-        environment = {**dict(image.environment), **base_environment,
-                       "LAMBDA_TASK_ROOT": str(image.code_dir), "_HANDLER": image.handler,
-                       "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream}
+        environment = {
+            **dict(image.environment),
+            **base_environment,
+            "LAMBDA_TASK_ROOT": str(image.code_dir),
+            "_HANDLER": image.handler,
+            "AWS_LAMBDA_LOG_STREAM_NAME": self.log_stream,
+        }
         self.process = subprocess.Popen(
-            [str(image.python), "-I", str(BOOTSTRAP), str(LOOPBACK)], cwd=image.code_dir, env=environment,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            [str(image.python), "-I", str(BOOTSTRAP), str(LOOPBACK)],
+            cwd=image.code_dir,
+            env=environment,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         threading.Thread(target=self._read_log, name=f"lambda-log-{self.id[:8]}", daemon=True).start()
 
     @property
@@ -154,8 +164,12 @@ class Worker:
         """Run one invocation; raises WorkerTimedOut or WorkerDied (the worker is then unusable)."""
         assert self.process.stdin is not None and self.process.stdout is not None
         started = time.monotonic()
-        request = {"requestId": request_id, "event": event, "invokedFunctionArn": self.image.function_arn,
-                   "deadlineMs": (time.time() + timeout_seconds) * 1000}
+        request = {
+            "requestId": request_id,
+            "event": event,
+            "invokedFunctionArn": self.image.function_arn,
+            "deadlineMs": (time.time() + timeout_seconds) * 1000,
+        }
         try:
             self.process.stdin.write((json.dumps(request) + "\n").encode())
             self.process.stdin.flush()
@@ -173,8 +187,13 @@ class Worker:
         response = json.loads(line)
         log_lines = self._take_log_until(f"{LOG_MARKER}{request_id}", MARKER_WAIT_SECONDS)
         self.last_used = time.monotonic()
-        return Outcome(response=response, log_lines=log_lines, duration_ms=duration_ms,
-                       init_ms=response.get("initMs"), max_memory_mb=self._max_memory_mb())
+        return Outcome(
+            response=response,
+            log_lines=log_lines,
+            duration_ms=duration_ms,
+            init_ms=response.get("initMs"),
+            max_memory_mb=self._max_memory_mb(),
+        )
 
     def kill(self) -> None:
         if self.alive():
@@ -268,5 +287,7 @@ class WorkerPools:
 
     def describe(self) -> dict[str, dict[str, Any]]:
         with self._lock:
-            return {arn: {"idle": len(pool.idle), "busy": pool.busy, "idle_pids": [w.pid for w in pool.idle]}
-                    for arn, pool in self._pools.items()}
+            return {
+                arn: {"idle": len(pool.idle), "busy": pool.busy, "idle_pids": [w.pid for w in pool.idle]}
+                for arn, pool in self._pools.items()
+            }

@@ -55,13 +55,23 @@ def seed_rows(total: int) -> list[dict[str, str]]:
     start = datetime(2024, 6, 1, tzinfo=UTC)
     for index in range(len(rows) + 1, total + 1):
         key = f"legacy-{index:07d}"
-        amount, currency, merchant = f"{(index * 7919) % 250000 / 100 + 1:.2f}", ("EUR", "USD", "GBP")[index % 3], \
-            f"merchant-{index % 50:03d}"
-        rows.append({"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"legacy-payment/{index}")), "idempotency_key": key,
-                     "request_hash": hashlib.sha256(f"{key}|{amount}|{currency}|{merchant}".encode()).hexdigest(),
-                     "amount": amount, "currency": currency, "merchant_id": merchant,
-                     "status": ("SETTLED", "PENDING", "REFUNDED")[index % 7 % 3],
-                     "created_at": (start + timedelta(seconds=37 * index)).isoformat()})
+        amount, currency, merchant = (
+            f"{(index * 7919) % 250000 / 100 + 1:.2f}",
+            ("EUR", "USD", "GBP")[index % 3],
+            f"merchant-{index % 50:03d}",
+        )
+        rows.append(
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"legacy-payment/{index}")),
+                "idempotency_key": key,
+                "request_hash": hashlib.sha256(f"{key}|{amount}|{currency}|{merchant}".encode()).hexdigest(),
+                "amount": amount,
+                "currency": currency,
+                "merchant_id": merchant,
+                "status": ("SETTLED", "PENDING", "REFUNDED")[index % 7 % 3],
+                "created_at": (start + timedelta(seconds=37 * index)).isoformat(),
+            }
+        )
     return rows
 
 
@@ -90,8 +100,10 @@ class OnPremDatabases:
         admin = self._server().connect()
         try:
             if not admin.run("SELECT 1 FROM pg_roles WHERE rolname = :role", role=ONPREM_OWNER):
-                admin.run(f"CREATE ROLE {quote_identifier(ONPREM_OWNER)} LOGIN REPLICATION "
-                          f"PASSWORD {quote_literal(self._password)}")
+                admin.run(
+                    f"CREATE ROLE {quote_identifier(ONPREM_OWNER)} LOGIN REPLICATION "
+                    f"PASSWORD {quote_literal(self._password)}"
+                )
             admin.run(f"CREATE DATABASE {quote_identifier(physical)} OWNER {quote_identifier(ONPREM_OWNER)}")
         finally:
             admin.close()
@@ -105,10 +117,13 @@ class OnPremDatabases:
                 connection.run(statement)
             connection.run("BEGIN")
             for row in seed_rows(self._seed_total):
-                connection.run("INSERT INTO payments (id, idempotency_key, request_hash, amount, currency, merchant_id,"
-                               " status, created_at) VALUES (CAST(:id AS uuid), :idempotency_key, :request_hash, "
-                               "CAST(:amount AS numeric), :currency, :merchant_id, :status, "
-                               "CAST(:created_at AS timestamptz))", **row)
+                connection.run(
+                    "INSERT INTO payments (id, idempotency_key, request_hash, amount, currency, merchant_id,"
+                    " status, created_at) VALUES (CAST(:id AS uuid), :idempotency_key, :request_hash, "
+                    "CAST(:amount AS numeric), :currency, :merchant_id, :status, "
+                    "CAST(:created_at AS timestamptz))",
+                    **row,
+                )
             connection.run("COMMIT")
         finally:
             connection.close()
@@ -117,9 +132,20 @@ class OnPremDatabases:
         """How to reach each stand-in as its owner (what an operator puts into the DMS source secret)."""
         server = self._server() if self._created else None
         with self._lock:
-            return {name: {"host": server.host, "port": server.port, "database": db.physical,
-                           "username": ONPREM_OWNER, "password": self._password}
-                    for name, db in self._created.items()} if server else {}
+            return (
+                {
+                    name: {
+                        "host": server.host,
+                        "port": server.port,
+                        "database": db.physical,
+                        "username": ONPREM_OWNER,
+                        "password": self._password,
+                    }
+                    for name, db in self._created.items()
+                }
+                if server
+                else {}
+            )
 
 
 def endpoint_database(endpoint: Any) -> str:
@@ -134,33 +160,45 @@ def endpoint_secret(endpoint: Any, account_id: str, region: str) -> tuple[str | 
     settings = endpoint.postgre_sql_settings or {}
     secret_id = settings.get("SecretsManagerSecretId")
     if not secret_id:
-        return (endpoint.username or settings.get("Username"), endpoint.password or settings.get("Password"),
-                endpoint.server_name or settings.get("ServerName"))
+        return (
+            endpoint.username or settings.get("Username"),
+            endpoint.password or settings.get("Password"),
+            endpoint.server_name or settings.get("ServerName"),
+        )
     try:
         # None, None: the current version, as moto's own API handler asks (moto annotates both str)
         value = secretsmanager_backends[account_id][region].get_secret_value(secret_id, None, None)  # type: ignore[arg-type]
         document = json.loads(value.get("SecretString") or "")
     except Exception:
-        raise EmulatorError(f"the secret {secret_id} of endpoint {endpoint.endpoint_identifier} has no JSON value "
-                            "with username and password: put the credentials into it first") from None
+        raise EmulatorError(
+            f"the secret {secret_id} of endpoint {endpoint.endpoint_identifier} has no JSON value "
+            "with username and password: put the credentials into it first"
+        ) from None
     return document.get("username"), document.get("password"), document.get("host")
 
 
-def resolve_endpoint(endpoint: Any, account_id: str, region: str, onprem: OnPremDatabases,
-                     clusters: list[Any], host_tag: str | None) -> EndpointLogin:
+def resolve_endpoint(
+    endpoint: Any, account_id: str, region: str, onprem: OnPremDatabases, clusters: list[Any], host_tag: str | None
+) -> EndpointLogin:
     """The local database and credentials behind a moto DMS Endpoint."""
     username, password, secret_host = endpoint_secret(endpoint, account_id, region)
     if endpoint.engine_name in AURORA_ENGINES:
         settings = endpoint.postgre_sql_settings or {}
-        cluster = _aurora_cluster(endpoint, clusters,
-                                  [endpoint.server_name, settings.get("ServerName"), secret_host, host_tag])
+        cluster = _aurora_cluster(
+            endpoint, clusters, [endpoint.server_name, settings.get("ServerName"), secret_host, host_tag]
+        )
         logical = endpoint_database(endpoint)
-        return EndpointLogin(LocalDatabase(cluster.physical(logical), f"cluster {cluster.identifier} database "
-                                                                      f"{logical}", "aurora"), username, password)
+        return EndpointLogin(
+            LocalDatabase(cluster.physical(logical), f"cluster {cluster.identifier} database {logical}", "aurora"),
+            username,
+            password,
+        )
     if endpoint.engine_name == "postgres":
         return EndpointLogin(onprem.ensure(endpoint_database(endpoint)), username, password)
-    raise EmulatorError(f"endpoint {endpoint.endpoint_identifier}: engine {endpoint.engine_name} is not emulated "
-                        "(only postgres and aurora-postgresql)")
+    raise EmulatorError(
+        f"endpoint {endpoint.endpoint_identifier}: engine {endpoint.engine_name} is not emulated "
+        "(only postgres and aurora-postgresql)"
+    )
 
 
 def _aurora_cluster(endpoint: Any, clusters: list[Any], hosts: list[str | None]) -> Any:
@@ -170,5 +208,7 @@ def _aurora_cluster(endpoint: Any, clusters: list[Any], hosts: list[str | None])
             return named[0]
     if len(clusters) == 1:
         return clusters[0]
-    raise EmulatorError(f"endpoint {endpoint.endpoint_identifier}: cannot tell which of {len(clusters)} Aurora "
-                        "clusters it means (set its server name or its secret's host to the cluster endpoint)")
+    raise EmulatorError(
+        f"endpoint {endpoint.endpoint_identifier}: cannot tell which of {len(clusters)} Aurora "
+        "clusters it means (set its server name or its secret's host to the cluster endpoint)"
+    )

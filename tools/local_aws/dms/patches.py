@@ -52,20 +52,20 @@ def _epoch_timestamps(data: Any, fields: frozenset[str]) -> Any:
     if not isinstance(data, dict):
         return data
     return {
-        key: _iso_to_epoch(value)
-        if key in fields and isinstance(value, str)
-        else _epoch_timestamps(value, fields)
+        key: _iso_to_epoch(value) if key in fields and isinstance(value, str) else _epoch_timestamps(value, fields)
         for key, value in data.items()
     }
 
 
-@moto_patch(requires={
-    "moto.dms.models.FakeReplicationInstance.to_dict": (),
-    "moto.dms.models.FakeReplicationTask.to_dict": (),
-    "moto.dms.models.Endpoint.to_dict": (),
-    "moto.dms.models.FakeReplicationSubnetGroup.to_dict": (),
-    "moto.dms.models.FakeConnection.to_dict": (),
-})
+@moto_patch(
+    requires={
+        "moto.dms.models.FakeReplicationInstance.to_dict": (),
+        "moto.dms.models.FakeReplicationTask.to_dict": (),
+        "moto.dms.models.Endpoint.to_dict": (),
+        "moto.dms.models.FakeReplicationSubnetGroup.to_dict": (),
+        "moto.dms.models.FakeConnection.to_dict": (),
+    }
+)
 def patch_dms_timestamps() -> None:
     # moto defect: DMS (a JSON protocol) returns timestamps as ISO strings; AWS SDKs require epoch numbers.
     from moto.dms import models
@@ -88,10 +88,12 @@ def patch_dms_timestamps() -> None:
 # --------------------------------------------------------------------------- task readiness
 
 
-@moto_patch(requires={
-    "moto.dms.models.FakeReplicationTask.ready": (),
-    f"{BACKEND}.describe_replication_tasks": (),
-})
+@moto_patch(
+    requires={
+        "moto.dms.models.FakeReplicationTask.ready": (),
+        f"{BACKEND}.describe_replication_tasks": (),
+    }
+)
 def patch_dms_task_becomes_ready() -> None:
     # moto defect: new DMS tasks stay "creating" forever; FakeReplicationTask.ready() is never called.
     from moto.dms.models import DatabaseMigrationServiceBackend
@@ -180,7 +182,11 @@ def _modify_replication_subnet_group_response(self: Any) -> str:
 @moto_patch(
     requires={
         f"{BACKEND}.create_replication_subnet_group": (
-            "replication_subnet_group_identifier", "replication_subnet_group_description", "subnet_ids", "tags"),
+            "replication_subnet_group_identifier",
+            "replication_subnet_group_description",
+            "subnet_ids",
+            "tags",
+        ),
         f"{BACKEND}.delete_replication_subnet_group": ("replication_subnet_group_identifier",),
         "moto.dms.models.FakeReplicationInstance.to_dict": (),
         "moto.dms.models.FakeReplicationSubnetGroup.to_dict": (),
@@ -209,9 +215,7 @@ def patch_dms_subnet_group() -> None:
             tags: list[dict[str, str]] | None = None,
         ) -> Any:
             subnets = _dms_subnets(self, subnet_ids)
-            group = create(
-                self, replication_subnet_group_identifier, replication_subnet_group_description, subnet_ids
-            )
+            group = create(self, replication_subnet_group_identifier, replication_subnet_group_description, subnet_ids)
             _assign_subnets(group, subnets)
             if tags:
                 self.tagger.tag_resource(_subnet_group_arn(self, replication_subnet_group_identifier), tags)
@@ -222,9 +226,7 @@ def patch_dms_subnet_group() -> None:
     def make_delete(delete: Callable[..., Any]) -> Callable[..., Any]:
         def delete_replication_subnet_group(self: Any, replication_subnet_group_identifier: str) -> Any:
             group = delete(self, replication_subnet_group_identifier)
-            self.tagger.delete_all_tags_for_resource(
-                _subnet_group_arn(self, replication_subnet_group_identifier)
-            )
+            self.tagger.delete_all_tags_for_resource(_subnet_group_arn(self, replication_subnet_group_identifier))
             return group
 
         return delete_replication_subnet_group
@@ -384,8 +386,6 @@ def patch_dms_event_subscriptions() -> None:
         setattr(response, name, dms_json_action(name, result_key))
 
 
-
-
 # --------------------------------------------------------------------------- replication
 
 START_TYPES = ("start-replication", "resume-processing", "reload-target")
@@ -405,16 +405,20 @@ def _endpoint_logins(backend: Any, task: Any) -> Callable[[], tuple[Any, Any]]:
         from tools.local_aws.dms.endpoints import resolve_endpoint
 
         running = runtime.current()
-        clusters = [c for c in running.clusters.clusters() if c.arn.split(":")[3:5] == [backend.region_name,
-                                                                                       backend.account_id]]
+        clusters = [
+            c for c in running.clusters.clusters() if c.arn.split(":")[3:5] == [backend.region_name, backend.account_id]
+        ]
         logins = []
         for arn in (task.source_endpoint_arn, task.target_endpoint_arn):
             endpoint = _endpoint(backend, arn)
             if endpoint is None:
                 raise EmulatorError(f"endpoint {arn} no longer exists")
             tags = {t["Key"]: t["Value"] for t in backend.tagger.list_tags_for_resource(arn).get("Tags", [])}
-            logins.append(resolve_endpoint(endpoint, backend.account_id, backend.region_name,
-                                           running.onprem, clusters, tags.get("Host")))
+            logins.append(
+                resolve_endpoint(
+                    endpoint, backend.account_id, backend.region_name, running.onprem, clusters, tags.get("Host")
+                )
+            )
         return logins[0], logins[1]
 
     return resolve
@@ -449,22 +453,28 @@ def _start_replication_task(self: Any) -> str:
     if task.status in ("starting", "running"):
         raise InvalidResourceStateFault(f"Replication task is already {task.status}")
     if start_type == "start-replication" and task.start_date is not None:
-        raise InvalidResourceStateFault("Start Type : START_REPLICATION, valid only for tasks running for the "
-                                        "first time")
+        raise InvalidResourceStateFault(
+            "Start Type : START_REPLICATION, valid only for tasks running for the first time"
+        )
     if start_type != "start-replication" and task.start_date is None:
-        raise InvalidResourceStateFault(f"Start Type : {start_type.upper().replace('-', '_')}, valid only for tasks "
-                                        "that ran before")
+        raise InvalidResourceStateFault(
+            f"Start Type : {start_type.upper().replace('-', '_')}, valid only for tasks that ran before"
+        )
     task.cdc_start_position = params.get("CdcStartPosition") or getattr(task, "cdc_start_position", None)
     settings = json.loads(task.replication_task_settings or "{}")
     instance = backend.replication_instances.get(task.replication_instance_arn)
     replication = TaskReplication(
-        task_arn=task.arn, task_id=task.id, account_id=backend.account_id, region=backend.region_name,
+        task_arn=task.arn,
+        task_id=task.id,
+        account_id=backend.account_id,
+        region=backend.region_name,
         instance_id=instance.id if instance else task.replication_instance_arn.split(":")[-1],
         migration_type=task.migration_type,
         validation_enabled=bool((settings.get("ValidationSettings") or {}).get("EnableValidation")),
-        cdc_start_position=task.cdc_start_position)
+        cdc_start_position=task.cdc_start_position,
+    )
     source = _endpoint(backend, task.source_endpoint_arn)
-    source_slot = ((source.postgre_sql_settings or {}).get("SlotName") if source else None)
+    source_slot = (source.postgre_sql_settings or {}).get("SlotName") if source else None
     task.status, task.start_date, task.stop_date = "starting", utcnow(), None
     _replication().start(replication, _endpoint_logins(backend, task), start_type, source_slot, task.table_mappings)
     return json.dumps({"ReplicationTask": {**task.to_dict(), "Status": "starting"}})  # as DMS answers a start
@@ -476,7 +486,8 @@ def _describe_table_statistics(self: Any) -> str:
     statistics = _replication().table_statistics(task.arn)
     for table_filter in params.get("Filters") or []:
         field = {"schema-name": "SchemaName", "table-name": "TableName", "table-state": "TableState"}.get(
-            table_filter["Name"])
+            table_filter["Name"]
+        )
         if field:
             statistics = [s for s in statistics if s[field] in table_filter["Values"]]
     return json.dumps({"ReplicationTaskArn": task.arn, "TableStatistics": statistics})
@@ -494,19 +505,39 @@ def _iso(epoch: float | None) -> str | None:
         f"{BACKEND}": assigns("replication_tasks", "endpoints", "replication_instances", "tagger"),
         f"{RESPONSE}.start_replication_task": (),
         f"{RESPONSE}.create_replication_task": (),
-        "moto.dms.models.FakeReplicationTask": assigns("id", "arn", "status", "migration_type", "table_mappings",
-                                                       "replication_task_settings", "source_endpoint_arn",
-                                                       "target_endpoint_arn", "replication_instance_arn",
-                                                       "start_date", "stop_date"),
+        "moto.dms.models.FakeReplicationTask": assigns(
+            "id",
+            "arn",
+            "status",
+            "migration_type",
+            "table_mappings",
+            "replication_task_settings",
+            "source_endpoint_arn",
+            "target_endpoint_arn",
+            "replication_instance_arn",
+            "start_date",
+            "stop_date",
+        ),
         "moto.dms.models.FakeReplicationTask.to_dict": (),
-        "moto.dms.models.Endpoint": assigns("endpoint_arn", "endpoint_identifier", "engine_name", "database_name", "server_name",
-                                            "username", "password", "postgre_sql_settings"),
+        "moto.dms.models.Endpoint": assigns(
+            "endpoint_arn",
+            "endpoint_identifier",
+            "engine_name",
+            "database_name",
+            "server_name",
+            "username",
+            "password",
+            "postgre_sql_settings",
+        ),
         "moto.dms.exceptions.InvalidResourceStateFault": CLASS,
         "moto.dms.exceptions.ResourceNotFoundFault": CLASS,
         "moto.core.utils.utcnow": (),
         "moto.utilities.tagging_service.TaggingService.list_tags_for_resource": ("arn",),
-        "moto.secretsmanager.models.SecretsManagerBackend.get_secret_value": ("secret_id", "version_id",
-                                                                             "version_stage"),
+        "moto.secretsmanager.models.SecretsManagerBackend.get_secret_value": (
+            "secret_id",
+            "version_id",
+            "version_stage",
+        ),
         "moto.cloudwatch.models.CloudWatchBackend.put_metric_data": ("namespace", "metric_data"),
     },
     adds=(f"{RESPONSE}.describe_table_statistics",),
@@ -566,10 +597,14 @@ def patch_dms_replication() -> None:
                 return data
             self.status = measured["status"]
             data["Status"] = measured["status"]
-            data["ReplicationTaskStats"] = {k: _iso(v) if k.endswith("Date") else v
-                                            for k, v in measured["stats"].items() if v is not None}
-            for key, value in (("LastFailureMessage", measured["failure"]), ("StopReason", measured["stop_reason"]),
-                               ("CdcStartPosition", getattr(self, "cdc_start_position", None))):
+            data["ReplicationTaskStats"] = {
+                k: _iso(v) if k.endswith("Date") else v for k, v in measured["stats"].items() if v is not None
+            }
+            for key, value in (
+                ("LastFailureMessage", measured["failure"]),
+                ("StopReason", measured["stop_reason"]),
+                ("CdcStartPosition", getattr(self, "cdc_start_position", None)),
+            ):
                 if value:
                     data[key] = value
             return data
@@ -587,5 +622,10 @@ def patch_dms_replication() -> None:
 
 
 # The subnet-group and replication patches set the to_dict methods that the timestamp patch then wraps.
-PATCHES = (patch_dms_subnet_group, patch_dms_replication, patch_dms_timestamps, patch_dms_task_becomes_ready,
-           patch_dms_event_subscriptions)
+PATCHES = (
+    patch_dms_subnet_group,
+    patch_dms_replication,
+    patch_dms_timestamps,
+    patch_dms_task_becomes_ready,
+    patch_dms_event_subscriptions,
+)

@@ -49,12 +49,16 @@ def object_name(prefix: str, task_id: str) -> str:
 
 def selected_tables(table_mappings: str, available: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The (schema, table) pairs the task's selection rules include and do not exclude (% is a wildcard)."""
-    rules = [rule for rule in json.loads(table_mappings or "{}").get("rules", []) if rule.get("rule-type") == "selection"]
+    rules = [
+        rule for rule in json.loads(table_mappings or "{}").get("rules", []) if rule.get("rule-type") == "selection"
+    ]
 
     def matches(rule: dict[str, Any], schema: str, table: str) -> bool:
         locator = rule.get("object-locator") or {}
-        return all(fnmatch.fnmatchcase(value, (locator.get(key) or "%").replace("%", "*"))
-                   for key, value in (("schema-name", schema), ("table-name", table)))
+        return all(
+            fnmatch.fnmatchcase(value, (locator.get(key) or "%").replace("%", "*"))
+            for key, value in (("schema-name", schema), ("table-name", table))
+        )
 
     chosen = []
     for schema, table in available:
@@ -113,8 +117,9 @@ class TaskReplication:
 class ReplicationService:
     """Every replication task of the emulator, and the monitor that measures and publishes them."""
 
-    def __init__(self, server: Callable[[], PostgresServer], *, start: bool = True,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, server: Callable[[], PostgresServer], *, start: bool = True, clock: Callable[[], float] = time.time
+    ) -> None:
         self._server = server
         self._clock = clock
         self._tasks: dict[str, TaskReplication] = {}
@@ -131,8 +136,14 @@ class ReplicationService:
         with self._lock:
             return self._tasks.get(task_arn)
 
-    def start(self, replication: TaskReplication, resolve: Callable[[], tuple[EndpointLogin, EndpointLogin]],
-              start_type: str, source_slot: str | None, table_mappings: str) -> None:
+    def start(
+        self,
+        replication: TaskReplication,
+        resolve: Callable[[], tuple[EndpointLogin, EndpointLogin]],
+        start_type: str,
+        source_slot: str | None,
+        table_mappings: str,
+    ) -> None:
         """Carry out start-replication, resume-processing or reload-target in the background."""
         with self._lock:
             known = self._tasks.get(replication.task_arn)
@@ -142,11 +153,21 @@ class ReplicationService:
         with replication.lock:
             replication.status, replication.failure, replication.stop_reason = "starting", None, None
             replication.started_at, replication.stopped_at = self._clock(), None
-        threading.Thread(target=self._start, args=(replication, resolve, start_type, source_slot, table_mappings),
-                         name=f"dms-start-{replication.task_id}", daemon=True).start()
+        threading.Thread(
+            target=self._start,
+            args=(replication, resolve, start_type, source_slot, table_mappings),
+            name=f"dms-start-{replication.task_id}",
+            daemon=True,
+        ).start()
 
-    def _start(self, replication: TaskReplication, resolve: Callable[[], tuple[EndpointLogin, EndpointLogin]],
-               start_type: str, source_slot: str | None, table_mappings: str) -> None:
+    def _start(
+        self,
+        replication: TaskReplication,
+        resolve: Callable[[], tuple[EndpointLogin, EndpointLogin]],
+        start_type: str,
+        source_slot: str | None,
+        table_mappings: str,
+    ) -> None:
         try:
             with replication.lock:
                 if start_type == "resume-processing" and replication.subscription:
@@ -176,8 +197,9 @@ class ReplicationService:
             try:
                 self._server().login(login.database.physical, login.username, login.password).close()
             except Exception as error:
-                raise EmulatorError(f"Test connection for the {role} endpoint ({login.database.label}) failed: "
-                                    f"{_message(error)}") from None
+                raise EmulatorError(
+                    f"Test connection for the {role} endpoint ({login.database.label}) failed: {_message(error)}"
+                ) from None
 
     def _source(self, replication: TaskReplication) -> Any:
         assert replication.source is not None
@@ -193,15 +215,18 @@ class ReplicationService:
         assert login is not None and login.username and login.password
         return self._server().login(login.database.physical, login.username, login.password)
 
-    def _set_up(self, replication: TaskReplication, source_slot: str | None, table_mappings: str,
-                truncate: bool) -> None:
+    def _set_up(
+        self, replication: TaskReplication, source_slot: str | None, table_mappings: str, truncate: bool
+    ) -> None:
         source = self._source(replication)
         target = self._target(replication)
         target_user = self._target_as_endpoint_user(replication)
         try:
-            available = source.run("SELECT table_schema, table_name FROM information_schema.tables "
-                                   "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN "
-                                   "('pg_catalog', 'information_schema') ORDER BY 1, 2")
+            available = source.run(
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN "
+                "('pg_catalog', 'information_schema') ORDER BY 1, 2"
+            )
             tables = selected_tables(table_mappings, [(s, t) for s, t in available])
             if not tables:
                 raise EmulatorError("No tables were found at task initialization: the table mappings select nothing")
@@ -217,10 +242,12 @@ class ReplicationService:
             full_load = replication.migration_type in ("full-load", "full-load-and-cdc")
             assert replication.source is not None  # as in _source
             conninfo = self._server().superuser_conninfo(replication.source.database.physical)
-            target.run(f"CREATE SUBSCRIPTION {quote_identifier(replication.subscription)} "
-                       f"CONNECTION {quote_literal(conninfo)} PUBLICATION {quote_identifier(replication.publication)} "
-                       f"WITH (create_slot = false, slot_name = {quote_literal(replication.slot)}, "
-                       f"copy_data = {'true' if full_load else 'false'}, disable_on_error = true)")
+            target.run(
+                f"CREATE SUBSCRIPTION {quote_identifier(replication.subscription)} "
+                f"CONNECTION {quote_literal(conninfo)} PUBLICATION {quote_identifier(replication.publication)} "
+                f"WITH (create_slot = false, slot_name = {quote_literal(replication.slot)}, "
+                f"copy_data = {'true' if full_load else 'false'}, disable_on_error = true)"
+            )
         finally:
             source.close()
             target.close()
@@ -237,18 +264,26 @@ class ReplicationService:
 
     def _prepare_slot(self, replication: TaskReplication, source: Any, source_slot: str | None) -> None:
         if replication.migration_type == "cdc" and source_slot:
-            found = source.run("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = :slot "
-                               "AND database = current_database()", slot=source_slot)
+            found = source.run(
+                "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = :slot "
+                "AND database = current_database()",
+                slot=source_slot,
+            )
             if not found:
                 raise EmulatorError(f"the source endpoint's replication slot {source_slot} does not exist")
             replication.slot, replication.owns_slot = source_slot, False
             if replication.cdc_start_position:
-                source.run("SELECT pg_replication_slot_advance(:slot, CAST(:lsn AS pg_lsn))", slot=source_slot,
-                           lsn=replication.cdc_start_position)
+                source.run(
+                    "SELECT pg_replication_slot_advance(:slot, CAST(:lsn AS pg_lsn))",
+                    slot=source_slot,
+                    lsn=replication.cdc_start_position,
+                )
             return
         if replication.migration_type == "cdc" and replication.cdc_start_position:
-            raise EmulatorError("a CDC start position needs the source endpoint's replication slot "
-                                "(PostgreSQLSettings SlotName) that was created at that position")
+            raise EmulatorError(
+                "a CDC start position needs the source endpoint's replication slot "
+                "(PostgreSQLSettings SlotName) that was created at that position"
+            )
         replication.slot, replication.owns_slot = object_name("dms_slot", replication.task_id), True
         if not source.run("SELECT 1 FROM pg_replication_slots WHERE slot_name = :slot", slot=replication.slot):
             source.run("SELECT pg_create_logical_replication_slot(:slot, 'pgoutput')", slot=replication.slot)
@@ -256,19 +291,24 @@ class ReplicationService:
     @staticmethod
     def _ensure_target_table(source: Any, target: Any, schema: str, table: str, truncate: bool) -> None:
         """Create a missing target table as DMS does: columns and primary key only."""
-        if target.run("SELECT 1 FROM information_schema.tables WHERE table_schema = :schema AND table_name = :table",
-                      schema=schema, table=table):
+        if target.run(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = :schema AND table_name = :table",
+            schema=schema,
+            table=table,
+        ):
             if truncate:
                 target.run(f"TRUNCATE {qualified(schema, table)}")
             return
         columns = source.run(
             "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull FROM pg_attribute a "
             "WHERE a.attrelid = CAST(:name AS regclass) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-            name=qualified(schema, table))
+            name=qualified(schema, table),
+        )
         key = source.run(
             "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
             "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = CAST(:name AS regclass) AND i.indisprimary",
-            name=qualified(schema, table))
+            name=qualified(schema, table),
+        )
         definitions = [f"{quote_identifier(n)} {t}{' NOT NULL' if not_null else ''}" for n, t, not_null in columns]
         if key:
             definitions.append(f"PRIMARY KEY ({', '.join(quote_identifier(row[0]) for row in key)})")
@@ -321,10 +361,12 @@ class ReplicationService:
     # ----------------------------------------------------------------- progress and statistics
 
     def _subscription_states(self, replication: TaskReplication, target: Any) -> dict[tuple[str, str], str]:
-        rows = target.run("SELECT n.nspname, c.relname, sr.srsubstate FROM pg_subscription_rel sr "
-                          "JOIN pg_subscription s ON s.oid = sr.srsubid JOIN pg_class c ON c.oid = sr.srrelid "
-                          "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE s.subname = :name",
-                          name=replication.subscription)
+        rows = target.run(
+            "SELECT n.nspname, c.relname, sr.srsubstate FROM pg_subscription_rel sr "
+            "JOIN pg_subscription s ON s.oid = sr.srsubid JOIN pg_class c ON c.oid = sr.srrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE s.subname = :name",
+            name=replication.subscription,
+        )
         return {(schema, table): state for schema, table, state in rows}
 
     def refresh(self, replication: TaskReplication) -> None:
@@ -335,8 +377,12 @@ class ReplicationService:
             target = self._target(replication)
             try:
                 states = self._subscription_states(replication, target)
-                counters = {(s, t): (i, u, d) for s, t, i, u, d in target.run(
-                    "SELECT schemaname, relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables")}
+                counters = {
+                    (s, t): (i, u, d)
+                    for s, t, i, u, d in target.run(
+                        "SELECT schemaname, relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables"
+                    )
+                }
                 now = self._clock()
                 for key, progress in replication.tables.items():
                     state = states.get(key, "i" if replication.migration_type != "cdc" else "r")
@@ -347,17 +393,26 @@ class ReplicationService:
                         progress.full_load_end = now
                         progress.baseline = counters.get(key, (0, 0, 0))
                         progress.full_load_rows = progress.baseline[0] if replication.migration_type != "cdc" else 0
-                enabled = target.run("SELECT subenabled FROM pg_subscription WHERE subname = :name",
-                                     name=replication.subscription)
+                enabled = target.run(
+                    "SELECT subenabled FROM pg_subscription WHERE subname = :name", name=replication.subscription
+                )
                 if replication.status == "running" and enabled and not enabled[0][0]:
-                    errors = target.run("SELECT apply_error_count, sync_error_count FROM pg_stat_subscription_stats "
-                                        "WHERE subname = :name", name=replication.subscription)
+                    errors = target.run(
+                        "SELECT apply_error_count, sync_error_count FROM pg_stat_subscription_stats "
+                        "WHERE subname = :name",
+                        name=replication.subscription,
+                    )
                     replication.status, replication.stopped_at = "failed", now
                     cause = self._server().last_error(replication.subscription) or "see the PostgreSQL log"
-                    replication.failure = (f"Error applying changes on the target ({errors[0][0] if errors else '?'} "
-                                           f"apply errors), the task stopped: {cause}")
-                if (replication.status == "running" and replication.migration_type == "full-load"
-                        and all(p.full_load_rows is not None for p in replication.tables.values())):
+                    replication.failure = (
+                        f"Error applying changes on the target ({errors[0][0] if errors else '?'} "
+                        f"apply errors), the task stopped: {cause}"
+                    )
+                if (
+                    replication.status == "running"
+                    and replication.migration_type == "full-load"
+                    and all(p.full_load_rows is not None for p in replication.tables.values())
+                ):
                     self._teardown(replication)
                     replication.status, replication.stopped_at = "stopped", now
                     replication.stop_reason = "Stop Reason FULL_LOAD_ONLY_FINISHED"
@@ -375,18 +430,26 @@ class ReplicationService:
             loading = sum(1 for t in tables if t.full_load_rows is None and t.full_load_start is not None)
             started, stopped = replication.started_at, replication.stopped_at
             return {
-                "status": replication.status, "failure": replication.failure, "stop_reason": replication.stop_reason,
-                "stats": {"FullLoadProgressPercent": int(100 * loaded / len(tables)) if tables else 0,
-                          "ElapsedTimeMillis": int(((stopped or self._clock()) - (started or self._clock())) * 1000),
-                          "TablesLoaded": loaded, "TablesLoading": loading,
-                          "TablesQueued": len(tables) - loaded - loading,
-                          "TablesErrored": sum(1 for t in tables if replication.status == "failed"
-                                               and t.full_load_rows is None),
-                          "FreshStartDate": started, "StartDate": started, "StopDate": stopped,
-                          "FullLoadStartDate": min((t.full_load_start for t in tables if t.full_load_start),
-                                                   default=None),
-                          "FullLoadFinishDate": max((t.full_load_end for t in tables if t.full_load_end), default=None)
-                          if tables and loaded == len(tables) else None},
+                "status": replication.status,
+                "failure": replication.failure,
+                "stop_reason": replication.stop_reason,
+                "stats": {
+                    "FullLoadProgressPercent": int(100 * loaded / len(tables)) if tables else 0,
+                    "ElapsedTimeMillis": int(((stopped or self._clock()) - (started or self._clock())) * 1000),
+                    "TablesLoaded": loaded,
+                    "TablesLoading": loading,
+                    "TablesQueued": len(tables) - loaded - loading,
+                    "TablesErrored": sum(
+                        1 for t in tables if replication.status == "failed" and t.full_load_rows is None
+                    ),
+                    "FreshStartDate": started,
+                    "StartDate": started,
+                    "StopDate": stopped,
+                    "FullLoadStartDate": min((t.full_load_start for t in tables if t.full_load_start), default=None),
+                    "FullLoadFinishDate": max((t.full_load_end for t in tables if t.full_load_end), default=None)
+                    if tables and loaded == len(tables)
+                    else None,
+                },
             }
 
     def table_statistics(self, task_arn: str) -> list[dict[str, Any]]:
@@ -399,30 +462,51 @@ class ReplicationService:
                 return []
             target = self._target(replication)
             try:
-                counters = {(s, t): (i, u, d) for s, t, i, u, d in target.run(
-                    "SELECT schemaname, relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables")}
+                counters = {
+                    (s, t): (i, u, d)
+                    for s, t, i, u, d in target.run(
+                        "SELECT schemaname, relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables"
+                    )
+                }
                 states = self._subscription_states(replication, target) if replication.status == "running" else {}
             finally:
                 target.close()
             self._validate(replication)
-            return [self._table_entry(replication, progress, counters.get(key, (0, 0, 0)), states.get(key))
-                    for key, progress in replication.tables.items()]
+            return [
+                self._table_entry(replication, progress, counters.get(key, (0, 0, 0)), states.get(key))
+                for key, progress in replication.tables.items()
+            ]
 
-    def _table_entry(self, replication: TaskReplication, progress: TableProgress, counters: tuple[int, int, int],
-                     state: str | None) -> dict[str, Any]:
+    def _table_entry(
+        self, replication: TaskReplication, progress: TableProgress, counters: tuple[int, int, int], state: str | None
+    ) -> dict[str, Any]:
         loaded = progress.full_load_rows is not None
         inserts, updates, deletes = ((counters[i] - progress.baseline[i]) for i in range(3)) if loaded else (0, 0, 0)
         table_state = "Table completed" if loaded else STATE_NAMES.get(state or "i", "Before load")
         if replication.status == "failed" and not loaded:
             table_state = "Table error"
-        entry = {"SchemaName": progress.schema, "TableName": progress.table, "Inserts": inserts, "Deletes": deletes,
-                 "Updates": updates, "Ddls": 0, "AppliedInserts": inserts, "AppliedDeletes": deletes,
-                 "AppliedUpdates": updates, "AppliedDdls": 0, "FullLoadRows": progress.full_load_rows or 0,
-                 "FullLoadCondtnlChkFailedRows": 0, "FullLoadErrorRows": 0, "FullLoadReloaded": False,
-                 "LastUpdateTime": self._clock(), "TableState": table_state,
-                 "ValidationPendingRecords": progress.validation_pending,
-                 "ValidationFailedRecords": progress.validation_failed, "ValidationSuspendedRecords": 0,
-                 "ValidationState": progress.validation_state if replication.validation_enabled else "Not enabled"}
+        entry = {
+            "SchemaName": progress.schema,
+            "TableName": progress.table,
+            "Inserts": inserts,
+            "Deletes": deletes,
+            "Updates": updates,
+            "Ddls": 0,
+            "AppliedInserts": inserts,
+            "AppliedDeletes": deletes,
+            "AppliedUpdates": updates,
+            "AppliedDdls": 0,
+            "FullLoadRows": progress.full_load_rows or 0,
+            "FullLoadCondtnlChkFailedRows": 0,
+            "FullLoadErrorRows": 0,
+            "FullLoadReloaded": False,
+            "LastUpdateTime": self._clock(),
+            "TableState": table_state,
+            "ValidationPendingRecords": progress.validation_pending,
+            "ValidationFailedRecords": progress.validation_failed,
+            "ValidationSuspendedRecords": 0,
+            "ValidationState": progress.validation_state if replication.validation_enabled else "Not enabled",
+        }
         if progress.full_load_start:
             entry["FullLoadStartTime"] = progress.full_load_start
         if progress.full_load_end:
@@ -451,13 +535,16 @@ class ReplicationService:
                 if not keys:
                     progress.validation_state = "No primary key"
                     continue
-                mismatched = frozenset(_row_digests(source, key, keys).items() ^ _row_digests(target, key, keys).items())
+                mismatched = frozenset(
+                    _row_digests(source, key, keys).items() ^ _row_digests(target, key, keys).items()
+                )
                 differing = frozenset(row_key for row_key, _ in mismatched)
                 failed = differing & progress.previous_mismatches if caught_up else frozenset()
                 progress.previous_mismatches = differing
                 progress.validation_failed, progress.validation_pending = len(failed), len(differing - failed)
-                progress.validation_state = ("Validated" if not differing
-                                             else "Mismatched records" if failed else "Pending records")
+                progress.validation_state = (
+                    "Validated" if not differing else "Mismatched records" if failed else "Pending records"
+                )
         finally:
             source.close()
             target.close()
@@ -470,9 +557,11 @@ class ReplicationService:
             return None
         admin = self._server().connect()
         try:
-            rows = admin.run("SELECT received_lsn - CAST('0/0' AS pg_lsn), latest_end_lsn - CAST('0/0' AS pg_lsn) "
-                             "FROM pg_stat_subscription WHERE subname = :name AND relid IS NULL",
-                             name=replication.subscription)
+            rows = admin.run(
+                "SELECT received_lsn - CAST('0/0' AS pg_lsn), latest_end_lsn - CAST('0/0' AS pg_lsn) "
+                "FROM pg_stat_subscription WHERE subname = :name AND relid IS NULL",
+                name=replication.subscription,
+            )
         finally:
             admin.close()
         if not rows or rows[0][0] is None:
@@ -521,23 +610,37 @@ class ReplicationService:
             measured = self.latency(replication)
             if measured is None:
                 continue
-            dimensions = [{"Name": "ReplicationInstanceIdentifier", "Value": replication.instance_id},
-                          {"Name": "ReplicationTaskIdentifier", "Value": replication.task_arn.split(":")[-1]}]
-            data = [{"MetricName": name, "Value": value, "Unit": "Seconds", "Dimensions": dimensions}
-                    for name, value in zip(("CDCLatencySource", "CDCLatencyTarget"), measured, strict=True)]
+            dimensions = [
+                {"Name": "ReplicationInstanceIdentifier", "Value": replication.instance_id},
+                {"Name": "ReplicationTaskIdentifier", "Value": replication.task_arn.split(":")[-1]},
+            ]
+            data = [
+                {"MetricName": name, "Value": value, "Unit": "Seconds", "Dimensions": dimensions}
+                for name, value in zip(("CDCLatencySource", "CDCLatencyTarget"), measured, strict=True)
+            ]
             cloudwatch_backends[replication.account_id][replication.region].put_metric_data("AWS/DMS", data)
-            published.append({"task": replication.task_id, "CDCLatencySource": measured[0],
-                              "CDCLatencyTarget": measured[1]})
+            published.append(
+                {"task": replication.task_id, "CDCLatencySource": measured[0], "CDCLatencyTarget": measured[1]}
+            )
         return published
 
     def describe(self) -> list[dict[str, Any]]:
         with self._lock:
             tasks = list(self._tasks.values())
-        return [{"task_arn": t.task_arn, "status": t.status, "failure": t.failure, "slot": t.slot,
-                 "publication": t.publication, "subscription": t.subscription,
-                 "source": t.source.database.physical if t.source else None,
-                 "target": t.target.database.physical if t.target else None,
-                 "latency": self.latency(t)} for t in tasks]
+        return [
+            {
+                "task_arn": t.task_arn,
+                "status": t.status,
+                "failure": t.failure,
+                "slot": t.slot,
+                "publication": t.publication,
+                "subscription": t.subscription,
+                "source": t.source.database.physical if t.source else None,
+                "target": t.target.database.physical if t.target else None,
+                "latency": self.latency(t),
+            }
+            for t in tasks
+        ]
 
     def stop_all(self) -> None:
         self._stopping.set()
@@ -554,15 +657,19 @@ def _existing_publication(source: Any, tables: list[tuple[str, str]]) -> str:
     for name, published in sorted(covered.items()):
         if set(tables) <= published:
             return name
-    raise EmulatorError("a CDC task that starts from the source endpoint's slot needs a publication of "
-                        f"{', '.join('.'.join(t) for t in tables)} created before that slot "
-                        "(CREATE PUBLICATION ... FOR TABLE ..., then pg_create_logical_replication_slot)")
+    raise EmulatorError(
+        "a CDC task that starts from the source endpoint's slot needs a publication of "
+        f"{', '.join('.'.join(t) for t in tables)} created before that slot "
+        "(CREATE PUBLICATION ... FOR TABLE ..., then pg_create_logical_replication_slot)"
+    )
 
 
 def _primary_key(connection: Any, schema: str, table: str) -> list[str]:
-    rows = connection.run("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
-                          "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = CAST(:name AS regclass) AND i.indisprimary",
-                          name=qualified(schema, table))
+    rows = connection.run(
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = CAST(:name AS regclass) AND i.indisprimary",
+        name=qualified(schema, table),
+    )
     return [row[0] for row in rows]
 
 

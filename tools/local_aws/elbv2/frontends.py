@@ -142,8 +142,11 @@ def _verified_by(backend: Any, listener: Any) -> dict[str, Any]:
     store = trust_stores(backend).get(settings.get("TrustStoreArn") or "") if settings.get("Mode") == "verify" else None
     if store is None:
         return {}
-    return {"trust_store_arn": store.trust_store_arn, "client_ca_sha256": store.bundle_sha256,
-            "client_ca_bundle": store.bundle}
+    return {
+        "trust_store_arn": store.trust_store_arn,
+        "client_ca_sha256": store.bundle_sha256,
+        "client_ca_bundle": store.bundle,
+    }
 
 
 def listeners() -> Iterator[ListenerRef]:
@@ -151,9 +154,16 @@ def listeners() -> Iterator[ListenerRef]:
         for balancer in list(backend.load_balancers.values()):
             for listener in list(balancer.listeners.values()):
                 if listener.protocol in ("HTTP", "HTTPS"):
-                    yield ListenerRef(account_id, region, balancer.name, balancer.arn, listener.arn,
-                                      int(listener.port), listener.protocol.lower(),
-                                      **_verified_by(backend, listener))
+                    yield ListenerRef(
+                        account_id,
+                        region,
+                        balancer.name,
+                        balancer.arn,
+                        listener.arn,
+                        int(listener.port),
+                        listener.protocol.lower(),
+                        **_verified_by(backend, listener),
+                    )
 
 
 def trace_id() -> str:
@@ -222,8 +232,9 @@ class LoadBalancerFrontends:
         else:
             server = http.server.ThreadingHTTPServer((HOST, free_port()), Handler)
         server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, name=f"alb-{ref.load_balancer_name}-{ref.port}",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever, name=f"alb-{ref.load_balancer_name}-{ref.port}", daemon=True
+        )
         thread.start()
         return ListenerServer(ref, server.server_address[1], server, thread)
 
@@ -251,12 +262,20 @@ class LoadBalancerFrontends:
     def describe(self, control_port: int) -> list[dict[str, Any]]:
         self.reconcile()
         with self._lock:
-            return [{"load_balancer_name": s.ref.load_balancer_name, "load_balancer_arn": s.ref.load_balancer_arn,
-                     "listener_arn": s.ref.listener_arn, "port": s.ref.port, "protocol": s.ref.protocol,
-                     "local_url": f"{'https' if s.ref.verifies_clients else 'http'}://{HOST}:{s.local_port}",
-                     "proxy_url": f"http://{HOST}:{control_port}{PROXY_PREFIX}{s.ref.load_balancer_name}/{s.ref.port}",
-                     "verifies_client_certificates": s.ref.verifies_clients, "trust_store_arn": s.ref.trust_store_arn}
-                    for s in self._servers.values()]
+            return [
+                {
+                    "load_balancer_name": s.ref.load_balancer_name,
+                    "load_balancer_arn": s.ref.load_balancer_arn,
+                    "listener_arn": s.ref.listener_arn,
+                    "port": s.ref.port,
+                    "protocol": s.ref.protocol,
+                    "local_url": f"{'https' if s.ref.verifies_clients else 'http'}://{HOST}:{s.local_port}",
+                    "proxy_url": f"http://{HOST}:{control_port}{PROXY_PREFIX}{s.ref.load_balancer_name}/{s.ref.port}",
+                    "verifies_client_certificates": s.ref.verifies_clients,
+                    "trust_store_arn": s.ref.trust_store_arn,
+                }
+                for s in self._servers.values()
+            ]
 
     def certificate_authority_pem(self) -> dict[str, str]:
         """The CA certificate a client trusts to verify the TLS listeners (GET /_local_aws/elbv2/tls-ca)."""
@@ -278,9 +297,11 @@ class LoadBalancerFrontends:
                 return self._redirect(ref, action.data.get("RedirectConfig") or {}, request, proxy_base)
             if action.type == "fixed-response":
                 config = action.data.get("FixedResponseConfig") or {}
-                return Outgoing(int(config.get("StatusCode", 200)),
-                                [("Content-Type", config.get("ContentType") or "text/plain")],
-                                (config.get("MessageBody") or "").encode())
+                return Outgoing(
+                    int(config.get("StatusCode", 200)),
+                    [("Content-Type", config.get("ContentType") or "text/plain")],
+                    (config.get("MessageBody") or "").encode(),
+                )
             if action.type == "forward":
                 group_arn = forward_target_group(action, self._choice, f"{ref.listener_arn}/{id(action)}")
                 if group_arn is None:
@@ -295,14 +316,16 @@ class LoadBalancerFrontends:
         balancer = elbv2_backends[ref.account_id][ref.region].load_balancers.get(ref.load_balancer_arn)
         return balancer.listeners.get(ref.listener_arn) if balancer else None
 
-    def _redirect(self, ref: ListenerRef, config: dict[str, Any], request: IncomingRequest,
-                  proxy_base: str | None) -> Outgoing:
+    def _redirect(
+        self, ref: ListenerRef, config: dict[str, Any], request: IncomingRequest, proxy_base: str | None
+    ) -> Outgoing:
         protocol, host, port, path, query = redirect_location(config, request)
         status = 301 if config.get("StatusCode") == "HTTP_301" else 302
         target = self.find_listener(ref.load_balancer_name, int(port)) if host == request.host else None
         if target is not None and proxy_base is not None:  # stay on the emulator's proxy path
             location = f"{proxy_base}{PROXY_PREFIX}{target.load_balancer_name}/{target.port}{path}" + (
-                f"?{query}" if query else "")
+                f"?{query}" if query else ""
+            )
         elif target is not None and self.local_port(target.listener_arn):  # the local listener, not port 443
             location = format_location("http", HOST, str(self.local_port(target.listener_arn)), path, query)
         else:
@@ -344,10 +367,15 @@ class LoadBalancerFrontends:
             query[key] = value  # the ALB does not decode them
         content_type = headers.get("content-type", "")
         text = not request.body or content_type.startswith(TEXT_TYPES)
-        return {"requestContext": {"elb": {"targetGroupArn": group_arn}}, "httpMethod": request.method,
-                "path": request.path, "queryStringParameters": query, "headers": headers,
-                "body": request.body.decode("utf-8", "replace") if text else base64.b64encode(request.body).decode(),
-                "isBase64Encoded": not text}
+        return {
+            "requestContext": {"elb": {"targetGroupArn": group_arn}},
+            "httpMethod": request.method,
+            "path": request.path,
+            "queryStringParameters": query,
+            "headers": headers,
+            "body": request.body.decode("utf-8", "replace") if text else base64.b64encode(request.body).decode(),
+            "isBase64Encoded": not text,
+        }
 
     def _invoke_lambda(self, group: Any, function_arn: str, request: IncomingRequest) -> Outgoing:
         from moto.awslambda.utils import get_backend
@@ -377,21 +405,37 @@ class LoadBalancerFrontends:
     def _proxy_to_stand_in(self, target: dict[str, Any], request: IncomingRequest) -> Outgoing:
         stand_in = self.stand_in(target)
         if stand_in is None:
-            return Outgoing.text(503, f"no local stand-in for IP target {target['Id']}:{target.get('Port')} "
-                                      "(PUT /_local_aws/elbv2/ip-targets); the real address is never contacted")
+            return Outgoing.text(
+                503,
+                f"no local stand-in for IP target {target['Id']}:{target.get('Port')} "
+                "(PUT /_local_aws/elbv2/ip-targets); the real address is never contacted",
+            )
         host, _, port = stand_in.rpartition(":")
         headers = {name: value for name, value in request.headers if name.lower() not in ("host", "connection")}
-        headers.update({"X-Forwarded-For": request.client_ip, "X-Forwarded-Proto": request.protocol,
-                        "X-Forwarded-Port": str(request.listener_port), "X-Amzn-Trace-Id": trace_id(),
-                        "Host": request.header("host") or stand_in})
+        headers.update(
+            {
+                "X-Forwarded-For": request.client_ip,
+                "X-Forwarded-Proto": request.protocol,
+                "X-Forwarded-Port": str(request.listener_port),
+                "X-Amzn-Trace-Id": trace_id(),
+                "Host": request.header("host") or stand_in,
+            }
+        )
         connection = http.client.HTTPConnection(host, int(port), timeout=60)
         try:
-            connection.request(request.method, request.path + (f"?{request.query}" if request.query else ""),
-                               body=request.body or None, headers=headers)
+            connection.request(
+                request.method,
+                request.path + (f"?{request.query}" if request.query else ""),
+                body=request.body or None,
+                headers=headers,
+            )
             answer = connection.getresponse()
-            return Outgoing(answer.status, [(k, v) for k, v in answer.getheaders()
-                                            if k.lower() not in ("transfer-encoding", "connection")],
-                            answer.read(), answer.reason)
+            return Outgoing(
+                answer.status,
+                [(k, v) for k, v in answer.getheaders() if k.lower() not in ("transfer-encoding", "connection")],
+                answer.read(),
+                answer.reason,
+            )
         except OSError as error:
             return Outgoing.text(502, f"the stand-in {stand_in} did not answer: {error}")
         finally:
@@ -431,8 +475,16 @@ class LoadBalancerFrontends:
 
     def _probe(self, group: Any, target: dict[str, Any]) -> tuple[bool, str]:
         path = group.health_check_path or "/"
-        request = IncomingRequest("GET", path, "", (("user-agent", "ELB-HealthChecker/2.0"),), b"",
-                                  HOST, int(target.get("Port") or 80), "http")
+        request = IncomingRequest(
+            "GET",
+            path,
+            "",
+            (("user-agent", "ELB-HealthChecker/2.0"),),
+            b"",
+            HOST,
+            int(target.get("Port") or 80),
+            "http",
+        )
         if group.target_type == "lambda":
             outcome = self._invoke_lambda(group, target["Id"], request)
         elif group.target_type == "ip":
@@ -506,8 +558,16 @@ class ListenerRequestHandler(http.server.BaseHTTPRequestHandler):
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
             path, _, query = self.path.partition("?")
-            request = IncomingRequest(self.command, path, query, self._request_headers(), body,
-                                      self.client_address[0], self.listener_ref.port, self.listener_ref.protocol)
+            request = IncomingRequest(
+                self.command,
+                path,
+                query,
+                self._request_headers(),
+                body,
+                self.client_address[0],
+                self.listener_ref.port,
+                self.listener_ref.protocol,
+            )
             outgoing = self.owner.respond(self.listener_ref, request)
         self.send_response(outgoing.status, outgoing.reason or _phrase(outgoing.status))
         for name, value in outgoing.headers:
@@ -526,7 +586,8 @@ class ListenerRequestHandler(http.server.BaseHTTPRequestHandler):
             return headers
         certificate = self.connection.getpeercert(binary_form=True)
         return tuple((k, v) for k, v in headers if not k.lower().startswith(MTLS_HEADER_PREFIX)) + tuple(
-            client_certificate_headers(certificate))
+            client_certificate_headers(certificate)
+        )
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
@@ -550,14 +611,26 @@ def proxy_request(frontends: LoadBalancerFrontends, environ: dict[str, Any], con
     if ref is None:
         return Outgoing.text(404, f"no HTTP listener on port {match['port']} of a load balancer named {match['name']}")
     if ref.verifies_clients:
-        return Outgoing.text(400, "this listener verifies client certificates (mutual TLS): call its TLS local_url "
-                                  "(GET /_local_aws/elbv2/listeners) with a client certificate")
-    headers = tuple((key[5:].replace("_", "-").lower(), value) for key, value in environ.items()
-                    if key.startswith("HTTP_"))
+        return Outgoing.text(
+            400,
+            "this listener verifies client certificates (mutual TLS): call its TLS local_url "
+            "(GET /_local_aws/elbv2/listeners) with a client certificate",
+        )
+    headers = tuple(
+        (key[5:].replace("_", "-").lower(), value) for key, value in environ.items() if key.startswith("HTTP_")
+    )
     if environ.get("CONTENT_TYPE"):
         headers += (("content-type", environ["CONTENT_TYPE"]),)
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length) if length else b""
-    request = IncomingRequest(environ["REQUEST_METHOD"], match["rest"] or "/", environ.get("QUERY_STRING", ""),
-                              headers, body, environ.get("REMOTE_ADDR", HOST), ref.port, ref.protocol)
+    request = IncomingRequest(
+        environ["REQUEST_METHOD"],
+        match["rest"] or "/",
+        environ.get("QUERY_STRING", ""),
+        headers,
+        body,
+        environ.get("REMOTE_ADDR", HOST),
+        ref.port,
+        ref.protocol,
+    )
     return frontends.respond(ref, request, proxy_base=control_base)

@@ -24,15 +24,31 @@ def patch_elbv2_default_scheme() -> None:
     wrap(ELBv2Backend, "create_load_balancer", make)
 
 
-@moto_patch(requires={
-    "moto.elbv2.models.FakeTargetGroup.health_for": ("target", "ec2_backend"),
-    "moto.elbv2.models.FakeHealthStatus.__init__": ("instance_id", "port", "health_port", "status", "reason",
-                                                    "description"),
-    "moto.elbv2.models.FakeTargetGroup": assigns("arn", "target_type", "targets", "health_check_enabled",
-                                                 "health_check_path", "health_check_port",
-                                                 "health_check_interval_seconds", "healthy_threshold_count",
-                                                 "unhealthy_threshold_count", "matcher"),
-})
+@moto_patch(
+    requires={
+        "moto.elbv2.models.FakeTargetGroup.health_for": ("target", "ec2_backend"),
+        "moto.elbv2.models.FakeHealthStatus.__init__": (
+            "instance_id",
+            "port",
+            "health_port",
+            "status",
+            "reason",
+            "description",
+        ),
+        "moto.elbv2.models.FakeTargetGroup": assigns(
+            "arn",
+            "target_type",
+            "targets",
+            "health_check_enabled",
+            "health_check_path",
+            "health_check_port",
+            "health_check_interval_seconds",
+            "healthy_threshold_count",
+            "unhealthy_threshold_count",
+            "matcher",
+        ),
+    }
+)
 def patch_elbv2_target_health() -> None:
     # moto gap: every registered target is reported healthy; no health check ever runs.
     from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
@@ -46,31 +62,47 @@ def patch_elbv2_target_health() -> None:
                 return health_for(self, target, ec2_backend)
             port = registered.get("Port")
             if not self.health_check_enabled:
-                return FakeHealthStatus(target["Id"], port, self.health_check_port, "unavailable",
-                                        "Target.HealthCheckDisabled", "Health checks are disabled")
+                return FakeHealthStatus(
+                    target["Id"],
+                    port,
+                    self.health_check_port,
+                    "unavailable",
+                    "Target.HealthCheckDisabled",
+                    "Health checks are disabled",
+                )
             health = runtime.current().load_balancers.health(self.arn, target["Id"])
             if health is None:
-                return FakeHealthStatus(target["Id"], port, self.health_check_port, "initial",
-                                        "Elb.RegistrationInProgress", "Target registration is in progress")
-            return FakeHealthStatus(target["Id"], port, self.health_check_port, health.state, health.reason,
-                                    health.description)
+                return FakeHealthStatus(
+                    target["Id"],
+                    port,
+                    self.health_check_port,
+                    "initial",
+                    "Elb.RegistrationInProgress",
+                    "Target registration is in progress",
+                )
+            return FakeHealthStatus(
+                target["Id"], port, self.health_check_port, health.state, health.reason, health.description
+            )
 
         return checked_health_for
 
     wrap(FakeTargetGroup, "health_for", make)
 
 
-USES = moto_uses("serve_load_balancers", {
-    "moto.elbv2.models.elbv2_backends": (),
-    "moto.elbv2.models.ELBv2Backend": assigns("load_balancers", "target_groups"),
-    "moto.elbv2.models.FakeLoadBalancer": assigns("name", "arn", "listeners"),
-    "moto.elbv2.models.FakeListener": assigns("arn", "port", "protocol", "default_actions", "_default_rule"),
-    "moto.elbv2.models.FakeListener.rules": (),
-    "moto.elbv2.models.FakeRule": assigns("conditions", "priority", "actions", "is_default"),
-    "moto.elbv2.models.FakeListenerRule": assigns("conditions", "priority", "actions", "is_default"),
-    "moto.elbv2.models.FakeAction": assigns("data", "type"),
-    "moto.awslambda.utils.get_backend": (),
-    "moto.elbv2.models.FakeTargetGroup": CLASS,
-})
+USES = moto_uses(
+    "serve_load_balancers",
+    {
+        "moto.elbv2.models.elbv2_backends": (),
+        "moto.elbv2.models.ELBv2Backend": assigns("load_balancers", "target_groups"),
+        "moto.elbv2.models.FakeLoadBalancer": assigns("name", "arn", "listeners"),
+        "moto.elbv2.models.FakeListener": assigns("arn", "port", "protocol", "default_actions", "_default_rule"),
+        "moto.elbv2.models.FakeListener.rules": (),
+        "moto.elbv2.models.FakeRule": assigns("conditions", "priority", "actions", "is_default"),
+        "moto.elbv2.models.FakeListenerRule": assigns("conditions", "priority", "actions", "is_default"),
+        "moto.elbv2.models.FakeAction": assigns("data", "type"),
+        "moto.awslambda.utils.get_backend": (),
+        "moto.elbv2.models.FakeTargetGroup": CLASS,
+    },
+)
 
 PATCHES = (patch_elbv2_default_scheme, patch_elbv2_target_health, *TRUST_STORE_PATCHES, USES)

@@ -68,9 +68,14 @@ def condition_matches(condition: dict[str, Any], request: IncomingRequest) -> bo
     if field == "query-string":
         pairs = parse_qsl(request.query, keep_blank_values=True)
         wanted = (condition.get("QueryStringConfig") or {}).get("Values") or []
-        return any(any((want.get("Key") is None or fnmatch.fnmatchcase(key.lower(), want["Key"].lower()))
-                       and fnmatch.fnmatchcase(value.lower(), want.get("Value", "").lower())
-                       for key, value in pairs) for want in wanted)
+        return any(
+            any(
+                (want.get("Key") is None or fnmatch.fnmatchcase(key.lower(), want["Key"].lower()))
+                and fnmatch.fnmatchcase(value.lower(), want.get("Value", "").lower())
+                for key, value in pairs
+            )
+            for want in wanted
+        )
     if field == "source-ip":
         networks = _values(condition, "SourceIpConfig")
         address = ipaddress.ip_address(request.client_ip)
@@ -125,8 +130,13 @@ DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 def redirect_location(config: dict[str, Any], request: IncomingRequest) -> tuple[str, str, str, str, str]:
     """(protocol, host, port, path, query) of a redirect, with #{...} placeholders filled in."""
-    original = {"protocol": request.protocol, "host": request.host, "port": str(request.listener_port),
-                "path": request.path.lstrip("/"), "query": request.query}
+    original = {
+        "protocol": request.protocol,
+        "host": request.host,
+        "port": str(request.listener_port),
+        "path": request.path.lstrip("/"),
+        "query": request.query,
+    }
 
     def fill(template: str) -> str:
         for name, value in original.items():

@@ -44,15 +44,30 @@ class LocalCertificateAuthority:
         self._key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         self.certificate = (
-            x509.CertificateBuilder().subject_name(_name(CA_NAME)).issuer_name(_name(CA_NAME))
-            .public_key(self._key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - CLOCK_SKEW).not_valid_after(now + VALIDITY)
+            x509.CertificateBuilder()
+            .subject_name(_name(CA_NAME))
+            .issuer_name(_name(CA_NAME))
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - CLOCK_SKEW)
+            .not_valid_after(now + VALIDITY)
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                         content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, encipher_only=False,
-                                         decipher_only=False), critical=True)
-            .sign(self._key, hashes.SHA256()))
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(self._key, hashes.SHA256())
+        )
 
     @property
     def pem(self) -> str:
@@ -71,15 +86,21 @@ class LocalCertificateAuthority:
         now = datetime.datetime.now(datetime.UTC)
         names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
         certificate = (
-            x509.CertificateBuilder().subject_name(_name("localhost")).issuer_name(self.certificate.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - CLOCK_SKEW).not_valid_after(now + VALIDITY)
+            x509.CertificateBuilder()
+            .subject_name(_name("localhost"))
+            .issuer_name(self.certificate.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - CLOCK_SKEW)
+            .not_valid_after(now + VALIDITY)
             .add_extension(x509.SubjectAlternativeName(names), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(self._key, hashes.SHA256()))
+            .sign(self._key, hashes.SHA256())
+        )
         chain = certificate.public_bytes(serialization.Encoding.PEM) + self.pem.encode()
-        private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
+        private = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         return chain, private
 
     def server_context(self, client_ca_bundle: bytes) -> ssl.SSLContext:
@@ -109,11 +130,15 @@ def client_certificate_headers(der: bytes) -> list[tuple[str, str]]:
     certificate = x509.load_der_x509_certificate(der)
     serial = format(certificate.serial_number, "X")
     moment = "%Y-%m-%dT%H:%M:%SZ"
-    validity = (f"NotBefore={certificate.not_valid_before_utc.strftime(moment)};"
-                f"NotAfter={certificate.not_valid_after_utc.strftime(moment)}")
+    validity = (
+        f"NotBefore={certificate.not_valid_before_utc.strftime(moment)};"
+        f"NotAfter={certificate.not_valid_after_utc.strftime(moment)}"
+    )
     leaf = urllib.parse.quote(certificate.public_bytes(Encoding.PEM).decode(), safe="")
-    return [("x-amzn-mtls-clientcert-serial-number", serial.zfill(len(serial) + len(serial) % 2)),
-            ("x-amzn-mtls-clientcert-issuer", certificate.issuer.rfc4514_string()),
-            ("x-amzn-mtls-clientcert-subject", certificate.subject.rfc4514_string()),
-            ("x-amzn-mtls-clientcert-validity", validity),
-            ("x-amzn-mtls-clientcert-leaf", leaf)]
+    return [
+        ("x-amzn-mtls-clientcert-serial-number", serial.zfill(len(serial) + len(serial) % 2)),
+        ("x-amzn-mtls-clientcert-issuer", certificate.issuer.rfc4514_string()),
+        ("x-amzn-mtls-clientcert-subject", certificate.subject.rfc4514_string()),
+        ("x-amzn-mtls-clientcert-validity", validity),
+        ("x-amzn-mtls-clientcert-leaf", leaf),
+    ]

@@ -54,9 +54,13 @@ class TrustStore:
         return hashlib.sha256(self.bundle).hexdigest()
 
     def describe(self) -> dict[str, Any]:
-        return {"Name": self.name, "TrustStoreArn": self.trust_store_arn, "Status": self.status,
-                "NumberOfCaCertificates": self.number_of_ca_certificates,
-                "TotalRevokedEntries": self.total_revoked_entries}
+        return {
+            "Name": self.name,
+            "TrustStoreArn": self.trust_store_arn,
+            "Status": self.status,
+            "NumberOfCaCertificates": self.number_of_ca_certificates,
+            "TotalRevokedEntries": self.total_revoked_entries,
+        }
 
 
 def _error(code: str, message: str) -> Exception:
@@ -94,7 +98,8 @@ def read_bundle(backend: Any, bucket: str | None, key: str | None, version: str 
         raise _error("CaCertificatesBundleNotFound", "The CA certificates bundle bucket and key are required")
     try:
         found = s3_backends[backend.account_id][get_partition(backend.region_name)].get_object(
-            bucket, key, version_id=version)
+            bucket, key, version_id=version
+        )
     except Exception:  # moto's MissingBucket, MissingKey, MissingVersion
         found = None
     if found is None:
@@ -102,14 +107,19 @@ def read_bundle(backend: Any, bucket: str | None, key: str | None, version: str 
     try:
         parse_bundle(found.value)
     except ValueError as error:
-        raise _error("InvalidCaCertificatesBundle", f"s3://{bucket}/{key} is not a PEM bundle of X.509 "
-                                                    f"certificates: {error}") from None
+        raise _error(
+            "InvalidCaCertificatesBundle", f"s3://{bucket}/{key} is not a PEM bundle of X.509 certificates: {error}"
+        ) from None
     return found.value
 
 
 def listeners_using(backend: Any, arn: str) -> list[Any]:
-    return [listener for balancer in backend.load_balancers.values() for listener in balancer.listeners.values()
-            if (getattr(listener, "mutual_authentication", None) or {}).get("TrustStoreArn") == arn]
+    return [
+        listener
+        for balancer in backend.load_balancers.values()
+        for listener in balancer.listeners.values()
+        if (getattr(listener, "mutual_authentication", None) or {}).get("TrustStoreArn") == arn
+    ]
 
 
 # --------------------------------------------------------------------------- trust store operations
@@ -123,11 +133,16 @@ def create_trust_store(self: Any) -> Any:
         raise _error("ValidationError", f"Trust store name {name!r} must be 1-32 letters, digits or inner hyphens")
     if any(store.name == name for store in trust_stores(backend).values()):
         raise _error("DuplicateTrustStoreName", f"A trust store named {name} already exists")
-    bundle = read_bundle(backend, self._get_param("CaCertificatesBundleS3Bucket"),
-                         self._get_param("CaCertificatesBundleS3Key"),
-                         self._get_param("CaCertificatesBundleS3ObjectVersion"))
-    arn = (f"arn:{get_partition(backend.region_name)}:elasticloadbalancing:{backend.region_name}:"
-           f"{backend.account_id}:truststore/{name}/{secrets.token_hex(8)}")
+    bundle = read_bundle(
+        backend,
+        self._get_param("CaCertificatesBundleS3Bucket"),
+        self._get_param("CaCertificatesBundleS3Key"),
+        self._get_param("CaCertificatesBundleS3ObjectVersion"),
+    )
+    arn = (
+        f"arn:{get_partition(backend.region_name)}:elasticloadbalancing:{backend.region_name}:"
+        f"{backend.account_id}:truststore/{name}/{secrets.token_hex(8)}"
+    )
     store = TrustStore(name=name, trust_store_arn=arn, bundle=bundle)
     trust_stores(backend)[arn] = store
     if self._get_param("Tags"):
@@ -145,8 +160,9 @@ def describe_trust_stores(self: Any) -> Any:
     for name in names:
         if not any(store.name == name for store in stores):
             raise _error("TrustStoreNotFound", f"The specified trust store does not exist: {name}")
-    chosen = [store for store in stores if (not arns or store.trust_store_arn in arns)
-              and (not names or store.name in names)]
+    chosen = [
+        store for store in stores if (not arns or store.trust_store_arn in arns) and (not names or store.name in names)
+    ]
     return ActionResult({"TrustStores": [store.describe() for store in chosen]})
 
 
@@ -155,9 +171,12 @@ def modify_trust_store(self: Any) -> Any:
 
     backend = self.elbv2_backend
     store = find_trust_store(backend, self._get_param("TrustStoreArn"))
-    store.bundle = read_bundle(backend, self._get_param("CaCertificatesBundleS3Bucket"),
-                               self._get_param("CaCertificatesBundleS3Key"),
-                               self._get_param("CaCertificatesBundleS3ObjectVersion"))
+    store.bundle = read_bundle(
+        backend,
+        self._get_param("CaCertificatesBundleS3Bucket"),
+        self._get_param("CaCertificatesBundleS3Key"),
+        self._get_param("CaCertificatesBundleS3ObjectVersion"),
+    )
     return ActionResult({"TrustStores": [store.describe()]})
 
 
@@ -182,27 +201,37 @@ def describe_trust_store_associations(self: Any) -> Any:
     return ActionResult({"TrustStoreAssociations": [{"ResourceArn": arn} for arn in balancers]})
 
 
-TRUST_STORE_OPERATIONS = {operation.__name__: operation for operation in (
-    create_trust_store, describe_trust_stores, modify_trust_store, delete_trust_store,
-    describe_trust_store_associations)}
+TRUST_STORE_OPERATIONS = {
+    operation.__name__: operation
+    for operation in (
+        create_trust_store,
+        describe_trust_stores,
+        modify_trust_store,
+        delete_trust_store,
+        describe_trust_store_associations,
+    )
+}
 
 
-@moto_patch(requires={
-    RESPONSE: CLASS,
-    f"{RESPONSE}.elbv2_backend": (),
-    f"{RESPONSE}._get_param": ("param_name", "if_none"),
-    "moto.core.responses.ActionResult": CLASS,
-    "moto.core.responses.EmptyResult": CLASS,
-    "moto.elbv2.exceptions.ELBClientError": CLASS,
-    BACKEND: assigns("load_balancers", "tagging_service"),
-    f"{BACKEND}.add_tags": ("resource_arns", "tags"),
-    f"{BACKEND}._get_resource_by_arn": ("arn",),
-    "moto.elbv2.models.FakeListener": assigns("load_balancer_arn", "protocol"),
-    "moto.s3.models.s3_backends": (),
-    "moto.s3.models.S3Backend.get_object": ("bucket_name", "key_name", "version_id"),
-    "moto.utilities.utils.get_partition": (),
-    "moto.utilities.tagging_service.TaggingService.delete_all_tags_for_resource": ("arn",),
-}, adds=(*(f"{RESPONSE}.{name}" for name in TRUST_STORE_OPERATIONS), f"{BACKEND}.trust_stores"))
+@moto_patch(
+    requires={
+        RESPONSE: CLASS,
+        f"{RESPONSE}.elbv2_backend": (),
+        f"{RESPONSE}._get_param": ("param_name", "if_none"),
+        "moto.core.responses.ActionResult": CLASS,
+        "moto.core.responses.EmptyResult": CLASS,
+        "moto.elbv2.exceptions.ELBClientError": CLASS,
+        BACKEND: assigns("load_balancers", "tagging_service"),
+        f"{BACKEND}.add_tags": ("resource_arns", "tags"),
+        f"{BACKEND}._get_resource_by_arn": ("arn",),
+        "moto.elbv2.models.FakeListener": assigns("load_balancer_arn", "protocol"),
+        "moto.s3.models.s3_backends": (),
+        "moto.s3.models.S3Backend.get_object": ("bucket_name", "key_name", "version_id"),
+        "moto.utilities.utils.get_partition": (),
+        "moto.utilities.tagging_service.TaggingService.delete_all_tags_for_resource": ("arn",),
+    },
+    adds=(*(f"{RESPONSE}.{name}" for name in TRUST_STORE_OPERATIONS), f"{BACKEND}.trust_stores"),
+)
 def patch_elbv2_trust_stores() -> None:
     # moto gap: trust stores are not implemented at all (CreateTrustStore raises NotImplementedError).
     from moto.elbv2.models import ELBv2Backend
@@ -240,27 +269,34 @@ def mutual_authentication(backend: Any, requested: dict[str, Any] | None, protoc
     if not arn:
         raise _error("InvalidConfigurationRequest", "Mutual authentication in verify mode requires a TrustStoreArn")
     find_trust_store(backend, arn)
-    return {"Mode": "verify", "TrustStoreArn": arn,
-            "IgnoreClientCertificateExpiry": bool(requested.get("IgnoreClientCertificateExpiry") or False),
-            "TrustStoreAssociationStatus": "active",
-            "AdvertiseTrustStoreCaNames": requested.get("AdvertiseTrustStoreCaNames") or "off"}
+    return {
+        "Mode": "verify",
+        "TrustStoreArn": arn,
+        "IgnoreClientCertificateExpiry": bool(requested.get("IgnoreClientCertificateExpiry") or False),
+        "TrustStoreAssociationStatus": "active",
+        "AdvertiseTrustStoreCaNames": requested.get("AdvertiseTrustStoreCaNames") or "off",
+    }
 
 
-@moto_patch(requires={
-    f"{RESPONSE}.create_listener": (),
-    f"{RESPONSE}.modify_listener": (),
-    f"{BACKEND}.describe_listeners": ("load_balancer_arn", "listener_arns"),
-    "moto.elbv2.models.FakeListener": assigns("protocol"),
-    "moto.core.responses.ActionResult.result": (),
-}, adds=("moto.elbv2.models.FakeListener.mutual_authentication",))
+@moto_patch(
+    requires={
+        f"{RESPONSE}.create_listener": (),
+        f"{RESPONSE}.modify_listener": (),
+        f"{BACKEND}.describe_listeners": ("load_balancer_arn", "listener_arns"),
+        "moto.elbv2.models.FakeListener": assigns("protocol"),
+        "moto.core.responses.ActionResult.result": (),
+    },
+    adds=("moto.elbv2.models.FakeListener.mutual_authentication",),
+)
 def patch_elbv2_listener_mutual_authentication() -> None:
     # moto gap: CreateListener/ModifyListener ignore MutualAuthentication; DescribeListeners never has it.
     from moto.elbv2.responses import ELBV2Response
 
     def make_create(create: Callable[..., Any]) -> Callable[..., Any]:
         def create_listener(self: Any) -> Any:
-            settings = mutual_authentication(self.elbv2_backend, self._get_param("MutualAuthentication"),
-                                             self._get_param("Protocol"))
+            settings = mutual_authentication(
+                self.elbv2_backend, self._get_param("MutualAuthentication"), self._get_param("Protocol")
+            )
             result = create(self)
             if settings is not None:
                 result.result["Listeners"][0].mutual_authentication = settings
@@ -272,8 +308,9 @@ def patch_elbv2_listener_mutual_authentication() -> None:
         def modify_listener(self: Any) -> Any:
             backend = self.elbv2_backend
             [listener] = backend.describe_listeners(None, [self._get_param("ListenerArn")])
-            settings = mutual_authentication(backend, self._get_param("MutualAuthentication"),
-                                             self._get_param("Protocol") or listener.protocol)
+            settings = mutual_authentication(
+                backend, self._get_param("MutualAuthentication"), self._get_param("Protocol") or listener.protocol
+            )
             result = modify(self)
             if settings is not None:
                 listener.mutual_authentication = settings

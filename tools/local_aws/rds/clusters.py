@@ -34,7 +34,7 @@ def physical_name(cluster_id: str, database: str) -> str:
     name = f"{cluster_id}.{database}"
     if len(name) > MAX_IDENTIFIER:
         digest = hashlib.sha256(name.encode()).hexdigest()[:10]
-        name = f"{cluster_id[:MAX_IDENTIFIER - len(database) - 12]}~{digest}.{database}"[:MAX_IDENTIFIER]
+        name = f"{cluster_id[: MAX_IDENTIFIER - len(database) - 12]}~{digest}.{database}"[:MAX_IDENTIFIER]
     return name
 
 
@@ -78,7 +78,9 @@ class ClusterDatabases:
             try:
                 self._ensure_role(admin, entry.master_username, password)
                 for physical in entry.databases.values():
-                    admin.run(f"CREATE DATABASE {quote_identifier(physical)} OWNER {quote_identifier(entry.master_username)}")
+                    admin.run(
+                        f"CREATE DATABASE {quote_identifier(physical)} OWNER {quote_identifier(entry.master_username)}"
+                    )
             finally:
                 admin.close()
             self._clusters[entry.arn] = entry
@@ -89,8 +91,10 @@ class ClusterDatabases:
         verb = "ALTER" if exists else "CREATE"
         # Aurora's master user is rds_superuser, not a superuser: it may create roles and databases, and
         # (rds_replication) replication slots.
-        admin.run(f"{verb} ROLE {quote_identifier(role)} WITH LOGIN CREATEROLE CREATEDB REPLICATION "
-                  f"PASSWORD {quote_literal(password)}")
+        admin.run(
+            f"{verb} ROLE {quote_identifier(role)} WITH LOGIN CREATEROLE CREATEDB REPLICATION "
+            f"PASSWORD {quote_literal(password)}"
+        )
         self._passwords[role] = password
 
     def delete(self, cluster_arn: str) -> None:
@@ -121,8 +125,9 @@ class ClusterDatabases:
 
     # ----------------------------------------------------------------- logins
 
-    def login(self, entry: ClusterDatabase, database: str | None, username: str, password: str,
-              *, is_master_secret: bool) -> Target:
+    def login(
+        self, entry: ClusterDatabase, database: str | None, username: str, password: str, *, is_master_secret: bool
+    ) -> Target:
         """A login to the cluster's database as username; PostgreSQL checks the password when it opens."""
         with self._lock:
             if is_master_secret and username == entry.master_username and self._passwords.get(username) != password:
@@ -130,13 +135,17 @@ class ClusterDatabases:
             if not is_master_secret and username != entry.master_username:
                 owner = self._claimed.setdefault(username, entry.arn)
                 if owner != entry.arn:
-                    raise DataApiError("DatabaseErrorException",
-                                       f'FATAL: role "{username}" does not exist in cluster {entry.identifier}')
+                    raise DataApiError(
+                        "DatabaseErrorException",
+                        f'FATAL: role "{username}" does not exist in cluster {entry.identifier}',
+                    )
         physical = entry.physical(database)
         server = self._server()
         digest = hashlib.sha256(password.encode()).hexdigest()
-        return Target(key=("cluster", entry.arn, physical, username, digest),
-                      connect=lambda: server.login(physical, username, password))
+        return Target(
+            key=("cluster", entry.arn, physical, username, digest),
+            connect=lambda: server.login(physical, username, password),
+        )
 
     def _sync_master_password(self, username: str, password: str) -> None:
         admin = self._server().connect()
@@ -149,8 +158,10 @@ class ClusterDatabases:
 
     def describe(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [{"cluster_arn": c.arn, "master_username": c.master_username, "databases": dict(c.databases)}
-                    for c in self._clusters.values()]
+            return [
+                {"cluster_arn": c.arn, "master_username": c.master_username, "databases": dict(c.databases)}
+                for c in self._clusters.values()
+            ]
 
 
 def secret_credentials(secret_string: str | None, secret_arn: str) -> tuple[str, str]:
@@ -159,5 +170,6 @@ def secret_credentials(secret_string: str | None, secret_arn: str) -> tuple[str,
         document = json.loads(secret_string or "")
         return str(document["username"]), str(document["password"])
     except (ValueError, KeyError, TypeError):
-        raise DataApiError("InvalidSecretException",
-                           f"The secret {secret_arn} is not a JSON document with username and password") from None
+        raise DataApiError(
+            "InvalidSecretException", f"The secret {secret_arn} is not a JSON document with username and password"
+        ) from None

@@ -17,10 +17,12 @@ PERFORMANCE_INSIGHTS_PARAMS = (
 )
 
 
-@moto_patch(requires={
-    "moto.rds.models.DBCluster.__init__": ("backend",),
-    "moto.rds.models.DBInstance.__init__": ("backend",),
-})
+@moto_patch(
+    requires={
+        "moto.rds.models.DBCluster.__init__": ("backend",),
+        "moto.rds.models.DBInstance.__init__": ("backend",),
+    }
+)
 def patch_rds_performance_insights() -> None:
     # moto defect: Performance Insights settings of clusters and instances are accepted, never stored or returned.
     from moto.rds.models import DBCluster, DBInstance
@@ -51,7 +53,10 @@ def patch_rds_performance_insights() -> None:
         "moto.rds.responses.RDSResponse": CLASS,
         "moto.core.responses.ActionResult": CLASS,
     },
-    adds=("moto.rds.responses.RDSResponse.enable_http_endpoint", "moto.rds.responses.RDSResponse.disable_http_endpoint"),
+    adds=(
+        "moto.rds.responses.RDSResponse.enable_http_endpoint",
+        "moto.rds.responses.RDSResponse.disable_http_endpoint",
+    ),
 )
 def patch_rds_http_endpoint() -> None:
     # moto defect: EnableHttpEndpoint is honoured only for Serverless v1, and the
@@ -74,7 +79,8 @@ def patch_rds_http_endpoint() -> None:
 
     # moto's property gets a setter; the response class gets two actions moto 5.2.5 lacks.
     DBCluster.enable_http_endpoint = DBCluster.enable_http_endpoint.setter(  # type: ignore[method-assign,attr-defined]
-        set_http_endpoint)
+        set_http_endpoint
+    )
     RDSResponse.enable_http_endpoint = http_endpoint_action(True)  # type: ignore[attr-defined]
     RDSResponse.disable_http_endpoint = http_endpoint_action(False)  # type: ignore[attr-defined]
 
@@ -96,11 +102,13 @@ def _is_aurora_postgresql(cluster: Any) -> bool:
     return cluster.engine == "aurora-postgresql"
 
 
-@moto_patch(requires={
-    "moto.rds.models.MasterUserSecret._generate_secret_string": (),
-    "moto.rds.models.MasterUserSecret": assigns("resource", "secret"),
-    "moto.rds.models.DBCluster": assigns("master_username"),
-})
+@moto_patch(
+    requires={
+        "moto.rds.models.MasterUserSecret._generate_secret_string": (),
+        "moto.rds.models.MasterUserSecret": assigns("resource", "secret"),
+        "moto.rds.models.DBCluster": assigns("master_username"),
+    }
+)
 def patch_rds_master_secret() -> None:
     # moto defect: every RDS-managed master secret holds {"username": "admin", "password": "P@55w0rd!"},
     # whatever the master user; RDS stores the cluster's master user and a generated password.
@@ -115,15 +123,24 @@ def patch_rds_master_secret() -> None:
     MasterUserSecret._generate_secret_string = _generate_secret_string  # type: ignore[method-assign]  # the patch
 
 
-@moto_patch(requires={
-    "moto.rds.models.RDSBackend.create_db_cluster": ("kwargs",),
-    "moto.rds.models.RDSBackend.delete_db_cluster": ("cluster_identifier", "snapshot_name"),
-    "moto.rds.models.DBCluster": assigns("engine", "database_name", "db_cluster_identifier", "master_username",
-                                         "manage_master_user_password", "master_user_secret", "master_user_password"),
-    "moto.rds.models.DBCluster.db_cluster_arn": PROPERTY,
-    "moto.rds.models.MasterUserSecret": assigns("secret"),
-    "moto.secretsmanager.models.FakeSecret": assigns("secret_string"),
-})
+@moto_patch(
+    requires={
+        "moto.rds.models.RDSBackend.create_db_cluster": ("kwargs",),
+        "moto.rds.models.RDSBackend.delete_db_cluster": ("cluster_identifier", "snapshot_name"),
+        "moto.rds.models.DBCluster": assigns(
+            "engine",
+            "database_name",
+            "db_cluster_identifier",
+            "master_username",
+            "manage_master_user_password",
+            "master_user_secret",
+            "master_user_password",
+        ),
+        "moto.rds.models.DBCluster.db_cluster_arn": PROPERTY,
+        "moto.rds.models.MasterUserSecret": assigns("secret"),
+        "moto.secretsmanager.models.FakeSecret": assigns("secret_string"),
+    }
+)
 def patch_rds_cluster_databases() -> None:
     # moto gap: a cluster is a description only. Here each Aurora PostgreSQL cluster gets its databases
     # and master role on the local PostgreSQL server, created with it and dropped with it.
@@ -159,5 +176,10 @@ def patch_rds_cluster_databases() -> None:
     wrap(RDSBackend, "delete_db_cluster", make_delete)
 
 
-PATCHES = (patch_rds_performance_insights, patch_rds_http_endpoint, patch_rds_scaling_configuration,
-           patch_rds_master_secret, patch_rds_cluster_databases)
+PATCHES = (
+    patch_rds_performance_insights,
+    patch_rds_http_endpoint,
+    patch_rds_scaling_configuration,
+    patch_rds_master_secret,
+    patch_rds_cluster_databases,
+)

@@ -28,23 +28,57 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DML_KEYWORDS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE"})
-TYPE_HINT_CASTS = {"UUID": "uuid", "DECIMAL": "numeric", "TIMESTAMP": "timestamp", "DATE": "date",
-                   "TIME": "time", "JSON": "json"}
-VALUE_CASTS = {"longValue": "bigint", "doubleValue": "double precision", "booleanValue": "boolean",
-               "blobValue": "bytea"}
+TYPE_HINT_CASTS = {
+    "UUID": "uuid",
+    "DECIMAL": "numeric",
+    "TIMESTAMP": "timestamp",
+    "DATE": "date",
+    "TIME": "time",
+    "JSON": "json",
+}
+VALUE_CASTS = {
+    "longValue": "bigint",
+    "doubleValue": "double precision",
+    "booleanValue": "boolean",
+    "blobValue": "bytea",
+}
 # https://docs.aws.amazon.com/rdsdataservice/latest/APIReference/API_BeginTransaction.html: a transaction
 # with no call for three minutes times out and is rolled back.
 TRANSACTION_IDLE_SECONDS = 180.0
 IDLE_CONNECTIONS_PER_LOGIN = 8
 # PostgreSQL type oid -> (type name, java.sql.Types code), as the Data API reports them in columnMetadata.
 PG_TYPES = {
-    16: ("bool", -7), 17: ("bytea", -2), 18: ("char", 1), 19: ("name", 12), 20: ("int8", -5), 21: ("int2", 5),
-    23: ("int4", 4), 25: ("text", 12), 26: ("oid", -5), 114: ("json", 1111), 700: ("float4", 7),
-    701: ("float8", 8), 1042: ("bpchar", 1), 1043: ("varchar", 12), 1082: ("date", 91), 1083: ("time", 92),
-    1114: ("timestamp", 93), 1184: ("timestamptz", 93), 1700: ("numeric", 2), 2950: ("uuid", 1111),
-    3802: ("jsonb", 1111), 1000: ("_bool", 2003), 1005: ("_int2", 2003), 1007: ("_int4", 2003),
-    1016: ("_int8", 2003), 1009: ("_text", 2003), 1015: ("_varchar", 2003), 1021: ("_float4", 2003),
-    1022: ("_float8", 2003), 1231: ("_numeric", 2003), 2951: ("_uuid", 2003),
+    16: ("bool", -7),
+    17: ("bytea", -2),
+    18: ("char", 1),
+    19: ("name", 12),
+    20: ("int8", -5),
+    21: ("int2", 5),
+    23: ("int4", 4),
+    25: ("text", 12),
+    26: ("oid", -5),
+    114: ("json", 1111),
+    700: ("float4", 7),
+    701: ("float8", 8),
+    1042: ("bpchar", 1),
+    1043: ("varchar", 12),
+    1082: ("date", 91),
+    1083: ("time", 92),
+    1114: ("timestamp", 93),
+    1184: ("timestamptz", 93),
+    1700: ("numeric", 2),
+    2950: ("uuid", 1111),
+    3802: ("jsonb", 1111),
+    1000: ("_bool", 2003),
+    1005: ("_int2", 2003),
+    1007: ("_int4", 2003),
+    1016: ("_int8", 2003),
+    1009: ("_text", 2003),
+    1015: ("_varchar", 2003),
+    1021: ("_float4", 2003),
+    1022: ("_float8", 2003),
+    1231: ("_numeric", 2003),
+    2951: ("_uuid", 2003),
 }
 
 
@@ -104,7 +138,7 @@ def find_placeholders(sql: str) -> list[tuple[int, int, str]]:
             end = i + 1
             while end < length and (sql[end].isalnum() or sql[end] == "_"):
                 end += 1
-            found.append((i, end, sql[i + 1:end]))
+            found.append((i, end, sql[i + 1 : end]))
             i = end
         else:
             i += 1
@@ -113,7 +147,7 @@ def find_placeholders(sql: str) -> list[tuple[int, int, str]]:
 
 def bind_parameter(parameter: dict[str, Any]) -> tuple[Any, str | None]:
     """(python value, SQL cast or None) for one SqlParameter."""
-    (kind, raw), = parameter["value"].items()
+    ((kind, raw),) = parameter["value"].items()
     hint = parameter.get("typeHint")
     if hint and kind != "stringValue":
         raise bad_request(f"typeHint {hint} requires a stringValue")
@@ -218,10 +252,22 @@ def array_value(values: list[Any], options: dict[str, str]) -> dict[str, Any]:
 
 def column_metadata(column: dict[str, Any]) -> dict[str, Any]:
     type_name, jdbc_type = PG_TYPES.get(column.get("type_oid", 0), ("unknown", 1111))
-    return {"name": column["name"], "label": column["name"], "typeName": type_name, "type": jdbc_type,
-            "nullable": 2, "precision": 0, "scale": 0, "schemaName": "", "tableName": "",
-            "isSigned": jdbc_type in (-5, 2, 4, 5, 6, 7, 8), "isAutoIncrement": False,
-            "isCaseSensitive": jdbc_type in (1, 12), "isCurrency": False, "arrayBaseColumnType": 0}
+    return {
+        "name": column["name"],
+        "label": column["name"],
+        "typeName": type_name,
+        "type": jdbc_type,
+        "nullable": 2,
+        "precision": 0,
+        "scale": 0,
+        "schemaName": "",
+        "tableName": "",
+        "isSigned": jdbc_type in (-5, 2, 4, 5, 6, 7, 8),
+        "isAutoIncrement": False,
+        "isCaseSensitive": jdbc_type in (1, 12),
+        "isCurrency": False,
+        "arrayBaseColumnType": 0,
+    }
 
 
 # --------------------------------------------------------------------------- engine
@@ -241,8 +287,13 @@ class Transaction:
 class DataApiEngine:
     """The five Data API operations; thread-safe, like the stateless service it stands for."""
 
-    def __init__(self, resolve: Resolver, *, clock: Callable[[], float] = time.monotonic,
-                 transaction_idle_seconds: float = TRANSACTION_IDLE_SECONDS) -> None:
+    def __init__(
+        self,
+        resolve: Resolver,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        transaction_idle_seconds: float = TRANSACTION_IDLE_SECONDS,
+    ) -> None:
         import boto3
 
         self._resolve = resolve
@@ -266,9 +317,13 @@ class DataApiEngine:
 
     def handle(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         """Run the operation named as in botocore (ExecuteStatement, ...) on a validated request."""
-        handlers = {"ExecuteStatement": self.execute_statement, "BatchExecuteStatement": self.batch_execute_statement,
-                    "BeginTransaction": self.begin_transaction, "CommitTransaction": self.commit_transaction,
-                    "RollbackTransaction": self.rollback_transaction}
+        handlers = {
+            "ExecuteStatement": self.execute_statement,
+            "BatchExecuteStatement": self.batch_execute_statement,
+            "BeginTransaction": self.begin_transaction,
+            "CommitTransaction": self.commit_transaction,
+            "RollbackTransaction": self.rollback_transaction,
+        }
         self.validate(operation, request)
         self.expire_transactions()
         return handlers[operation](request)
@@ -308,7 +363,8 @@ class DataApiEngine:
         transaction_id = base64.b64encode(secrets.token_bytes(48)).decode()
         with self._lock:
             self._transactions[transaction_id] = Transaction(
-                transaction_id, target, request["resourceArn"], request["secretArn"], connection, self._clock())
+                transaction_id, target, request["resourceArn"], request["secretArn"], connection, self._clock()
+            )
         return {"transactionId": transaction_id}
 
     def commit_transaction(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -389,7 +445,9 @@ class DataApiEngine:
         options = request.get("resultSetOptions") or {}
         names = [column["name"] for column in columns]
         if request.get("formatRecordsAs") == "JSON":
-            records = [{name: json_value(value, options) for name, value in zip(names, row, strict=True)} for row in rows or []]
+            records = [
+                {name: json_value(value, options) for name, value in zip(names, row, strict=True)} for row in rows or []
+            ]
             response["formattedRecords"] = json.dumps(records)
         else:
             response["records"] = [[typed_field(value, options) for value in row] for row in rows or []]
@@ -437,8 +495,9 @@ class DataApiEngine:
         with self._lock:
             transaction = self._transactions.get(request["transactionId"])
         if transaction is None:
-            raise DataApiError("TransactionNotFoundException",
-                               f"Transaction {request['transactionId']} is not found", 404)
+            raise DataApiError(
+                "TransactionNotFoundException", f"Transaction {request['transactionId']} is not found", 404
+            )
         if (transaction.resource_arn, transaction.secret_arn) != (request["resourceArn"], request["secretArn"]):
             raise bad_request("The transaction belongs to another resourceArn or secretArn")
         return transaction

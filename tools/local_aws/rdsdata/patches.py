@@ -66,8 +66,11 @@ def _action(operation: str) -> Any:
         "moto.rdsdata.urls.response": (),
         "moto.core.exceptions.JsonRESTError": CLASS,
     },
-    adds=tuple(f"moto.rdsdata.responses.RDSDataServiceResponse.{method}"
-               for operation, (method, _) in OPERATIONS.items() if operation != "ExecuteStatement"),
+    adds=tuple(
+        f"moto.rdsdata.responses.RDSDataServiceResponse.{method}"
+        for operation, (method, _) in OPERATIONS.items()
+        if operation != "ExecuteStatement"
+    ),
 )
 def patch_rds_data_api() -> None:
     # moto gap: ExecuteStatement answers canned results, and the other four Data API operations are missing.

@@ -8,20 +8,29 @@ from tools.local_aws.moto_guard import CLASS, PROPERTY, assigns, moto_uses
 from tools.local_aws.rds.clusters import ClusterDatabases, secret_credentials
 from tools.local_aws.rdsdata.engine import DataApiError, Target
 
-USES = moto_uses("resolve_data_api_logins", {
-    "moto.rds.models.rds_backends": (),
-    "moto.rds.models.RDSBackend.describe_db_clusters": ("db_cluster_identifier",),
-    "moto.rds.models.RDSBackend": assigns("clusters"),
-    "moto.rds.models.DBCluster": assigns("manage_master_user_password", "master_user_secret",
-                                         "db_cluster_identifier"),
-    "moto.rds.models.DBCluster.writer": PROPERTY,
-    "moto.rds.models.DBCluster.http_endpoint_enabled": PROPERTY,
-    "moto.rds.models.DBCluster.db_cluster_arn": PROPERTY,
-    "moto.rds.exceptions.DBClusterNotFoundError": CLASS,
-    "moto.secretsmanager.models.secretsmanager_backends": (),
-    "moto.secretsmanager.models.SecretsManagerBackend.get_secret_value": ("secret_id", "version_id", "version_stage"),
-    "moto.secretsmanager.exceptions.SecretsManagerClientError": CLASS,
-})
+USES = moto_uses(
+    "resolve_data_api_logins",
+    {
+        "moto.rds.models.rds_backends": (),
+        "moto.rds.models.RDSBackend.describe_db_clusters": ("db_cluster_identifier",),
+        "moto.rds.models.RDSBackend": assigns("clusters"),
+        "moto.rds.models.DBCluster": assigns(
+            "manage_master_user_password", "master_user_secret", "db_cluster_identifier"
+        ),
+        "moto.rds.models.DBCluster.writer": PROPERTY,
+        "moto.rds.models.DBCluster.http_endpoint_enabled": PROPERTY,
+        "moto.rds.models.DBCluster.db_cluster_arn": PROPERTY,
+        "moto.rds.exceptions.DBClusterNotFoundError": CLASS,
+        "moto.secretsmanager.models.secretsmanager_backends": (),
+        "moto.secretsmanager.models.SecretsManagerBackend.get_secret_value": (
+            "secret_id",
+            "version_id",
+            "version_stage",
+        ),
+        "moto.secretsmanager.exceptions.SecretsManagerClientError": CLASS,
+    },
+)
+
 
 def _cluster(resource_arn: str) -> Any:
     from moto.rds.exceptions import DBClusterNotFoundError
@@ -59,11 +68,16 @@ def resolve(clusters: ClusterDatabases, resource_arn: str, secret_arn: str, data
 
     cluster = _cluster(resource_arn)
     if not cluster.http_endpoint_enabled:
-        raise DataApiError("HttpEndpointNotEnabledException",
-                           f"HttpEndpoint is not enabled for cluster {cluster.db_cluster_identifier}")
+        raise DataApiError(
+            "HttpEndpointNotEnabledException",
+            f"HttpEndpoint is not enabled for cluster {cluster.db_cluster_identifier}",
+        )
     if cluster.writer is None:
-        raise DataApiError("DatabaseNotFoundException",
-                           f"The DB cluster {cluster.db_cluster_identifier} doesn't have a DB instance", 404)
+        raise DataApiError(
+            "DatabaseNotFoundException",
+            f"The DB cluster {cluster.db_cluster_identifier} doesn't have a DB instance",
+            404,
+        )
     entry = clusters.cluster(cluster.db_cluster_arn)
     if entry is None:
         raise DataApiError("BadRequestException", f"{resource_arn} is not an Aurora PostgreSQL cluster")
@@ -72,5 +86,6 @@ def resolve(clusters: ClusterDatabases, resource_arn: str, secret_arn: str, data
     if secret_arn in others:
         raise DataApiError("ForbiddenException", f"{secret_arn} is the master secret of another cluster", 403)
     username, password = secret_credentials(_secret_string(secret_arn, account, region), secret_arn)
-    return clusters.login(entry, database, username, password,
-                          is_master_secret=secret_arn == _master_secret_arn(cluster))
+    return clusters.login(
+        entry, database, username, password, is_master_secret=secret_arn == _master_secret_arn(cluster)
+    )
