@@ -14,7 +14,7 @@ from lib.config import STATIC_ROUTING_ASN, ConfigError, Settings
 from lib.constructs.alerting import ALL_TOPIC_PUBLISHERS, Alerting
 from lib.constructs.compute import Compute
 from lib.constructs.connectivity import Connectivity
-from lib.constructs.cutover import Cutover, cutover_state_parameter_arn, cutover_state_parameter_name
+from lib.constructs.cutover import Cutover, TargetOptions, cutover_state_parameter_arn, cutover_state_parameter_name
 from lib.constructs.database import Database
 from lib.constructs.dns import Dns
 from lib.constructs.endpoints import Endpoints
@@ -347,7 +347,7 @@ class TapStack(TerraformStack):
             cutover=self.cutover,
         )
 
-    def _reverse_slot_decoding(self) -> dict[str, object]:
+    def _reverse_slot_decoding(self) -> TargetOptions:
         """How the driver creates the reverse slot: test_decoding as DMS reads it on AWS; locally the emulator
         replicates with PostgreSQL's own subscriptions, which read pgoutput through a publication. Locally also
         the flip's DNS hold."""

@@ -7,7 +7,7 @@ import importlib.util
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import ModuleType
-from typing import Unpack
+from typing import TypedDict, Unpack
 
 from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
@@ -36,6 +36,14 @@ DEFAULT_MAX_PAUSE_SECONDS = 20
 # The first state's `since`: fixed, so the same commit synthesizes the same JSON (the parameter's value is the
 # cutover's after creation, ignore_changes).
 STATE_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class TargetOptions(TypedDict, total=False):
+    """What differs by target: how the reverse slot decodes and how long the flip holds DNS."""
+
+    reverse_slot_plugin: str
+    reverse_publication: str | None
+    dns_hold_seconds: int | None
 
 
 @lru_cache(maxsize=1)

@@ -21,6 +21,8 @@ import shlex
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,6 +39,17 @@ BLOCK = re.compile(r"<!-- runbook-commands: begin -->\n```sh\n(.*?)```\n<!-- run
 README_PORT = "4566"
 AWS_CLI = Path(sys.executable).with_name("aws")
 MERCHANT_HEADER = "X-Merchant-Id"
+
+
+@dataclass(frozen=True)
+class Runbook:
+    """Runs the README's runbook lines (`runbook(marker)`) in one working folder, where their files stay."""
+
+    folder: Path
+    run: Callable[[str], str]
+
+    def __call__(self, marker: str) -> str:
+        return self.run(marker)
 
 
 def runbook_lines() -> list[str]:
@@ -94,8 +107,7 @@ def runbook(settings, outputs, local, tmp_path_factory):
         assert result.returncode == 0, f"{fill(line)}\nexit {result.returncode}\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
-    run.folder = folder
-    return run
+    return Runbook(folder=folder, run=run)
 
 
 def new_and_legacy_weights(aws, outputs) -> tuple[int, int]:

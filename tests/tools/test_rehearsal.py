@@ -8,7 +8,8 @@ from collections import Counter
 
 import pytest
 
-from tools.rehearsal import ledger, report
+import tools.rehearsal.ledger as ledger
+import tools.rehearsal.report as report
 from tools.rehearsal.load import Acknowledged, LoadRecord
 from tools.rehearsal.resolver import WeightedResolver, choose
 

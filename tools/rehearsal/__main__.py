@@ -18,7 +18,7 @@ from tools.rehearsal.drive import RehearsalError
 from tools.rehearsal.run import Options, Rehearsal
 from tools.stack import PROJECT_ROOT
 
-BENCH = dict(rate=40.0, clients=8, aurora_dwell=10.0, legacy_dwell=10.0, throughput_seconds=30.0)
+BENCH = Options(rate=40.0, clients=8, aurora_dwell=10.0, legacy_dwell=10.0, throughput_seconds=30.0)
 
 
 def log(message: str) -> None:
@@ -47,11 +47,11 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, Options]:
     )
     parser.add_argument("--report-dir", type=Path, default=PROJECT_ROOT / "rehearsal")
     arguments = parser.parse_args(argv)
-    chosen = dict(BENCH) if arguments.bench else {}
-    chosen.update(
-        {key: value for key, value in (("rate", arguments.rate), ("clients", arguments.clients)) if value is not None}
-    )
-    options = Options(report_dir=arguments.report_dir, **chosen)
+    options = dataclasses.replace(BENCH if arguments.bench else Options(), report_dir=arguments.report_dir)
+    if arguments.rate is not None:
+        options = dataclasses.replace(options, rate=arguments.rate)
+    if arguments.clients is not None:
+        options = dataclasses.replace(options, clients=arguments.clients)
     if options.rate <= 0 or options.clients < 1:
         parser.error("--rate must be above 0 and --clients at least 1")
     return arguments, options
@@ -59,7 +59,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, Options]:
 
 def finish(rehearsal: Rehearsal, options: Options, settings: dict) -> report.Figures:
     """The ledger against both databases, the figures and the report."""
-    legacy = ledger.legacy_rows(rehearsal.stand_in.connect)
+    legacy = ledger.legacy_rows(rehearsal.legacy.connect)
     aurora = rehearsal.aurora_rows()
     record = rehearsal.record
     missing_at_end = ledger.missing(record.ledger, legacy)
@@ -155,9 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, measured, held in figures.invariants():
             log(f"{'PASS' if held else 'FAIL'}  {name}: {measured}")
         exit_code = 2 if stopped_early else 0 if figures.passed else 1
-        log(
-            f"report: {(options.report_dir / 'report.md').relative_to(PROJECT_ROOT) if options.report_dir.is_relative_to(PROJECT_ROOT) else options.report_dir / 'report.md'}"
-        )
+        report_file = options.report_dir / "report.md"
+        shown = report_file.relative_to(PROJECT_ROOT) if report_file.is_relative_to(PROJECT_ROOT) else report_file
+        log(f"report: {shown}")
     except RehearsalError as error:
         log(f"could not rehearse: {error}")
     finally:

@@ -73,6 +73,8 @@ def task_status(dms: Any, task_arn: str) -> str | None:
 def ensure_forward_running(dms: Any, task_arn: str, timeout: float = 120.0) -> str:
     """Starts the forward task when it has never run; returns how it was found ("started" or its status)."""
     status = task_status(dms, task_arn)
+    if status is None:
+        raise RehearsalError(f"the forward replication task {task_arn} does not exist")
     found = status
     if status == "ready":
         dms.start_replication_task(ReplicationTaskArn=task_arn, StartReplicationTaskType="start-replication")

@@ -95,7 +95,7 @@ def load_payment_api(package_dir: Path) -> Any:
     os.environ.update(HANDLER_ENVIRONMENT)
     os.environ.pop("CUTOVER_STATE_PARAMETER", None)  # legacy has no write gate
     sys.path.insert(0, str(package))
-    import handler  # noqa: PLC0415 - from the zip just put first on sys.path
+    import handler  # type: ignore[import-not-found]  # from the zip just put first on sys.path
 
     return handler
 
@@ -167,8 +167,13 @@ def serve(arguments: argparse.Namespace) -> None:
         server = http.server.ThreadingHTTPServer((loopback.HOST, arguments.port), make_request_handler(api))
         server.daemon_threads = True
         print(json.dumps({"port": server.server_address[1]}), flush=True)
+
         # Stops when its parent closes our stdin (or dies): a stand-in never outlives the rehearsal.
-        threading.Thread(target=lambda: (sys.stdin.read(), server.shutdown()), daemon=True).start()
+        def shut_down_when_stdin_closes() -> None:
+            sys.stdin.read()
+            server.shutdown()
+
+        threading.Thread(target=shut_down_when_stdin_closes, daemon=True).start()
         server.serve_forever()
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.rehearsal.resolver import WeightedResolver
+from tools.rehearsal.resolver import Resolver
 
 MERCHANT_HEADER = "X-Merchant-Id"
 CURRENCIES = ("EUR", "USD", "GBP")
@@ -105,6 +105,8 @@ class LoadRecord:
 def send(base_url: str, method: str, path: str, body: dict | None, headers: dict[str, str]) -> tuple[int, dict, dict]:
     """(status, lower-case headers, JSON body) of one HTTP request; OSError when the connection fails."""
     url = urllib.parse.urlsplit(base_url)
+    if url.hostname is None:
+        raise ValueError(f"no host in the URL {base_url!r}")
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=REQUEST_TIMEOUT_SECONDS)
     try:
         data = json.dumps(body).encode() if body is not None else None
@@ -138,7 +140,7 @@ class Client:
         *,
         index: int,
         record: LoadRecord,
-        resolver: WeightedResolver,
+        resolver: Resolver,
         give_up_after: float,
         read_share: float,
         stop: threading.Event,

@@ -185,7 +185,7 @@ def render_chart(
     times = [sample.at for sample in samples]
     top.step(times, [sample.new_weight for sample in samples], where="post", label="new (ALB) weight")
     top.step(times, [sample.legacy_weight for sample in samples], where="post", label="legacy weight")
-    for sample, following in zip(samples, samples[1:]):
+    for sample, following in zip(samples, samples[1:], strict=False):
         if sample.writer == "aurora":
             top.axvspan(sample.at, following.at, color="tab:green", alpha=0.12, linewidth=0)
     for transition in transitions:
@@ -197,11 +197,11 @@ def render_chart(
     top.set_ylim(-5, 105)
     top.legend(loc="center left", fontsize="small")
     top.set_title("Route53 weights (green: Aurora writes; red: flip and rollback)", fontsize="medium")
-    rate = [100.0 * r / s if s else 0.0 for r, s in zip(retried, sent)]
+    rate = [100.0 * r / s if s else 0.0 for r, s in zip(retried, sent, strict=True)]
     bottom.plot(seconds, rate, color="tab:orange", label="retriable answers (% of attempts)")
     bottom.plot(
         seconds,
-        [100.0 * f / s if s else 0.0 for f, s in zip(failed, sent)],
+        [100.0 * f / s if s else 0.0 for f, s in zip(failed, sent, strict=True)],
         color="tab:red",
         label="other errors (% of attempts)",
     )
@@ -243,6 +243,7 @@ def render_markdown(
     lines += [
         f"| {name} | {measured} | {'PASS' if held else 'FAIL'} |" for name, measured, held in figures.invariants()
     ]
+    attempts_by_path = ", ".join(f"{path}: {count}" for path, count in sorted(figures.by_path.items()))
     lines += [
         "",
         "## Figures",
@@ -250,7 +251,7 @@ def render_markdown(
         "| figure | value |",
         "|---|---|",
         f"| requests (each with its retries) | {figures.requests} |",
-        f"| HTTP attempts | {figures.attempts} ({', '.join(f'{k}: {v}' for k, v in sorted(figures.by_path.items()))}) |",
+        f"| HTTP attempts | {figures.attempts} ({attempts_by_path}) |",
         f"| latency p50 / p99 (answered attempts) | {figures.p50_ms:.0f} ms / {figures.p99_ms:.0f} ms |",
         f"| retriable answers during the flips | {figures.retriable_during_transitions} "
         f"(all run: {figures.retriable_total}) |",

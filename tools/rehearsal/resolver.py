@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,12 @@ def choose(records: list[dict[str, Any]], rng: random.Random) -> dict[str, Any]:
         if point < 0:
             return record
     return [record for record in records if record.get("Weight", 0) > 0][-1]
+
+
+class Resolver(Protocol):
+    """What a client asks where to send its next request."""
+
+    def resolve(self) -> Answer: ...
 
 
 class WeightedResolver:

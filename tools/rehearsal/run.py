@@ -118,6 +118,9 @@ class LegacyStandIn:
         self.log_file = log_file
         with log_file.open("w") as log:
             self.process = self._start(login, log)
+        if self.process.stdout is None or self.process.stdin is None:
+            raise RehearsalError("the legacy stand-in was started without pipes")
+        self.stdin = self.process.stdin
         line = self.process.stdout.readline()
         if not line:
             raise RehearsalError(f"the legacy stand-in did not start (exit {self.process.wait()}); see {log_file}")
@@ -181,7 +184,7 @@ class LegacyStandIn:
 
     def close(self) -> None:
         if self.process.poll() is None:
-            self.process.stdin.close()
+            self.stdin.close()
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -209,6 +212,13 @@ class Rehearsal:
         self.stop_load = threading.Event()
         self.stop_sampling = threading.Event()
 
+    @property
+    def legacy(self) -> LegacyStandIn:
+        """The legacy stand-in, once the rehearsal has started it."""
+        if self.stand_in is None:
+            raise RuntimeError("the legacy stand-in is not started yet")
+        return self.stand_in
+
     # ----------------------------------------------------------------------- helpers
     def event(self, label: str) -> None:
         self.events.append(Event(self.record.now(), label))
@@ -226,12 +236,13 @@ class Rehearsal:
         aws, names = self.aws, self.names
         onprem = drive.onprem_login(self.control)
         self.stand_in = LegacyStandIn(onprem)
+        stand_in_address = f"127.0.0.1:{self.stand_in.port}"
         targets = aws("elbv2").describe_target_health(TargetGroupArn=names.legacy_target_group_arn)[
             "TargetHealthDescriptions"
         ]
         self.control.map_ip_targets(
             {
-                f"{target['Target']['Id']}:{target['Target'].get('Port', LEGACY_PORT)}": f"127.0.0.1:{self.stand_in.port}"
+                f"{target['Target']['Id']}:{target['Target'].get('Port', LEGACY_PORT)}": stand_in_address
                 for target in targets
             }
         )
@@ -273,7 +284,7 @@ class Rehearsal:
 
     # ----------------------------------------------------------------------- load and sampling
     def start_load(self) -> Load:
-        targets = {"new": self.names.local_api_url, "legacy": self.stand_in.url}
+        targets = {"new": self.names.local_api_url, "legacy": self.legacy.url}
         clients = [
             Client(
                 index=index,
@@ -356,12 +367,12 @@ class Rehearsal:
         transition = Transition("flip legacy -> Aurora", started, ended, answer.get("pause_seconds"))
         self.check_writer(transition, "aurora")
         self.transitions.append(transition)
-        self.stand_in.read_only(True)
+        self.legacy.read_only(True)
         self.event("operator: legacy read-only (runbook)")
 
     def force_rollback(self) -> None:
         """A critical alarm's notification on the critical topic; the rollback it triggers runs by itself."""
-        self.stand_in.read_only(False)
+        self.legacy.read_only(False)
         self.event("operator: legacy writable again, ready for the rollback (runbook)")
         alarm = drive.critical_alarm_name(self.aws("cloudwatch"), self.names.critical_alarm_prefix)
         started = self.record.now()
@@ -396,7 +407,7 @@ class Rehearsal:
 
     def check_writer(self, transition: Transition, writer: str) -> None:
         acknowledged = self.record.acknowledged_until(transition.ended)
-        rows = self.aurora_rows() if writer == "aurora" else ledger.legacy_rows(self.stand_in.connect)
+        rows = self.aurora_rows() if writer == "aurora" else ledger.legacy_rows(self.legacy.connect)
         transition.missing_after = ledger.missing(acknowledged, rows)
         transition.checked_payments = len(acknowledged)
         self.log(
