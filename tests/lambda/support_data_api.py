@@ -10,20 +10,11 @@ every request in `calls`, and `fail_with` makes the next calls raise, as a faili
 import copy
 import threading
 
-from botocore.exceptions import ClientError
-
-from tools.local_aws.rdsdata.engine import DataApiEngine, DataApiError, Target
-
-OPERATIONS = {
-    "execute_statement": "ExecuteStatement",
-    "batch_execute_statement": "BatchExecuteStatement",
-    "begin_transaction": "BeginTransaction",
-    "commit_transaction": "CommitTransaction",
-    "rollback_transaction": "RollbackTransaction",
-}
+from tools.local_aws.rdsdata.engine import DataApiError, Target
+from tools.local_aws.rdsdata.in_process import InProcessDataApi
 
 
-class FakeDataApi:
+class FakeDataApi(InProcessDataApi):
     def __init__(self, server, *, resource_arn, secret_arn, database):
         self._server = server
         self.resource_arn = resource_arn
@@ -32,7 +23,7 @@ class FakeDataApi:
         self.calls = []
         self.fail_with = None  # set to an exception to simulate a Data API failure
         self._lock = threading.Lock()
-        self.engine = DataApiEngine(self._resolve)
+        super().__init__(self._resolve)
 
     def _resolve(self, resource_arn, secret_arn, database):
         if resource_arn != self.resource_arn:
@@ -43,28 +34,10 @@ class FakeDataApi:
             raise DataApiError("DatabaseErrorException", f'FATAL: database "{database}" does not exist')
         return Target(key=("test", database), connect=lambda: self._server.connect(database))
 
-    def _call(self, method, request):
+    def call(self, operation, request):
         with self._lock:
             self.calls.append(copy.deepcopy(request))
             failure = self.fail_with
         if failure is not None:
             raise failure
-        operation = OPERATIONS[method]
-        try:
-            return self.engine.handle(operation, request)
-        except DataApiError as error:
-            raise ClientError(
-                {
-                    "Error": {"Code": error.code, "Message": error.message},
-                    "ResponseMetadata": {"HTTPStatusCode": error.status},
-                },
-                operation,
-            ) from None
-
-    def __getattr__(self, method):
-        if method not in OPERATIONS:
-            raise AttributeError(method)
-        return lambda **request: self._call(method, request)
-
-    def close(self):
-        self.engine.close()
+        return super().call(operation, request)

@@ -29,6 +29,8 @@ from typing import Any
 
 from lib.packaging import zip_bytes
 from tools.local_aws import loopback
+from tools.local_aws.rdsdata.engine import Target
+from tools.local_aws.rdsdata.in_process import InProcessDataApi
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PAYMENT_API_SOURCE = PROJECT_ROOT / "lib" / "lambda" / "payment_api"
@@ -41,22 +43,13 @@ HANDLER_ENVIRONMENT = {
     "CLIENT_IDENTITY": "header",
     "LOG_LEVEL": "WARNING",
 }
-DATA_API_OPERATIONS = {
-    "execute_statement": "ExecuteStatement",
-    "begin_transaction": "BeginTransaction",
-    "commit_transaction": "CommitTransaction",
-    "rollback_transaction": "RollbackTransaction",
-    "batch_execute_statement": "BatchExecuteStatement",
-}
 
 
-class LegacyDataApi:
+class LegacyDataApi(InProcessDataApi):
     """Stands in for a boto3 rds-data client: every request runs on the on-premises database."""
 
     def __init__(self, *, host: str, port: int, database: str, user: str, password: str) -> None:
         import pg8000.native
-
-        from tools.local_aws.rdsdata.engine import DataApiEngine, Target
 
         def connect() -> Any:
             return pg8000.native.Connection(
@@ -64,28 +57,7 @@ class LegacyDataApi:
             )
 
         target = Target(key=("legacy", database, user), connect=connect)
-        self.engine = DataApiEngine(lambda resource_arn, secret_arn, name: target)
-
-    def __getattr__(self, method: str) -> Any:
-        if method not in DATA_API_OPERATIONS:
-            raise AttributeError(method)
-        return lambda **request: self._call(DATA_API_OPERATIONS[method], request)
-
-    def _call(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
-
-        from tools.local_aws.rdsdata.engine import DataApiError
-
-        try:
-            return self.engine.handle(operation, request)
-        except DataApiError as error:
-            raise ClientError(
-                {
-                    "Error": {"Code": error.code, "Message": error.message},
-                    "ResponseMetadata": {"HTTPStatusCode": error.status},
-                },
-                operation,
-            ) from None
+        super().__init__(lambda resource_arn, secret_arn, name: target)
 
 
 def load_payment_api(package_dir: Path) -> Any:
