@@ -129,6 +129,29 @@ def readiness_samples(aws, namespace: str, metric: str) -> float:
 
 
 # --------------------------------------------------------------------------- the README's commands
+@pytest.fixture(scope="module")
+def migration_ready(aws, outputs, local, functions):
+    """Makes the validator's latest datapoint READY as the driver reads it (the latest minute's Minimum): a
+    NOT_READY published while a change was still replicating refuses canary steps until it ages out."""
+    validator = aws("lambda").get_function(FunctionName=functions["names"]["migration-validator"])
+    function_arn = validator["Configuration"]["FunctionArn"]
+
+    def become_ready() -> int:
+        return drive.wait_until_ready(
+            local,
+            aws("cloudwatch"),
+            aws("dms"),
+            rule=drive.validator_rule(aws("events"), function_arn),
+            namespace=functions["environment"]["METRIC_NAMESPACE"],
+            metric=functions["environment"]["READY_METRIC_NAME"],
+            task_arn=outputs["dms_replication_task_arn"],
+            account=function_arn.split(":")[4],
+            region=function_arn.split(":")[3],
+        )
+
+    return become_ready
+
+
 def test_the_block_shows_every_command_with_the_endpoint_and_the_local_credentials():
     lines = runbook_lines()
     assert lines[0] == "export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
@@ -186,7 +209,8 @@ def test_runbook_validator_reports_ready(local, runbook):
     drive.wait_for("the validator to answer READY", ready, 120, poll=2.0)
 
 
-def test_runbook_canary_step_moves_the_weights(aws, outputs, runbook):
+def test_runbook_canary_step_moves_the_weights(aws, outputs, runbook, migration_ready):
+    migration_ready()
     before = new_and_legacy_weights(aws, outputs)
     runbook("traffic-shifter")
     answer = json.loads((runbook.folder / "shifter.json").read_text())
@@ -260,7 +284,8 @@ def test_the_api_refuses_writes_with_a_retriable_answer_while_legacy_is_the_writ
     assert answer["statusCode"] == 503 and answer["headers"]["retry-after"] == "2", answer
 
 
-def test_a_cutover_step_changes_the_routing(aws, outputs, functions):
+def test_a_cutover_step_changes_the_routing(aws, outputs, functions, migration_ready):
+    migration_ready()
     answer = drive.invoke(
         aws("lambda"),
         functions["names"]["traffic-shifter"],
