@@ -18,6 +18,7 @@ from tools.local_aws.control import ControlMiddleware
 from tools.local_aws.moto_guard import CLASS, MOTO_VERSION
 from tools.local_aws.patches import apply_patches
 from tools.local_aws.process import read_pid
+from tools.local_aws.retries import RetryReplay
 
 # moto's own server pieces, used as they are.
 SERVER_INTERNALS = {
@@ -80,7 +81,7 @@ def serve(port: int, idle_timeout: float, state_dir: Path, onprem_seed_rows: int
 
     ensure_account_roles()  # the account-wide roles a real account has (tools/local_aws/iam.py)
     running = start_runtime(port, state_dir, onprem_seed_rows)
-    activity = ActivityTracker(ControlMiddleware(DomainDispatcherApplication(create_backend_app)))
+    activity = ActivityTracker(RetryReplay(ControlMiddleware(DomainDispatcherApplication(create_backend_app))))
     running.load_balancers.on_request = activity.touch  # requests to a listener's own port are activity too
     server = make_server(loopback.HOST, port, activity, threaded=True, request_handler=MotoRequestHandler)
     signal.signal(signal.SIGTERM, _raise_exit)
