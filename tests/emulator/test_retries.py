@@ -1,5 +1,7 @@
 """A retried SDK request the emulator already carried out gets the first answer, not a second create."""
 
+import threading
+
 from tools.local_aws.retries import REMEMBERED_ANSWERS, RetryReplay, attempt_number
 
 
@@ -34,7 +36,31 @@ def test_a_retry_of_an_answered_request_gets_the_first_answer_and_is_not_carried
     assert call(app, request(attempt=1)) == ("200 OK", b"<created n='1'/>")
     assert call(app, request(attempt=2)) == ("200 OK", b"<created n='1'/>")
     assert inner.calls == 1
-    assert logged == ["replayed the answer to attempt 1 for attempt 2 of inv-1 (200 OK)"]
+    assert logged == ["replayed the earlier answer for attempt 2 of inv-1 (200 OK)"]
+
+
+def test_a_retry_that_arrives_while_its_first_attempt_runs_waits_for_that_answer():
+    first_started, release = threading.Event(), threading.Event()
+
+    class SlowApp(CountingApp):
+        def __call__(self, environ, start_response):
+            first_started.set()
+            release.wait(10)
+            return super().__call__(environ, start_response)
+
+    inner = SlowApp()
+    app = RetryReplay(inner, log=lambda message: None)
+    answers = []
+    first = threading.Thread(target=lambda: answers.append(call(app, request(attempt=1))))
+    first.start()
+    assert first_started.wait(10)
+    retry = threading.Thread(target=lambda: answers.append(call(app, request(attempt=2))))
+    retry.start()
+    release.set()
+    first.join(10)
+    retry.join(10)
+    assert answers == [("200 OK", b"<created n='1'/>")] * 2
+    assert inner.calls == 1
 
 
 def test_other_requests_go_to_moto_every_time():

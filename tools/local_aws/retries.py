@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 REMEMBERED_ANSWERS = 512
+IN_FLIGHT_WAIT_SECONDS = 300.0  # a retry that arrives while its first attempt still runs waits for its answer
 _ATTEMPT = re.compile(r"(?:^|;)\s*attempt=(\d+)")
 
 
@@ -34,6 +35,7 @@ class RetryReplay:
         self.app = app
         self.log = log or (lambda message: print(message, file=sys.stderr, flush=True))
         self._answers: OrderedDict[str, tuple[str, list[tuple[str, str]], bytes]] = OrderedDict()
+        self._in_flight: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -43,27 +45,40 @@ class RetryReplay:
             return self.app(environ, start_response)
         if attempt > 1:
             with self._lock:
+                running = self._in_flight.get(invocation)
+            if running is not None:
+                running.wait(IN_FLIGHT_WAIT_SECONDS)
+            with self._lock:
                 answered = self._answers.get(invocation)
             if answered is not None:
                 status, headers, body = answered
-                self.log(f"replayed the answer to attempt 1 for attempt {attempt} of {invocation} ({status})")
+                self.log(f"replayed the earlier answer for attempt {attempt} of {invocation} ({status})")
                 start_response(status, headers)
                 return [body]
+        mine = threading.Event()
+        with self._lock:
+            self._in_flight[invocation] = mine
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"], captured["headers"] = status, list(headers)
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
-        chunks = self.app(environ, capture)
         try:
-            body = b"".join(chunks)
+            chunks = self.app(environ, capture)
+            try:
+                body = b"".join(chunks)
+            finally:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()
+            with self._lock:
+                self._answers[invocation] = (captured["status"], captured["headers"], body)
+                while len(self._answers) > REMEMBERED_ANSWERS:
+                    self._answers.popitem(last=False)
         finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-        with self._lock:
-            self._answers[invocation] = (captured["status"], captured["headers"], body)
-            while len(self._answers) > REMEMBERED_ANSWERS:
-                self._answers.popitem(last=False)
+            with self._lock:
+                if self._in_flight.get(invocation) is mine:
+                    del self._in_flight[invocation]
+            mine.set()
         return [body]
