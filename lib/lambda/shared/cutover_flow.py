@@ -99,6 +99,19 @@ class Cutover:
             return True
         return _seconds(self._now(), cs.parse_time(state["since"])) >= self.config.takeover_after
 
+    def _start_pause(self, state, direction, reason, **cleared):
+        """Writes pause, in `direction`, until the bounded deadline; `cleared` resets what the last run left."""
+        now = self._now()
+        return self._transition(
+            state,
+            phase=cs.PAUSING,
+            direction=direction,
+            paused_at=cs.utc_iso(now),
+            deadline=cs.utc_iso(now + timedelta(seconds=self.config.max_pause)),
+            reason=reason,
+            **cleared,
+        )
+
     def _transition(self, state, **changes):
         new = self.store.transition(state, **changes)
         self.log(
@@ -221,17 +234,7 @@ class Cutover:
         problems = self.flip_problems(state)
         if problems:
             raise Refused("flip refused: " + "; ".join(problems), problems)
-        now = self._now()
-        state = self._transition(
-            state,
-            phase=cs.PAUSING,
-            direction=cs.FLIP,
-            paused_at=cs.utc_iso(now),
-            deadline=cs.utc_iso(now + timedelta(seconds=self.config.max_pause)),
-            flip_lsn=None,
-            reverse=None,
-            reason=reason,
-        )
+        state = self._start_pause(state, cs.FLIP, reason, flip_lsn=None, reverse=None)
         return self._run_flip(state)
 
     def flip_problems(self, state):
@@ -451,16 +454,7 @@ class Cutover:
             return self._run_rollback(state)
         if state["phase"] == cs.AURORA_WRITER:
             self._require_legacy("rollback")
-            now = self._now()
-            state = self._transition(
-                state,
-                phase=cs.PAUSING,
-                direction=cs.ROLLBACK,
-                paused_at=cs.utc_iso(now),
-                deadline=cs.utc_iso(now + timedelta(seconds=self.config.max_pause)),
-                rollback_lsn=None,
-                reason=reason,
-            )
+            state = self._start_pause(state, cs.ROLLBACK, reason, rollback_lsn=None)
             return self._run_rollback(state)
         return self._rollback_dns(state, reason)
 
