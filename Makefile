@@ -22,7 +22,7 @@ PLAN_OPTIONS = $(if $(BASE),--base "$(BASE)") \
 	$(if $(filter 1 true yes,$(ALLOW_STATEFUL_CHANGE)),--allow-stateful-change) \
 	$(if $(GITHUB_OUTPUT),--github-output "$(GITHUB_OUTPUT)")
 
-.PHONY: help install synth validate deploy plan destroy down cdktf test-fast lint lint-workflows scan e2e pr-review \
+.PHONY: help install checkov synth validate deploy plan destroy down cdktf test-fast lint lint-workflows scan e2e pr-review \
 	test versions-check bench rehearse docs clean
 
 help: ## List the targets
@@ -70,7 +70,7 @@ down: install ## Stop the local emulator
 cdktf: install ## The pinned cdktf CLI with the project's environment: make cdktf ARGS="deploy --auto-approve"
 	@tools/cdktf $(ARGS)
 
-test-fast: install ## Unit (+ terraform validate), handler, tool and emulator tests: no deployment
+test-fast: install checkov ## Unit (+ terraform validate), handler, tool and emulator tests: no deployment
 	$(PYTHON) -m pytest tests/unit tests/lambda tests/tools tests/emulator -q -p no:cacheprovider
 
 # Each Lambda function is type-checked as it is zipped: its own folder and lib/lambda/shared at the package root.
@@ -88,7 +88,10 @@ lint: install ## ruff (lint + format check) and mypy over lib, tools, bench and 
 lint-workflows: install ## Validate .github/workflows/*.yml against the GitHub Actions schema (offline)
 	$(PYTHON) -m check_jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
-scan: install ## checkov (built-in + CKV_TAP deploy-readiness checks) over the TARGET=aws sample profiles; 0 failed
+checkov: install ## The pinned checkov in its own virtualenv (.venv-checkov): its packaging pins clash with the Pipfile's
+	@$(PYTHON) -m tools.scan --venv .venv-checkov --install-only
+
+scan: install checkov ## checkov (built-in + CKV_TAP deploy-readiness checks) over the TARGET=aws sample profiles; 0 failed
 	@rm -rf build/scan
 	$(PYTHON) -m tools.scan_profiles
 	$(PYTHON) -m tools.scan --venv .venv-checkov --config .checkov.yaml $(SCAN_FILES)
@@ -99,7 +102,12 @@ e2e: install ## Through the cdktf CLI on a fresh emulator: deploy, outputs, inte
 pr-review: lint test-fast lint-workflows scan ## The pull-request check: lint, fast tests, workflow lint, scan, then plan (BASE=<ref>) and its summary
 	@$(PYTHON) -m tools.stack plan $(PLAN_OPTIONS)
 
-test: lint test-fast lint-workflows scan e2e ## Everything: all of the above, as CI runs it
+# The checks that need no deployment run two at a time (test-fast keeps one core busy, lint and scan use the
+# other); each one's output is shown whole when it ends. e2e comes after, alone.
+test: ## Everything, as CI runs it: lint, test-fast, lint-workflows and scan side by side, then e2e
+	@$(MAKE) --no-print-directory install checkov
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint test-fast lint-workflows scan
+	@$(MAKE) --no-print-directory e2e
 
 versions-check: install ## Release-table warnings for the engine versions as of today (exit 0; FAIL_ON_FINDING=1: exit 1 on one)
 	@$(PYTHON) -m tools.versions_check $(if $(filter 1 true yes,$(FAIL_ON_FINDING)),--fail-on-finding)

@@ -339,8 +339,11 @@ def build_argument_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--venv", required=True, type=Path, help="virtualenv for checkov (created if missing)")
-    parser.add_argument("--config", required=True, type=Path, help="checkov config file (--config-file)")
-    parser.add_argument("files", nargs="+", type=Path, help="Terraform JSON files, e.g. cdk.tf.json")
+    parser.add_argument("--config", type=Path, help="checkov config file (--config-file); required with files")
+    parser.add_argument(
+        "--install-only", action="store_true", help="only create the virtualenv and install checkov, scan nothing"
+    )
+    parser.add_argument("files", nargs="*", type=Path, help="Terraform JSON files, e.g. cdk.tf.json")
     return parser
 
 
@@ -351,13 +354,20 @@ def check_inputs_exist(config: Path, files: Iterable[Path]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = build_argument_parser().parse_args(argv)
+    parser = build_argument_parser()
+    arguments = parser.parse_args(argv)
+    if not arguments.install_only and (not arguments.files or arguments.config is None):
+        parser.error("give --config and at least one file to scan, or --install-only")
     try:
-        check_inputs_exist(arguments.config, arguments.files)
+        if not arguments.install_only:
+            check_inputs_exist(arguments.config, arguments.files)
         ensure_checkov(arguments.venv)
     except ScanError as error:
         print(f"scan: error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    if arguments.install_only:
+        print(f"scan: checkov {CHECKOV_VERSION} is ready in {arguments.venv}")
+        return 0
     results = []
     for scanned_file in arguments.files:
         sys.stdout.flush()  # keep our lines in order with checkov's output

@@ -53,7 +53,12 @@ def test_pr_review_runs_fast_tests_lint_scan_then_the_plan_with_its_options():
     commands = make("-n", "pr-review", "BASE=origin/main", "ALLOW_STATEFUL_CHANGE=true")
     order = [
         commands.index(marker)
-        for marker in ("-m pytest tests/unit", "-m check_jsonschema", "-m tools.scan", "-m tools.stack plan")
+        for marker in (
+            "-m pytest tests/unit",
+            "-m check_jsonschema",
+            "-m tools.scan --venv .venv-checkov --config",
+            "-m tools.stack plan",
+        )
     ]
     assert order == sorted(order)
     plan_line = commands[order[-1] :].splitlines()[0]
@@ -72,12 +77,24 @@ def test_plan_hands_the_summary_path_to_github_actions():
     assert '--github-output "/tmp/out"' in plan_line
 
 
-def test_test_runs_the_workflow_lint():
-    assert re.search(r"^test: .*lint-workflows", (REPO_ROOT / "Makefile").read_text(), re.MULTILINE)
+def makefile_recipe(target: str) -> list[str]:
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    recipe = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert recipe, f"no recipe for {target}"
+    return [line.strip() for line in recipe.group(1).splitlines()]
+
+
+def test_test_runs_every_check_then_e2e_alone():
+    install, checks, e2e = makefile_recipe("test")
+    assert install.endswith("install checkov")  # installed once, before two jobs could both install it
+    assert "-j2" in checks and "--output-sync=target" in checks
+    assert checks.split("--output-sync=target", 1)[1].split() == ["lint", "test-fast", "lint-workflows", "scan"]
+    assert e2e.endswith(" e2e") and "-j" not in e2e
 
 
 def test_test_and_pr_review_run_ruff_and_mypy_first():
-    assert re.search(r"^test: lint ", (REPO_ROOT / "Makefile").read_text(), re.MULTILINE)
+    checks = makefile_recipe("test")[1]
+    assert checks.split().index("lint") < checks.split().index("test-fast")  # make -j2 starts lint first
     commands = make("-n", "pr-review")
     order = [
         commands.index(marker)

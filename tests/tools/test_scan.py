@@ -316,3 +316,20 @@ def test_help_documents_the_exit_codes(capsys):
     assert exit_info.value.code == 0
     help_text = capsys.readouterr().out
     assert "1  failed checks" in help_text and CHECKOV_VERSION in help_text
+
+
+def test_without_files_or_install_only_it_says_what_is_missing(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        scan.main(["--venv", str(tmp_path / "venv")])
+    assert exit_info.value.code == 2
+    assert "give --config and at least one file to scan, or --install-only" in capsys.readouterr().err
+    assert not (tmp_path / "venv").exists()
+
+
+def test_install_only_installs_and_scans_nothing(tmp_path, monkeypatch, capsys):
+    installed = []
+    monkeypatch.setattr(scan, "ensure_checkov", installed.append)
+    monkeypatch.setattr(scan, "scan_file", lambda *arguments: pytest.fail("scanned a file"))
+    assert scan.main(["--venv", str(tmp_path / "venv"), "--install-only"]) == 0
+    assert installed == [tmp_path / "venv"]
+    assert f"checkov {CHECKOV_VERSION} is ready" in capsys.readouterr().out
