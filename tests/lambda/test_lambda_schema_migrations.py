@@ -227,6 +227,46 @@ def test_schema_has_per_merchant_idempotency_and_the_payments_columns(
     }
 
 
+PUBLIC_SCHEMA_QUERIES = {
+    "columns": "SELECT table_name::text, column_name::text, data_type::text, coalesce(character_maximum_length, -1), "
+    "coalesce(numeric_precision, -1), coalesce(numeric_scale, -1), is_nullable::text, "
+    "coalesce(column_default::text, '') FROM information_schema.columns WHERE table_schema = 'public' "
+    "ORDER BY 1, ordinal_position",
+    "constraints": "SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE connamespace = 'public'::regnamespace ORDER BY 1, 2",
+    "indexes": "SELECT tablename::text, indexname::text, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+    "ORDER BY 1, 2",
+}
+
+
+def public_schema(postgres_server, database):
+    return {name: query(postgres_server, database, sql) for name, sql in PUBLIC_SCHEMA_QUERIES.items()}
+
+
+def test_the_legacy_stand_in_has_the_schema_the_migrations_give_aurora(
+    run_migration, postgres_server, payments_database
+):
+    # Both sides of the replication have one schema: the local runtime builds the on-premises stand-in
+    # from the same migration files (tools/local_aws/dms/endpoints.py), per-merchant idempotency included.
+    from tools.local_aws.dms.endpoints import ONPREM_OWNER, OnPremDatabases  # noqa: PLC0415
+
+    run_migration()
+    stand_in = OnPremDatabases(lambda: postgres_server, seed_total=0).ensure(f"legacy_{payments_database}")
+    try:
+        legacy = public_schema(postgres_server, stand_in.physical)
+    finally:
+        admin = postgres_server.connect()
+        try:
+            admin.run(f'DROP DATABASE IF EXISTS "{stand_in.physical}" WITH (FORCE)')
+            admin.run(f"DROP ROLE IF EXISTS {ONPREM_OWNER}")
+        finally:
+            admin.close()
+    assert legacy == public_schema(postgres_server, payments_database)
+    assert ["payments", "payments_merchant_idempotency_key_key", "UNIQUE (merchant_id, idempotency_key)"] in legacy[
+        "constraints"
+    ]
+
+
 def test_a_database_the_old_api_created_is_adopted(run_migration, postgres_server, payments_database):
     # The payment API used to create this table itself (as the master user) on its first request.
     original = (MIGRATIONS_DIR / "0001_payments.sql").read_text()

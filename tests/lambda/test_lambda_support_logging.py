@@ -2,12 +2,14 @@
 name and a correlation id; an escaping error is one line."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 import lambda_support
 
 TRACE_ROOT = "1-5f84c7a9-0123456789abcdef01234567"
+LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lib" / "lambda"
 
 
 def lines(capsys):
@@ -92,14 +94,22 @@ def test_an_escaping_error_is_one_line_and_is_raised(logged_handler, lambda_cont
     assert "Traceback" in failed["exception"]
 
 
-@pytest.mark.parametrize(
-    "name, event",
-    [
-        ("rollback", "not an object"),
-        ("traffic_shifter", {"step": "ten"}),
-        ("migration_validator", {}),
-    ],
-)
+# A bad event per handler; payment_api and schema_migrations are checked with real requests in their own
+# tests (test_request_id_header_and_log_fields, test_logs_carry_the_invocation_and_a_failure_is_one_line).
+HANDLER_EVENTS = [
+    ("rollback", "not an object"),
+    ("traffic_shifter", {"step": "ten"}),
+    ("migration_validator", {}),
+]
+CHECKED_WITH_REQUESTS = {"payment_api", "schema_migrations"}
+
+
+def test_the_invocation_fields_are_checked_for_every_handler():
+    handlers = {path.name for path in LAMBDA_DIR.iterdir() if (path / "handler.py").is_file()}
+    assert {name for name, _ in HANDLER_EVENTS} | CHECKED_WITH_REQUESTS == handlers
+
+
+@pytest.mark.parametrize("name, event", HANDLER_EVENTS)
 def test_every_handler_logs_the_invocation_fields(name, event, load_lambda, lambda_context, capsys, monkeypatch):
     for variable in ("REPLICATION_TASK_ARN", "HOSTED_ZONE_ID", "RECORD_NAME"):
         monkeypatch.delenv(variable, raising=False)

@@ -14,6 +14,7 @@ from lib.config import load_settings
 from lib.toolchain import use_supported_node
 from tests.unit.profiles import PROFILES
 from tests.unit.synthesized import Synthesized
+from tools.scan_profiles import profile_environment
 
 use_supported_node()  # before any test module imports cdktf: jsii must start on the supported Node
 
@@ -55,3 +56,11 @@ def prod(synth_all) -> Synthesized:
 @pytest.fixture(scope="session")
 def https(synth_all) -> Synthesized:
     return synth_all["https"]
+
+
+@pytest.fixture(scope="session")
+def scan_prod(tmp_path_factory) -> Synthesized:
+    """The prod profile `make scan` judges (tools/scan_profiles.py): TARGET=aws with a certificate and the
+    client CA bundle, as a real account deploys it."""
+    environ = profile_environment("scanprod", base={})
+    return Synthesized.from_stack_dir(*synthesize(tmp_path_factory.mktemp("synth") / "scanprod", environ))

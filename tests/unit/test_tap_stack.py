@@ -16,6 +16,7 @@ from lib.config import AURORA_POSTGRES_VERSIONS
 from lib.constructs.monitoring import critical_alarm_prefix
 from lib.tap_stack import DMS_SERVICE_ROLE_ADDRESSES, READY_METRIC_NAME
 from tests.unit.profiles import GLOBAL_LEGACY_IP
+from tools.scan_profiles import PROFILES as SCAN_PROFILES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COST_TAGS = {"Environment", "Project", "Application", "CostCenter", "Owner", "ManagedBy"}
@@ -580,3 +581,34 @@ def test_every_profile_passes_the_deploy_readiness_pack(synth_all):
 
     for name, profile in synth_all.items():
         assert findings(profile.json) == [], name
+
+
+# --- issue 13: the prod profile of a real account ----------------------------------------------
+
+
+def test_the_real_prod_alb_verifies_client_certificates_against_its_trust_store(scan_prod):
+    # Issue 13, done when: TARGET=aws, ENVIRONMENT=prod, a certificate and a CA bundle.
+    stack = scan_prod.stack
+    bucket, key = SCAN_PROFILES["scanprod"]["CLIENT_CA_BUNDLE_S3_URI"].removeprefix("s3://").split("/", 1)
+    store = scan_prod.one("aws_lb_trust_store")
+    assert (store["ca_certificates_bundle_s3_bucket"], store["ca_certificates_bundle_s3_key"]) == (bucket, key)
+    bodies = list(scan_prod.resources("aws_lb_listener").values())
+    listeners = {body["protocol"]: body for body in bodies}
+    assert sorted(body["protocol"] for body in bodies) == ["HTTP", "HTTPS"]
+    assert listeners["HTTPS"]["certificate_arn"] == SCAN_PROFILES["scanprod"]["CERTIFICATE_ARN"]
+    assert listeners["HTTPS"]["mutual_authentication"] == {
+        "mode": "verify",
+        "trust_store_arn": scan_prod.ref(stack.load_balancer.trust_store.arn),
+    }
+    assert scan_prod.body(stack.compute.payment_api.function)["environment"]["variables"]["CLIENT_IDENTITY"] == "mtls"
+
+
+def test_the_real_prod_api_never_references_the_master_secret(scan_prod):
+    stack = scan_prod.stack
+    master = scan_prod.ref(stack.database.master_secret_arn)
+    api = stack.compute.payment_api
+    assert master in scan_prod.text  # the reference the assertions below look for is the synthesized one
+    assert master not in json.dumps(scan_prod.body(api.function))
+    assert master not in scan_prod.one_of(api, "aws_iam_role_policy")["policy"]
+    variables = scan_prod.body(api.function)["environment"]["variables"]
+    assert variables["DB_SECRET_ARN"] == scan_prod.ref(stack.compute.app_secret.arn)
