@@ -103,10 +103,11 @@ pr-review: lint test-fast lint-workflows scan ## The pull-request check: lint, f
 	@$(PYTHON) -m tools.stack plan $(PLAN_OPTIONS)
 
 # The checks that need no deployment run two at a time (test-fast keeps one core busy, lint and scan use the
-# other); each one's output is shown whole when it ends. e2e comes after, alone.
+# other); each one's output is shown whole when it ends, and one failing does not stop the others.
+# e2e comes after, alone.
 test: ## Everything, as CI runs it: lint, test-fast, lint-workflows and scan side by side, then e2e
 	@$(MAKE) --no-print-directory install checkov
-	@$(MAKE) --no-print-directory -j2 --output-sync=target lint test-fast lint-workflows scan
+	@$(MAKE) --no-print-directory -j2 --keep-going --output-sync=target lint test-fast lint-workflows scan
 	@$(MAKE) --no-print-directory e2e
 
 versions-check: install ## Release-table warnings for the engine versions as of today (exit 0; FAIL_ON_FINDING=1: exit 1 on one)

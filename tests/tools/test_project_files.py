@@ -87,7 +87,7 @@ def makefile_recipe(target: str) -> list[str]:
 def test_test_runs_every_check_then_e2e_alone():
     install, checks, e2e = makefile_recipe("test")
     assert install.endswith("install checkov")  # installed once, before two jobs could both install it
-    assert "-j2" in checks and "--output-sync=target" in checks
+    assert "-j2" in checks and "--keep-going" in checks and "--output-sync=target" in checks
     assert checks.split("--output-sync=target", 1)[1].split() == ["lint", "test-fast", "lint-workflows", "scan"]
     assert e2e.endswith(" e2e") and "-j" not in e2e
 

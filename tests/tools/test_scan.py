@@ -327,7 +327,7 @@ def test_without_files_or_install_only_it_says_what_is_missing(tmp_path, capsys)
 
 
 def test_install_only_installs_and_scans_nothing(tmp_path, monkeypatch, capsys):
-    installed = []
+    installed: list[Path] = []
     monkeypatch.setattr(scan, "ensure_checkov", installed.append)
     monkeypatch.setattr(scan, "scan_file", lambda *arguments: pytest.fail("scanned a file"))
     assert scan.main(["--venv", str(tmp_path / "venv"), "--install-only"]) == 0
