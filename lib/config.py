@@ -297,13 +297,23 @@ class Parser(ABC):
         return str(value)
 
 
+def _one_of(values: tuple[object, ...]) -> str:
+    return f"one of {', '.join(map(str, values))}"
+
+
 @dataclass(frozen=True)
-class Choice(Parser):
-    values: tuple[str, ...]
+class OneOf(Parser):
+    """One value of a fixed list."""
+
+    values: tuple[Any, ...]
 
     @property
     def allowed(self) -> str:
-        return f"one of {', '.join(self.values)}"
+        return _one_of(self.values)
+
+
+class Choice(OneOf):
+    """One of a list of words."""
 
     def parse(self, text: str) -> str:
         if text not in self.values:
@@ -334,13 +344,8 @@ class Integer(Parser):
         return self.off_words[0] if value is None else str(value)
 
 
-@dataclass(frozen=True)
-class OneOfNumbers(Parser):
-    values: tuple[int, ...]
-
-    @property
-    def allowed(self) -> str:
-        return f"one of {', '.join(map(str, self.values))}"
+class OneOfNumbers(OneOf):
+    """One of a list of whole numbers."""
 
     def parse(self, text: str) -> int:
         if not _ASCII_INT.match(text) or int(text) not in self.values:
@@ -500,6 +505,18 @@ class RecordLabel(Parser):
         return label
 
 
+def _comma_items(text: str) -> list[str]:
+    """The items of a comma-separated list, stripped; an empty item stays (as '')."""
+    return [part.strip() for part in text.split(",")]
+
+
+class CommaList(Parser):
+    """A comma-separated list: parsed into a tuple, shown (in the README and refusals) joined by commas."""
+
+    def render(self, value: tuple[str, ...]) -> str:
+        return ",".join(value)
+
+
 class LegacyEndpoint(Parser):
     allowed = (
         "a DNS host name, or a comma-separated list of distinct IPv4 addresses that are all private "
@@ -507,7 +524,7 @@ class LegacyEndpoint(Parser):
     )
 
     def parse(self, text: str) -> str:
-        parts = [part.strip() for part in text.split(",")]
+        parts = _comma_items(text)
         name = parts[0].lower().removesuffix(".")
         if any(":" in part for part in parts):
             raise _Invalid("IPv6 is not supported: the legacy record is an A record (IPv4 only)")
@@ -562,7 +579,17 @@ def unroutable_reason(address: ipaddress.IPv4Address) -> str | None:
     return None
 
 
-class PrivateAddressList(Parser):
+class AddressList(CommaList):
+    allowed = "a comma-separated list of 1-6 distinct IPv4 addresses"
+
+    def parse(self, text: str) -> tuple[str, ...]:
+        addresses = [_as_ipv4(part) for part in _comma_items(text)]
+        if not 1 <= len(addresses) <= 6 or None in addresses or len(set(addresses)) != len(addresses):
+            raise _Invalid(f"must be {self.allowed}")
+        return tuple(str(address) for address in addresses)
+
+
+class PrivateAddressList(AddressList):
     """Addresses an ALB may have as IP targets outside its VPC: RFC 1918 or RFC 6598 only.
     https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#target-type
     """
@@ -573,18 +600,11 @@ class PrivateAddressList(Parser):
     )
 
     def parse(self, text: str) -> tuple[str, ...]:
-        parts = [part.strip() for part in text.split(",")]
-        parsed = [_as_ipv4(part) for part in parts]
-        addresses = [address for address in parsed if address is not None]
-        if not 1 <= len(parts) <= 6 or len(addresses) != len(parts) or len(set(addresses)) != len(addresses):
-            raise _Invalid(f"must be {self.allowed}")
-        public = [str(address) for address in addresses if not alb_ip_target_allowed(address)]
+        addresses = super().parse(text)
+        public = [address for address in addresses if not alb_ip_target_allowed(ipaddress.IPv4Address(address))]
         if public:
             raise _Invalid(f"{', '.join(public)} is not private: must be {self.allowed}")
-        return tuple(map(str, addresses))
-
-    def render(self, value: tuple[str, ...]) -> str:
-        return ",".join(value)
+        return addresses
 
 
 def alb_ip_target_allowed(address: ipaddress.IPv4Address) -> bool:
@@ -592,20 +612,17 @@ def alb_ip_target_allowed(address: ipaddress.IPv4Address) -> bool:
     return legacy_address_is_private(address) or address in RFC6598_NETWORK
 
 
-class CutoverTables(Parser):
+class CutoverTables(CommaList):
     allowed = "a comma-separated list of lower-case schema.table names (PostgreSQL identifiers, no wildcard)"
 
     def parse(self, text: str) -> tuple[str, ...]:
-        entries = tuple(part.strip() for part in text.split(",") if part.strip())
+        entries = tuple(item for item in _comma_items(text) if item)
         identifier = r"[a-z_][a-z0-9_$]{0,62}"
         if not entries or not all(re.fullmatch(rf"{identifier}\.{identifier}", entry) for entry in entries):
             raise _Invalid(f"must be {self.allowed}")
         if len(set(entries)) != len(entries):
             raise _Invalid("lists a table more than once")
         return entries
-
-    def render(self, value: tuple[str, ...]) -> str:
-        return ",".join(value)
 
 
 class PublicAddress(Parser):
@@ -621,28 +638,14 @@ class PublicAddress(Parser):
         return str(address)
 
 
-class AddressList(Parser):
-    allowed = "a comma-separated list of 1-6 distinct IPv4 addresses"
-
-    def parse(self, text: str) -> tuple[str, ...]:
-        parts = [part.strip() for part in text.split(",")]
-        addresses = [_as_ipv4(part) for part in parts]
-        if not 1 <= len(parts) <= 6 or None in addresses or len(set(addresses)) != len(addresses):
-            raise _Invalid(f"must be {self.allowed}")
-        return tuple(str(address) for address in addresses)
-
-    def render(self, value: tuple[str, ...]) -> str:
-        return ",".join(value)
-
-
-class ZoneIds(Parser):
+class ZoneIds(CommaList):
     allowed = (
         f"{ZONE_COUNT} distinct Availability Zone ids of the region, comma-separated, such as "
         "use1-az1,use1-az2,use1-az4 (`aws ec2 describe-availability-zones` lists them)"
     )
 
     def parse(self, text: str) -> tuple[str, ...]:
-        ids = tuple(part.strip().lower() for part in text.split(","))
+        ids = tuple(item.lower() for item in _comma_items(text))
         if (
             len(ids) != ZONE_COUNT
             or len(set(ids)) != ZONE_COUNT
@@ -650,9 +653,6 @@ class ZoneIds(Parser):
         ):
             raise _Invalid(f"must be {self.allowed}")
         return ids
-
-    def render(self, value: tuple[str, ...]) -> str:
-        return ",".join(value)
 
 
 class BgpAsn(Parser):
@@ -729,20 +729,17 @@ class DatabaseName(Parser):
         return text
 
 
-class TableMappings(Parser):
+class TableMappings(CommaList):
     allowed = (
         "a comma-separated list of schema.table patterns (letters, digits, _ and the % wildcard), "
         "e.g. public.%,billing.invoices"
     )
 
     def parse(self, text: str) -> tuple[str, ...]:
-        entries = tuple(part.strip() for part in text.split(",") if part.strip())
+        entries = tuple(item for item in _comma_items(text) if item)
         if not entries or not all(re.match(r"^[A-Za-z0-9_%]+\.[A-Za-z0-9_%]+$", entry) for entry in entries):
             raise _Invalid(f"must be {self.allowed}")
         return entries
-
-    def render(self, value: tuple[str, ...]) -> str:
-        return ",".join(value)
 
 
 class Email(Parser):
@@ -770,7 +767,7 @@ class EngineVersion(Parser):
 
     @property
     def allowed(self) -> str:
-        return f"one of {', '.join(_open_versions(self.releases))}"
+        return _one_of(_open_versions(self.releases))
 
     def parse(self, text: str) -> str:
         release = next((release for release in self.releases if release.version == text), None)

@@ -92,21 +92,18 @@ def missing(acknowledged: Iterable[Acknowledged], rows: Iterable[Row]) -> list[s
 
 def duplicate_charges(*databases: Iterable[Row]) -> list[str]:
     """(merchant, idempotency key) pairs that have more than one payment id across the databases."""
-    ids: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for rows in databases:
-        for row in rows:
-            ids[(row.merchant, row.key)].add(row.payment_id)
-    return [
-        f"{merchant} / {key}: {sorted(payment_ids)}"
-        for (merchant, key), payment_ids in sorted(ids.items())
-        if len(payment_ids) > 1
-    ]
+    return _keys_with_several_ids(row for rows in databases for row in rows)
 
 
 def acknowledged_twice(ledger: Iterable[Acknowledged]) -> list[str]:
     """One (merchant, key) acknowledged with two different payment ids: a double charge the client saw."""
+    return _keys_with_several_ids(ledger)
+
+
+def _keys_with_several_ids(payments: Iterable[Row | Acknowledged]) -> list[str]:
+    """A line "merchant / key: [ids]" for every (merchant, idempotency key) with more than one payment id."""
     ids: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for payment in ledger:
+    for payment in payments:
         ids[(payment.merchant, payment.key)].add(payment.payment_id)
     return [
         f"{merchant} / {key}: {sorted(payment_ids)}"

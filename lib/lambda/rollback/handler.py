@@ -37,8 +37,7 @@ alarm fires: a failed rollback never looks successful.
 import json
 import logging
 
-from cutover_flow import Cutover, Refused, SystemClock, invocation_owner, time_left
-from cutover_ops import load_config
+from cutover_flow import BadRequest, Cutover, Refused, SystemClock, answers_bad_requests
 from lambda_support import handler_toolkit, invocation_logging
 
 MAX_REASON_LENGTH = 256
@@ -46,10 +45,6 @@ MAX_REASON_LENGTH = 256
 LOGGER, log, aws_client = handler_toolkit("rollback", retries={"mode": "standard", "max_attempts": 8})
 _clients = aws_client.cache  # tests may pre-fill it
 clock = SystemClock()  # tests may replace it
-
-
-class BadRequest(Exception):
-    """The event is malformed; the reason is safe to return."""
 
 
 # --------------------------------------------------------------------------- input
@@ -107,24 +102,14 @@ def describe_trigger(trigger):
 
 # --------------------------------------------------------------------------- entry point
 def roll_back(trigger, context):
-    cutover = Cutover(
-        config=load_config(),
-        aws_client=aws_client,
-        clock=clock,
-        log=log,
-        owner=invocation_owner(context),
-        time_left=time_left(context),
-    )
+    cutover = Cutover.for_invocation(context, aws_client=aws_client, clock=clock, log=log)
     return {**cutover.rollback(describe_trigger(trigger)), "trigger": trigger}
 
 
 @invocation_logging(log)
+@answers_bad_requests(log, level=logging.ERROR, message="rollback rejected")
 def handler(event, context):
-    try:
-        trigger = parse_trigger(event)
-    except BadRequest as error:
-        log(logging.ERROR, "rollback rejected", error=str(error))
-        return {"ok": False, "error": str(error)}
+    trigger = parse_trigger(event)
     log(
         logging.WARNING,
         "rollback requested",
@@ -144,11 +129,4 @@ def handler(event, context):
         return roll_back(trigger, context)
     except Refused as error:
         log(logging.WARNING, "rollback refused", reasons=error.reasons)
-        return {
-            "ok": False,
-            "action": "rollback",
-            "refused": True,
-            "error": str(error),
-            "reasons": error.reasons,
-            "trigger": trigger,
-        }
+        return {**error.answer("rollback"), "trigger": trigger}

@@ -9,6 +9,7 @@ Commit points: a flip commits when the state says writer=aurora (the API takes w
 on); a rollback commits when the ALB write rule forwards to legacy again.
 """
 
+import functools
 import logging
 import os
 import time
@@ -25,12 +26,38 @@ NEW_WEIGHT_FOR_FLIP = 100
 FLIP_PHASES = (cs.PAUSING, cs.DRAINING, cs.SWITCHING)
 
 
+class BadRequest(Exception):
+    """The event is malformed; the reason is safe to return."""
+
+
+def answers_bad_requests(log, *, level, message):
+    """Decorator for `handler(event, context)`: a BadRequest it raises is logged as `message` at `level`
+    and answered {"ok": false, "error": reason}; a retry would not make the event valid."""
+
+    def decorate(handler):
+        @functools.wraps(handler)
+        def wrapper(event, context):
+            try:
+                return handler(event, context)
+            except BadRequest as error:
+                log(level, message, error=str(error))
+                return {"ok": False, "error": str(error)}
+
+        return wrapper
+
+    return decorate
+
+
 class Refused(Exception):
     """The request cannot be carried out in the current state; nothing was changed."""
 
     def __init__(self, message, reasons=()):
         super().__init__(message)
         self.reasons = list(reasons) or [message]
+
+    def answer(self, action):
+        """The handler's answer to a refused `action`."""
+        return {"ok": False, "action": action, "refused": True, "error": str(self), "reasons": self.reasons}
 
 
 class PauseExpired(Exception):
@@ -85,6 +112,19 @@ class Cutover:
         self.aurora = ops.Aurora(aws_client, config)
         self.pause_seconds = None  # of the pause this invocation ended, for its answer
 
+    @classmethod
+    def for_invocation(cls, context, *, aws_client, clock, log):
+        """The cutover as one Lambda invocation drives it: configuration from the environment, owner and
+        remaining time from `context`."""
+        return cls(
+            config=ops.load_config(),
+            aws_client=aws_client,
+            clock=clock,
+            log=log,
+            owner=invocation_owner(context),
+            time_left=time_left(context),
+        )
+
     # ----------------------------------------------------------------------- helpers
     def _now(self):
         return self.clock.now()
@@ -110,6 +150,12 @@ class Cutover:
             deadline=cs.utc_iso(now + timedelta(seconds=self.config.max_pause)),
             reason=reason,
             **cleared,
+        )
+
+    def _settle(self, state, *, writer, **changes):
+        """Ends the flip, abort or rollback under way: `writer` takes writes, no pause deadline is left."""
+        return self._transition(
+            state, phase=cs.writer_phase(writer), direction=None, writer=writer, deadline=None, **changes
         )
 
     def _transition(self, state, **changes):
@@ -184,13 +230,7 @@ class Cutover:
             )
         self.log(logging.INFO, "canary weights", before=before, after=after, change_id=change["Id"] if change else None)
         return {
-            "ok": True,
-            "action": "canary",
-            "changed": change is not None,
-            "before": before,
-            "after": after,
-            "change_id": change["Id"] if change else None,
-            "change_status": change.get("Status") if change else None,
+            **_weight_change_answer(action="canary", change=change, before=before, after=after),
             "state_seq": state["seq"],
         }
 
@@ -362,16 +402,7 @@ class Cutover:
         # Once Aurora writes, a failing ALB must not send clients back to the read-only legacy by DNS.
         ops.set_new_alias_health(self.aws_client, config, False, "cutover flip: no DNS fallback to legacy")
         self._check_deadline(state)
-        state = self._transition(
-            state,
-            phase=cs.AURORA_WRITER,
-            direction=None,
-            writer="aurora",
-            deadline=None,
-            flip_lsn=flip_lsn,
-            reverse="pending",
-            forward="stopping",
-        )
+        state = self._settle(state, writer="aurora", flip_lsn=flip_lsn, reverse="pending", forward="stopping")
         self.pause_seconds = _seconds(self._now(), cs.parse_time(state["paused_at"]))
         self.log(
             logging.WARNING, "flip committed: Aurora is the writer", flip_lsn=flip_lsn, pause_seconds=self.pause_seconds
@@ -423,13 +454,8 @@ class Cutover:
                     "stopped yet to be resumed: invoke flip again to finish the abort"
                 )
             self.clock.sleep(POLL_SECONDS)
-        state = self._transition(
-            state,
-            phase=cs.LEGACY_WRITER,
-            direction=None,
-            writer="legacy",
-            deadline=None,
-            forward="running" if forward in ("running", "resuming", "starting") else forward,
+        state = self._settle(
+            state, writer="legacy", forward="running" if forward in ("running", "resuming", "starting") else forward
         )
         self.log(logging.WARNING, "flip aborted: legacy is still the writer", reason=reason, forward=forward)
         return {
@@ -477,13 +503,7 @@ class Cutover:
         after = {"new": 0, "legacy": ops.TOTAL_WEIGHT}
         self.log(logging.WARNING, "rolled back to legacy", before=before, change_id=change["Id"] if change else None)
         return {
-            "ok": True,
-            "action": "rollback",
-            "changed": change is not None,
-            "before": before,
-            "after": after,
-            "change_id": change["Id"] if change else None,
-            "change_status": change.get("Status") if change else None,
+            **_weight_change_answer(action="rollback", change=change, before=before, after=after),
             "message": None if change else "already rolled back",
             "state": state,
         }
@@ -504,15 +524,7 @@ class Cutover:
             ops.request_stop(self.aws_client, config.reverse_task_arn)
             ops.point_write_rule(self.aws_client, config, config.legacy_target_group_arn)
             self.pause_seconds = _seconds(self._now(), cs.parse_time(state["paused_at"]))
-            state = self._transition(
-                state,
-                phase=cs.LEGACY_WRITER,
-                direction=None,
-                writer="legacy",
-                deadline=None,
-                reverse="cleanup",
-                forward="stopped-by-rollback",
-            )
+            state = self._settle(state, writer="legacy", reverse="cleanup", forward="stopped-by-rollback")
             self.log(logging.WARNING, "rollback committed: legacy is the writer", rollback_lsn=state["rollback_lsn"])
         report = self._reverse_report(state)
         result = self._rollback_dns(state, state["reason"])
@@ -624,3 +636,16 @@ def _new_share(weights):
     """Fraction of clients the new record gets; Route53 splits evenly when all weights are 0."""
     total = weights["new"] + weights["legacy"]
     return 0.5 if total == 0 else weights["new"] / total
+
+
+def _weight_change_answer(*, action, change, before, after):
+    """The answer to a weight change; `change` is Route53's ChangeInfo, None when the weights were already so."""
+    return {
+        "ok": True,
+        "action": action,
+        "changed": change is not None,
+        "before": before,
+        "after": after,
+        "change_id": change["Id"] if change else None,
+        "change_status": change.get("Status") if change else None,
+    }

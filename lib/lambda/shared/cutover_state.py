@@ -60,6 +60,11 @@ def parse_time(text):
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
+def writer_phase(writer):
+    """The phase in which `writer` ("legacy" or "aurora") takes writes and nothing is under way."""
+    return LEGACY_WRITER if writer == "legacy" else AURORA_WRITER
+
+
 def initial_state(writer, moment):
     """The state Terraform creates the parameter with: legacy is the writer when a legacy system
     exists, else Aurora."""
@@ -68,7 +73,7 @@ def initial_state(writer, moment):
     return {
         "v": STATE_VERSION,
         "seq": 0,
-        "phase": LEGACY_WRITER if writer == "legacy" else AURORA_WRITER,
+        "phase": writer_phase(writer),
         "direction": None,
         "writer": writer,
         "since": utc_iso(moment),

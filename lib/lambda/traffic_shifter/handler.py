@@ -40,8 +40,7 @@ gets the event and the function's -errors alarm fires.
 
 import logging
 
-from cutover_flow import Cutover, Refused, SystemClock, invocation_owner, time_left
-from cutover_ops import load_config
+from cutover_flow import BadRequest, Cutover, Refused, SystemClock, answers_bad_requests
 from lambda_support import handler_toolkit, invocation_logging
 
 TOTAL_WEIGHT = 100
@@ -57,10 +56,6 @@ ACTION_KEYS = {
 LOGGER, log, aws_client = handler_toolkit("traffic_shifter", retries={"mode": "standard", "max_attempts": 5})
 _clients = aws_client.cache  # tests may pre-fill it
 clock = SystemClock()  # tests may replace it
-
-
-class BadRequest(Exception):
-    """The event is malformed; the reason is safe to return."""
 
 
 # --------------------------------------------------------------------------- input
@@ -105,14 +100,7 @@ def parse_weight_change(event):
 
 # --------------------------------------------------------------------------- entry point
 def drive(request, context):
-    cutover = Cutover(
-        config=load_config(),
-        aws_client=aws_client,
-        clock=clock,
-        log=log,
-        owner=invocation_owner(context),
-        time_left=time_left(context),
-    )
+    cutover = Cutover.for_invocation(context, aws_client=aws_client, clock=clock, log=log)
     if request["action"] == "status":
         return cutover.status()
     if request["action"] == "canary":
@@ -121,23 +109,14 @@ def drive(request, context):
 
 
 @invocation_logging(log)
+@answers_bad_requests(log, level=logging.WARNING, message="bad request")
 def handler(event, context):
-    try:
-        request = parse_request(event)
-    except BadRequest as error:
-        log(logging.WARNING, "bad request", error=str(error))
-        return {"ok": False, "error": str(error)}
+    request = parse_request(event)
     try:
         result = drive(request, context)
     except Refused as error:
         log(logging.WARNING, "request refused", action=request["action"], reasons=error.reasons)
-        return {
-            "ok": False,
-            "action": request["action"],
-            "refused": True,
-            "error": str(error),
-            "reasons": error.reasons,
-        }
+        return error.answer(request["action"])
     log(
         logging.INFO,
         "request done",

@@ -442,7 +442,7 @@ def _start_replication_task(self: Any) -> str:
     from moto.core.utils import utcnow
     from moto.dms.exceptions import DmsClientError, InvalidResourceStateFault
 
-    from tools.local_aws.dms.replication import TaskReplication
+    from tools.local_aws.dms.replication import StartRequest, TaskReplication
 
     params = json.loads(self.body)
     backend = self.dms_backend
@@ -476,7 +476,13 @@ def _start_replication_task(self: Any) -> str:
     source = _endpoint(backend, task.source_endpoint_arn)
     source_slot = (source.postgre_sql_settings or {}).get("SlotName") if source else None
     task.status, task.start_date, task.stop_date = "starting", utcnow(), None
-    _replication().start(replication, _endpoint_logins(backend, task), start_type, source_slot, task.table_mappings)
+    request = StartRequest(
+        start_type=start_type,
+        resolve=_endpoint_logins(backend, task),
+        source_slot=source_slot,
+        table_mappings=task.table_mappings,
+    )
+    _replication().start(replication, request)
     return json.dumps({"ReplicationTask": {**task.to_dict(), "Status": "starting"}})  # as DMS answers a start
 
 

@@ -114,6 +114,17 @@ class TaskReplication:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
+@dataclass(frozen=True)
+class StartRequest:
+    """One StartReplicationTask: its type, the endpoints' logins (resolved when it is carried out), the
+    source endpoint's slot name (None: the task makes its own) and the task's table mappings."""
+
+    start_type: str
+    resolve: Callable[[], tuple[EndpointLogin, EndpointLogin]]
+    source_slot: str | None
+    table_mappings: str
+
+
 class ReplicationService:
     """Every replication task of the emulator, and the monitor that measures and publishes them."""
 
@@ -136,18 +147,11 @@ class ReplicationService:
         with self._lock:
             return self._tasks.get(task_arn)
 
-    def start(
-        self,
-        replication: TaskReplication,
-        resolve: Callable[[], tuple[EndpointLogin, EndpointLogin]],
-        start_type: str,
-        source_slot: str | None,
-        table_mappings: str,
-    ) -> None:
+    def start(self, replication: TaskReplication, request: StartRequest) -> None:
         """Carry out start-replication, resume-processing or reload-target in the background."""
         with self._lock:
             known = self._tasks.get(replication.task_arn)
-            if known is not None and start_type != "start-replication":
+            if known is not None and request.start_type != "start-replication":
                 replication = known
             self._tasks[replication.task_arn] = replication
         with replication.lock:
@@ -155,33 +159,27 @@ class ReplicationService:
             replication.started_at, replication.stopped_at = self._clock(), None
         threading.Thread(
             target=self._start,
-            args=(replication, resolve, start_type, source_slot, table_mappings),
+            args=(replication, request),
             name=f"dms-start-{replication.task_id}",
             daemon=True,
         ).start()
 
-    def _start(
-        self,
-        replication: TaskReplication,
-        resolve: Callable[[], tuple[EndpointLogin, EndpointLogin]],
-        start_type: str,
-        source_slot: str | None,
-        table_mappings: str,
-    ) -> None:
+    def _start(self, replication: TaskReplication, request: StartRequest) -> None:
         try:
             with replication.lock:
-                if start_type == "resume-processing" and replication.subscription:
+                if request.start_type == "resume-processing" and replication.subscription:
                     target = self._target(replication)
                     try:
                         target.run(f"ALTER SUBSCRIPTION {quote_identifier(replication.subscription)} ENABLE")
                     finally:
                         target.close()
                 else:
-                    replication.source, replication.target = resolve()
+                    replication.source, replication.target = request.resolve()
                     self._check_logins(replication)
-                    if start_type == "reload-target":
+                    reload = request.start_type == "reload-target"
+                    if reload:
                         self._teardown(replication)
-                    self._set_up(replication, source_slot, table_mappings, truncate=start_type == "reload-target")
+                    self._set_up(replication, request.source_slot, request.table_mappings, truncate=reload)
                 replication.status = "running"
         except Exception as error:
             with replication.lock:
