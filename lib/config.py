@@ -1112,9 +1112,9 @@ class Settings:
         dev=Derived(
             "`LEGACY_ENDPOINT` when it lists private addresses", lambda s: _private_legacy_ips(s["legacy_endpoint"])
         ),
-        description="the legacy API's private addresses over the VPN or Transit Gateway: the ALB's `legacy` IP "
-        "target group, where the write rule sends writes while legacy is the writer. **Required with a "
-        "`LEGACY_ENDPOINT` that is a host name or public addresses**",
+        description="the legacy API's private addresses over the VPN or Transit Gateway, inside `ONPREM_CIDR`: the "
+        "ALB's `legacy` IP target group, where the write rule sends writes while legacy is the writer. **Required "
+        "with a `LEGACY_ENDPOINT` that is a host name or public addresses**",
     )
     cutover_tables: tuple[str, ...] = setting(
         "CUTOVER_TABLES",
@@ -1292,7 +1292,7 @@ def _broken_rules(s: Settings, *, given: set[str]) -> Iterator[tuple[str, str]]:
         yield "LOG_RETENTION_DAYS", f"must be at least {PROD_MIN_LOG_RETENTION_DAYS} in prod"
     if s.is_prod and not s.deletion_protection:
         yield "DELETION_PROTECTION", "must be true in prod"
-    yield from _cutover_rules(s, vpc)
+    yield from _cutover_rules(s, onprem)
     yield from _hosted_zone_rules(s)
 
 
@@ -1323,7 +1323,7 @@ def _hosted_zone_rules(s: Settings) -> Iterator[tuple[str, str]]:
         )
 
 
-def _cutover_rules(s: Settings, vpc: ipaddress.IPv4Network) -> Iterator[tuple[str, str]]:
+def _cutover_rules(s: Settings, onprem: ipaddress.IPv4Network) -> Iterator[tuple[str, str]]:
     """Writes reach legacy through the ALB's legacy IP target group (docs/cutover.md); the reverse task carries
     only tables the forward task replicates."""
     if s.legacy_endpoint and not s.legacy_write_ips:
@@ -1337,9 +1337,13 @@ def _cutover_rules(s: Settings, vpc: ipaddress.IPv4Network) -> Iterator[tuple[st
         )
     if s.legacy_write_ips and not s.legacy_endpoint:
         yield "LEGACY_WRITE_IPS", "is only used with LEGACY_ENDPOINT: without a legacy system Aurora is the writer"
-    inside = [ip for ip in s.legacy_write_ips or () if ipaddress.IPv4Address(ip) in vpc]
-    if inside:
-        yield "LEGACY_WRITE_IPS", f"{', '.join(inside)} must not lie inside VPC_CIDR ({vpc}): legacy is on-premises"
+    outside = [ip for ip in s.legacy_write_ips or () if ipaddress.IPv4Address(ip) not in onprem]
+    if outside:
+        yield (
+            "LEGACY_WRITE_IPS",
+            f"{', '.join(outside)} must lie inside ONPREM_CIDR ({onprem}): the ALB reaches legacy's private "
+            "addresses only over the route to on-premises",
+        )
     unmatched = [
         table
         for table in s.cutover_tables

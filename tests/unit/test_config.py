@@ -529,7 +529,8 @@ def test_private_legacy_addresses_are_not_health_checked():
     assert settings.new_system_weight == 0
     assert settings.legacy_ips == ("192.168.50.10", "192.168.50.11")
     assert settings.legacy_health_checked_ips == ()
-    assert load_settings({"LEGACY_ENDPOINT": "10.20.0.5,172.16.1.1"}).legacy_health_checked_ips == ()
+    elsewhere = {"LEGACY_ENDPOINT": "172.20.0.5,172.16.1.1", "ONPREM_CIDR": "172.16.0.0/12"}
+    assert load_settings(elsewhere).legacy_health_checked_ips == ()
 
 
 def test_globally_routable_legacy_addresses_are_health_checked():
@@ -706,7 +707,12 @@ CUTOVER_INVALID = [
         "LEGACY_WRITE_IPS",
         "private IPv4 addresses",
     ),
-    ({"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "10.40.1.9"}, "LEGACY_WRITE_IPS", "inside VPC_CIDR"),
+    ({"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "10.40.1.9"}, "LEGACY_WRITE_IPS", "inside ONPREM_CIDR"),
+    (
+        {"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "192.168.50.20,10.20.0.5"},
+        "LEGACY_WRITE_IPS",
+        "10.20.0.5 must lie inside ONPREM_CIDR (192.168.0.0/16)",
+    ),
     ({"LEGACY_WRITE_IPS": "192.168.50.20"}, "LEGACY_WRITE_IPS", "only used with LEGACY_ENDPOINT"),
     # the reverse task carries back only what the forward task replicates
     ({"CUTOVER_TABLES": "public.%"}, "CUTOVER_TABLES", "no wildcard"),
@@ -751,8 +757,10 @@ def test_private_legacy_addresses_are_where_writes_go_by_default():
     )
     assert load_settings({}).legacy_write_ips is None
     # a public legacy endpoint names its private addresses; RFC 6598 shared space is allowed for ALB IP targets
-    settings = load_settings({"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "100.64.1.5, 10.20.0.5"})
-    assert settings.legacy_write_ips == ("100.64.1.5", "10.20.0.5")
+    settings = load_settings(
+        {"LEGACY_ENDPOINT": "52.94.76.10", "LEGACY_WRITE_IPS": "100.64.1.5, 100.64.2.5", "ONPREM_CIDR": "100.64.0.0/16"}
+    )
+    assert settings.legacy_write_ips == ("100.64.1.5", "100.64.2.5")
 
 
 def test_cutover_defaults():
