@@ -8,6 +8,8 @@ What it asks, read-only:
                DescribeOrderableDBInstanceOptions offers db.serverless for it. The release tables in
                lib/config.py document dates; AWS itself decides.
   zones        DescribeAvailabilityZones: every AVAILABILITY_ZONE_IDS zone is an available zone of the region.
+  zone         GetHostedZone: HOSTED_ZONE_ID exists, is named HOSTED_ZONE_NAME and, for an internet-facing
+               ALB, is public (clients on the internet cannot resolve a private zone).
   dms roles    GetRole: dms-vpc-role and dms-cloudwatch-logs-role exist (when the stack does not create them).
   concurrency  GetAccountSettings and GetFunctionConcurrency: the functions' reserved concurrency leaves at
                least 100 unreserved; this stack's own current reservations count as free (a redeploy
@@ -134,6 +136,30 @@ def check_zones(settings: Settings, clients: Clients) -> None:
         )
 
 
+def check_hosted_zone(settings: Settings, clients: Clients) -> None:
+    if not settings.hosted_zone_id:
+        return
+    route53 = clients("route53")
+    try:
+        zone = route53.get_hosted_zone(Id=settings.hosted_zone_id)["HostedZone"]
+    except route53.exceptions.NoSuchHostedZone:
+        raise PreflightError(
+            f"HOSTED_ZONE_ID={settings.hosted_zone_id}: no such hosted zone in this account: use the id that "
+            "`aws route53 list-hosted-zones-by-name` shows for HOSTED_ZONE_NAME"
+        ) from None
+    actual_name = zone["Name"].rstrip(".").lower()
+    if actual_name != settings.hosted_zone_name.rstrip(".").lower():
+        raise PreflightError(
+            f"HOSTED_ZONE_ID={settings.hosted_zone_id} is the zone {actual_name}, not "
+            f"HOSTED_ZONE_NAME={settings.hosted_zone_name}: set the name of that zone, or the id of the named one"
+        )
+    if zone.get("Config", {}).get("PrivateZone") and not settings.alb_internal:
+        raise PreflightError(
+            f"HOSTED_ZONE_ID={settings.hosted_zone_id} ({actual_name}) is a private zone, and clients on the "
+            "internet cannot resolve it for an internet-facing ALB: use a public zone, or ALB_INTERNAL=true"
+        )
+
+
 def check_dms_service_roles(settings: Settings, clients: Clients) -> None:
     if settings.create_dms_service_roles:
         return
@@ -181,6 +207,7 @@ def checks(settings: Settings, clients: Clients, synthesized: dict) -> Iterator[
     yield lambda: check_dms_version(settings, clients)
     yield lambda: check_aurora_version(settings, clients)
     yield lambda: check_zones(settings, clients)
+    yield lambda: check_hosted_zone(settings, clients)
     yield lambda: check_dms_service_roles(settings, clients)
     yield lambda: check_concurrency(settings, clients, synthesized)
 
@@ -201,12 +228,12 @@ def run(settings: Settings, synthesized_file: Path, clients: Clients | None = No
             raise PreflightError(
                 f"the preflight could not ask AWS in {settings.aws_region}: "
                 f"{problem.get('Code', 'error')}: {problem.get('Message', error)} (it needs read "
-                "access to DMS, RDS, EC2, IAM and Lambda)"
+                "access to DMS, RDS, EC2, Route53, IAM and Lambda)"
             ) from None
         except BotoCoreError as error:
             raise PreflightError(f"the preflight could not ask AWS in {settings.aws_region}: {error}") from None
     print(
-        f"preflight: {settings.aws_region} can take {settings.stack_name} (versions, zones, DMS roles, "
+        f"preflight: {settings.aws_region} can take {settings.stack_name} (versions, zones, hosted zone, DMS roles, "
         "Lambda concurrency)",
         flush=True,
     )

@@ -38,7 +38,7 @@ class Account:
 
     def __init__(self) -> None:
         session = boto3.session.Session(aws_access_key_id="stub", aws_secret_access_key="stub", region_name="us-east-1")
-        self._clients = {name: session.client(name) for name in ("dms", "rds", "ec2", "iam", "lambda")}
+        self._clients = {name: session.client(name) for name in ("dms", "rds", "ec2", "route53", "iam", "lambda")}
         self.stubs = {name: Stubber(client) for name, client in self._clients.items()}
         for stubber in self.stubs.values():
             stubber.activate()
@@ -118,6 +118,22 @@ class Account:
             {"ZoneIds": list(ZONES), "AllAvailabilityZones": True},
         )
 
+    def hosted_zone(self, name: str = "example.com.", *, private: bool = False) -> Account:
+        return self.add(
+            "route53",
+            "get_hosted_zone",
+            {
+                "HostedZone": {
+                    "Id": f"/hostedzone/{AWS['HOSTED_ZONE_ID']}",
+                    "Name": name,
+                    "CallerReference": "payments",
+                    "Config": {"PrivateZone": private},
+                },
+                "DelegationSet": {"NameServers": ["ns-1.awsdns-01.org"]},
+            },
+            {"Id": AWS["HOSTED_ZONE_ID"]},
+        )
+
     def roles(self, *names: str) -> Account:
         for name in names:
             self.add(
@@ -159,6 +175,7 @@ class Account:
             self.dms_offers("3.5.4", "3.6.1")
             .aurora_has()
             .zones(*ZONES)
+            .hosted_zone()
             .roles("dms-vpc-role", "dms-cloudwatch-logs-role")
             .concurrency(unreserved=1000)
         )
@@ -243,12 +260,54 @@ def test_an_impaired_or_missing_zone_stops_the_deploy(settings, tmp_path):
 # --- the account-wide DMS roles ---------------------------------------------------------------
 
 
+def account_up_to_the_hosted_zone() -> Account:
+    return Account().dms_offers("3.6.1").aurora_has().zones(*ZONES)
+
+
+def test_a_hosted_zone_id_that_does_not_exist_stops_the_deploy(settings, tmp_path):
+    account = account_up_to_the_hosted_zone().fail("route53", "get_hosted_zone", "NoSuchHostedZone", "No zone", 404)
+    message = fails_with(settings, account, tmp_path)
+    assert message.startswith("HOSTED_ZONE_ID=Z0123456789ABC: no such hosted zone in this account")
+
+
+def test_a_hosted_zone_of_another_name_stops_the_deploy(settings, tmp_path):
+    account = account_up_to_the_hosted_zone().hosted_zone("example.org.")
+    message = fails_with(settings, account, tmp_path)
+    assert "is the zone example.org, not HOSTED_ZONE_NAME=example.com" in message
+
+
+def test_the_zone_name_is_compared_without_case_or_the_final_dot(tmp_path):
+    settings = load_settings({**AWS, "HOSTED_ZONE_NAME": "Example.COM"})
+    account = Account().healthy()
+    preflight.run(settings, synthesized_file(tmp_path), account.clients)
+    account.all_answered()
+
+
+def test_a_private_zone_for_an_internet_facing_alb_stops_the_deploy(settings, tmp_path):
+    account = account_up_to_the_hosted_zone().hosted_zone(private=True)
+    message = fails_with(settings, account, tmp_path)
+    assert "is a private zone" in message and "use a public zone, or ALB_INTERNAL=true" in message
+
+
+def test_a_private_zone_is_fine_for_an_internal_alb(tmp_path):
+    settings = load_settings({**AWS, "ALB_INTERNAL": "true"})
+    account = (
+        account_up_to_the_hosted_zone()
+        .hosted_zone(private=True)
+        .roles("dms-vpc-role", "dms-cloudwatch-logs-role")
+        .concurrency(unreserved=1000)
+    )
+    preflight.run(settings, synthesized_file(tmp_path), account.clients)
+    account.all_answered()
+
+
 def test_a_missing_dms_role_stops_the_deploy_and_says_how_to_fix_it(settings, tmp_path):
     account = (
         Account()
         .dms_offers("3.6.1")
         .aurora_has()
         .zones(*ZONES)
+        .hosted_zone()
         .roles("dms-vpc-role")
         .fail("iam", "get_role", "NoSuchEntity", "The role cannot be found", 404)
     )
@@ -259,7 +318,7 @@ def test_a_missing_dms_role_stops_the_deploy_and_says_how_to_fix_it(settings, tm
 
 def test_the_roles_are_not_looked_up_when_the_stack_creates_them(tmp_path):
     settings = load_settings({**AWS, "CREATE_DMS_SERVICE_ROLES": "true"})
-    account = Account().dms_offers("3.6.1").aurora_has().zones(*ZONES).concurrency(unreserved=1000)
+    account = Account().dms_offers("3.6.1").aurora_has().zones(*ZONES).hosted_zone().concurrency(unreserved=1000)
     preflight.run(settings, synthesized_file(tmp_path), account.clients)  # an IAM call would hit an empty stub
     account.all_answered()
 
@@ -273,6 +332,7 @@ def test_reservations_that_leave_under_100_unreserved_stop_the_first_deploy(sett
         .dms_offers("3.6.1")
         .aurora_has()
         .zones(*ZONES)
+        .hosted_zone()
         .roles("dms-vpc-role", "dms-cloudwatch-logs-role")
         .concurrency(limit=1000, unreserved=150)
     )
@@ -292,6 +352,7 @@ def test_the_stacks_own_reservations_count_as_free_so_a_redeploy_passes(settings
         .dms_offers("3.6.1")
         .aurora_has()
         .zones(*ZONES)
+        .hosted_zone()
         .roles("dms-vpc-role", "dms-cloudwatch-logs-role")
         .concurrency(unreserved=96, own=FUNCTIONS)
     )
@@ -302,6 +363,7 @@ def test_the_stacks_own_reservations_count_as_free_so_a_redeploy_passes(settings
         .dms_offers("3.6.1")
         .aurora_has()
         .zones(*ZONES)
+        .hosted_zone()
         .roles("dms-vpc-role", "dms-cloudwatch-logs-role")
         .concurrency(unreserved=146, own=FUNCTIONS)
     )
@@ -310,7 +372,14 @@ def test_the_stacks_own_reservations_count_as_free_so_a_redeploy_passes(settings
 
 
 def test_no_reservation_asks_lambda_nothing(settings, tmp_path):
-    account = Account().dms_offers("3.6.1").aurora_has().zones(*ZONES).roles("dms-vpc-role", "dms-cloudwatch-logs-role")
+    account = (
+        Account()
+        .dms_offers("3.6.1")
+        .aurora_has()
+        .zones(*ZONES)
+        .hosted_zone()
+        .roles("dms-vpc-role", "dms-cloudwatch-logs-role")
+    )
     preflight.run(settings, synthesized_file(tmp_path, {"payments-pre-payment-api": None}), account.clients)
     account.all_answered()
 
