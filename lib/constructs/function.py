@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TypedDict
 
 from cdktf import AssetType, ITerraformDependable, TerraformAsset
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
@@ -17,7 +16,7 @@ from lib.constructs.alerting import Alerting
 from lib.constructs.iam import allow, policy_document, service_principal, trust_policy
 from lib.constructs.network import Network
 from lib.constructs.security_groups import SecurityGroups
-from lib.constructs.security_keys import SecurityKeys
+from lib.constructs.security_keys import SecurityKeys, encrypted_log_group
 from lib.packaging import build_package
 
 LAMBDA_SOURCE_ROOT = Path(__file__).resolve().parent.parent / "lambda"
@@ -99,12 +98,8 @@ class PaymentsFunction(Construct):
         self.name = f"{name_prefix}-{self.short_name}"
         package = build_package(LAMBDA_SOURCE_ROOT / source, BUILD_DIR)
         asset = TerraformAsset(self, "package", path=str(package.path), type=AssetType.FILE)
-        self.log_group = CloudwatchLogGroup(
-            self,
-            "log_group",
-            name=f"/aws/lambda/{self.name}",
-            retention_in_days=log_retention_days,
-            kms_key_id=keys.logs_key.arn,
+        self.log_group = encrypted_log_group(
+            self, "log_group", name=f"/aws/lambda/{self.name}", retention_days=log_retention_days, keys=keys
         )
         role = IamRole(
             self,

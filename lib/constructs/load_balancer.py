@@ -50,7 +50,7 @@ from lib.constructs.compute import Compute
 from lib.constructs.iam import from_account, policy_document, service_principal
 from lib.constructs.network import Network
 from lib.constructs.security_groups import SecurityGroups
-from lib.constructs.security_keys import SecurityKeys
+from lib.constructs.security_keys import SecurityKeys, encrypted_log_group
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Common web exploits, known bad inputs (incl. Log4j), SQL injection, anonymising proxies.
@@ -404,12 +404,8 @@ class LoadBalancer(Construct):
         )
         Wafv2WebAclAssociation(self, "web_acl_alb", resource_arn=self.alb.arn, web_acl_arn=acl.arn)
         # WAF only delivers to log groups whose name starts with aws-waf-logs-.
-        log_group = CloudwatchLogGroup(
-            self,
-            "waf_logs",
-            name=f"aws-waf-logs-{self._name_prefix}",
-            retention_in_days=log_retention_days,
-            kms_key_id=keys.logs_key.arn,
+        log_group = encrypted_log_group(
+            self, "waf_logs", name=f"aws-waf-logs-{self._name_prefix}", retention_days=log_retention_days, keys=keys
         )
         delivery = self._waf_log_delivery(log_group)
         Wafv2WebAclLoggingConfiguration(

@@ -8,7 +8,6 @@ import re
 from typing import Any, TypedDict
 
 from cdktf import Fn, ITerraformDependable, Token
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.dms_endpoint import DmsEndpoint
 from cdktf_cdktf_provider_aws.dms_replication_instance import DmsReplicationInstance
 from cdktf_cdktf_provider_aws.dms_replication_subnet_group import DmsReplicationSubnetGroup
@@ -23,7 +22,7 @@ from lib.constructs.database import KEEP_AWS_MINOR_UPGRADES, Database
 from lib.constructs.iam import allow, from_account, policy_document, service_principal, trust_policy
 from lib.constructs.network import Network
 from lib.constructs.security_groups import SecurityGroups
-from lib.constructs.security_keys import SecurityKeys
+from lib.constructs.security_keys import SecurityKeys, encrypted_log_group
 
 # DMS looks these roles up by exact name, once per account: a suffix breaks
 # replication subnet groups and CloudWatch logging.
@@ -155,13 +154,13 @@ class Migration(Construct):
         kms_key_arn = keys.data_key.arn
         self._account_id = account_id
         instance_id = f"{prefix}-dms"
-        # Created by the stack before DMS would create it (unencrypted, kept forever) for the first task log.
-        self.task_log_group = CloudwatchLogGroup(
+        # Exists before DMS writes the first task log.
+        self.task_log_group = encrypted_log_group(
             self,
             "task_logs",
             name=f"{DMS_TASK_LOG_GROUP_PREFIX}{instance_id}",
-            retention_in_days=log_retention_days,
-            kms_key_id=keys.logs_key.arn,
+            retention_days=log_retention_days,
+            keys=keys,
         )
         role_dependencies = self._service_roles(create_service_roles, partition)
         # When the stack creates dms-vpc-role, IAM may not have propagated it yet: provider 5.100 retries
