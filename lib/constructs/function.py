@@ -10,6 +10,7 @@ from cdktf import AssetType, ITerraformDependable, TerraformAsset
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
+from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
 from lib.constructs.alerting import Alerting
@@ -147,3 +148,18 @@ class PaymentsFunction(Construct):
     @property
     def arn(self) -> str:
         return self.function.arn
+
+    def invoke_permission(
+        self, scope: Construct, construct_id: str, *, statement_id: str, service: str, source_arn: str
+    ) -> LambdaPermission:
+        """Lets one AWS service invoke the function for one source (a target group, topic or rule), in the
+        construct that connects that source to the function."""
+        return LambdaPermission(
+            scope,
+            construct_id,
+            statement_id=statement_id,
+            action="lambda:InvokeFunction",
+            function_name=self.function.function_name,
+            principal=service_principal(scope, service).name,
+            source_arn=source_arn,
+        )
