@@ -48,7 +48,8 @@ SERVICE_NEEDS = {
 
 
 class FunctionPlacement(TypedDict):
-    """Where a construct's functions run and report, passed on to each as `**placement`."""
+    """Where a construct's functions run and report: Compute and Cutover take it as `**placement` and pass it
+    on to each of their functions."""
 
     name_prefix: str
     log_retention_days: int
