@@ -166,8 +166,9 @@ class LoadBalancer(Construct):
         )
 
     def _lambda_target(self, compute: Compute) -> LbTargetGroup:
-        # Terraform warns "health_check.protocol cannot be specified" for Lambda targets although none is
-        # set: provider defect hashicorp/terraform-provider-aws#35457 (it defaults the protocol to HTTP).
+        # No port or protocol, for the group or its health check: none applies to a Lambda target. Creating the
+        # group still warns "health_check.protocol cannot be specified": the provider defaults it to HTTP
+        # (hashicorp/terraform-provider-aws#35457), and an explicit empty protocol fails its validation.
         group = LbTargetGroup(
             self,
             "api_targets",
