@@ -4,6 +4,7 @@ schema_migrations function, the secret of the API's database login and the deplo
 from __future__ import annotations
 
 import json
+from typing import Unpack
 
 from cdktf import Token
 from cdktf_cdktf_provider_aws.lambda_invocation import LambdaInvocation
@@ -11,13 +12,9 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
 
 from lib import migrations
-from lib.constructs.alerting import Alerting
 from lib.constructs.database import Database
 from lib.constructs.function import FunctionPlacement, PaymentsFunction
 from lib.constructs.iam import allow
-from lib.constructs.network import Network
-from lib.constructs.security_groups import SecurityGroups
-from lib.constructs.security_keys import SecurityKeys
 
 # The payment API runs single statements; only the migration run needs a transaction.
 DATA_API_STATEMENTS = ["rds-data:ExecuteStatement"]
@@ -28,35 +25,24 @@ MIGRATION_TIMEOUT_SECONDS = 300
 class Compute(Construct):
     """`payment_api` reads and writes payments as its own database login (the app secret), never as the
     master user. `schema_migrations` is the only function that may read the master secret: Terraform
-    invokes it whenever a migration file changes, and it writes the API's login into the app secret."""
+    invokes it whenever a migration file changes, and it writes the API's login into the app secret.
+    Both run where `placement` puts them."""
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        name_prefix: str,
         reserved_concurrency: int | None,
         client_identity: str,
         secret_recovery_window_days: int,
-        log_retention_days: int,
         cutover_state_arn: str,
         cutover_state_parameter: str | None = None,
-        network: Network,
-        security_groups: SecurityGroups,
-        keys: SecurityKeys,
-        alerting: Alerting,
         database: Database,
+        **placement: Unpack[FunctionPlacement],
     ) -> None:
         super().__init__(scope, construct_id)
-        placement = FunctionPlacement(
-            name_prefix=name_prefix,
-            log_retention_days=log_retention_days,
-            network=network,
-            security_groups=security_groups,
-            keys=keys,
-            alerting=alerting,
-        )
+        name_prefix = placement["name_prefix"]
         cluster_arn = database.cluster.arn
         # Created empty: the schema_migrations function generates the password and stores it with
         # PutSecretValue, so no password is in code, plan or state.
@@ -65,7 +51,7 @@ class Compute(Construct):
             "app_secret",
             name=f"{name_prefix}/aurora/payment-api",
             description="Database login of the payment API; written by the schema_migrations function",
-            kms_key_id=keys.data_key.arn,
+            kms_key_id=placement["keys"].data_key.arn,
             recovery_window_in_days=secret_recovery_window_days,
         )
         app_secret_arn = self.app_secret.arn

@@ -13,16 +13,12 @@ from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
-from lib.constructs.alerting import Alerting
 from lib.constructs.database import Database
 from lib.constructs.dns import LEGACY_SET_IDENTIFIER, NEW_SET_IDENTIFIER, Dns
 from lib.constructs.function import LAMBDA_SOURCE_ROOT, FunctionLimits, FunctionPlacement, PaymentsFunction
 from lib.constructs.iam import allow
 from lib.constructs.load_balancer import LoadBalancer
 from lib.constructs.migration import Migration
-from lib.constructs.network import Network
-from lib.constructs.security_groups import SecurityGroups
-from lib.constructs.security_keys import SecurityKeys
 
 # How old the last readiness datapoint may be before the shifter refuses to increase the new weight.
 READINESS_MAX_AGE_SECONDS = 900
@@ -141,14 +137,14 @@ def weighted_record_statements(partition: str, dns: Dns) -> list[dict]:
 
 class Cutover(Construct):
     """The validator publishes readiness; the driver canaries reads and flips the writer with a bounded pause;
-    rollback moves the writer back without losing a payment. The state parameter says who the writer is."""
+    rollback moves the writer back without losing a payment. The state parameter says who the writer is. The
+    functions run where `placement` puts them."""
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        name_prefix: str,
         partition: str,
         region: str,
         account_id: str,
@@ -156,11 +152,6 @@ class Cutover(Construct):
         ready_metric_name: str,
         critical_alarm_prefix: str,
         cdc_latency_threshold_seconds: int,
-        log_retention_days: int,
-        network: Network,
-        security_groups: SecurityGroups,
-        keys: SecurityKeys,
-        alerting: Alerting,
         dns: Dns,
         migration: Migration,
         database: Database,
@@ -170,18 +161,13 @@ class Cutover(Construct):
         reverse_slot_plugin: str = "test_decoding",
         reverse_publication: str | None = None,
         dns_hold_seconds: int | None = None,
+        **placement: Unpack[FunctionPlacement],
     ) -> None:
         super().__init__(scope, construct_id)
         self.metric_namespace = metric_namespace
         self.ready_metric_name = ready_metric_name
-        self._function_placement = FunctionPlacement(
-            name_prefix=name_prefix,
-            log_retention_days=log_retention_days,
-            network=network,
-            security_groups=security_groups,
-            keys=keys,
-            alerting=alerting,
-        )
+        self._function_placement = placement
+        name_prefix = placement["name_prefix"]
         legacy_group = load_balancer.legacy_target_group
         self.state = SsmParameter(
             self,
@@ -202,7 +188,7 @@ class Cutover(Construct):
         }
         change_weights = weighted_record_statements(partition, dns)
         read_metrics = allow(["cloudwatch:GetMetricStatistics"], "*")
-        alert_topic_arn = alerting.alerts.arn
+        alert_topic_arn = placement["alerting"].alerts.arn
         self.validator = self._function(
             "migration_validator",
             "Checks DMS validation, table states and CDC latency",
@@ -253,7 +239,6 @@ class Cutover(Construct):
             environment["REVERSE_PUBLICATION"] = reverse_publication
         if dns_hold_seconds is not None:
             environment["DNS_HOLD_SECONDS"] = str(dns_hold_seconds)
-        # Driver and rollback run the same cutover code (either may finish what the other began).
         cutover = cutover_statements(
             state_parameter_arn=self.state.arn,
             write_rule_arn=load_balancer.write_rule.arn,
@@ -262,22 +247,28 @@ class Cutover(Construct):
             secret_arn=db_secret_arn,
             alert_topic_arn=alert_topic_arn,
         )
-        self.shifter = self._function(
+
+        def cutover_function(source: str, description: str, timeout_seconds: int) -> PaymentsFunction:
+            # Driver and rollback run the same cutover code (either may finish what the other began); the cutover
+            # state relies on one invocation at a time per function (cutover_store.py).
+            return self._function(
+                source,
+                description,
+                environment=environment,
+                statements=[*change_weights, *cutover],
+                reserved_concurrency=1,
+                timeout_seconds=timeout_seconds,
+            )
+
+        self.shifter = cutover_function(
             "traffic_shifter",
             "Cutover driver: read-canary steps and the writer flip",
-            environment=environment,
-            statements=[*change_weights, *cutover],
-            # The cutover state relies on one invocation at a time per function (cutover_store.py).
-            reserved_concurrency=1,
-            timeout_seconds=driver_timeout_seconds(max_pause_seconds),
+            driver_timeout_seconds(max_pause_seconds),
         )
-        self.rollback = self._function(
+        self.rollback = cutover_function(
             "rollback",
             "Moves the writer and all traffic back to the legacy system",
-            environment=environment,
-            statements=[*change_weights, *cutover],
-            reserved_concurrency=1,
-            timeout_seconds=rollback_timeout_seconds(max_pause_seconds),
+            rollback_timeout_seconds(max_pause_seconds),
         )
 
     @property

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from cdktf import TerraformResourceLifecycle
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
@@ -18,7 +17,7 @@ from constructs import Construct
 from lib.constructs.iam import service_principal, trust_policy
 from lib.constructs.network import Network
 from lib.constructs.security_groups import SecurityGroups
-from lib.constructs.security_keys import SecurityKeys
+from lib.constructs.security_keys import SecurityKeys, encrypted_log_group
 
 MASTER_USERNAME = "payments_admin"
 # Statement logging: DDL always, plus anything slower than a second.
@@ -66,14 +65,13 @@ class Database(Construct):
         kms_key_arn = keys.data_key.arn
         major = engine_version.split(".")[0]
         cluster_identifier = f"{name_prefix}-aurora"
-        # RDS would create each export group itself, unencrypted and kept forever; the stack creates it first.
         self.log_groups = [
-            CloudwatchLogGroup(
+            encrypted_log_group(
                 self,
                 f"{log}_logs",
                 name=f"/aws/rds/cluster/{cluster_identifier}/{log}",
-                retention_in_days=log_retention_days,
-                kms_key_id=keys.logs_key.arn,
+                retention_days=log_retention_days,
+                keys=keys,
             )
             for log in EXPORTED_LOGS
         ]

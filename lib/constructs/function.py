@@ -7,17 +7,17 @@ from pathlib import Path
 from typing import TypedDict
 
 from cdktf import AssetType, ITerraformDependable, TerraformAsset
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.lambda_function import LambdaFunction
+from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from constructs import Construct
 
 from lib.constructs.alerting import Alerting
 from lib.constructs.iam import allow, policy_document, service_principal, trust_policy
 from lib.constructs.network import Network
 from lib.constructs.security_groups import SecurityGroups
-from lib.constructs.security_keys import SecurityKeys
+from lib.constructs.security_keys import SecurityKeys, encrypted_log_group
 from lib.packaging import build_package
 
 LAMBDA_SOURCE_ROOT = Path(__file__).resolve().parent.parent / "lambda"
@@ -48,7 +48,8 @@ SERVICE_NEEDS = {
 
 
 class FunctionPlacement(TypedDict):
-    """Where a construct's functions run and report, passed on to each as `**placement`."""
+    """Where a construct's functions run and report: Compute and Cutover take it as `**placement` and pass it
+    on to each of their functions."""
 
     name_prefix: str
     log_retention_days: int
@@ -99,12 +100,8 @@ class PaymentsFunction(Construct):
         self.name = f"{name_prefix}-{self.short_name}"
         package = build_package(LAMBDA_SOURCE_ROOT / source, BUILD_DIR)
         asset = TerraformAsset(self, "package", path=str(package.path), type=AssetType.FILE)
-        self.log_group = CloudwatchLogGroup(
-            self,
-            "log_group",
-            name=f"/aws/lambda/{self.name}",
-            retention_in_days=log_retention_days,
-            kms_key_id=keys.logs_key.arn,
+        self.log_group = encrypted_log_group(
+            self, "log_group", name=f"/aws/lambda/{self.name}", retention_days=log_retention_days, keys=keys
         )
         role = IamRole(
             self,
@@ -152,3 +149,18 @@ class PaymentsFunction(Construct):
     @property
     def arn(self) -> str:
         return self.function.arn
+
+    def invoke_permission(
+        self, scope: Construct, construct_id: str, *, statement_id: str, service: str, source_arn: str
+    ) -> LambdaPermission:
+        """Lets one AWS service invoke the function for one source (a target group, topic or rule), in the
+        construct that connects that source to the function."""
+        return LambdaPermission(
+            scope,
+            construct_id,
+            statement_id=statement_id,
+            action="lambda:InvokeFunction",
+            function_name=self.function.function_name,
+            principal=service_principal(scope, service).name,
+            source_arn=source_arn,
+        )

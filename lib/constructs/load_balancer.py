@@ -8,7 +8,6 @@ from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.cloudwatch_log_resource_policy import CloudwatchLogResourcePolicy
 from cdktf_cdktf_provider_aws.data_aws_elb_service_account import DataAwsElbServiceAccount
-from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.lb import Lb
 from cdktf_cdktf_provider_aws.lb_listener import (
     LbListener,
@@ -50,7 +49,7 @@ from lib.constructs.compute import Compute
 from lib.constructs.iam import from_account, policy_document, service_principal
 from lib.constructs.network import Network
 from lib.constructs.security_groups import SecurityGroups
-from lib.constructs.security_keys import SecurityKeys
+from lib.constructs.security_keys import SecurityKeys, encrypted_log_group
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Common web exploits, known bad inputs (incl. Log4j), SQL injection, anonymising proxies.
@@ -167,8 +166,9 @@ class LoadBalancer(Construct):
         )
 
     def _lambda_target(self, compute: Compute) -> LbTargetGroup:
-        # Terraform warns "health_check.protocol cannot be specified" for Lambda targets although none is
-        # set: provider defect hashicorp/terraform-provider-aws#35457 (it defaults the protocol to HTTP).
+        # No port or protocol, for the group or its health check: none applies to a Lambda target. Creating the
+        # group still warns "health_check.protocol cannot be specified": the provider defaults it to HTTP
+        # (hashicorp/terraform-provider-aws#35457), and an explicit empty protocol fails its validation.
         group = LbTargetGroup(
             self,
             "api_targets",
@@ -185,14 +185,8 @@ class LoadBalancer(Construct):
             },
         )
         function = compute.payment_api
-        permission = LambdaPermission(
-            self,
-            "alb_invoke",
-            statement_id="AllowAlbInvoke",
-            action="lambda:InvokeFunction",
-            function_name=function.function.function_name,
-            principal=service_principal(self, "elasticloadbalancing").name,
-            source_arn=group.arn,
+        permission = function.invoke_permission(
+            self, "alb_invoke", statement_id="AllowAlbInvoke", service="elasticloadbalancing", source_arn=group.arn
         )
         LbTargetGroupAttachment(
             self, "api_target", target_group_arn=group.arn, target_id=function.arn, depends_on=[permission]
@@ -344,39 +338,37 @@ class LoadBalancer(Construct):
 
     def _listeners(self, certificate_arn: str | None) -> list[LbListener]:
         forward = [LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)]
-        if not self.https_enabled:
-            return [
-                LbListener(
-                    self, "http", load_balancer_arn=self.alb.arn, port=80, protocol="HTTP", default_action=forward
-                )
-            ]
+        if certificate_arn is None:
+            return [self._listener("http", 80, forward)]
         mutual_authentication = None
         if self.trust_store is not None:
             mutual_authentication = LbListenerMutualAuthentication(mode="verify", trust_store_arn=self.trust_store.arn)
-        https = LbListener(
+        https = self._listener("https", 443, forward, certificate_arn, mutual_authentication)
+        to_https = LbListenerDefaultAction(
+            type="redirect", redirect={"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}
+        )
+        return [https, self._listener("http_redirect", 80, [to_https])]
+
+    def _listener(
+        self,
+        construct_id: str,
+        port: int,
+        default_action: list[LbListenerDefaultAction],
+        certificate_arn: str | None = None,
+        mutual_authentication: LbListenerMutualAuthentication | None = None,
+    ) -> LbListener:
+        """HTTPS under the TLS policy with a certificate, plain HTTP without one."""
+        return LbListener(
             self,
-            "https",
+            construct_id,
             load_balancer_arn=self.alb.arn,
-            port=443,
-            protocol="HTTPS",
-            ssl_policy=TLS_POLICY,
+            port=port,
+            protocol="HTTP" if certificate_arn is None else "HTTPS",
+            ssl_policy=None if certificate_arn is None else TLS_POLICY,
             certificate_arn=certificate_arn,
-            default_action=forward,
+            default_action=default_action,
             mutual_authentication=mutual_authentication,
         )
-        redirect = LbListener(
-            self,
-            "http_redirect",
-            load_balancer_arn=self.alb.arn,
-            port=80,
-            protocol="HTTP",
-            default_action=[
-                LbListenerDefaultAction(
-                    type="redirect", redirect={"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}
-                )
-            ],
-        )
-        return [https, redirect]
 
     def _firewall(self, log_retention_days: int, keys: SecurityKeys) -> Wafv2WebAcl:
         name = f"{self._name_prefix}-api"
@@ -404,12 +396,8 @@ class LoadBalancer(Construct):
         )
         Wafv2WebAclAssociation(self, "web_acl_alb", resource_arn=self.alb.arn, web_acl_arn=acl.arn)
         # WAF only delivers to log groups whose name starts with aws-waf-logs-.
-        log_group = CloudwatchLogGroup(
-            self,
-            "waf_logs",
-            name=f"aws-waf-logs-{self._name_prefix}",
-            retention_in_days=log_retention_days,
-            kms_key_id=keys.logs_key.arn,
+        log_group = encrypted_log_group(
+            self, "waf_logs", name=f"aws-waf-logs-{self._name_prefix}", retention_days=log_retention_days, keys=keys
         )
         delivery = self._waf_log_delivery(log_group)
         Wafv2WebAclLoggingConfiguration(

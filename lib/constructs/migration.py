@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any, TypedDict
 
-from cdktf import Fn, ITerraformDependable, TerraformResourceLifecycle, Token
-from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf import Fn, ITerraformDependable, Token
 from cdktf_cdktf_provider_aws.dms_endpoint import DmsEndpoint
 from cdktf_cdktf_provider_aws.dms_replication_instance import DmsReplicationInstance
 from cdktf_cdktf_provider_aws.dms_replication_subnet_group import DmsReplicationSubnetGroup
@@ -18,11 +18,11 @@ from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAtt
 from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from constructs import Construct
 
-from lib.constructs.database import Database
+from lib.constructs.database import KEEP_AWS_MINOR_UPGRADES, Database
 from lib.constructs.iam import allow, from_account, policy_document, service_principal, trust_policy
 from lib.constructs.network import Network
 from lib.constructs.security_groups import SecurityGroups
-from lib.constructs.security_keys import SecurityKeys
+from lib.constructs.security_keys import SecurityKeys, encrypted_log_group
 
 # DMS looks these roles up by exact name, once per account: a suffix breaks
 # replication subnet groups and CloudWatch logging.
@@ -103,6 +103,14 @@ def task_settings(*, reverse: bool = False) -> str:
     return json.dumps(settings, sort_keys=True)
 
 
+class EndpointDatabase(TypedDict):
+    """The PostgreSQL database an endpoint connects to (on premises or Aurora), as DmsEndpoint takes it."""
+
+    engine_name: str
+    database_name: str
+    tags: dict[str, str]
+
+
 def reverse_slot_name(name_prefix: str) -> str:
     """The logical slot on Aurora the reverse task reads (a lower-case PostgreSQL identifier)."""
     return re.sub(r"[^a-z0-9_]", "_", f"{name_prefix}_reverse")
@@ -146,13 +154,13 @@ class Migration(Construct):
         kms_key_arn = keys.data_key.arn
         self._account_id = account_id
         instance_id = f"{prefix}-dms"
-        # Created by the stack before DMS would create it (unencrypted, kept forever) for the first task log.
-        self.task_log_group = CloudwatchLogGroup(
+        # Exists before DMS writes the first task log.
+        self.task_log_group = encrypted_log_group(
             self,
             "task_logs",
             name=f"{DMS_TASK_LOG_GROUP_PREFIX}{instance_id}",
-            retention_in_days=log_retention_days,
-            kms_key_id=keys.logs_key.arn,
+            retention_days=log_retention_days,
+            keys=keys,
         )
         role_dependencies = self._service_roles(create_service_roles, partition)
         # When the stack creates dms-vpc-role, IAM may not have propagated it yet: provider 5.100 retries
@@ -181,8 +189,7 @@ class Migration(Construct):
             vpc_security_group_ids=[security_groups.dms.id],
             preferred_maintenance_window="sun:05:30-sun:06:30",
             depends_on=[*role_dependencies, self.task_log_group],
-            # AWS applies minor versions itself (auto minor version upgrade): a plan after it did must not downgrade.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["engine_version"]),
+            lifecycle=KEEP_AWS_MINOR_UPGRADES,
         )
 
         self.source_secret_arn = source_secret_arn or self._operator_secret(
@@ -215,77 +222,42 @@ class Migration(Construct):
             kms_key_arn,
             secret_recovery_window_days,
         )
-        access_role = self._secrets_access_role(prefix, kms_key_arn)
-
-        self.source_endpoint = DmsEndpoint(
-            self,
-            "source_endpoint",
-            endpoint_id=f"{prefix}-onprem-source",
-            endpoint_type="source",
+        self._access_role = self._secrets_access_role(prefix, kms_key_arn)
+        self._kms_key_arn = kms_key_arn
+        onprem = EndpointDatabase(
             engine_name="postgres",
             database_name=source_database,
-            ssl_mode="require",
-            secrets_manager_arn=self.source_secret_arn,
-            secrets_manager_access_role_arn=access_role.arn,
-            kms_key_arn=kms_key_arn,
             tags={"Host": source_host, "Port": str(source_port)},
         )
-        self.target_endpoint = DmsEndpoint(
-            self,
-            "target_endpoint",
-            endpoint_id=f"{prefix}-aurora-target",
-            endpoint_type="target",
+        aurora = EndpointDatabase(
             engine_name="aurora-postgresql",
             database_name=database.database_name,
-            ssl_mode="require",
-            secrets_manager_arn=self.target_secret_arn,
-            secrets_manager_access_role_arn=access_role.arn,
-            kms_key_arn=kms_key_arn,
             tags={"Host": database.cluster.endpoint},
         )
-        # Not started here: the operator starts it once the source secret holds credentials.
-        self.task = DmsReplicationTask(
-            self,
-            "task",
-            replication_task_id=f"{prefix}-full-load-cdc",
-            migration_type="full-load-and-cdc",
-            replication_instance_arn=self.instance.replication_instance_arn,
-            source_endpoint_arn=self.source_endpoint.endpoint_arn,
-            target_endpoint_arn=self.target_endpoint.endpoint_arn,
-            table_mappings=table_mappings(table_patterns),
-            replication_task_settings=task_settings(),
-            start_replication_task=False,
+        self.source_endpoint = self._endpoint(
+            "source_endpoint", "source", f"{prefix}-onprem-source", onprem, self.source_secret_arn
+        )
+        self.target_endpoint = self._endpoint(
+            "target_endpoint", "target", f"{prefix}-aurora-target", aurora, self.target_secret_arn
+        )
+        # The operator starts it once the source secret holds credentials.
+        self.task = self._task(
+            "task", f"{prefix}-full-load-cdc", self.source_endpoint, self.target_endpoint, table_patterns
         )
         self.reverse_slot_name = reverse_slot_name(prefix)
-        self._build_reverse(
-            prefix, kms_key_arn, access_role, source_host, source_port, source_database, reverse_tables, database
-        )
+        self._build_reverse(prefix, reverse_tables, onprem=onprem, aurora=aurora)
 
     def _build_reverse(
-        self,
-        prefix: str,
-        kms_key_arn: str,
-        access_role: IamRole,
-        onprem_host: str,
-        onprem_port: int,
-        onprem_database: str,
-        tables: tuple[str, ...],
-        database: Database,
+        self, prefix: str, tables: tuple[str, ...], *, onprem: EndpointDatabase, aurora: EndpointDatabase
     ) -> None:
         """Aurora -> on-premises, CDC only. Not started here: the cutover driver starts it at the flip with
         CdcStartPosition = the flip LSN, reading the slot it created on Aurora just before (docs/cutover.md)."""
-        self.reverse_source_endpoint = DmsEndpoint(
-            self,
+        self.reverse_source_endpoint = self._endpoint(
             "reverse_source_endpoint",
-            endpoint_id=f"{prefix}-aurora-reverse-source",
-            endpoint_type="source",
-            engine_name="aurora-postgresql",
-            database_name=database.database_name,
-            ssl_mode="require",
-            secrets_manager_arn=self.reverse_source_secret_arn,
-            secrets_manager_access_role_arn=access_role.arn,
-            kms_key_arn=kms_key_arn,
-            tags={"Host": database.cluster.endpoint},
+            "source",
+            f"{prefix}-aurora-reverse-source",
+            aurora,
+            self.reverse_source_secret_arn,
             # DDL is not captured: the reverse task carries rows only.
             postgres_settings={
                 "slot_name": self.reverse_slot_name,
@@ -293,29 +265,68 @@ class Migration(Construct):
                 "capture_ddls": False,
             },
         )
-        self.reverse_target_endpoint = DmsEndpoint(
-            self,
+        self.reverse_target_endpoint = self._endpoint(
             "reverse_target_endpoint",
-            endpoint_id=f"{prefix}-onprem-reverse-target",
-            endpoint_type="target",
-            engine_name="postgres",
-            database_name=onprem_database,
-            ssl_mode="require",
-            secrets_manager_arn=self.reverse_target_secret_arn,
-            secrets_manager_access_role_arn=access_role.arn,
-            kms_key_arn=kms_key_arn,
-            tags={"Host": onprem_host, "Port": str(onprem_port)},
+            "target",
+            f"{prefix}-onprem-reverse-target",
+            onprem,
+            self.reverse_target_secret_arn,
         )
-        self.reverse_task = DmsReplicationTask(
-            self,
+        self.reverse_task = self._task(
             "reverse_task",
-            replication_task_id=f"{prefix}-reverse-cdc",
-            migration_type="cdc",
+            f"{prefix}-reverse-cdc",
+            self.reverse_source_endpoint,
+            self.reverse_target_endpoint,
+            tables,
+            reverse=True,
+        )
+
+    def _endpoint(
+        self,
+        construct_id: str,
+        endpoint_type: str,
+        endpoint_id: str,
+        database: EndpointDatabase,
+        secret_arn: str,
+        postgres_settings: dict[str, Any] | None = None,
+    ) -> DmsEndpoint:
+        """Every endpoint connects over TLS and reads the credentials of its operator-filled secret through the
+        secrets access role."""
+        return DmsEndpoint(
+            self,
+            construct_id,
+            endpoint_id=endpoint_id,
+            endpoint_type=endpoint_type,
+            ssl_mode="require",
+            secrets_manager_arn=secret_arn,
+            secrets_manager_access_role_arn=self._access_role.arn,
+            kms_key_arn=self._kms_key_arn,
+            postgres_settings=postgres_settings,
+            **database,
+        )
+
+    def _task(
+        self,
+        construct_id: str,
+        task_id: str,
+        source: DmsEndpoint,
+        target: DmsEndpoint,
+        tables: tuple[str, ...],
+        *,
+        reverse: bool = False,
+    ) -> DmsReplicationTask:
+        """The forward task loads the tables in full, then replicates changes; the reverse task replicates
+        changes only (task_settings). Neither starts here."""
+        return DmsReplicationTask(
+            self,
+            construct_id,
+            replication_task_id=task_id,
+            migration_type="cdc" if reverse else "full-load-and-cdc",
             replication_instance_arn=self.instance.replication_instance_arn,
-            source_endpoint_arn=self.reverse_source_endpoint.endpoint_arn,
-            target_endpoint_arn=self.reverse_target_endpoint.endpoint_arn,
+            source_endpoint_arn=source.endpoint_arn,
+            target_endpoint_arn=target.endpoint_arn,
             table_mappings=table_mappings(tables),
-            replication_task_settings=task_settings(reverse=True),
+            replication_task_settings=task_settings(reverse=reverse),
             start_replication_task=False,
         )
 

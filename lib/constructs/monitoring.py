@@ -10,7 +10,6 @@ from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.cloudwatch_event_target import CloudwatchEventTarget
 from cdktf_cdktf_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktf_cdktf_provider_aws.dms_event_subscription import DmsEventSubscription
-from cdktf_cdktf_provider_aws.lambda_permission import LambdaPermission
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 from constructs import Construct
 
@@ -19,7 +18,6 @@ from lib.constructs.compute import Compute
 from lib.constructs.cutover import Cutover
 from lib.constructs.database import Database
 from lib.constructs.dns import Dns
-from lib.constructs.iam import service_principal
 from lib.constructs.load_balancer import LoadBalancer
 from lib.constructs.migration import Migration
 
@@ -53,6 +51,16 @@ def _dimensions(pairs: list[str]) -> dict[str, str]:
     return dict(zip(pairs[::2], pairs[1::2], strict=True))
 
 
+def _dms_task(migration: Migration, task_resource_id: str) -> list[str]:
+    """The dimensions DMS publishes a task's metrics under: its replication instance and the task."""
+    return [
+        "ReplicationInstanceIdentifier",
+        migration.instance.replication_instance_id,
+        "ReplicationTaskIdentifier",
+        task_resource_id,
+    ]
+
+
 def critical_alarm_prefix(name_prefix: str) -> str:
     """Alarms named so block a traffic shift and trigger the rollback."""
     return f"{name_prefix}-critical-"
@@ -84,19 +92,9 @@ class Monitoring(Construct):
         self._functions = [compute.payment_api, *cutover.functions]
         # Dimensions as the dashboard's metric arrays want them; alarms take them as dicts.
         self._alb = ["LoadBalancer", load_balancer.alb.arn_suffix]
-        self._dms = [
-            "ReplicationInstanceIdentifier",
-            migration.instance.replication_instance_id,
-            "ReplicationTaskIdentifier",
-            migration.task_resource_id,
-        ]
+        self._dms = _dms_task(migration, migration.task_resource_id)
+        self._reverse_dms = _dms_task(migration, migration.reverse_task_resource_id)
         self._cluster = ["DBClusterIdentifier", database.cluster.cluster_identifier]
-        self._reverse_dms = [
-            "ReplicationInstanceIdentifier",
-            migration.instance.replication_instance_id,
-            "ReplicationTaskIdentifier",
-            migration.reverse_task_resource_id,
-        ]
         # Instance-level metrics of whichever instance is the writer now: Aurora's role dimension follows a
         # failover ("use WRITER or READER role metrics to set up alarms instead of relying on metrics for specific
         # DB instances", https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/creating_alarms.html).
@@ -282,14 +280,8 @@ class Monitoring(Construct):
 
     def _subscribe_rollback(self, cutover: Cutover) -> None:
         critical = self._alerting.critical
-        permission = LambdaPermission(
-            self,
-            "rollback_from_sns",
-            statement_id="AllowCriticalTopicInvoke",
-            action="lambda:InvokeFunction",
-            function_name=cutover.rollback.function.function_name,
-            principal=service_principal(self, "sns").name,
-            source_arn=critical.arn,
+        permission = cutover.rollback.invoke_permission(
+            self, "rollback_from_sns", statement_id="AllowCriticalTopicInvoke", service="sns", source_arn=critical.arn
         )
         SnsTopicSubscription(
             self,
@@ -309,14 +301,8 @@ class Monitoring(Construct):
             description="Runs the migration validator",
             schedule_expression=VALIDATION_SCHEDULE,
         )
-        permission = LambdaPermission(
-            self,
-            "validator_from_schedule",
-            statement_id="AllowScheduleInvoke",
-            action="lambda:InvokeFunction",
-            function_name=validator.function.function_name,
-            principal=service_principal(self, "events").name,
-            source_arn=rule.arn,
+        permission = validator.invoke_permission(
+            self, "validator_from_schedule", statement_id="AllowScheduleInvoke", service="events", source_arn=rule.arn
         )
         CloudwatchEventTarget(self, "validation_target", rule=rule.name, arn=validator.arn, depends_on=[permission])
 

@@ -20,7 +20,7 @@ from cdktf_cdktf_provider_aws.vpc import Vpc
 from constructs import Construct
 
 from lib.constructs.iam import allow, from_account, policy_document, service_principal, trust_policy
-from lib.constructs.security_keys import SecurityKeys
+from lib.constructs.security_keys import SecurityKeys, encrypted_log_group
 
 AZ_COUNT = 3
 TIERS = ("public", "private", "database")
@@ -84,7 +84,7 @@ class Network(Construct):
         self.nat_gateways = self._nat_gateways(nat_gateway_count, igw)
         self.private_route_tables = self._private_routes()
         self.database_route_table = self._isolated_routes()
-        self.flow_log_group = self._flow_logs(flow_log_retention_days, keys.logs_key.arn)
+        self.flow_log_group = self._flow_logs(flow_log_retention_days, keys)
 
     @property
     def availability_zones(self) -> list[str]:
@@ -171,13 +171,13 @@ class Network(Construct):
             RouteTableAssociation(self, f"database_rta_{az}", subnet_id=subnet.id, route_table_id=table.id)
         return table
 
-    def _flow_logs(self, retention_days: int, logs_key_arn: str) -> CloudwatchLogGroup:
-        group = CloudwatchLogGroup(
+    def _flow_logs(self, retention_days: int, keys: SecurityKeys) -> CloudwatchLogGroup:
+        group = encrypted_log_group(
             self,
             "flow_log_group",
             name=f"/aws/vpc/{self._name_prefix}/flow-logs",
-            retention_in_days=retention_days,
-            kms_key_id=logs_key_arn,
+            retention_days=retention_days,
+            keys=keys,
         )
         # The role and its permissions as in the AWS example, scoped to this log group where the action allows
         # it; the trust carries the confused-deputy conditions the example recommends.

@@ -1,7 +1,8 @@
-"""Customer-managed KMS keys: one for data at rest, one for CloudWatch Logs."""
+"""Customer-managed KMS keys: one for data at rest, one for CloudWatch Logs (and the log groups under it)."""
 
 from __future__ import annotations
 
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
 from constructs import Construct
@@ -125,3 +126,13 @@ class SecurityKeys(Construct):
         )
         KmsAlias(self, f"{purpose}_alias", name=f"alias/{self._name_prefix}-{purpose}", target_key_id=key.key_id)
         return key
+
+
+def encrypted_log_group(
+    scope: Construct, construct_id: str, *, name: str, retention_days: int, keys: SecurityKeys
+) -> CloudwatchLogGroup:
+    """A log group as the stack makes every one: created before the service that writes to it would create it
+    (unencrypted, kept forever), encrypted with the logs key and kept retention_days."""
+    return CloudwatchLogGroup(
+        scope, construct_id, name=name, retention_in_days=retention_days, kms_key_id=keys.logs_key.arn
+    )

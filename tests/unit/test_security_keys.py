@@ -1,4 +1,4 @@
-"""SecurityKeys alone: two rotating keys with explicit policies and aliases."""
+"""SecurityKeys alone: two rotating keys with explicit policies and aliases; log groups under the logs key."""
 
 import json
 
@@ -6,8 +6,9 @@ import pytest
 from cdktf import Testing
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey
+from constructs import Construct
 
-from lib.constructs.security_keys import SecurityKeys, publisher_sid
+from lib.constructs.security_keys import SecurityKeys, encrypted_log_group, publisher_sid
 from tests.unit.stacks import ACCOUNT_ID, bare_stack, synth
 
 
@@ -103,3 +104,27 @@ def test_publisher_statements_follow_the_publishers_named():
         "CloudwatchPublishesToEncryptedTopics",
     }
     assert publisher_sid("events") == "EventsPublishesToEncryptedTopics"
+
+
+def test_a_log_group_is_encrypted_with_the_logs_key_and_kept_for_its_retention():
+    stack = bare_stack()
+    keys = SecurityKeys(
+        stack,
+        "security_keys",
+        name_prefix="payments-test",
+        account_id=ACCOUNT_ID,
+        partition="aws",
+        region="eu-central-1",
+        deletion_window_days=7,
+        topic_publishers=(),
+    )
+    group = encrypted_log_group(
+        Construct(stack, "writer"), "log_group", name="/aws/test/writer", retention_days=14, keys=keys
+    )
+    synthesized = synth(stack)
+    assert synthesized.body(group) == {
+        "name": "/aws/test/writer",
+        "retention_in_days": 14,
+        "kms_key_id": synthesized.ref(keys.logs_key.arn),
+    }
+    assert synthesized.address(group).startswith("aws_cloudwatch_log_group.writer_log_group_")
