@@ -315,8 +315,6 @@ class TapStack(TerraformStack):
             "cutover",
             name_prefix=prefix,
             partition=self.partition,
-            region=settings.aws_region,
-            account_id=self.account_id,
             metric_namespace=f"PaymentsMigration/{settings.environment_suffix}",
             ready_metric_name=READY_METRIC_NAME,
             critical_alarm_prefix=critical_alarm_prefix(prefix),

@@ -146,8 +146,6 @@ class Cutover(Construct):
         construct_id: str,
         *,
         partition: str,
-        region: str,
-        account_id: str,
         metric_namespace: str,
         ready_metric_name: str,
         critical_alarm_prefix: str,

@@ -266,8 +266,6 @@ def _cutover(stack, built, **inputs):
         **{
             "name_prefix": PREFIX,
             "partition": "aws",
-            "region": REGION,
-            "account_id": ACCOUNT_ID,
             "metric_namespace": METRIC_NAMESPACE,
             "ready_metric_name": "MigrationReady",
             "critical_alarm_prefix": f"{PREFIX}-critical-",
