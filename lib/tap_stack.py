@@ -185,6 +185,7 @@ class TapStack(TerraformStack):
             dns_domain=settings.onprem_dns_domain,
             dns_servers=settings.onprem_dns_servers or (),
             network=self.network,
+            route_public_subnets=bool(settings.legacy_write_ips) and not settings.alb_internal,
         )
         self.security_groups = SecurityGroups(
             self,

@@ -1,5 +1,6 @@
-"""The way to on-premises: ONPREM_CIDR routed from the private subnets (Lambda, DMS) over a Site-to-Site
-VPN or an existing Transit Gateway, and DNS forwarding for an on-premises host name."""
+"""The way to on-premises: ONPREM_CIDR routed from the private subnets (Lambda, DMS), and from the public
+subnets when an internet-facing ALB sends writes to legacy's private addresses, over a Site-to-Site VPN or an
+existing Transit Gateway, and DNS forwarding for an on-premises host name."""
 
 from __future__ import annotations
 
@@ -46,7 +47,10 @@ class Connectivity(Construct):
         dns_domain: str | None,
         dns_servers: tuple[str, ...],
         network: Network,
+        route_public_subnets: bool = False,
     ) -> None:
+        """`route_public_subnets`: the ALB sits in the public subnets (internet-facing) and forwards writes to
+        legacy's private addresses in ONPREM_CIDR, so the public route table needs the way there too."""
         super().__init__(scope, construct_id)
         if customer_gateway_ip and transit_gateway_id:
             raise ValueError("Connectivity builds one path to on-premises: a VPN or a Transit Gateway, not both")
@@ -55,6 +59,7 @@ class Connectivity(Construct):
         self._name_prefix = name_prefix
         self._onprem_cidr = onprem_cidr
         self._network = network
+        self._route_public_subnets = route_public_subnets
         self.vpn_gateway: VpnGateway | None = None
         self.vpn: VpnConnection | None = None
         self.transit_gateway_attachment: Ec2TransitGatewayVpcAttachment | None = None
@@ -95,7 +100,7 @@ class Connectivity(Construct):
                 self, "vpn_route", vpn_connection_id=self.vpn.id, destination_cidr_block=self._onprem_cidr
             )
         # The same route with BGP too: the VPC sends only ONPREM_CIDR to the VPN, whatever on-premises advertises.
-        self._route_private_subnets(gateway_id=self.vpn_gateway.id)
+        self._route_to_onprem(gateway_id=self.vpn_gateway.id)
 
     def _transit_gateway(self, transit_gateway_id: str) -> None:
         self.transit_gateway_attachment = Ec2TransitGatewayVpcAttachment(
@@ -107,14 +112,15 @@ class Connectivity(Construct):
             tags=self._tags("onprem"),
         )
         # A route to a transit gateway is refused until the VPC is attached to it.
-        self._route_private_subnets(transit_gateway_id=transit_gateway_id, depends_on=[self.transit_gateway_attachment])
+        self._route_to_onprem(transit_gateway_id=transit_gateway_id, depends_on=[self.transit_gateway_attachment])
 
-    def _route_private_subnets(self, **target: object) -> None:
+    def _route_to_onprem(self, **target: object) -> None:
+        tables = {f"onprem_route_{az}": table for az, table in enumerate(self._network.private_route_tables)}
+        if self._route_public_subnets:
+            tables["onprem_route_public"] = self._network.public_route_table
         self.routes = [
-            Route(
-                self, f"onprem_route_{az}", route_table_id=table.id, destination_cidr_block=self._onprem_cidr, **target
-            )
-            for az, table in enumerate(self._network.private_route_tables)
+            Route(self, route_id, route_table_id=table.id, destination_cidr_block=self._onprem_cidr, **target)
+            for route_id, table in tables.items()
         ]
 
     def _forward_dns(self, domain: str, servers: tuple[str, ...]) -> None:

@@ -80,7 +80,7 @@ class Network(Construct):
         self.database_subnets = self._subnets("database", cidrs["database"])
 
         igw = InternetGateway(self, "igw", vpc_id=self.vpc.id, tags={"Name": name_prefix})
-        self._public_routes(igw)
+        self.public_route_table = self._public_routes(igw)
         self.nat_gateways = self._nat_gateways(nat_gateway_count, igw)
         self.private_route_tables = self._private_routes()
         self.database_route_table = self._isolated_routes()
@@ -117,13 +117,14 @@ class Network(Construct):
             for az, cidr in enumerate(cidrs)
         ]
 
-    def _public_routes(self, igw: InternetGateway) -> None:
+    def _public_routes(self, igw: InternetGateway) -> RouteTable:
         table = RouteTable(self, "public_rt", vpc_id=self.vpc.id, tags={"Name": f"{self._name_prefix}-public"})
         Route(
             self, "public_default_route", route_table_id=table.id, destination_cidr_block="0.0.0.0/0", gateway_id=igw.id
         )
         for az, subnet in enumerate(self.public_subnets):
             RouteTableAssociation(self, f"public_rta_{az}", subnet_id=subnet.id, route_table_id=table.id)
+        return table
 
     def _nat_gateways(self, count: int, igw: InternetGateway) -> list[NatGateway]:
         gateways = []

@@ -47,6 +47,30 @@ def test_private_subnets_reach_onprem_only_through_the_configured_link(aws, outp
     assert customer["IpAddress"] == settings.onprem_customer_gateway_ip
 
 
+def test_an_internet_facing_alb_reaches_legacy_writes_over_the_same_link(aws, outputs, settings):
+    """The ALB's nodes sit in the public subnets and forward writes to legacy's private addresses."""
+    ec2 = aws("ec2")
+    tables = {
+        table["RouteTableId"]: table
+        for subnet_id in outputs["public_subnet_ids"]
+        for table in ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])[
+            "RouteTables"
+        ]
+    }
+    [public] = tables.values()
+    targets = [
+        route.get("GatewayId") or route.get("TransitGatewayId")
+        for route in public["Routes"]
+        if route.get("DestinationCidrBlock") == settings.onprem_cidr
+    ]
+    if settings.onprem_link in ("vpn", "transit_gateway") and settings.legacy_write_ips and not settings.alb_internal:
+        assert targets == [
+            _onprem_routes(aws, outputs, settings)[0].get("GatewayId") or settings.onprem_transit_gateway_id
+        ]
+    else:
+        assert targets == []
+
+
 def test_an_onprem_host_name_is_forwarded_to_the_onprem_dns_servers(aws, outputs, settings):
     resolver = aws("route53resolver")
     rules = [

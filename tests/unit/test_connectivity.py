@@ -15,8 +15,10 @@ def build(**inputs):
     return built, synthesized
 
 
-def _onprem_routes(built, synthesized):
+def _onprem_routes(built, synthesized, *, public=False):
     tables = [synthesized.ref(table.id) for table in built.network.private_route_tables]
+    if public:
+        tables.append(synthesized.ref(built.network.public_route_table.id))
     routes = [
         route for route in synthesized.resources("aws_route").values() if route["destination_cidr_block"] == ONPREM_CIDR
     ]
@@ -70,6 +72,18 @@ def test_a_transit_gateway_is_attached_before_the_routes_use_it():
         assert route["transit_gateway_id"] == TGW
         assert route["depends_on"] == [synthesized.address(built.connectivity.transit_gateway_attachment)]
     assert not synthesized.resources("aws_vpn_gateway")
+
+
+def test_the_public_subnets_reach_onprem_only_when_an_internet_facing_alb_sends_writes_to_legacy():
+    # An internet-facing ALB's nodes sit in the public subnets; its legacy IP targets are in ONPREM_CIDR.
+    built, synthesized = build(customer_gateway_ip=PEER, route_public_subnets=True)
+    routes = _onprem_routes(built, synthesized, public=True)
+    assert {route["gateway_id"] for route in routes} == {synthesized.ref(built.connectivity.vpn_gateway.id)}
+    built, synthesized = build(transit_gateway_id=TGW, route_public_subnets=True)
+    for route in _onprem_routes(built, synthesized, public=True):
+        assert route["depends_on"] == [synthesized.address(built.connectivity.transit_gateway_attachment)]
+    built, _ = build(route_public_subnets=True)
+    assert built.connectivity.node.children == []  # no path: the routes are someone else's, or not needed
 
 
 def test_an_onprem_host_name_is_forwarded_to_the_onprem_dns_servers():

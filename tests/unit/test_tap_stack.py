@@ -561,13 +561,16 @@ def test_the_way_to_onprem_follows_the_settings(synth_all):
     real = synth_all["aws_s3_backend"]
     assert real.one("aws_vpn_connection")["static_routes_only"] is False
     assert real.one("aws_customer_gateway")["bgp_asn"] == "65010"
-    for name in ("prod", "https", "aws_s3_backend"):
+    # Three private route tables; with legacy write addresses behind an internet-facing ALB, the public one too.
+    for name, tables in (("prod", 3), ("https", 4), ("aws_s3_backend", 4)):
         routes = [
             route
             for route in synth_all[name].resources("aws_route").values()
             if route["destination_cidr_block"] == "192.168.0.0/16"
         ]
-        assert len(routes) == 3, name
+        assert len(routes) == tables, name
+    public_table = "${aws_route_table.network_public_rt_686E63C9.id}"
+    assert [route["route_table_id"] for route in routes].count(public_table) == 1
 
 
 def test_the_route53_resolver_endpoint_is_pointed_at_the_emulator_too(dev):
