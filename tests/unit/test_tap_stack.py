@@ -5,12 +5,15 @@ own file (tests/unit/test_<construct>.py)."""
 import ast
 import base64
 import hashlib
+import importlib
+import inspect
 import json
 import re
 import zipfile
 from pathlib import Path
 
 import pytest
+from constructs import Construct
 
 from lib.config import AURORA_POSTGRES_VERSIONS
 from lib.constructs.monitoring import critical_alarm_prefix
@@ -21,6 +24,16 @@ from tools.scan_profiles import PROFILES as SCAN_PROFILES
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COST_TAGS = {"Environment", "Project", "Application", "CostCenter", "Owner", "ManagedBy"}
 SHARED_MODULES = ("lambda_support.py", "route53_weights.py")
+# Construct inputs that are ids or ARNs, and where they come from instead of a construct.
+ID_INPUTS_NO_CONSTRUCT_BUILDS = {
+    "account_id": "TapStack's aws_caller_identity data source",
+    "availability_zone_ids": "setting AVAILABILITY_ZONE_IDS",
+    "certificate_arn": "setting CERTIFICATE_ARN",
+    "existing_zone_id": "setting HOSTED_ZONE_ID",
+    "source_secret_arn": "setting ONPREM_DB_SECRET_ARN",
+    "transit_gateway_id": "setting ONPREM_TRANSIT_GATEWAY_ID",
+    "cutover_state_arn": "the cutover's parameter, named before Cutover (built after Compute) exists",
+}
 
 
 # --- one stack, one provider ---------------------------------------------------------------
@@ -47,6 +60,43 @@ def test_constructs_are_plain_constructs_never_stacks(synth_all):
         for resources in profile.json["resource"].values():
             for name, resource in resources.items():
                 assert resource["//"]["metadata"]["path"].startswith(f"{stack}/"), name
+
+
+def _construct_classes():
+    """(file stem, class) for every Construct subclass defined in lib/constructs."""
+    for source in sorted((PROJECT_ROOT / "lib" / "constructs").glob("*.py")):
+        module = importlib.import_module(f"lib.constructs.{source.stem}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Construct) and cls.__module__ == module.__name__:
+                yield source.stem, cls
+
+
+def test_every_construct_takes_scope_and_id_then_keyword_only_typed_inputs():
+    # Issue 14 #5: one input style. Other constructs come in as objects (typed by their class): an id or ARN
+    # input is one no construct builds, each named here with where it comes from.
+    classes = list(_construct_classes())
+    assert len(classes) >= 14
+    for _, cls in classes:
+        parameters = list(inspect.signature(cls.__init__).parameters.values())
+        assert [(p.name, p.kind) for p in parameters[:3]] == [
+            ("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            ("scope", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            ("construct_id", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        ], cls.__name__
+        for parameter in parameters[3:]:
+            assert parameter.kind == inspect.Parameter.KEYWORD_ONLY, f"{cls.__name__}({parameter.name})"
+            assert parameter.annotation is not inspect.Parameter.empty, f"{cls.__name__}({parameter.name})"
+            if re.search(r"_(id|ids|arn|arns)$", parameter.name):
+                assert parameter.name in ID_INPUTS_NO_CONSTRUCT_BUILDS, f"{cls.__name__}({parameter.name})"
+
+
+def test_every_construct_file_has_a_test_file_that_builds_it_in_a_bare_stack():
+    # Issue 14 #4: tests/unit/test_<file>.py builds the file's constructs alone (tests/unit/stacks.py: a bare
+    # TerraformStack(Testing.app(), ...) with the inputs they take), never through the whole-stack profiles only.
+    for stem in sorted({stem for stem, _ in _construct_classes()} | {"iam"}):
+        test_file = PROJECT_ROOT / "tests" / "unit" / f"test_{stem}.py"
+        assert test_file.is_file(), f"lib/constructs/{stem}.py has no {test_file.name}"
+        assert re.search(r"\b(bare_stack|built_through)\(", test_file.read_text()), test_file.name
 
 
 def test_every_top_level_construct_has_the_file_its_plan_group_names(dev):
