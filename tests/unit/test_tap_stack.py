@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from constructs import Construct
 
+from lib import migrations
 from lib.config import AURORA_POSTGRES_VERSIONS
 from lib.constructs.monitoring import critical_alarm_prefix
 from lib.tap_stack import DMS_SERVICE_ROLE_ADDRESSES, READY_METRIC_NAME
@@ -569,6 +570,41 @@ def test_traffic_outputs_name_the_api_and_the_cutover(dev):
     assert dev.output("waf_web_acl_arn") == dev.ref(stack.load_balancer.web_acl.arn)
     assert dev.output("migration_metric_namespace") == "PaymentsMigration/dev"
     assert READY_METRIC_NAME in dev.outputs["migration_metric_namespace"]["description"]
+
+
+def test_cutover_outputs_name_the_reverse_replication_the_routing_and_the_state(dev, https):
+    # The outputs issue 11 added, which the runbook and the integration tests read.
+    for synthesized in (dev, https):
+        stack = synthesized.stack
+        migration, load_balancer = stack.migration, stack.load_balancer
+        assert {
+            name: synthesized.output(name)
+            for name in (
+                "dms_reverse_task_arn",
+                "dms_reverse_source_endpoint_arn",
+                "dms_reverse_target_endpoint_arn",
+                "dms_reverse_source_secret_arn",
+                "dms_reverse_target_secret_arn",
+                "write_rule_arn",
+                "cutover_state_parameter",
+            )
+        } == {
+            "dms_reverse_task_arn": synthesized.ref(migration.reverse_task.replication_task_arn),
+            "dms_reverse_source_endpoint_arn": synthesized.ref(migration.reverse_source_endpoint.endpoint_arn),
+            "dms_reverse_target_endpoint_arn": synthesized.ref(migration.reverse_target_endpoint.endpoint_arn),
+            "dms_reverse_source_secret_arn": synthesized.ref(migration.reverse_source_secret_arn),
+            "dms_reverse_target_secret_arn": synthesized.ref(migration.reverse_target_secret_arn),
+            "write_rule_arn": synthesized.ref(load_balancer.write_rule.arn),
+            "cutover_state_parameter": synthesized.ref(stack.cutover.state.name),
+        }
+        assert synthesized.output("reverse_slot_name") == "payments_dev_reverse"
+        assert synthesized.output("schema_migrations_sha256") == migrations.digest()
+    assert dev.body(dev.stack.cutover.state)["name"] == "/payments-dev/cutover/state"
+    # Without a legacy system there is no legacy target group; with one, writes go there first.
+    assert dev.output("legacy_target_group_arn") == "" and dev.stack.load_balancer.legacy_target_group is None
+    legacy_group = https.stack.load_balancer.legacy_target_group
+    assert legacy_group is not None
+    assert https.output("legacy_target_group_arn") == https.ref(legacy_group.arn)
 
 
 @pytest.mark.parametrize("profile, scheme", [("dev", "http"), ("https", "https")])
