@@ -8,6 +8,7 @@ adds resources that are deployed somewhere, so they are held in place too."""
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,8 @@ def unaccounted_addresses(before: set[str], now: dict) -> set[str]:
 def test_an_address_that_disappears_without_a_move_is_reported():
     old, new = "aws_ssm_parameter.cutover_state_1A2B3C4D", "aws_ssm_parameter.cutover_cutover_state_9C0D1E2F"
     kept = "aws_lb.load_balancer_alb_5E6F7A8B"
-    renamed = {"resource": {"aws_ssm_parameter": {new.split(".")[1]: {}}, "aws_lb": {kept.split(".")[1]: {}}}}
+    resources: dict[str, dict] = {"aws_ssm_parameter": {new.split(".")[1]: {}}, "aws_lb": {kept.split(".")[1]: {}}}
+    renamed: dict[str, Any] = {"resource": resources}
     assert unaccounted_addresses({old, kept}, renamed) == {old}
     assert unaccounted_addresses({old, kept}, {**renamed, "moved": [{"from": old, "to": new}]}) == set()
     forgotten = {"from": old, "lifecycle": {"destroy": False}}

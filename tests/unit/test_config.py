@@ -3,7 +3,7 @@ setting, the value and what is allowed; every valid one is accepted; defaults fo
 
 import subprocess
 import sys
-from dataclasses import make_dataclass
+from dataclasses import asdict, make_dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -608,9 +608,9 @@ def test_a_new_setting_is_one_spec_entry_and_make_docs(monkeypatch):
     monkeypatch.setattr(lib.config, "Settings", extended)
 
     assert [name for name, _ in setting_specs()][-1] == "queue_depth"
-    assert load_settings({}).queue_depth == 4
-    assert load_settings({"ENVIRONMENT": "prod"}).queue_depth == 16
-    assert load_settings({"QUEUE_DEPTH": " 9 "}).queue_depth == 9
+    assert asdict(load_settings({}))["queue_depth"] == 4
+    assert asdict(load_settings({"ENVIRONMENT": "prod"}))["queue_depth"] == 16
+    assert asdict(load_settings({"QUEUE_DEPTH": " 9 "}))["queue_depth"] == 9
     with pytest.raises(ConfigError) as refused:
         load_settings({"QUEUE_DEPTH": "65"})
     assert str(refused.value) == "QUEUE_DEPTH='65' is invalid: must be a whole number from 1 to 64"
