@@ -9,6 +9,7 @@ import importlib
 import inspect
 import json
 import re
+import typing
 import zipfile
 from pathlib import Path
 
@@ -78,17 +79,33 @@ def test_every_construct_takes_scope_and_id_then_keyword_only_typed_inputs():
     classes = list(_construct_classes())
     assert len(classes) >= 14
     for _, cls in classes:
-        parameters = list(inspect.signature(cls.__init__).parameters.values())
-        assert [(p.name, p.kind) for p in parameters[:3]] == [
-            ("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-            ("scope", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-            ("construct_id", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-        ], cls.__name__
-        for parameter in parameters[3:]:
+        for name in _keyword_inputs(cls):
+            if re.search(r"_(id|ids|arn|arns)$", name):
+                assert name in ID_INPUTS_NO_CONSTRUCT_BUILDS, f"{cls.__name__}({name})"
+
+
+def _keyword_inputs(cls: type) -> list[str]:
+    """The names of what cls takes after scope and construct_id: each keyword-only and typed, or a group of
+    them as `**group: Unpack[SomeTypedDict]`."""
+    parameters = list(inspect.signature(vars(cls)["__init__"]).parameters.values())
+    assert [(p.name, p.kind) for p in parameters[:3]] == [
+        ("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        ("scope", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        ("construct_id", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+    ], cls.__name__
+    hints = typing.get_type_hints(vars(cls)["__init__"])
+    names = []
+    for parameter in parameters[3:]:
+        assert parameter.name in hints, f"{cls.__name__}({parameter.name}) has no type"
+        if parameter.kind == inspect.Parameter.VAR_KEYWORD:
+            hint = hints[parameter.name]
+            groups = [group for group in typing.get_args(hint) if typing.is_typeddict(group)]
+            assert typing.get_origin(hint) is typing.Unpack and groups, f"{cls.__name__}(**{parameter.name}: {hint})"
+            names += list(typing.get_type_hints(groups[0]))
+        else:
             assert parameter.kind == inspect.Parameter.KEYWORD_ONLY, f"{cls.__name__}({parameter.name})"
-            assert parameter.annotation is not inspect.Parameter.empty, f"{cls.__name__}({parameter.name})"
-            if re.search(r"_(id|ids|arn|arns)$", parameter.name):
-                assert parameter.name in ID_INPUTS_NO_CONSTRUCT_BUILDS, f"{cls.__name__}({parameter.name})"
+            names.append(parameter.name)
+    return names
 
 
 def test_every_construct_file_has_a_test_file_that_builds_it_in_a_bare_stack():
