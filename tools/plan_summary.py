@@ -52,6 +52,7 @@ STATEFUL_RESOURCE_TYPES = frozenset(
         "aws_route53_zone",  # a new zone gets new name servers; records outside Terraform are lost
         "aws_s3_bucket",  # the objects
         "aws_cloudwatch_log_group",  # the logs, including audit trails
+        "aws_ssm_parameter",  # the cutover state: a re-create writes the first state again, whatever the routing
     }
 )
 

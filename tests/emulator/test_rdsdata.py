@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from tests.emulator.harness import Emulator, unique
 from tools.local_aws.client import LocalAwsControl
+from tools.local_aws.common import EMULATOR_CREDENTIALS
 
 
 def create_cluster(
@@ -274,8 +275,8 @@ def test_requests_are_checked_against_the_botocore_model_by_the_service_too(
         "rds-data",
         endpoint_url=emulator.url,
         region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
+        aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         config=Config(parameter_validation=False),
     )
     with pytest.raises(ClientError) as refused:

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from lib.config import legacy_address_is_private
 from lib.constructs.monitoring import ROUTE53_METRICS_REGION
 
 
@@ -216,10 +217,7 @@ def test_legacy_record_carries_the_rest_of_the_traffic_and_its_health_check_only
     assert [value["Value"] for value in legacy["ResourceRecords"]] == (
         list(settings.legacy_ips) or [settings.legacy_endpoint]
     )
-    rfc1918 = [ipaddress.ip_network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
-    private = bool(settings.legacy_ips) and any(
-        ipaddress.ip_address(settings.legacy_ips[0]) in block for block in rfc1918
-    )
+    private = bool(settings.legacy_ips) and legacy_address_is_private(ipaddress.IPv4Address(settings.legacy_ips[0]))
     # Issue 11 #3: no health check on a weighted record, ever; the legacy health checks only alert.
     assert "HealthCheckId" not in legacy
     checks = [

@@ -319,6 +319,15 @@ def test_a_replaced_write_rule_is_named_as_traffic_danger(tmp_path):
     assert "DANGER: stateful or traffic resources deleted or replaced" in result.stderr
 
 
+@pytest.mark.parametrize("actions", [["delete"], ["delete", "create"]])
+def test_deleting_or_replacing_the_cutover_state_parameter_is_danger(actions):
+    # Its value is the cutover's (ignore_changes): a re-created parameter starts over at legacy-writer while the
+    # weights and the write rule may already point at Aurora.
+    [change] = dangerous_changes(plan_with([traffic_entry("aws_ssm_parameter", actions)]))
+    assert change.danger == "stateful"
+    assert dangerous_changes(plan_with([traffic_entry("aws_ssm_parameter", ["update"])])) == []
+
+
 # ------------------------------------------------------------ rendering
 
 

@@ -58,7 +58,7 @@ def test_local_and_aws_targets_never_share_a_state_file(project):
 
 
 def test_the_state_path_is_the_backend_path_tap_stack_synthesizes():
-    # tests/unit/test_foundation.py checks the synthesized path: ../../../state/local/TapStackdev.tfstate
+    # tests/unit/test_tap_stack.py checks the synthesized path: ../../../state/local/TapStackdev.tfstate
     settings = settings_for()
     backend = stack.stack_dir(settings) / "../../../state/local/TapStackunit.tfstate"
     state = stack.state_file(settings)

@@ -3,11 +3,13 @@ setting, the value and what is allowed; every valid one is accepted; defaults fo
 
 import subprocess
 import sys
+from dataclasses import asdict, make_dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+import lib.config
 from lib.config import (
     AURORA_POSTGRES_VERSIONS,
     DMS_ENGINE_VERSIONS,
@@ -16,10 +18,12 @@ from lib.config import (
     ConfigError,
     Derived,
     EngineRelease,
+    Integer,
     Settings,
     load_settings,
     region_partition,
     release_warning,
+    setting,
     setting_specs,
     version_warnings,
 )
@@ -588,6 +592,35 @@ def test_load_settings_reads_exactly_the_declared_variables_in_order():
     environ = _RecordingEnviron()
     load_settings(environ)
     assert environ.read == [spec.env for _, spec in setting_specs()]
+
+
+def test_a_new_setting_is_one_spec_entry_and_make_docs(monkeypatch):
+    # Issue 14 "done when": a Settings subclass with one more declaration stands in for adding that line to
+    # Settings itself. Nothing else changes, yet loading, refusals, the fingerprint of the synth cache, the
+    # scan profiles' environment and the README table all carry it; only the committed README goes stale.
+    from tools import settings_doc, stack  # noqa: PLC0415 - tools import lib.config themselves
+    from tools.scan_profiles import profile_environment  # noqa: PLC0415
+
+    declaration = setting(
+        "QUEUE_DEPTH", Integer(1, 64), dev=4, prod=16, description="depth of an example queue (test only)"
+    )
+    extended = make_dataclass("Settings", [("queue_depth", int, declaration)], bases=(Settings,), frozen=True)
+    monkeypatch.setattr(lib.config, "Settings", extended)
+
+    assert [name for name, _ in setting_specs()][-1] == "queue_depth"
+    assert asdict(load_settings({}))["queue_depth"] == 4
+    assert asdict(load_settings({"ENVIRONMENT": "prod"}))["queue_depth"] == 16
+    assert asdict(load_settings({"QUEUE_DEPTH": " 9 "}))["queue_depth"] == 9
+    with pytest.raises(ConfigError) as refused:
+        load_settings({"QUEUE_DEPTH": "65"})
+    assert str(refused.value) == "QUEUE_DEPTH='65' is invalid: must be a whole number from 1 to 64"
+    assert '"queue_depth": 9' in stack.settings_fingerprint(load_settings({"QUEUE_DEPTH": "9"}))
+    assert "QUEUE_DEPTH" not in profile_environment("scandev", {"QUEUE_DEPTH": "9", "PATH": "/bin"})
+    row = "| `QUEUE_DEPTH` | `4` | `16` | a whole number from 1 to 64 | depth of an example queue (test only) |"
+    readme = settings_doc.README.read_text()
+    assert row in settings_doc.settings_table() and row not in readme
+    assert settings_doc.with_settings_table(readme) != readme, "the committed README is now stale"
+    assert row in settings_doc.with_settings_table(readme)
 
 
 # --- engine versions: the tables are data; no test reads the wall clock --------------------

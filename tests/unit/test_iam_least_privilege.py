@@ -18,6 +18,7 @@ import pytest
 from botocore import xform_name
 
 from lib.constructs.function import SERVICE_NEEDS, PaymentsFunction
+from lib.lambda_imports import imported_modules
 
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lib" / "lambda"
 SHARED_DIR = LAMBDA_DIR / "shared"
@@ -44,20 +45,11 @@ def source_files(function: str) -> list[Path]:
     shared = {path.stem: path for path in SHARED_DIR.glob("*.py")}
     found, queue = list(own), list(own)
     while queue:
-        tree = ast.parse(queue.pop().read_text())
-        for node in ast.walk(tree):
-            names = (
-                [alias.name for alias in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else []
-            )
-            for name in names:
-                path = shared.get(name.split(".")[0])
-                if path is not None and path not in found:
-                    found.append(path)
-                    queue.append(path)
+        for module, _, _ in imported_modules(ast.parse(queue.pop().read_text())):
+            path = shared.get(module)
+            if path is not None and path not in found:
+                found.append(path)
+                queue.append(path)
     return found
 
 

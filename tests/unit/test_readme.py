@@ -1,12 +1,14 @@
 """The README stays true: its two commands come first, and its settings table is the one
 generated from the setting declarations in lib/config.py."""
 
+import importlib
 import re
 from pathlib import Path
 
 import pytest
 
 from lib.config import setting_specs
+from tools.plan_summary import TOP_LEVEL_GROUP
 from tools.settings_doc import BEGIN, END, settings_table, with_settings_table
 from tools.settings_doc import main as settings_doc_main
 
@@ -58,6 +60,20 @@ def test_construct_table_names_every_group_the_plan_summary_shows(synth_all):
     table = readme.split("| construct id |", 1)[1].split("\n\n", 1)[0]
     documented = set(re.findall(r"^\| `([^`]+)` \|", table, re.MULTILINE))
     assert documented == groups
+
+
+def test_construct_table_names_the_class_and_file_that_build_each_group(dev):
+    # A plan-summary group leads to its file and class: the file is named after the construct id, the class
+    # is defined there, and the stack's child of that id is an instance of it.
+    table = README.split("| construct id |", 1)[1].split("\n\n", 1)[0]
+    rows = re.findall(r"^\| `([^`]+)` \| `(\w+)`, `([^`]+)\.py` \|", table, re.MULTILINE)
+    assert len(rows) == table.count("\n| `")
+    for construct_id, class_name, path in rows:
+        module = importlib.import_module(path.replace("/", "."))
+        built = dev.stack if construct_id == TOP_LEVEL_GROUP else dev.stack.node.find_child(construct_id)
+        assert getattr(module, class_name).__module__ == module.__name__, f"{class_name} is not defined in {path}"
+        assert isinstance(built, getattr(module, class_name)), construct_id
+        assert construct_id == TOP_LEVEL_GROUP or Path(path).name == construct_id
 
 
 def test_readme_names_the_python_version_and_the_first_deploy_time():

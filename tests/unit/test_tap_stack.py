@@ -5,13 +5,18 @@ own file (tests/unit/test_<construct>.py)."""
 import ast
 import base64
 import hashlib
+import importlib
+import inspect
 import json
 import re
+import typing
 import zipfile
 from pathlib import Path
 
 import pytest
+from constructs import Construct
 
+from lib import migrations
 from lib.config import AURORA_POSTGRES_VERSIONS
 from lib.constructs.monitoring import critical_alarm_prefix
 from lib.tap_stack import DMS_SERVICE_ROLE_ADDRESSES, READY_METRIC_NAME
@@ -21,6 +26,16 @@ from tools.scan_profiles import PROFILES as SCAN_PROFILES
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COST_TAGS = {"Environment", "Project", "Application", "CostCenter", "Owner", "ManagedBy"}
 SHARED_MODULES = ("lambda_support.py", "route53_weights.py")
+# Construct inputs that are ids or ARNs, and where they come from instead of a construct.
+ID_INPUTS_NO_CONSTRUCT_BUILDS = {
+    "account_id": "TapStack's aws_caller_identity data source",
+    "availability_zone_ids": "setting AVAILABILITY_ZONE_IDS",
+    "certificate_arn": "setting CERTIFICATE_ARN",
+    "existing_zone_id": "setting HOSTED_ZONE_ID",
+    "source_secret_arn": "setting ONPREM_DB_SECRET_ARN",
+    "transit_gateway_id": "setting ONPREM_TRANSIT_GATEWAY_ID",
+    "cutover_state_arn": "the cutover's parameter, named before Cutover (built after Compute) exists",
+}
 
 
 # --- one stack, one provider ---------------------------------------------------------------
@@ -47,6 +62,59 @@ def test_constructs_are_plain_constructs_never_stacks(synth_all):
         for resources in profile.json["resource"].values():
             for name, resource in resources.items():
                 assert resource["//"]["metadata"]["path"].startswith(f"{stack}/"), name
+
+
+def _construct_classes():
+    """(file stem, class) for every Construct subclass defined in lib/constructs."""
+    for source in sorted((PROJECT_ROOT / "lib" / "constructs").glob("*.py")):
+        module = importlib.import_module(f"lib.constructs.{source.stem}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Construct) and cls.__module__ == module.__name__:
+                yield source.stem, cls
+
+
+def test_every_construct_takes_scope_and_id_then_keyword_only_typed_inputs():
+    # Issue 14 #5: one input style. Other constructs come in as objects (typed by their class): an id or ARN
+    # input is one no construct builds, each named here with where it comes from.
+    classes = list(_construct_classes())
+    assert len(classes) >= 14
+    for _, cls in classes:
+        for name in _keyword_inputs(cls):
+            if re.search(r"_(id|ids|arn|arns)$", name):
+                assert name in ID_INPUTS_NO_CONSTRUCT_BUILDS, f"{cls.__name__}({name})"
+
+
+def _keyword_inputs(cls: type) -> list[str]:
+    """The names of what cls takes after scope and construct_id: each keyword-only and typed, or a group of
+    them as `**group: Unpack[SomeTypedDict]`."""
+    parameters = list(inspect.signature(vars(cls)["__init__"]).parameters.values())
+    assert [(p.name, p.kind) for p in parameters[:3]] == [
+        ("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        ("scope", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        ("construct_id", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+    ], cls.__name__
+    hints = typing.get_type_hints(vars(cls)["__init__"])
+    names = []
+    for parameter in parameters[3:]:
+        assert parameter.name in hints, f"{cls.__name__}({parameter.name}) has no type"
+        if parameter.kind == inspect.Parameter.VAR_KEYWORD:
+            hint = hints[parameter.name]
+            groups = [group for group in typing.get_args(hint) if typing.is_typeddict(group)]
+            assert typing.get_origin(hint) is typing.Unpack and groups, f"{cls.__name__}(**{parameter.name}: {hint})"
+            names += list(typing.get_type_hints(groups[0]))
+        else:
+            assert parameter.kind == inspect.Parameter.KEYWORD_ONLY, f"{cls.__name__}({parameter.name})"
+            names.append(parameter.name)
+    return names
+
+
+def test_every_construct_file_has_a_test_file_that_builds_it_in_a_bare_stack():
+    # Issue 14 #4: tests/unit/test_<file>.py builds the file's constructs alone (tests/unit/stacks.py: a bare
+    # TerraformStack(Testing.app(), ...) with the inputs they take), never through the whole-stack profiles only.
+    for stem in sorted({stem for stem, _ in _construct_classes()} | {"iam"}):
+        test_file = PROJECT_ROOT / "tests" / "unit" / f"test_{stem}.py"
+        assert test_file.is_file(), f"lib/constructs/{stem}.py has no {test_file.name}"
+        assert re.search(r"\b(bare_stack|built_through)\(", test_file.read_text()), test_file.name
 
 
 def test_every_top_level_construct_has_the_file_its_plan_group_names(dev):
@@ -519,6 +587,41 @@ def test_traffic_outputs_name_the_api_and_the_cutover(dev):
     assert dev.output("waf_web_acl_arn") == dev.ref(stack.load_balancer.web_acl.arn)
     assert dev.output("migration_metric_namespace") == "PaymentsMigration/dev"
     assert READY_METRIC_NAME in dev.outputs["migration_metric_namespace"]["description"]
+
+
+def test_cutover_outputs_name_the_reverse_replication_the_routing_and_the_state(dev, https):
+    # The outputs issue 11 added, which the runbook and the integration tests read.
+    for synthesized in (dev, https):
+        stack = synthesized.stack
+        migration, load_balancer = stack.migration, stack.load_balancer
+        assert {
+            name: synthesized.output(name)
+            for name in (
+                "dms_reverse_task_arn",
+                "dms_reverse_source_endpoint_arn",
+                "dms_reverse_target_endpoint_arn",
+                "dms_reverse_source_secret_arn",
+                "dms_reverse_target_secret_arn",
+                "write_rule_arn",
+                "cutover_state_parameter",
+            )
+        } == {
+            "dms_reverse_task_arn": synthesized.ref(migration.reverse_task.replication_task_arn),
+            "dms_reverse_source_endpoint_arn": synthesized.ref(migration.reverse_source_endpoint.endpoint_arn),
+            "dms_reverse_target_endpoint_arn": synthesized.ref(migration.reverse_target_endpoint.endpoint_arn),
+            "dms_reverse_source_secret_arn": synthesized.ref(migration.reverse_source_secret_arn),
+            "dms_reverse_target_secret_arn": synthesized.ref(migration.reverse_target_secret_arn),
+            "write_rule_arn": synthesized.ref(load_balancer.write_rule.arn),
+            "cutover_state_parameter": synthesized.ref(stack.cutover.state.name),
+        }
+        assert synthesized.output("reverse_slot_name") == "payments_dev_reverse"
+        assert synthesized.output("schema_migrations_sha256") == migrations.digest()
+    assert dev.body(dev.stack.cutover.state)["name"] == "/payments-dev/cutover/state"
+    # Without a legacy system there is no legacy target group; with one, writes go there first.
+    assert dev.output("legacy_target_group_arn") == "" and dev.stack.load_balancer.legacy_target_group is None
+    legacy_group = https.stack.load_balancer.legacy_target_group
+    assert legacy_group is not None
+    assert https.output("legacy_target_group_arn") == https.ref(legacy_group.arn)
 
 
 @pytest.mark.parametrize("profile, scheme", [("dev", "http"), ("https", "https")])
