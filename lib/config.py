@@ -22,12 +22,12 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from lib.address_space import RFC1918_NETWORKS, alb_ip_target_allowed, legacy_address_is_private
+
 PROFILES = ("dev", "prod")
 TARGETS = ("local", "aws")
 # Where the payment API takes the merchant id from (its CLIENT_IDENTITY environment variable).
 IDENTITY_MODES = ("mtls", "header")
-# Route53 publishes health-check metrics in this region only; an alarm elsewhere never sees data.
-ROUTE53_METRICS_REGION = "us-east-1"
 # Longest generated name is "payments-<suffix>-alb" / "-api" (ALB and target group
 # names are limited to 32 characters).
 SUFFIX_MAX_LENGTH = 16
@@ -155,10 +155,6 @@ POSTGRES_RESERVED_WORDS = frozenset(
 # Databases every Aurora PostgreSQL cluster already has.
 EXISTING_DATABASES = frozenset({"postgres", "template0", "template1", "rdsadmin"})
 
-# Private address space (RFC 1918): the VPC's range, and legacy addresses reached over the VPN.
-RFC1918_NETWORKS = tuple(ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
-# Shared address space (RFC 6598): also allowed for ALB IP targets outside the VPC.
-RFC6598_NETWORK = ipaddress.IPv4Network("100.64.0.0/10")
 # Addresses that are neither RFC 1918 nor reachable from the internet, named for the refusal.
 # Python's is_global calls multicast global, so this list is checked first.
 UNROUTABLE_NETWORKS = tuple(
@@ -566,11 +562,6 @@ class LegacyEndpoint(Parser):
         return address
 
 
-def legacy_address_is_private(address: ipaddress.IPv4Address) -> bool:
-    """RFC 1918: reached over the VPN; Route53's health checkers (on the internet) cannot see it."""
-    return any(address in network for network in RFC1918_NETWORKS)
-
-
 def unroutable_reason(address: ipaddress.IPv4Address) -> str | None:
     """Why an address that is not RFC 1918 cannot be reached from the internet, or None when it can."""
     unroutable = next((name for network, name in UNROUTABLE_NETWORKS if address in network), None)
@@ -605,11 +596,6 @@ class PrivateAddressList(AddressList):
         if public:
             raise _Invalid(f"{', '.join(public)} is not private: must be {self.allowed}")
         return addresses
-
-
-def alb_ip_target_allowed(address: ipaddress.IPv4Address) -> bool:
-    """An ALB IP target outside the VPC must be in RFC 1918 or RFC 6598 space."""
-    return legacy_address_is_private(address) or address in RFC6598_NETWORK
 
 
 class CutoverTables(CommaList):

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from lib.address_space import legacy_address_is_private
 from lib.config import (
     AURORA_POSTGRES_VERSIONS,
     DMS_ENGINE_VERSIONS,
-    legacy_address_is_private,
     unroutable_reason,
 )
 

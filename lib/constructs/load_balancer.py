@@ -45,6 +45,7 @@ from cdktf_cdktf_provider_aws.wafv2_web_acl_association import Wafv2WebAclAssoci
 from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2WebAclLoggingConfiguration
 from constructs import Construct
 
+from lib.address_space import alb_ip_target_allowed
 from lib.constructs.compute import Compute
 from lib.constructs.iam import from_account, policy_document, service_principal
 from lib.constructs.network import Network
@@ -63,11 +64,6 @@ WAF_RATE_LIMIT_PER_5_MINUTES = 2000
 # The write rule (docs/cutover.md): every write goes to the current writer's target group.
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 WRITE_RULE_PRIORITY = 10
-# ALB IP targets outside the VPC must be RFC 1918 or RFC 6598 addresses:
-# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#target-type
-IP_TARGET_NETWORKS = tuple(
-    ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
-)
 LEGACY_PORT = 443
 LEGACY_HEALTH_PATH = "/health"  # the legacy API's health path (also the Route53 health checks')
 NONCURRENT_LOG_VERSION_DAYS = 30
@@ -110,11 +106,7 @@ class LoadBalancer(Construct):
         legacy_write_ips: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
-        outside = [
-            ip
-            for ip in legacy_write_ips
-            if not any(ipaddress.IPv4Address(ip) in network for network in IP_TARGET_NETWORKS)
-        ]
+        outside = [ip for ip in legacy_write_ips if not alb_ip_target_allowed(ipaddress.IPv4Address(ip))]
         if outside:
             raise ValueError(
                 f"legacy write addresses {', '.join(outside)} are not private: ALB IP targets outside "

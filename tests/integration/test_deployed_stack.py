@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from lib.config import legacy_address_is_private
+from lib.address_space import legacy_address_is_private
 from lib.constructs.monitoring import ROUTE53_METRICS_REGION
 
 

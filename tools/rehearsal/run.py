@@ -355,7 +355,7 @@ class Rehearsal:
             reported = answer.get("reasons")
             if time.monotonic() > deadline:
                 raise RehearsalError(f"the flip was still refused after {self.options.flip_deadline:g} s: {reported}")
-            if any("MigrationReady" in reason or "ready" in reason for reason in reported or []):
+            if any(self.names.ready_metric in reason or "ready" in reason for reason in reported or []):
                 drive.fire_validator(
                     self.control, self.validator_rule, account=self.names.account, region=self.names.region
                 )
