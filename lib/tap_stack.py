@@ -275,6 +275,9 @@ class TapStack(TerraformStack):
                 partition=self.partition, region=settings.aws_region, account_id=self.account_id, name_prefix=prefix
             ),
             cutover_state_parameter=cutover_state_parameter_name(prefix),
+            cutover_tables=settings.cutover_tables,
+            reverse_publication=self._reverse_slot_decoding().get("reverse_publication"),
+            dms_target_secret_arn=self.migration.target_secret_arn,
             **shared,
         )
         self.load_balancer = LoadBalancer(
@@ -326,6 +329,7 @@ class TapStack(TerraformStack):
             migration=self.migration,
             database=self.database,
             load_balancer=self.load_balancer,
+            db_secret_arn=self.compute.cutover_secret.arn,
             cutover_tables=settings.cutover_tables,
             max_pause_seconds=settings.cutover_max_pause_seconds,
             **self._reverse_slot_decoding(),
@@ -447,6 +451,11 @@ class TapStack(TerraformStack):
             "aurora_app_secret_arn",
             self.compute.app_secret.arn,
             "Secret of the payment API's database login (written by the schema_migrations function)",
+        )
+        self.output(
+            "aurora_cutover_secret_arn",
+            self.compute.cutover_secret.arn,
+            "Secret of the cutover driver's and rollback's database login (written by the schema_migrations function)",
         )
         self.output(
             "schema_migrations_sha256",

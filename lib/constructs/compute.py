@@ -4,6 +4,7 @@ schema_migrations function, the secret of the API's database login and the deplo
 from __future__ import annotations
 
 import json
+import re
 from typing import Unpack
 
 from cdktf import Token
@@ -22,11 +23,17 @@ DATA_API_TRANSACTIONS = ["rds-data:BeginTransaction", "rds-data:CommitTransactio
 MIGRATION_TIMEOUT_SECONDS = 300
 
 
+def cutover_login_name(name_prefix: str) -> str:
+    """The cutover's database login (a lower-case PostgreSQL identifier), one per stack: roles are server-wide,
+    and the local emulator serves every stack's cluster from one PostgreSQL server."""
+    return re.sub(r"[^a-z0-9_]", "_", f"{name_prefix}_cutover")
+
+
 class Compute(Construct):
     """`payment_api` reads and writes payments as its own database login (the app secret), never as the
     master user. `schema_migrations` is the only function that may read the master secret: Terraform
-    invokes it whenever a migration file changes, and it writes the API's login into the app secret.
-    Both run where `placement` puts them."""
+    invokes it whenever a migration file changes, and it writes the API's login into the app secret and
+    the cutover's login (driver and rollback) into the cutover secret. Both run where `placement` puts them."""
 
     def __init__(
         self,
@@ -38,41 +45,61 @@ class Compute(Construct):
         secret_recovery_window_days: int,
         cutover_state_arn: str,
         cutover_state_parameter: str | None = None,
+        cutover_tables: tuple[str, ...] = ("public.payments",),
+        reverse_publication: str | None = None,
+        dms_target_secret_arn: str | None = None,
         database: Database,
         **placement: Unpack[FunctionPlacement],
     ) -> None:
         super().__init__(scope, construct_id)
         name_prefix = placement["name_prefix"]
         cluster_arn = database.cluster.arn
+
         # Created empty: the schema_migrations function generates the password and stores it with
         # PutSecretValue, so no password is in code, plan or state.
-        self.app_secret = SecretsmanagerSecret(
-            self,
-            "app_secret",
-            name=f"{name_prefix}/aurora/payment-api",
-            description="Database login of the payment API; written by the schema_migrations function",
-            kms_key_id=placement["keys"].data_key.arn,
-            recovery_window_in_days=secret_recovery_window_days,
-        )
+        def login_secret(secret_id: str, name: str, whose: str) -> SecretsmanagerSecret:
+            return SecretsmanagerSecret(
+                self,
+                secret_id,
+                name=f"{name_prefix}/aurora/{name}",
+                description=f"Database login of {whose}; written by the schema_migrations function",
+                kms_key_id=placement["keys"].data_key.arn,
+                recovery_window_in_days=secret_recovery_window_days,
+            )
+
+        self.app_secret = login_secret("app_secret", "payment-api", "the payment API")
         app_secret_arn = self.app_secret.arn
+        self.cutover_secret = login_secret("cutover_secret", "cutover", "the cutover driver and rollback")
+        cutover_secret_arn = self.cutover_secret.arn
+        migration_environment = {
+            "DB_CLUSTER_ARN": cluster_arn,
+            "DB_NAME": database.database_name,
+            "MASTER_SECRET_ARN": database.master_secret_arn,
+            "APP_SECRET_ARN": app_secret_arn,
+            "CUTOVER_SECRET_ARN": cutover_secret_arn,
+            "CUTOVER_LOGIN": cutover_login_name(name_prefix),
+            "CUTOVER_TABLES": ",".join(cutover_tables),
+            "DB_HOST": database.cluster.endpoint,
+            "DB_PORT": Token.as_string(database.cluster.port),
+        }
+        read_secrets = [database.master_secret_arn, app_secret_arn, cutover_secret_arn]
+        if reverse_publication:
+            migration_environment["REVERSE_PUBLICATION"] = reverse_publication
+        if dms_target_secret_arn:
+            # Read for the DMS login's name: it creates awsdms_apply_exceptions, which the cutover reads.
+            migration_environment["DMS_TARGET_SECRET_ARN"] = dms_target_secret_arn
+            read_secrets.append(dms_target_secret_arn)
         self.migrations_sha256 = migrations.digest()
         self.schema_migrations = PaymentsFunction(
             self,
             "schema_migrations",
             source="schema_migrations",
             description="Applies the schema migrations and keeps the payment API's database login",
-            environment={
-                "DB_CLUSTER_ARN": cluster_arn,
-                "DB_NAME": database.database_name,
-                "MASTER_SECRET_ARN": database.master_secret_arn,
-                "APP_SECRET_ARN": app_secret_arn,
-                "DB_HOST": database.cluster.endpoint,
-                "DB_PORT": Token.as_string(database.cluster.port),
-            },
+            environment=migration_environment,
             statements=[
                 allow(DATA_API_STATEMENTS + DATA_API_TRANSACTIONS, cluster_arn),
-                allow(["secretsmanager:GetSecretValue"], [database.master_secret_arn, app_secret_arn]),
-                allow(["secretsmanager:PutSecretValue"], app_secret_arn),
+                allow(["secretsmanager:GetSecretValue"], read_secrets),
+                allow(["secretsmanager:PutSecretValue"], [app_secret_arn, cutover_secret_arn]),
             ],
             timeout_seconds=MIGRATION_TIMEOUT_SECONDS,
             **placement,
@@ -108,8 +135,8 @@ class Compute(Construct):
         )
 
     def _migration_run(self, database: Database) -> LambdaInvocation:
-        """Runs schema_migrations once per deploy that changes a migration (or replaces the cluster or
-        the app secret). The provider's default lifecycle (CREATE_ONLY) invokes on create only: a
+        """Runs schema_migrations once per deploy that changes a migration (or replaces the cluster, the app
+        secret or the cutover secret). The provider's default lifecycle (CREATE_ONLY) invokes on create only: a
         plan reads nothing back, so an unchanged stack plans no change, and a destroy invokes nothing.
         https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/lambda_invocation
         """
@@ -123,6 +150,7 @@ class Compute(Construct):
                 "migrations_sha256": digest,
                 "cluster": database.cluster.cluster_resource_id,
                 "app_secret": self.app_secret.arn,
+                "cutover_secret": self.cutover_secret.arn,
             },
             # The writer instance, not only the cluster: the Data API answers only once it is up.
             depends_on=[database.instances[0], self.schema_migrations.function],

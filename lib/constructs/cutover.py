@@ -154,6 +154,7 @@ class Cutover(Construct):
         migration: Migration,
         database: Database,
         load_balancer: LoadBalancer,
+        db_secret_arn: str,
         cutover_tables: tuple[str, ...] = ("public.payments",),
         max_pause_seconds: int = DEFAULT_MAX_PAUSE_SECONDS,
         reverse_slot_plugin: str = "test_decoding",
@@ -207,10 +208,8 @@ class Cutover(Construct):
             ],
             timeout_seconds=60,
         )
-        # The cutover's Data API login is the master user: the only login that owns the payment tables (the schema
-        # migrations run as it), so it may take the rollback fence's SHARE lock and publish them, and that holds
-        # rds_replication for the reverse slot. A login of its own would need both granted by hand.
-        db_secret_arn = database.master_secret_arn
+        # db_secret_arn: the cutover's own Data API login, which the schema_migrations function keeps with only what
+        # the cutover runs (replication slots, the rollback fence's lock, DMS's exceptions table); never the master.
         environment = {
             **records,
             **readiness,

@@ -53,6 +53,7 @@ def deployment(
     cluster = create_cluster(aws, network)
     [described] = aws("rds").describe_db_clusters(DBClusterIdentifier=cluster["identifier"])["DBClusters"]
     app_secret = aws("secretsmanager").create_secret(Name=unique("payment-api-login"))["ARN"]  # empty
+    cutover_secret = aws("secretsmanager").create_secret(Name=unique("cutover-login"))["ARN"]  # empty
     migration = deploy_function(
         aws,
         "schema_migrations",
@@ -61,6 +62,9 @@ def deployment(
             "DB_NAME": "payments",
             "MASTER_SECRET_ARN": cluster["secret"],
             "APP_SECRET_ARN": app_secret,
+            "CUTOVER_SECRET_ARN": cutover_secret,
+            "CUTOVER_LOGIN": f"{cluster['identifier'].replace('-', '_')}_cutover",  # roles are server-wide
+            "CUTOVER_TABLES": "public.payments",
             "DB_HOST": described["Endpoint"],
             "DB_PORT": str(described["Port"]),
         },

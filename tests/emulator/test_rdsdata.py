@@ -221,6 +221,27 @@ def test_an_application_role_secret_logs_in_as_that_role(
     assert 'password authentication failed for user "reports_app"' in wrong.value.response["Error"]["Message"]
 
 
+def test_a_member_of_rds_replication_may_create_and_drop_replication_slots(
+    aws: Callable[[str], Any], sql: Callable[..., Any]
+) -> None:
+    secrets = aws("secretsmanager")
+    logins = {}
+    for name in ("slots_member", "slots_other"):
+        sql(f"CREATE ROLE {name} LOGIN PASSWORD '{name}-pw'")
+        logins[name] = secrets.create_secret(
+            Name=unique(name), SecretString=json.dumps({"username": name, "password": f"{name}-pw"})
+        )["ARN"]
+    sql("GRANT rds_replication TO slots_member")  # as the master user may on RDS (rds_superuser)
+
+    create = "SELECT slot_name::text FROM pg_create_logical_replication_slot('member_slot', 'test_decoding')"
+    assert sql(create, secret=logins["slots_member"])["records"] == [[{"stringValue": "member_slot"}]]
+    sql("SELECT pg_drop_replication_slot('member_slot')", secret=logins["slots_member"])
+    with pytest.raises(ClientError) as refused:
+        sql(create.replace("member_slot", "other_slot"), secret=logins["slots_other"])
+    assert "must be superuser or replication role" in refused.value.response["Error"]["Message"]
+    assert sql("SELECT rolsuper FROM pg_roles WHERE rolname = 'slots_member'")["records"] == [[{"booleanValue": False}]]
+
+
 def test_the_secret_is_checked_against_the_cluster(
     aws: Callable[[str], Any], network: dict[str, Any], cluster: dict[str, str], sql: Callable[..., Any]
 ) -> None:

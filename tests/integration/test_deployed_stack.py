@@ -150,6 +150,11 @@ def test_functions_run_in_private_subnets_with_tracing_and_concurrency(aws, outp
         assert variables["CLIENT_IDENTITY"] == settings.client_identity == outputs["client_identity"]
     else:
         assert concurrency >= 1
+    if role in ("traffic-shifter", "rollback"):  # the cutover's own login, never the master user
+        secret = configuration["Environment"]["Variables"]["DB_SECRET_ARN"]
+        assert secret == outputs["aurora_cutover_secret_arn"] != outputs["aurora_master_secret_arn"]
+        login = json.loads(aws("secretsmanager").get_secret_value(SecretId=secret)["SecretString"])["username"]
+        assert login == f"{settings.name_prefix.replace('-', '_')}_cutover"
 
 
 def test_alb_forwards_to_the_lambda_target_group(aws, outputs):

@@ -24,6 +24,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tools.local_aws.postgres import ensure_rds_replication_role
+
 HERE = Path(__file__).resolve().parent
 LAMBDA_DIR = HERE.parent.parent / "lib" / "lambda"
 SHARED_DIR = LAMBDA_DIR / "shared"
@@ -51,6 +53,9 @@ SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:payments-db-A
 MASTER_USER = "payments_master"
 MASTER_PASSWORD = "master-password-of-the-tests"
 CLUSTER_HOST = "payments-aurora.cluster-abc.us-east-1.rds.amazonaws.com"
+DMS_USER = support_cutover.DMS_USER
+CUTOVER_LOGIN = "payments_test_cutover"
+CUTOVER_PASSWORD = "cutover-password-of-the-tests"
 
 
 @pytest.fixture(autouse=True)
@@ -218,7 +223,19 @@ class LoginServer:
 
 
 @pytest.fixture(scope="session")
-def master_login(postgres_server):
+def rds_roles(postgres_server):
+    """The roles an Aurora cluster has besides its master: rds_replication, and the DMS target login."""
+    admin = postgres_server.connect()
+    try:
+        ensure_rds_replication_role(admin)
+        if not admin.run("SELECT 1 FROM pg_roles WHERE rolname = :name", name=DMS_USER):
+            admin.run(f"CREATE ROLE {DMS_USER} LOGIN")
+    finally:
+        admin.close()
+
+
+@pytest.fixture(scope="session")
+def master_login(postgres_server, rds_roles):
     """A login like RDS's master user: CREATEROLE and CREATEDB, not a superuser."""
     admin = postgres_server.connect()
     try:
@@ -231,15 +248,26 @@ def master_login(postgres_server):
 
 @pytest.fixture
 def aurora_secrets():
-    """moto's Secrets Manager with the master secret (as RDS manages it) and the app secret the
-    stack creates empty."""
+    """moto's Secrets Manager with the master secret (as RDS manages it), the app and cutover secrets the
+    stack creates empty, and the DMS target secret as the operator fills it."""
     with mock_aws():
         client = boto3.client("secretsmanager", region_name="us-east-1")
         master = client.create_secret(
             Name="rds!cluster-payments", SecretString=json.dumps({"username": MASTER_USER, "password": MASTER_PASSWORD})
         )
         app = client.create_secret(Name="payments-test-db-app")
-        yield types.SimpleNamespace(client=client, master_arn=master["ARN"], app_arn=app["ARN"])
+        cutover = client.create_secret(Name="payments-test-db-cutover")
+        dms_target = client.create_secret(
+            Name="payments-test-dms-aurora-target",
+            SecretString=json.dumps({"username": DMS_USER, "password": "dms-password-of-the-tests"}),
+        )
+        yield types.SimpleNamespace(
+            client=client,
+            master_arn=master["ARN"],
+            app_arn=app["ARN"],
+            cutover_arn=cutover["ARN"],
+            dms_target_arn=dms_target["ARN"],
+        )
 
 
 @pytest.fixture
@@ -265,6 +293,12 @@ def schema_migrations_env(payments_database, aurora_secrets):
         "DB_NAME": payments_database,
         "MASTER_SECRET_ARN": aurora_secrets.master_arn,
         "APP_SECRET_ARN": aurora_secrets.app_arn,
+        "CUTOVER_SECRET_ARN": aurora_secrets.cutover_arn,
+        # one per test database: roles are server-wide, and each stack has its own
+        "CUTOVER_LOGIN": f"{payments_database}_cutover",
+        "CUTOVER_TABLES": "public.payments",
+        "REVERSE_PUBLICATION": "payments_reverse_tables",
+        "DMS_TARGET_SECRET_ARN": aurora_secrets.dms_target_arn,
         "DB_HOST": CLUSTER_HOST,
         "DB_PORT": "5432",
     }
@@ -291,6 +325,11 @@ def app_secret(aurora_secrets):
     return json.loads(aurora_secrets.client.get_secret_value(SecretId=aurora_secrets.app_arn)["SecretString"])
 
 
+def cutover_secret(aurora_secrets):
+    """The current value of the cutover secret (what the migration stored)."""
+    return json.loads(aurora_secrets.client.get_secret_value(SecretId=aurora_secrets.cutover_arn)["SecretString"])
+
+
 @pytest.fixture
 def app_data_api(run_migration, postgres_server, payments_database, aurora_secrets, payment_api_env, monkeypatch):
     """The Data API as the payment API uses it after a deploy: migrated database, the app secret."""
@@ -309,15 +348,23 @@ def app_data_api(run_migration, postgres_server, payments_database, aurora_secre
 
 
 @pytest.fixture(scope="session")
-def cutover_aurora(postgres_server):
+def cutover_aurora(postgres_server, rds_roles):
     """Aurora for the cutover tests: one database and one Data API engine for the session (making them is
-    the slow part of a test); each test's world resets the database's schema and slots."""
+    the slow part of a test); each test's world resets the database's schema and slots. The Data API logs in
+    as the cutover's login, with the role and grants the schema_migrations function gives it (the world
+    gives them again after each reset)."""
     name = f"cutover_{next(_module_ids)}"
     admin = postgres_server.connect()
     admin.run(f'CREATE DATABASE "{name}"')
-    data_api = support_data_api.FakeDataApi(
-        postgres_server, resource_arn=CLUSTER_ARN, secret_arn=SECRET_ARN, database=name
-    )
+    database_admin = postgres_server.connect(name)
+    try:
+        database_admin.run(f"GRANT CREATE ON SCHEMA public TO {DMS_USER}")  # DMS creates its control tables
+    finally:
+        database_admin.close()
+    migrations = load_handler("schema_migrations")
+    login = LoginServer(postgres_server, CUTOVER_LOGIN, CUTOVER_PASSWORD)
+    data_api = support_data_api.FakeDataApi(login, resource_arn=CLUSTER_ARN, secret_arn=SECRET_ARN, database=name)
+    data_api.migrations, data_api.login = migrations, login
     try:
         yield data_api
     finally:

@@ -19,6 +19,8 @@ import boto3
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.validate import ParamValidator
 
+from tools.local_aws.postgres import apply_rds_replication
+
 RECORD = "api.example.com."
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -30,6 +32,8 @@ ALARM_PREFIX = "payments-test-critical-"
 STATE_PARAMETER = "/payments-test/cutover/state"
 FUNCTION_NAME = "payments-test-traffic-shifter"
 ROLLBACK_FUNCTION_NAME = "payments-test-rollback"
+# The DMS target endpoint's login on Aurora: it creates DMS's control tables (awsdms_apply_exceptions).
+DMS_USER = "payments_dms"
 PAYMENTS_TABLE = (
     "CREATE TABLE payments (id uuid PRIMARY KEY, merchant_id text NOT NULL, "
     "idempotency_key text NOT NULL, amount numeric(18, 2) NOT NULL, "
@@ -302,6 +306,8 @@ class CutoverWorld:
         self._hooks = []
         self._admin = None
         self.aws = {name: client(name) for name in ("route53", "elbv2", "ec2", "ssm", "cloudwatch", "sns", "sqs")}
+        self.migrations, self.login = data_api.migrations, data_api.login
+        self.prepare_cutover_login()
         self.reset_database()
         self._build_load_balancer()
         self._build_records()
@@ -544,6 +550,35 @@ class CutoverWorld:
                 connection.run(f'DROP PUBLICATION "{name}"')
             connection.run("DROP TABLE IF EXISTS payments, awsdms_apply_exceptions")
             connection.run(PAYMENTS_TABLE)
+        self.grant_cutover_login()
+
+    def prepare_cutover_login(self):
+        """The cutover's login as the schema_migrations function makes it, with rds_replication's effect."""
+        name = self.login.user
+        with self.sql() as connection:
+            columns = ("rolcanlogin", "rolinherit", "rolcreatedb", "rolcreaterole", "rolreplication")
+            rows = connection.run(f"SELECT {', '.join(columns)} FROM pg_roles WHERE rolname = :r", r=name)
+            role = dict(zip(columns, rows[0], strict=True)) if rows else None
+            for statement in self.migrations.cutover_role_statements(name, role, has_rds_replication=True):
+                connection.run(statement)
+            connection.run(f"ALTER ROLE {name} PASSWORD '{self.login.password}'")
+            apply_rds_replication(connection, name)
+
+    def grant_cutover_login(self):
+        """What the schema_migrations function grants the cutover's login on the tables and DMS's tables."""
+        name = self.login.user
+        statements = self.migrations.cutover_privilege_statements(name, ("public.payments",))
+        statements += self.migrations.dms_exceptions_statements(
+            name, DMS_USER, "public", is_member=True, table_exists=False
+        )
+        with self.sql() as connection:
+            for statement in statements:
+                connection.run(statement)
+
+    def make_publication(self, name):
+        """The reverse publication, as the schema_migrations function makes it."""
+        with self.sql() as connection:
+            connection.run(self.migrations.publication_statement(name, ("public.payments",), exists=False))
 
     def drop_slots(self):
         with self.sql() as connection:

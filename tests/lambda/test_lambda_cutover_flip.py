@@ -120,10 +120,11 @@ def test_a_second_flip_changes_nothing(driver, cutover_world):
     assert_aurora_is_the_writer(world)
 
 
-def test_pgoutput_slot_gets_its_publication_first(driver, cutover_world, monkeypatch):
+def test_pgoutput_slot_decodes_with_the_publication_the_migrations_made(driver, cutover_world, monkeypatch):
     world = cutover_world
     monkeypatch.setenv("REVERSE_SLOT_PLUGIN", "pgoutput")
     monkeypatch.setenv("REVERSE_PUBLICATION", "cutover_reverse")
+    world.make_publication("cutover_reverse")
     world.ready_for_flip()
     assert flip(driver)["ok"] is True
     assert world.slot()["plugin"] == "pgoutput"
@@ -131,6 +132,18 @@ def test_pgoutput_slot_gets_its_publication_first(driver, cutover_world, monkeyp
         assert connection.run(
             "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = 'cutover_reverse'"
         ) == [["public", "payments"]]
+
+
+def test_a_missing_publication_aborts_the_flip_and_the_cutover_never_creates_one(driver, cutover_world, monkeypatch):
+    world = cutover_world
+    monkeypatch.setenv("REVERSE_SLOT_PLUGIN", "pgoutput")
+    monkeypatch.setenv("REVERSE_PUBLICATION", "cutover_reverse")
+    world.ready_for_flip()
+    with pytest.raises(Exception, match="legacy is still the writer: publication cutover_reverse does not exist"):
+        flip(driver)
+    assert_legacy_is_the_writer(world, forward=("running", "starting", "resuming"))
+    with world.sql() as connection:
+        assert connection.run("SELECT pubname FROM pg_publication") == []
 
 
 def test_the_flip_waits_for_pending_validation(driver, cutover_world):
@@ -174,9 +187,11 @@ def rule_not_on_legacy(world):
 
 def apply_exceptions(world):
     world.ready_for_flip()
-    with world.sql() as connection:
+    with world.sql() as connection:  # DMS creates the table as its target login
+        connection.run(f"SET ROLE {sc.DMS_USER}")
         connection.run("CREATE TABLE public.awsdms_apply_exceptions (task_name text, error text)")
         connection.run("INSERT INTO public.awsdms_apply_exceptions VALUES ('forward', 'duplicate key')")
+        connection.run("RESET ROLE")
 
 
 def stale_latency(world):
@@ -455,3 +470,17 @@ def test_a_flip_interrupted_anywhere_resumes_and_flips_once(driver, cutover_worl
         except AssertionError as error:
             failures.append(f"crash after change {crash_after}: {error}")
     assert failures == []
+
+
+def test_the_cutover_talks_to_aurora_as_its_own_login_not_as_a_superuser(cutover_world):
+    world = cutover_world
+    answer = world.data_api.execute_statement(
+        resourceArn=world.environment["DB_CLUSTER_ARN"],
+        secretArn=world.environment["DB_SECRET_ARN"],
+        database=world.database,
+        sql="SELECT current_user::text, rolsuper, pg_has_role('rds_replication', 'MEMBER') FROM pg_roles "
+        "WHERE rolname = current_user",
+    )
+    assert [[next(iter(field.values())) for field in record] for record in answer["records"]] == [
+        [world.login.user, False, True]
+    ]

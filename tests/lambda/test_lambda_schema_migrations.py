@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tools.local_aws.postgres import apply_rds_replication
+
 LAMBDA_DIR = Path(__file__).resolve().parents[2] / "lib" / "lambda"
 MIGRATIONS_DIR = LAMBDA_DIR / "schema_migrations" / "migrations"
 APP_LOGINS = ("payments_app_a", "payments_app_b")
@@ -32,10 +34,17 @@ CATALOG_QUERIES = {
     "indexes": "SELECT schemaname::text, indexname::text, indexdef FROM pg_indexes "
     "WHERE schemaname <> 'pg_catalog' ORDER BY 1, 2",
     "roles": "SELECT rolname::text, rolcanlogin, rolinherit, rolcreaterole, rolcreatedb, rolsuper "
-    "FROM pg_roles WHERE rolname LIKE 'payments\\_app%' ORDER BY 1",
+    "FROM pg_roles WHERE rolname LIKE 'payments\\_app%' OR rolname = current_database() || '_cutover' ORDER BY 1",
     "memberships": "SELECT r.rolname::text, m.rolname::text FROM pg_auth_members a "
     "JOIN pg_roles r ON r.oid = a.roleid JOIN pg_roles m ON m.oid = a.member "
-    "WHERE r.rolname LIKE 'payments\\_app%' ORDER BY 1, 2",
+    "WHERE r.rolname LIKE 'payments\\_app%' OR m.rolname = current_database() || '_cutover' "
+    "OR r.rolname = 'payments_dms' "
+    "ORDER BY 1, 2",
+    "default_privileges": "SELECT pg_get_userbyid(defaclrole)::text, defaclnamespace::regnamespace::text, "
+    "defaclobjtype::text, defaclacl::text FROM pg_default_acl ORDER BY 1, 2, 3",
+    "publications": "SELECT pubname::text, schemaname::text, tablename::text, pubname IN "
+    "(SELECT pubname FROM pg_publication WHERE pubowner = (SELECT datdba FROM pg_database "
+    "WHERE datname = current_database())) FROM pg_publication_tables ORDER BY 1, 2, 3",
     "bookkeeping": "SELECT version, name, checksum::text, applied_at::text FROM migrations.schema_migrations "
     "ORDER BY version",
 }
@@ -92,6 +101,23 @@ def copy_migrations(tmp_path, extra=None):
     for name, text in (extra or {}).items():
         (folder / name).write_text(text)
     return folder
+
+
+def cutover_secret(aurora_secrets):
+    return json.loads(aurora_secrets.client.get_secret_value(SecretId=aurora_secrets.cutover_arn)["SecretString"])
+
+
+def as_cutover_login(postgres_server, database, aurora_secrets):
+    """A connection as the login the cutover secret names. RDS lets members of rds_replication use slots;
+    PostgreSQL wants the attribute, which the emulator gives members (tools/local_aws/postgres.py) and so
+    does this."""
+    secret = cutover_secret(aurora_secrets)
+    admin = postgres_server.connect()
+    try:
+        apply_rds_replication(admin, secret["username"])
+    finally:
+        admin.close()
+    return postgres_server.login(database, secret["username"], secret["password"])
 
 
 def as_app_login(postgres_server, database, aurora_secrets):
@@ -395,14 +421,14 @@ def test_app_roles_have_exactly_what_the_api_needs(run_migration, postgres_serve
         ["payments_app", "public", "payments", "INSERT"],
         ["payments_app", "public", "payments", "SELECT"],
     ]
-    roles = {row[0]: row[1:] for row in catalog(postgres_server, payments_database)["roles"]}
+    roles = {row[0]: row[1:] for row in catalog(postgres_server, payments_database)["roles"] if "_app" in row[0]}
     # rolcanlogin, rolinherit, rolcreaterole, rolcreatedb, rolsuper
     assert roles == {
         "payments_app": [False, True, False, False, False],
         "payments_app_a": [True, True, False, False, False],
         "payments_app_b": [True, True, False, False, False],
     }
-    assert catalog(postgres_server, payments_database)["memberships"] == [
+    assert [row for row in catalog(postgres_server, payments_database)["memberships"] if "_app" in row[1]] == [
         ["payments_app", "payments_app_a"],
         ["payments_app", "payments_app_b"],
     ]
@@ -504,6 +530,177 @@ def test_each_run_rotates_the_login_the_api_does_not_use(
     assert first["password"] not in sent and second["password"] not in sent
 
 
+# ----------------------------------------------------------------------------- the cutover's login
+def test_cutover_login_has_exactly_what_the_cutover_needs(run_migration, postgres_server, payments_database):
+    login = run_migration()["cutover_login"]
+    assert login == f"{payments_database}_cutover"
+    grants = query(
+        postgres_server,
+        payments_database,
+        "SELECT table_schema::text, table_name::text, privilege_type::text FROM information_schema.role_table_grants "
+        "WHERE grantee = :login ORDER BY 1, 2, 3",
+        login=login,
+    )
+    assert grants == [["public", "payments", "UPDATE"]]  # the rollback fence's SHARE lock; no row is read
+    found = catalog(postgres_server, payments_database)
+    assert [login, True, True, False, False, False] in found["roles"]
+    assert [row for row in found["memberships"] if row[1] == login] == [["rds_replication", login]]
+    # the DMS target login's future tables in the control schema (awsdms_apply_exceptions): SELECT only
+    assert found["default_privileges"] == [["payments_dms", "public", "r", f"{{{login}=r/payments_dms}}"]]
+    assert found["publications"] == [["payments_reverse_tables", "public", "payments", True]]
+    schema_acl = next(row[2] for row in found["schemas"] if row[0] == "public")
+    assert f"{login}=U/" in schema_acl and f"{login}=UC/" not in schema_acl
+
+
+def test_cutover_login_runs_every_statement_of_the_cutover(
+    run_migration, postgres_server, payments_database, aurora_secrets
+):
+    run_migration()
+    admin = postgres_server.connect(payments_database)
+    try:  # DMS creates its control table as its target login once a task runs, after the deploy
+        admin.run("GRANT CREATE ON SCHEMA public TO payments_dms")
+        admin.run("SET ROLE payments_dms")
+        admin.run("CREATE TABLE public.awsdms_apply_exceptions (task_name text, error text)")
+        admin.run("INSERT INTO public.awsdms_apply_exceptions VALUES ('forward', 'duplicate key')")
+    finally:
+        admin.close()
+    slots = ("cutover_test_decoding", "cutover_pgoutput")
+    connection = as_cutover_login(postgres_server, payments_database, aurora_secrets)
+    try:
+        assert connection.run("SELECT current_user::text, rolsuper FROM pg_roles WHERE rolname = current_user") == [
+            [f"{payments_database}_cutover", False]
+        ]
+        connection.run("SELECT pg_current_wal_lsn()::text")
+        connection.run("SELECT active, confirmed_flush_lsn::text, plugin FROM pg_replication_slots")
+        assert connection.run("SELECT count(*)::text FROM public.awsdms_apply_exceptions") == [["1"]]
+        assert connection.run("SELECT 1 FROM pg_publication WHERE pubname = 'payments_reverse_tables'") == [[1]]
+        connection.run(
+            "SELECT lsn::text FROM pg_create_logical_replication_slot(:slot, 'test_decoding')", slot=slots[0]
+        )
+        connection.run("SELECT lsn::text FROM pg_create_logical_replication_slot(:slot, 'pgoutput')", slot=slots[1])
+        connection.run("START TRANSACTION")
+        connection.run("SET LOCAL lock_timeout = '5s'")
+        connection.run('LOCK TABLE "public"."payments" IN SHARE MODE')
+        connection.run("SELECT pg_current_wal_lsn()::text")
+        connection.run("COMMIT")
+        # the reverse task decodes the slot through the publication the migrations made
+        connection.run(
+            "SELECT count(*) FROM pg_logical_slot_peek_binary_changes(:slot, NULL, NULL, 'proto_version', '1', "
+            "'publication_names', 'payments_reverse_tables')",
+            slot=slots[1],
+        )
+        for slot in slots:
+            connection.run("SELECT pg_drop_replication_slot(:slot)", slot=slot)
+    finally:
+        connection.close()
+        admin = postgres_server.connect(payments_database)
+        try:
+            admin.run(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                "WHERE database = current_database()"
+            )
+        finally:
+            admin.close()
+
+
+FORBIDDEN_TO_THE_CUTOVER = {
+    "CREATE TABLE public.intruder (id int)": "permission denied for schema public",
+    "DROP TABLE payments": "must be owner of table payments",
+    "ALTER TABLE payments ADD COLUMN intruder int": "must be owner of table payments",
+    "TRUNCATE payments": "permission denied for table payments",
+    "SELECT id FROM payments": "permission denied for table payments",
+    "INSERT INTO payments (idempotency_key) VALUES ('k')": "permission denied for table payments",
+    "DELETE FROM payments": "permission denied for table payments",
+    "CREATE PUBLICATION intruder FOR TABLE payments": "permission denied for database",
+    "DROP PUBLICATION payments_reverse_tables": "must be owner of publication payments_reverse_tables",
+    "SELECT * FROM migrations.schema_migrations": "permission denied for schema migrations",
+}
+
+
+def test_cutover_login_cannot_run_ddl_or_read_payments(
+    run_migration, postgres_server, payments_database, aurora_secrets
+):
+    import pg8000.exceptions
+
+    run_migration()
+    outcomes = {}
+    for statement in FORBIDDEN_TO_THE_CUTOVER:
+        connection = as_cutover_login(postgres_server, payments_database, aurora_secrets)
+        try:
+            connection.run(statement)
+            outcomes[statement] = "allowed"
+        except pg8000.exceptions.DatabaseError as error:
+            outcomes[statement] = error.args[0]["M"]
+        finally:
+            connection.close()
+    assert {
+        statement: message
+        for statement, message in outcomes.items()
+        if FORBIDDEN_TO_THE_CUTOVER[statement] not in message
+    } == {}
+
+
+def test_an_exceptions_table_dms_made_before_the_run_is_granted_directly(
+    run_migration, postgres_server, payments_database, aurora_secrets
+):
+    admin = postgres_server.connect(payments_database)
+    try:
+        admin.run("GRANT CREATE ON SCHEMA public TO payments_dms")
+        admin.run("SET ROLE payments_dms")
+        admin.run("CREATE TABLE public.awsdms_apply_exceptions (task_name text, error text)")
+    finally:
+        admin.close()
+    run_migration()
+    connection = as_cutover_login(postgres_server, payments_database, aurora_secrets)
+    try:
+        assert connection.run("SELECT count(*)::text FROM public.awsdms_apply_exceptions") == [["0"]]
+    finally:
+        connection.close()
+
+
+def test_replication_comes_from_rds_replication_or_else_the_attribute(migrations):
+    kept = {"rolcanlogin": True, "rolinherit": True, "rolcreatedb": False, "rolcreaterole": False}
+    on_rds = migrations.cutover_role_statements("c", {**kept, "rolreplication": False}, has_rds_replication=True)
+    assert on_rds == ["GRANT rds_replication TO c"]  # a login with REPLICATION is never altered by the master
+    plain = migrations.cutover_role_statements("c", None, has_rds_replication=False)
+    assert plain == ["CREATE ROLE c LOGIN", "ALTER ROLE c REPLICATION"]
+    changed = migrations.cutover_role_statements(
+        "c", {**kept, "rolcreatedb": True, "rolreplication": True}, has_rds_replication=False
+    )
+    assert changed == ["ALTER ROLE c LOGIN INHERIT NOCREATEDB NOCREATEROLE"]
+
+
+def test_plain_postgresql_gives_the_cutover_login_the_replication_attribute(migrations, postgres_server):
+    """On plain PostgreSQL (no rds_replication role) a superuser master sets the attribute."""
+    admin = postgres_server.connect()
+    login = "payments_cutover_plain"
+    try:
+        admin.run(f"DROP ROLE IF EXISTS {login}")
+        for statement in migrations.cutover_role_statements(login, None, has_rds_replication=False):
+            admin.run(statement)
+        assert admin.run("SELECT rolcanlogin, rolreplication FROM pg_roles WHERE rolname = :r", r=login) == [
+            [True, True]
+        ]
+    finally:
+        admin.run(f"DROP ROLE IF EXISTS {login}")
+        admin.close()
+
+
+def test_the_cutover_secret_is_written_once_and_keeps_its_password(
+    run_migration, postgres_server, payments_database, aurora_secrets
+):
+    first = run_migration()
+    secret = cutover_secret(aurora_secrets)
+    assert set(secret) == {"username", "password", "engine", "host", "port", "dbname"}
+    assert first["cutover_login"] == secret["username"] == f"{payments_database}_cutover"
+    assert first["cutover_secret_version"] is not None
+    second = run_migration()  # a deploy during a cutover must not change the login it runs as
+    assert second["cutover_secret_version"] is None
+    versions = aurora_secrets.client.list_secret_version_ids(SecretId=aurora_secrets.cutover_arn)["Versions"]
+    assert len(versions) == 1 and cutover_secret(aurora_secrets) == secret
+    assert scram_matches(verifier_of(postgres_server, payments_database, secret["username"]), secret["password"])
+
+
 def test_the_master_secret_is_only_read(run_migration, aurora_secrets):
     run_migration()
     versions = aurora_secrets.client.list_secret_version_ids(SecretId=aurora_secrets.master_arn)["Versions"]
@@ -525,6 +722,9 @@ def refusing_env():
         "DB_NAME": "payments",
         "MASTER_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-x-AbCdEf",
         "APP_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:payments-app-AbCdEf",
+        "CUTOVER_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:payments-cutover-AbCdEf",
+        "CUTOVER_LOGIN": "payments_cutover",
+        "CUTOVER_TABLES": "public.payments",
         "DB_HOST": "payments-aurora.cluster-abc.us-east-1.rds.amazonaws.com",
         "DB_PORT": "5432",
     }
@@ -569,6 +769,11 @@ def test_bad_events_are_refused(migrations, refusing_run, event, reason):
     [
         ("MASTER_SECRET_ARN", "", "missing environment variable"),
         ("APP_SECRET_ARN", "", "missing environment variable"),
+        ("CUTOVER_SECRET_ARN", "", "missing environment variable"),
+        ("CUTOVER_LOGIN", "Payments-Cutover", "CUTOVER_LOGIN='Payments-Cutover' is invalid"),
+        ("CUTOVER_TABLES", "payments", "CUTOVER_TABLES='payments' is invalid: must be a comma-separated list"),
+        ("REVERSE_PUBLICATION", "Reverse-Tables", "REVERSE_PUBLICATION='Reverse-Tables' is invalid"),
+        ("DMS_CONTROL_SCHEMA", "public;drop", "DMS_CONTROL_SCHEMA='public;drop' is invalid"),
         ("DB_PORT", "54a", "must be a port number"),
         ("DB_PORT", "70000", "must be a port number"),
     ],

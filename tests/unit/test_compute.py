@@ -77,9 +77,11 @@ def test_payment_api_runs_single_statements_with_its_own_secret(compute):
     }
 
 
-def test_only_the_migration_function_reads_the_master_secret_and_writes_the_app_secret(compute):
+def test_only_the_migration_function_reads_the_master_secret_and_writes_the_logins(compute):
     built, synthesized = compute
     master, app = synthesized.ref(built.database.master_secret_arn), synthesized.ref(built.compute.app_secret.arn)
+    cutover = synthesized.ref(built.compute.cutover_secret.arn)
+    dms_target = synthesized.ref(built.migration.target_secret_arn)
     migration = built.compute.schema_migrations
     scoped = resources_by_action(statements_of(synthesized, migration), ("rds-data:", "secretsmanager:"))
     cluster = {synthesized.ref(built.database.cluster.arn)}
@@ -88,11 +90,15 @@ def test_only_the_migration_function_reads_the_master_secret_and_writes_the_app_
         "rds-data:BeginTransaction": cluster,
         "rds-data:CommitTransaction": cluster,
         "rds-data:RollbackTransaction": cluster,
-        "secretsmanager:GetSecretValue": {master, app},
-        "secretsmanager:PutSecretValue": {app},
+        "secretsmanager:GetSecretValue": {master, app, cutover, dms_target},
+        "secretsmanager:PutSecretValue": {app, cutover},
     }
     assert synthesized.body(migration.function)["environment"]["variables"] == {
         "APP_SECRET_ARN": app,
+        "CUTOVER_SECRET_ARN": cutover,
+        "CUTOVER_LOGIN": "payments_test_cutover",
+        "CUTOVER_TABLES": "public.payments",
+        "DMS_TARGET_SECRET_ARN": dms_target,
         "DB_CLUSTER_ARN": synthesized.ref(built.database.cluster.arn),
         "DB_NAME": "payments",
         "DB_HOST": synthesized.ref(built.database.cluster.endpoint),
@@ -101,14 +107,18 @@ def test_only_the_migration_function_reads_the_master_secret_and_writes_the_app_
     }
 
 
-def test_the_app_secret_is_created_empty(compute):
+def test_the_app_and_cutover_secrets_are_created_empty(compute):
     built, synthesized = compute
-    secret = synthesized.body(built.compute.app_secret)
-    assert (secret["name"], secret["recovery_window_in_days"]) == ("payments-test/aurora/payment-api", 7)
-    assert secret["kms_key_id"] == synthesized.ref(built.keys.data_key.arn)
+    secrets = [synthesized.body(built.compute.app_secret), synthesized.body(built.compute.cutover_secret)]
+    assert [(secret["name"], secret["recovery_window_in_days"]) for secret in secrets] == [
+        ("payments-test/aurora/payment-api", 7),
+        ("payments-test/aurora/cutover", 7),
+    ]
+    for secret in secrets:
+        assert secret["kms_key_id"] == synthesized.ref(built.keys.data_key.arn)
+        assert {"secret_string", "secret_binary"}.isdisjoint(secret)
     assert synthesized.resources(SecretsmanagerSecretVersion.TF_RESOURCE_TYPE) == {}
-    assert {"secret_string", "secret_binary"}.isdisjoint(secret)
-    assert synthesized.of(built.compute, SecretsmanagerSecret.TF_RESOURCE_TYPE) == [secret]
+    assert synthesized.of(built.compute, SecretsmanagerSecret.TF_RESOURCE_TYPE) == secrets
 
 
 def test_the_migration_run_is_keyed_on_the_migrations_and_waits_for_the_writer(compute):
@@ -120,6 +130,7 @@ def test_the_migration_run_is_keyed_on_the_migrations_and_waits_for_the_writer(c
         "migrations_sha256": digest,
         "cluster": synthesized.ref(built.database.cluster.cluster_resource_id),
         "app_secret": synthesized.ref(built.compute.app_secret.arn),
+        "cutover_secret": synthesized.ref(built.compute.cutover_secret.arn),
     }
     assert run["function_name"] == synthesized.ref(built.compute.schema_migrations.function.function_name)
     writer_instance = built.database.instances[0]

@@ -82,7 +82,7 @@ def _cutover_environment(synthesized, built, **extra):
         "REVERSE_TASK_ARN": synthesized.ref(migration.reverse_task.replication_task_arn),
         "REPLICATION_INSTANCE_ID": synthesized.ref(migration.instance.replication_instance_id),
         "DB_CLUSTER_ARN": synthesized.ref(database.cluster.arn),
-        "DB_SECRET_ARN": synthesized.ref(database.master_secret_arn),
+        "DB_SECRET_ARN": synthesized.ref(built.compute.cutover_secret.arn),
         "DB_NAME": "payments",
         "CUTOVER_TABLES": "public.payments",
         "REVERSE_SLOT_NAME": "payments_test_reverse",
@@ -180,7 +180,9 @@ def test_cutover_grants_name_the_resources_by_reference(cutover):
         assert granted[("elasticloadbalancing:ModifyRule",)] == synthesized.ref(balancer.write_rule.arn)
         assert granted[("dms:DescribeTableStatistics", "dms:StartReplicationTask", "dms:StopReplicationTask")] == tasks
         assert granted[tuple(DATA_API_CALLS)] == synthesized.ref(database.cluster.arn)
-        assert granted[("secretsmanager:GetSecretValue",)] == synthesized.ref(database.master_secret_arn)
+        # its own login's secret, which schema_migrations writes; never the master secret
+        assert granted[("secretsmanager:GetSecretValue",)] == synthesized.ref(built.compute.cutover_secret.arn)
+        assert synthesized.ref(database.master_secret_arn) not in json.dumps(synthesized.body(function.function))
 
 
 def test_route53_changes_are_scoped_to_the_weighted_records(cutover):

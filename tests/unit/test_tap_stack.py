@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from cdktf import TerraformResource
 from constructs import Construct
 
 from lib import migrations
@@ -580,6 +581,7 @@ def test_traffic_outputs_name_the_api_and_the_cutover(dev):
         for function in [stack.compute.payment_api, stack.compute.schema_migrations, *stack.cutover.functions]
     }
     assert dev.output("aurora_app_secret_arn") == dev.ref(stack.compute.app_secret.arn)
+    assert dev.output("aurora_cutover_secret_arn") == dev.ref(stack.compute.cutover_secret.arn)
     assert dev.output("client_identity") == "header" and dev.output("alb_trust_store_arn") == ""
     assert dev.output("alert_topic_arn") == dev.ref(stack.alerting.alerts.arn)
     assert dev.output("critical_topic_arn") == dev.ref(stack.alerting.critical.arn)
@@ -718,3 +720,31 @@ def test_the_real_prod_api_never_references_the_master_secret(scan_prod):
     assert master not in scan_prod.one_of(api, "aws_iam_role_policy")["policy"]
     variables = scan_prod.body(api.function)["environment"]["variables"]
     assert variables["DB_SECRET_ARN"] == scan_prod.ref(stack.compute.app_secret.arn)
+
+
+@pytest.mark.parametrize("profile", ["dev", "scan_prod"])
+def test_only_the_migration_function_references_the_master_secret(request, profile):
+    """Issue 13: the master secret is reachable only by the migration function; the cutover driver and rollback
+    use their own login's secret. Every resource of the stack is searched, so a new function or policy is too."""
+    synthesized = request.getfixturevalue(profile)
+    stack = synthesized.stack
+    master = synthesized.ref(stack.database.master_secret_arn)
+    migration = stack.compute.schema_migrations
+    (policy,) = [
+        element
+        for element in migration.node.find_all()
+        if isinstance(element, TerraformResource) and element.terraform_resource_type == "aws_iam_role_policy"
+    ]
+    referencing = {
+        (resource_type, name)
+        for resource_type, resources in synthesized.json["resource"].items()
+        for name, body in resources.items()
+        if master in json.dumps(body)
+    }
+    assert referencing == {
+        ("aws_lambda_function", stack.get_logical_id(migration.function)),
+        ("aws_iam_role_policy", stack.get_logical_id(policy)),
+    }
+    for function in (stack.cutover.shifter, stack.cutover.rollback):
+        variables = synthesized.body(function.function)["environment"]["variables"]
+        assert variables["DB_SECRET_ARN"] == synthesized.ref(stack.compute.cutover_secret.arn)

@@ -75,6 +75,28 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# RDS's role whose members may create and drop replication slots (Aurora clusters have it, see rds/clusters.py).
+RDS_REPLICATION = "rds_replication"
+
+
+def apply_rds_replication(admin: Any, username: str) -> None:
+    """Gives a (non-superuser) login REPLICATION while it is a member of rds_replication, and takes it away
+    otherwise, as RDS's membership works; `admin` is a superuser connection."""
+    rows = admin.run(
+        "SELECT rolreplication, pg_has_role(oid, :group, 'MEMBER') FROM pg_roles "
+        "WHERE rolname = :role AND NOT rolsuper",
+        group=RDS_REPLICATION,
+        role=username,
+    )
+    if rows and rows[0][0] != rows[0][1]:
+        admin.run(f"ALTER ROLE {quote_identifier(username)} {'REPLICATION' if rows[0][1] else 'NOREPLICATION'}")
+
+
+def ensure_rds_replication_role(admin: Any) -> None:
+    if not admin.run("SELECT 1 FROM pg_roles WHERE rolname = :role", role=RDS_REPLICATION):
+        admin.run(f"CREATE ROLE {RDS_REPLICATION} NOLOGIN")
+
+
 class PostgresServer:
     """One PostgreSQL server; `base_dir` None means a temporary folder removed at stop."""
 

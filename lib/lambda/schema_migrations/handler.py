@@ -8,6 +8,13 @@ Environment:
     MASTER_SECRET_ARN  the RDS-managed master secret; only this function may read it
     APP_SECRET_ARN     secret the stack creates empty; receives the API's login as RDS secrets look:
                        {"username", "password", "engine": "postgres", "host", "port", "dbname"}
+    CUTOVER_SECRET_ARN secret the stack creates empty; receives the cutover's login (CUTOVER_LOGIN) alike
+    CUTOVER_LOGIN      name of the cutover's login (driver and rollback), one per stack
+    CUTOVER_TABLES     comma-separated schema.table list the cutover fences and the reverse task carries
+    REVERSE_PUBLICATION optional: publication of CUTOVER_TABLES the reverse slot decodes with (pgoutput)
+    DMS_CONTROL_SCHEMA optional, default public: where DMS creates awsdms_apply_exceptions on Aurora
+    DMS_TARGET_SECRET_ARN optional: the DMS target endpoint's secret; its username is the login that
+                       creates awsdms_apply_exceptions (read for the name only, when it holds a value)
     DB_HOST, DB_PORT   the cluster's writer endpoint and port, written into that secret
     LOG_LEVEL          optional, default INFO
 
@@ -27,8 +34,13 @@ One run, in one Data API transaction as the master user:
  4. keeps the API's roles: APP_GROUP_ROLE (NOLOGIN) holds exactly APP_TABLE_PRIVILEGES and USAGE
     on schema public, nothing else; two login roles (APP_LOGIN_ROLES) inherit it;
  5. gives a new password to the login the app secret does not name now: generated here with
-    `secrets`, it reaches PostgreSQL only as a SCRAM-SHA-256 verifier (never in a statement log).
-It then commits and stores that login in the app secret with PutSecretValue. The login the API
+    `secrets`, it reaches PostgreSQL only as a SCRAM-SHA-256 verifier (never in a statement log);
+ 6. keeps the cutover's login (CUTOVER_LOGIN, ensure_cutover_login): replication slots, the
+    rollback fence's lock, the reverse publication, DMS's exceptions table, no DDL. It keeps the
+    password the cutover secret holds (a cutover may be running); a new login or an empty secret
+    gets a generated one.
+It then commits and stores that login in the app secret with PutSecretValue (and a new cutover
+password in the cutover secret). The login the API
 uses meanwhile keeps its password (the alternating-users rotation), so no request fails during
 a rotation, and a run that fails before PutSecretValue leaves the API's login untouched.
 
@@ -38,7 +50,8 @@ raises, so the deploy fails with its message. Statements that cannot run in a tr
 
 Response: {"ok": true, "database", "schema_version", "applied": [file names],
            "already_applied": int, "newer_versions": [int], "migrations_sha256",
-           "app_login", "app_secret_version"}          (never a password)
+           "app_login", "app_secret_version", "cutover_login",
+           "cutover_secret_version" (null when the secret kept its value)}   (never a password)
 """
 
 import base64
@@ -69,6 +82,14 @@ APP_LOGIN_ROLES = ("payments_app_a", "payments_app_b")
 # What the payment API needs and nothing more: it inserts and reads payments. Its
 # INSERT ... ON CONFLICT DO NOTHING needs no UPDATE, so none is granted; no DDL, no TRUNCATE.
 APP_TABLE_PRIVILEGES = {"public.payments": ("SELECT", "INSERT")}
+# The rollback fence's LOCK TABLE ... IN SHARE MODE needs UPDATE, DELETE or TRUNCATE on the table in
+# PostgreSQL 15 (https://www.postgresql.org/docs/15/sql-lock.html); UPDATE is the least of them. The
+# cutover reads no row of these tables.
+CUTOVER_TABLE_PRIVILEGES = ("UPDATE",)
+RDS_REPLICATION_ROLE = "rds_replication"
+DMS_EXCEPTIONS_TABLE = "awsdms_apply_exceptions"
+IDENTIFIER_PATTERN = re.compile(r"[a-z_][a-z0-9_$]{0,62}")
+TABLE_PATTERN = re.compile(r"([a-z_][a-z0-9_$]{0,62})\.([a-z_][a-z0-9_$]{0,62})")
 PASSWORD_BYTES = 32
 SCRAM_ITERATIONS = 4096
 
@@ -101,7 +122,17 @@ def pending_migrations(migrations, applied):
 
 # --------------------------------------------------------------------------- configuration and event
 def load_config():
-    names = ("DB_CLUSTER_ARN", "DB_NAME", "MASTER_SECRET_ARN", "APP_SECRET_ARN", "DB_HOST", "DB_PORT")
+    names = (
+        "DB_CLUSTER_ARN",
+        "DB_NAME",
+        "MASTER_SECRET_ARN",
+        "APP_SECRET_ARN",
+        "CUTOVER_SECRET_ARN",
+        "CUTOVER_LOGIN",
+        "CUTOVER_TABLES",
+        "DB_HOST",
+        "DB_PORT",
+    )
     require_environment(names, MigrationError)
     port = os.environ["DB_PORT"]
     if not port.isdigit() or not 1 <= int(port) <= 65535:
@@ -111,9 +142,30 @@ def load_config():
         "database": os.environ["DB_NAME"],
         "master_secret_arn": os.environ["MASTER_SECRET_ARN"],
         "app_secret_arn": os.environ["APP_SECRET_ARN"],
+        "cutover_secret_arn": os.environ["CUTOVER_SECRET_ARN"],
+        "cutover_login": identifier("CUTOVER_LOGIN", os.environ["CUTOVER_LOGIN"]),
+        "cutover_tables": cutover_tables(os.environ["CUTOVER_TABLES"]),
+        "reverse_publication": identifier("REVERSE_PUBLICATION", os.environ.get("REVERSE_PUBLICATION") or None),
+        "control_schema": identifier("DMS_CONTROL_SCHEMA", os.environ.get("DMS_CONTROL_SCHEMA") or "public"),
+        "dms_target_secret_arn": os.environ.get("DMS_TARGET_SECRET_ARN") or None,
         "host": os.environ["DB_HOST"],
         "port": int(port),
     }
+
+
+def identifier(name, value):
+    if value is not None and not IDENTIFIER_PATTERN.fullmatch(value):
+        raise MigrationError(f"{name}={value[:64]!r} is invalid: must be a lower-case PostgreSQL identifier")
+    return value
+
+
+def cutover_tables(raw):
+    tables = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if not tables or not all(TABLE_PATTERN.fullmatch(table) for table in tables):
+        raise MigrationError(
+            f"CUTOVER_TABLES={raw[:128]!r} is invalid: must be a comma-separated list of lower-case schema.table names"
+        )
+    return tables
 
 
 def expected_digest(event):
@@ -272,6 +324,122 @@ def ensure_app_roles(transaction):
         transaction.run(statement)
 
 
+def quote_identifier(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(table):
+    return ".".join(quote_identifier(part) for part in table.split("."))
+
+
+def cutover_role_statements(login, role, *, has_rds_replication):
+    """The cutover's login: LOGIN and what may create and drop replication slots, nothing else. `role` is its
+    pg_roles row ({"rolcanlogin", ...}) or None. A role is altered only when it differs: on PostgreSQL 15 a
+    login with the REPLICATION attribute may be altered by a superuser only."""
+    statements = [] if role else [f"CREATE ROLE {login} LOGIN"]
+    wanted = {"rolcanlogin": True, "rolinherit": True, "rolcreatedb": False, "rolcreaterole": False}
+    if role and any(role[key] != value for key, value in wanted.items()):
+        statements.append(f"ALTER ROLE {login} LOGIN INHERIT NOCREATEDB NOCREATEROLE")
+    if has_rds_replication:
+        # RDS and Aurora: members of rds_replication may create and drop slots; their master user
+        # (rds_superuser, not a PostgreSQL superuser) may grant it but may not set REPLICATION.
+        statements.append(f"GRANT {RDS_REPLICATION_ROLE} TO {login}")
+    elif not (role and role["rolreplication"]):
+        # Plain PostgreSQL has no rds_replication role: the REPLICATION attribute gives the same, and
+        # only a superuser may set it there.
+        statements.append(f"ALTER ROLE {login} REPLICATION")
+    return statements
+
+
+def cutover_privilege_statements(login, tables):
+    """Exactly what the cutover's statements need on the tables (lib/lambda/shared/cutover_ops.py, class
+    Aurora), no DDL: the fence's SHARE lock. WAL positions and pg_replication_slots are readable by every
+    login; DMS's exceptions table comes with dms_exceptions_statements."""
+    schemas = sorted({table.split(".")[0] for table in tables})
+    statements = [f"REVOKE ALL ON {qualified(table)} FROM {login}" for table in tables]
+    for schema in schemas:  # revoked first, so every run leaves the same ACL, in the same order
+        statements += [
+            f"REVOKE ALL ON SCHEMA {quote_identifier(schema)} FROM {login}",
+            f"GRANT USAGE ON SCHEMA {quote_identifier(schema)} TO {login}",
+        ]
+    statements += [f"GRANT {', '.join(CUTOVER_TABLE_PRIVILEGES)} ON {qualified(table)} TO {login}" for table in tables]
+    return statements
+
+
+def publication_statement(publication, tables, *, exists):
+    """The reverse publication (pgoutput) of the cutover tables: creating or altering one needs their
+    ownership, so it is kept here, as the master user; the cutover only uses it."""
+    name = quote_identifier(publication)
+    verb = f"ALTER PUBLICATION {name} SET" if exists else f"CREATE PUBLICATION {name} FOR"
+    return f"{verb} TABLE {', '.join(qualified(table) for table in tables)}"
+
+
+def dms_exceptions_statements(login, dms_login, control_schema, *, is_member, table_exists):
+    """SELECT on awsdms_apply_exceptions, which DMS creates as its target login when a task starts:
+    default privileges for the tables that login creates in the control schema, and a grant when the
+    table is there already. PostgreSQL 15 lets a role set default privileges for, and grant on tables of,
+    only roles it is a member of: the master user (CREATEROLE) makes itself a member first."""
+    schema = quote_identifier(control_schema)
+    statements = [] if is_member else [f"GRANT {quote_identifier(dms_login)} TO CURRENT_USER"]
+    statements.append(f"GRANT USAGE ON SCHEMA {schema} TO {login}")
+    statements.append(
+        f"ALTER DEFAULT PRIVILEGES FOR ROLE {quote_identifier(dms_login)} IN SCHEMA {schema} "
+        f"GRANT SELECT ON TABLES TO {login}"
+    )
+    if table_exists:
+        statements.append(f"GRANT SELECT ON {schema}.{DMS_EXCEPTIONS_TABLE} TO {login}")
+    return statements
+
+
+def ensure_cutover_login(transaction, config, dms_login):
+    """Keeps the cutover's login and its grants; returns whether the login was created now."""
+    login = config["cutover_login"]
+    rows = transaction.run(
+        "SELECT rolname::text AS rolname, rolcanlogin, rolinherit, rolcreatedb, rolcreaterole, rolreplication "
+        f"FROM pg_roles WHERE rolname IN ({sql_list((login, RDS_REPLICATION_ROLE))})",
+        records=True,
+    )
+    roles = {row["rolname"]: row for row in rows}
+    statements = cutover_role_statements(login, roles.get(login), has_rds_replication=RDS_REPLICATION_ROLE in roles)
+    statements += cutover_privilege_statements(login, config["cutover_tables"])
+    publication = config["reverse_publication"]
+    if publication:
+        found = transaction.run(
+            "SELECT 1 AS found FROM pg_publication WHERE pubname = :name",
+            [{"name": "name", "value": {"stringValue": publication}}],
+            records=True,
+        )
+        statements.append(publication_statement(publication, config["cutover_tables"], exists=bool(found)))
+    for statement in statements:
+        transaction.run(statement)
+    state = dms_login and dms_login_state(transaction, dms_login, config["control_schema"])
+    if state:
+        for statement in dms_exceptions_statements(login, dms_login, config["control_schema"], **state):
+            transaction.run(statement)
+    elif dms_login:
+        log(logging.WARNING, "the DMS target login does not exist yet; run again once it does", login=dms_login)
+    return login not in roles
+
+
+def dms_login_state(transaction, dms_login, control_schema):
+    """{"is_member", "table_exists"}, or None when the DMS target login or the control schema is missing."""
+    rows = transaction.run(
+        "SELECT pg_has_role(CURRENT_USER, oid, 'MEMBER') AS is_member, "
+        "to_regclass(:table) IS NOT NULL AS table_exists, "
+        "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = :schema) AS has_schema "
+        "FROM pg_roles WHERE rolname = :login",
+        [
+            {"name": "login", "value": {"stringValue": dms_login}},
+            {"name": "schema", "value": {"stringValue": control_schema}},
+            {"name": "table", "value": {"stringValue": f"{quote_identifier(control_schema)}.{DMS_EXCEPTIONS_TABLE}"}},
+        ],
+        records=True,
+    )
+    if not rows or not rows[0]["has_schema"]:
+        return None
+    return {"is_member": rows[0]["is_member"], "table_exists": rows[0]["table_exists"]}
+
+
 def scram_sha256_verifier(password, salt, iterations=SCRAM_ITERATIONS):
     """PostgreSQL's stored form of a SCRAM-SHA-256 password (RFC 5802/7677): a role given this
     string as its password authenticates with `password`, which the server never sees."""
@@ -290,20 +458,50 @@ def set_login_password(transaction, login, password):
 
 
 # --------------------------------------------------------------------------- the app secret
-def current_app_login(config):
-    """The login the app secret names now, or None (no value yet, or not one of ours)."""
+def secret_document(secret_arn):
+    """The JSON object a secret holds now, or None (no value yet: the stack creates it empty)."""
     try:
-        response = secrets_client().get_secret_value(SecretId=config["app_secret_arn"])
+        response = secrets_client().get_secret_value(SecretId=secret_arn)
     except Exception as error:
         if error_code(error) == "ResourceNotFoundException":  # created empty: no AWSCURRENT version yet
             return None
         raise
     try:
-        username = json.loads(response.get("SecretString") or "{}").get("username")
-    except (ValueError, AttributeError):
-        log(logging.WARNING, "app secret holds no JSON object; it will be replaced")
+        document = json.loads(response.get("SecretString") or "{}")
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        log(logging.WARNING, "secret holds no JSON object", secret=secret_arn.rsplit(":", 1)[-1])
         return None
+    return document
+
+
+def current_app_login(config):
+    """The login the app secret names now, or None (no value yet, or not one of ours)."""
+    username = (secret_document(config["app_secret_arn"]) or {}).get("username")
     return username if username in APP_LOGIN_ROLES else None
+
+
+def cutover_password(config):
+    """(password, is_new): the one the cutover secret holds for the cutover's login, kept so that a deploy
+    never fails a cutover that is running, or a generated one."""
+    document = secret_document(config["cutover_secret_arn"]) or {}
+    password = document.get("password")
+    if document.get("username") == config["cutover_login"] and isinstance(password, str) and password:
+        return password, False
+    return secrets.token_urlsafe(PASSWORD_BYTES), True
+
+
+def dms_target_login(config):
+    """The user name in the DMS target endpoint's secret (filled by the operator), or None."""
+    if not config["dms_target_secret_arn"]:
+        return None
+    username = (secret_document(config["dms_target_secret_arn"]) or {}).get("username")
+    if isinstance(username, str) and IDENTIFIER_PATTERN.fullmatch(username):
+        return username
+    if username is not None:
+        log(logging.WARNING, "the DMS target secret's username is not a lower-case PostgreSQL identifier")
+    return None
 
 
 def next_login(current):
@@ -311,7 +509,7 @@ def next_login(current):
     return APP_LOGIN_ROLES[1] if current == APP_LOGIN_ROLES[0] else APP_LOGIN_ROLES[0]
 
 
-def store_app_secret(config, login, password):
+def store_login(config, secret_arn, login, password):
     value = {
         "username": login,
         "password": password,
@@ -321,7 +519,7 @@ def store_app_secret(config, login, password):
         "dbname": config["database"],
     }
     response = secrets_client().put_secret_value(
-        SecretId=config["app_secret_arn"],
+        SecretId=secret_arn,
         ClientRequestToken=str(uuid.uuid4()),
         SecretString=json.dumps(value, separators=(",", ":")),
     )
@@ -350,11 +548,20 @@ def migrate(event, context):
         login = next_login(current_app_login(config))
         password = secrets.token_urlsafe(PASSWORD_BYTES)
         set_login_password(transaction, login, password)
+        created = ensure_cutover_login(transaction, config, dms_target_login(config))
+        cutover_secret, new_cutover_secret = cutover_password(config)
+        if created or new_cutover_secret:
+            set_login_password(transaction, config["cutover_login"], cutover_secret)
         transaction.commit()
     except BaseException:
         transaction.rollback()
         raise
-    version_id = store_app_secret(config, login, password)
+    version_id = store_login(config, config["app_secret_arn"], login, password)
+    cutover_version = (
+        store_login(config, config["cutover_secret_arn"], config["cutover_login"], cutover_secret)
+        if new_cutover_secret
+        else None
+    )
     newer = sorted(version for version in applied if version > len(migrations))
     if newer:
         log(logging.WARNING, "the database has migrations this package does not know (a newer deploy?)", versions=newer)
@@ -368,6 +575,8 @@ def migrate(event, context):
         "migrations_sha256": digest,
         "app_login": login,
         "app_secret_version": version_id,
+        "cutover_login": config["cutover_login"],
+        "cutover_secret_version": cutover_version,
     }
     log(logging.INFO, "schema migrated", **{key: value for key, value in result.items() if key != "ok"})
     return result

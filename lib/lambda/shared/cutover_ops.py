@@ -23,14 +23,16 @@ Configuration (environment; `load_config` checks it and raises ConfigError namin
                                          Aurora -> on-premises (cdc only, started at the flip LSN)
     REPLICATION_INSTANCE_ID              DMS instance (dimension of the CDC latency metrics)
     DB_CLUSTER_ARN, DB_SECRET_ARN, DB_NAME
-                                         Data API access to Aurora as a login that may create and
-                                         drop replication slots (rds_replication), lock the tables
-                                         in CUTOVER_TABLES (owner) and, with pgoutput, publish them
+                                         Data API access to Aurora as the cutover's login, which the
+                                         schema_migrations function keeps: it may create and drop
+                                         replication slots (rds_replication) and lock the tables in
+                                         CUTOVER_TABLES (UPDATE); no DDL
     CUTOVER_TABLES                       comma-separated schema.table list the reverse task carries
     REVERSE_SLOT_NAME                    logical slot on Aurora = the reverse source endpoint's SlotName
     REVERSE_SLOT_PLUGIN                  optional: test_decoding (default, as DMS reads it on AWS) or
                                          pgoutput (with REVERSE_PUBLICATION: the local emulator)
-    REVERSE_PUBLICATION                  publication of CUTOVER_TABLES made before the slot (pgoutput)
+    REVERSE_PUBLICATION                  publication of CUTOVER_TABLES the slot decodes with (pgoutput), made by
+                                         the schema_migrations function
     DMS_CONTROL_SCHEMA                   optional, default public: where awsdms_apply_exceptions lives
     ALERT_TOPIC_ARN                      SNS topic for "payments may not have reached legacy" alerts
     FLIP_MAX_CDC_LATENCY_SECONDS         optional, default 3 (0..300): forward CDC latency the flip accepts
@@ -598,12 +600,13 @@ class Aurora:
         return True
 
     def ensure_publication(self):
+        """The publication is the schema_migrations function's (creating one needs the tables' ownership)."""
         if self.config.publication is None:
             return
         if not self.rows("SELECT 1 FROM pg_publication WHERE pubname = :name", name=self.config.publication):
-            self.rows(
-                f"CREATE PUBLICATION {_quote_identifier(self.config.publication)} "
-                f"FOR TABLE {_table_list(self.config.tables)}"
+            raise CutoverFailed(
+                f"publication {self.config.publication} does not exist on Aurora: the schema_migrations function "
+                "creates it (invoke it, then retry)"
             )
 
     def create_slot(self):

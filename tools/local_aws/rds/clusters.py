@@ -10,6 +10,11 @@ to that cluster's database with the secret's user name and password, authenticat
 PostgreSQL itself. A secret qualifies if it is the cluster's own master secret, or names a
 user that is not another cluster's: roles are server-wide in PostgreSQL, so the first cluster
 a non-master role logs into claims it (see docs/local-runtime.md).
+
+RDS's rds_replication role lets its members create and drop replication slots; PostgreSQL lets
+only roles with the REPLICATION attribute do so, and only a superuser may set it. The server
+has a NOLOGIN rds_replication role, and a connection of a non-master login gives that login
+REPLICATION exactly while it is a member (`_apply_rds_replication`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tools.local_aws.postgres import PostgresServer, quote_identifier, quote_literal
+from tools.local_aws.postgres import (
+    PostgresServer,
+    apply_rds_replication,
+    ensure_rds_replication_role,
+    quote_identifier,
+    quote_literal,
+)
 from tools.local_aws.rdsdata.engine import DataApiError, Target
 
 DEFAULT_DATABASE = "postgres"
@@ -77,6 +88,7 @@ class ClusterDatabases:
             admin = self._server().connect()
             try:
                 self._ensure_role(admin, entry.master_username, password)
+                ensure_rds_replication_role(admin)
                 for physical in entry.databases.values():
                     admin.run(
                         f"CREATE DATABASE {quote_identifier(physical)} OWNER {quote_identifier(entry.master_username)}"
@@ -142,10 +154,24 @@ class ClusterDatabases:
         physical = entry.physical(database)
         server = self._server()
         digest = hashlib.sha256(password.encode()).hexdigest()
-        return Target(
-            key=("cluster", entry.arn, physical, username, digest),
-            connect=lambda: server.login(physical, username, password),
-        )
+        if username == entry.master_username:
+            return Target(
+                key=("cluster", entry.arn, physical, username, digest),
+                connect=lambda: server.login(physical, username, password),
+            )
+
+        def connect() -> Any:
+            self._apply_rds_replication(username)
+            return server.login(physical, username, password)
+
+        return Target(key=("cluster", entry.arn, physical, username, digest), connect=connect)
+
+    def _apply_rds_replication(self, username: str) -> None:
+        admin = self._server().connect()
+        try:
+            apply_rds_replication(admin, username)
+        finally:
+            admin.close()
 
     def _sync_master_password(self, username: str, password: str) -> None:
         admin = self._server().connect()
