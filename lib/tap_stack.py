@@ -277,7 +277,7 @@ class TapStack(TerraformStack):
             cutover_state_parameter=cutover_state_parameter_name(prefix),
             cutover_tables=settings.cutover_tables,
             reverse_publication=self._reverse_slot_decoding().get("reverse_publication"),
-            dms_target_secret_arn=self.migration.target_secret_arn,
+            migration=self.migration,
             **shared,
         )
         self.load_balancer = LoadBalancer(
@@ -329,7 +329,7 @@ class TapStack(TerraformStack):
             migration=self.migration,
             database=self.database,
             load_balancer=self.load_balancer,
-            db_secret_arn=self.compute.cutover_secret.arn,
+            compute=self.compute,
             cutover_tables=settings.cutover_tables,
             max_pause_seconds=settings.cutover_max_pause_seconds,
             **self._reverse_slot_decoding(),

@@ -16,6 +16,7 @@ from lib import migrations
 from lib.constructs.database import Database
 from lib.constructs.function import FunctionPlacement, PaymentsFunction
 from lib.constructs.iam import allow
+from lib.constructs.migration import Migration
 
 # The payment API runs single statements; only the migration run needs a transaction.
 DATA_API_STATEMENTS = ["rds-data:ExecuteStatement"]
@@ -47,7 +48,7 @@ class Compute(Construct):
         cutover_state_parameter: str | None = None,
         cutover_tables: tuple[str, ...] = ("public.payments",),
         reverse_publication: str | None = None,
-        dms_target_secret_arn: str | None = None,
+        migration: Migration | None = None,
         database: Database,
         **placement: Unpack[FunctionPlacement],
     ) -> None:
@@ -85,7 +86,8 @@ class Compute(Construct):
         read_secrets = [database.master_secret_arn, app_secret_arn, cutover_secret_arn]
         if reverse_publication:
             migration_environment["REVERSE_PUBLICATION"] = reverse_publication
-        if dms_target_secret_arn:
+        if migration is not None:
+            dms_target_secret_arn = migration.target_secret_arn
             # Read for the DMS login's name: it creates awsdms_apply_exceptions, which the cutover reads.
             migration_environment["DMS_TARGET_SECRET_ARN"] = dms_target_secret_arn
             read_secrets.append(dms_target_secret_arn)

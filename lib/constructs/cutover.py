@@ -13,6 +13,7 @@ from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
+from lib.constructs.compute import Compute
 from lib.constructs.database import Database
 from lib.constructs.dns import LEGACY_SET_IDENTIFIER, NEW_SET_IDENTIFIER, Dns
 from lib.constructs.function import LAMBDA_SOURCE_ROOT, FunctionLimits, FunctionPlacement, PaymentsFunction
@@ -154,7 +155,7 @@ class Cutover(Construct):
         migration: Migration,
         database: Database,
         load_balancer: LoadBalancer,
-        db_secret_arn: str,
+        compute: Compute,
         cutover_tables: tuple[str, ...] = ("public.payments",),
         max_pause_seconds: int = DEFAULT_MAX_PAUSE_SECONDS,
         reverse_slot_plugin: str = "test_decoding",
@@ -208,8 +209,10 @@ class Cutover(Construct):
             ],
             timeout_seconds=60,
         )
-        # db_secret_arn: the cutover's own Data API login, which the schema_migrations function keeps with only what
-        # the cutover runs (replication slots, the rollback fence's lock, DMS's exceptions table); never the master.
+        # The cutover's own Data API login (compute's cutover secret), which the schema_migrations function keeps
+        # with only what the cutover runs (replication slots, the rollback fence's lock, DMS's exceptions table);
+        # never the master.
+        db_secret_arn = compute.cutover_secret.arn
         environment = {
             **records,
             **readiness,

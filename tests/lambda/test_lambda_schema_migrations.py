@@ -126,6 +126,24 @@ def as_app_login(postgres_server, database, aurora_secrets):
     return postgres_server.login(database, secret["username"], secret["password"])
 
 
+def statements_not_refused_as_expected(connect, expected_refusals: dict[str, str]) -> dict[str, str]:
+    """Runs each statement on a fresh connection from `connect`; returns those that were allowed, or refused
+    for another reason than the expected one, with what the server said."""
+    import pg8000.exceptions
+
+    outcomes = {}
+    for statement in expected_refusals:
+        connection = connect()
+        try:
+            connection.run(statement)
+            outcomes[statement] = "allowed"
+        except pg8000.exceptions.DatabaseError as error:
+            outcomes[statement] = error.args[0]["M"]
+        finally:
+            connection.close()
+    return {statement: said for statement, said in outcomes.items() if expected_refusals[statement] not in said}
+
+
 # ----------------------------------------------------------------------------- SQL files
 @pytest.mark.parametrize(
     "sql, expected",
@@ -451,23 +469,15 @@ FORBIDDEN_TO_THE_APP = {
 def test_app_login_cannot_run_ddl_or_read_the_bookkeeping(
     run_migration, postgres_server, payments_database, aurora_secrets
 ):
-    import pg8000.exceptions
 
     run_migration()
     assert app_secret(aurora_secrets)["username"] == APP_LOGINS[0]
-    outcomes = {}
-    for statement in FORBIDDEN_TO_THE_APP:
-        connection = as_app_login(postgres_server, payments_database, aurora_secrets)
-        try:
-            connection.run(statement)
-            outcomes[statement] = "allowed"
-        except pg8000.exceptions.DatabaseError as error:
-            outcomes[statement] = error.args[0]["M"]
-        finally:
-            connection.close()
-    assert {
-        statement: message for statement, message in outcomes.items() if FORBIDDEN_TO_THE_APP[statement] not in message
-    } == {}
+    assert (
+        statements_not_refused_as_expected(
+            lambda: as_app_login(postgres_server, payments_database, aurora_secrets), FORBIDDEN_TO_THE_APP
+        )
+        == {}
+    )
 
 
 def test_app_login_can_insert_and_read_payments(run_migration, postgres_server, payments_database, aurora_secrets):
@@ -620,24 +630,14 @@ FORBIDDEN_TO_THE_CUTOVER = {
 def test_cutover_login_cannot_run_ddl_or_read_payments(
     run_migration, postgres_server, payments_database, aurora_secrets
 ):
-    import pg8000.exceptions
 
     run_migration()
-    outcomes = {}
-    for statement in FORBIDDEN_TO_THE_CUTOVER:
-        connection = as_cutover_login(postgres_server, payments_database, aurora_secrets)
-        try:
-            connection.run(statement)
-            outcomes[statement] = "allowed"
-        except pg8000.exceptions.DatabaseError as error:
-            outcomes[statement] = error.args[0]["M"]
-        finally:
-            connection.close()
-    assert {
-        statement: message
-        for statement, message in outcomes.items()
-        if FORBIDDEN_TO_THE_CUTOVER[statement] not in message
-    } == {}
+    assert (
+        statements_not_refused_as_expected(
+            lambda: as_cutover_login(postgres_server, payments_database, aurora_secrets), FORBIDDEN_TO_THE_CUTOVER
+        )
+        == {}
+    )
 
 
 def test_an_exceptions_table_dms_made_before_the_run_is_granted_directly(

@@ -264,6 +264,10 @@ def account_up_to_the_hosted_zone() -> Account:
     return Account().dms_offers("3.6.1").aurora_has().zones(*ZONES)
 
 
+def account_through_the_hosted_zone() -> Account:
+    return account_up_to_the_hosted_zone().hosted_zone()
+
+
 def test_a_hosted_zone_id_that_does_not_exist_stops_the_deploy(settings, tmp_path):
     account = account_up_to_the_hosted_zone().fail("route53", "get_hosted_zone", "NoSuchHostedZone", "No zone", 404)
     message = fails_with(settings, account, tmp_path)
@@ -303,11 +307,7 @@ def test_a_private_zone_is_fine_for_an_internal_alb(tmp_path):
 
 def test_a_missing_dms_role_stops_the_deploy_and_says_how_to_fix_it(settings, tmp_path):
     account = (
-        Account()
-        .dms_offers("3.6.1")
-        .aurora_has()
-        .zones(*ZONES)
-        .hosted_zone()
+        account_through_the_hosted_zone()
         .roles("dms-vpc-role")
         .fail("iam", "get_role", "NoSuchEntity", "The role cannot be found", 404)
     )
@@ -318,7 +318,7 @@ def test_a_missing_dms_role_stops_the_deploy_and_says_how_to_fix_it(settings, tm
 
 def test_the_roles_are_not_looked_up_when_the_stack_creates_them(tmp_path):
     settings = load_settings({**AWS, "CREATE_DMS_SERVICE_ROLES": "true"})
-    account = Account().dms_offers("3.6.1").aurora_has().zones(*ZONES).hosted_zone().concurrency(unreserved=1000)
+    account = account_through_the_hosted_zone().concurrency(unreserved=1000)
     preflight.run(settings, synthesized_file(tmp_path), account.clients)  # an IAM call would hit an empty stub
     account.all_answered()
 
@@ -328,11 +328,7 @@ def test_the_roles_are_not_looked_up_when_the_stack_creates_them(tmp_path):
 
 def test_reservations_that_leave_under_100_unreserved_stop_the_first_deploy(settings, tmp_path):
     account = (
-        Account()
-        .dms_offers("3.6.1")
-        .aurora_has()
-        .zones(*ZONES)
-        .hosted_zone()
+        account_through_the_hosted_zone()
         .roles("dms-vpc-role", "dms-cloudwatch-logs-role")
         .concurrency(limit=1000, unreserved=150)
     )
@@ -348,22 +344,14 @@ def test_reservations_that_leave_under_100_unreserved_stop_the_first_deploy(sett
 def test_the_stacks_own_reservations_count_as_free_so_a_redeploy_passes(settings, tmp_path):
     # The same account after the first deploy: 96 left unreserved, of which this stack holds 54.
     account = (
-        Account()
-        .dms_offers("3.6.1")
-        .aurora_has()
-        .zones(*ZONES)
-        .hosted_zone()
+        account_through_the_hosted_zone()
         .roles("dms-vpc-role", "dms-cloudwatch-logs-role")
         .concurrency(unreserved=96, own=FUNCTIONS)
     )
     with pytest.raises(PreflightError):
         preflight.run(settings, synthesized_file(tmp_path), account.clients)  # 96 + 54 - 54 = 96 < 100
     account = (
-        Account()
-        .dms_offers("3.6.1")
-        .aurora_has()
-        .zones(*ZONES)
-        .hosted_zone()
+        account_through_the_hosted_zone()
         .roles("dms-vpc-role", "dms-cloudwatch-logs-role")
         .concurrency(unreserved=146, own=FUNCTIONS)
     )
@@ -372,14 +360,7 @@ def test_the_stacks_own_reservations_count_as_free_so_a_redeploy_passes(settings
 
 
 def test_no_reservation_asks_lambda_nothing(settings, tmp_path):
-    account = (
-        Account()
-        .dms_offers("3.6.1")
-        .aurora_has()
-        .zones(*ZONES)
-        .hosted_zone()
-        .roles("dms-vpc-role", "dms-cloudwatch-logs-role")
-    )
+    account = account_through_the_hosted_zone().roles("dms-vpc-role", "dms-cloudwatch-logs-role")
     preflight.run(settings, synthesized_file(tmp_path, {"payments-pre-payment-api": None}), account.clients)
     account.all_answered()
 

@@ -193,7 +193,7 @@ def _compute(stack, built, **inputs):
         keys=built.keys,
         alerting=built.alerting,
         database=built.database,
-        dms_target_secret_arn=built.migration.target_secret_arn,
+        migration=built.migration,
         **{
             "name_prefix": PREFIX,
             "reserved_concurrency": 50,
@@ -264,7 +264,7 @@ def _cutover(stack, built, **inputs):
         migration=built.migration,
         database=built.database,
         load_balancer=built.load_balancer,
-        db_secret_arn=built.compute.cutover_secret.arn,
+        compute=built.compute,
         **{
             "name_prefix": PREFIX,
             "partition": "aws",

@@ -12,19 +12,23 @@ from lib.constructs.security_keys import SecurityKeys, encrypted_log_group, publ
 from tests.unit.stacks import ACCOUNT_ID, bare_stack, synth
 
 
-@pytest.fixture(scope="module")
-def keys():
-    stack = bare_stack()
-    keys = SecurityKeys(
+def security_keys(stack, *, deletion_window_days: int, topic_publishers: tuple[str, ...]) -> SecurityKeys:
+    return SecurityKeys(
         stack,
         "security_keys",
         name_prefix="payments-test",
         account_id=ACCOUNT_ID,
         partition="aws",
         region="eu-central-1",
-        deletion_window_days=30,
-        topic_publishers=("cloudwatch", "dms"),
+        deletion_window_days=deletion_window_days,
+        topic_publishers=topic_publishers,
     )
+
+
+@pytest.fixture(scope="module")
+def keys():
+    stack = bare_stack()
+    keys = security_keys(stack, deletion_window_days=30, topic_publishers=("cloudwatch", "dms"))
     return keys, synth(stack)
 
 
@@ -88,16 +92,7 @@ def test_every_topic_publisher_of_this_account_may_publish_to_topics_under_the_d
 
 def test_publisher_statements_follow_the_publishers_named():
     stack = bare_stack()
-    only_alarms = SecurityKeys(
-        stack,
-        "security_keys",
-        name_prefix="payments-test",
-        account_id=ACCOUNT_ID,
-        partition="aws",
-        region="eu-central-1",
-        deletion_window_days=7,
-        topic_publishers=("cloudwatch",),
-    )
+    only_alarms = security_keys(stack, deletion_window_days=7, topic_publishers=("cloudwatch",))
     synthesized = synth(stack)
     assert set(_statements(synthesized, only_alarms.data_key)) == {
         "AccountAdministersKey",
@@ -108,16 +103,7 @@ def test_publisher_statements_follow_the_publishers_named():
 
 def test_a_log_group_is_encrypted_with_the_logs_key_and_kept_for_its_retention():
     stack = bare_stack()
-    keys = SecurityKeys(
-        stack,
-        "security_keys",
-        name_prefix="payments-test",
-        account_id=ACCOUNT_ID,
-        partition="aws",
-        region="eu-central-1",
-        deletion_window_days=7,
-        topic_publishers=(),
-    )
+    keys = security_keys(stack, deletion_window_days=7, topic_publishers=())
     group = encrypted_log_group(
         Construct(stack, "writer"), "log_group", name="/aws/test/writer", retention_days=14, keys=keys
     )
