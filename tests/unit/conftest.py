@@ -14,6 +14,7 @@ from lib.config import load_settings
 from lib.toolchain import use_supported_node
 from tests.unit.profiles import PROFILES
 from tests.unit.synthesized import Synthesized
+from tests.unit.validation import VALIDATIONS, start_validations
 from tools.scan_profiles import profile_environment
 
 use_supported_node()  # before any test module imports cdktf: jsii must start on the supported Node
@@ -38,9 +39,16 @@ def synthesize(outdir: Path, environ: dict[str, str]) -> tuple[TerraformStack, P
 
 
 @pytest.fixture(scope="session")
-def synth_all(tmp_path_factory) -> dict[str, Synthesized]:
+def synth_all(request, tmp_path_factory) -> dict[str, Synthesized]:
     root = tmp_path_factory.mktemp("synth")
-    return {name: Synthesized.from_stack_dir(*synthesize(root / name, env)) for name, env in PROFILES.items()}
+    synthesized = {name: Synthesized.from_stack_dir(*synthesize(root / name, env)) for name, env in PROFILES.items()}
+    if any("validations" in item.fixturenames for item in request.session.items):
+        # Validation is mostly terraform loading the provider schema in its own processes: started here, it
+        # overlaps the rest of the suite instead of adding to it; the `validations` fixture awaits it.
+        request.config.stash[VALIDATIONS] = start_validations(
+            synthesized=synthesized, root=tmp_path_factory.mktemp("validate")
+        )
+    return synthesized
 
 
 @pytest.fixture(scope="session")

@@ -49,3 +49,9 @@ PROFILES: dict[str, dict[str, str]] = {
         "ONPREM_BGP_ASN": "65010",
     },
 }
+
+# `terraform validate` loads the provider schema, the slowest step of the unit suite. prod and https
+# together hold every resource type and attribute that dev and aws_s3_backend synthesize
+# (test_validate_and_determinism.py checks it), so validating those too would only load the schema again.
+VALIDATED_PROFILES = ("prod", "https")
+COVERED_PROFILES = ("dev", "aws_s3_backend")

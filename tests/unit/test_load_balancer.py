@@ -255,10 +255,15 @@ def _write_rule(synthesized, built):
     return synthesized.body(built.load_balancer.write_rule)
 
 
-@pytest.mark.parametrize("certificate", [None, CERTIFICATE])
-def test_without_legacy_the_write_rule_forwards_writes_to_the_api(certificate):
+@pytest.fixture(scope="module")
+def https_public():
+    return build(certificate_arn=CERTIFICATE)
+
+
+@pytest.mark.parametrize("balancer", ["http_public", "https_public"])  # without, then with a certificate
+def test_without_legacy_the_write_rule_forwards_writes_to_the_api(request, balancer):
     # Issue 11: no legacy system, so Aurora is the writer from the start and there is no legacy target group.
-    built, synthesized = build(certificate_arn=certificate)
+    built, synthesized = request.getfixturevalue(balancer)
     rule = _write_rule(synthesized, built)
     serving = built.load_balancer.listeners[0]
     assert synthesized.body(serving)["default_action"][0]["type"] == "forward"

@@ -2,7 +2,6 @@
 same commit synthesizes byte-identical output."""
 
 import hashlib
-import shutil
 import subprocess
 import threading
 import time
@@ -10,15 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.unit.conftest import synthesize
-from tests.unit.profiles import PROFILES
+from tests.unit.conftest import VALIDATIONS, synthesize
+from tests.unit.profiles import COVERED_PROFILES, PROFILES, VALIDATED_PROFILES
 from tools import terraform
-
-# Each validation loads the provider schema, the slowest step of the unit suite. prod and https
-# together hold every resource type and attribute that dev and aws_s3_backend synthesize (the
-# first test below checks it), so validating those too would only load the schema again.
-VALIDATED_PROFILES = ("prod", "https")
-COVERED_PROFILES = ("dev", "aws_s3_backend")
 
 
 def _shape(node, path=()):
@@ -48,23 +41,10 @@ def test_the_validated_profiles_hold_every_attribute_the_others_use(synth_all):
         assert set(_shape(_blocks(synth_all[profile]))) - validated == set(), profile
 
 
-def _init_and_validate(stack_dir):
-    init = terraform.run(stack_dir, ["init", "-backend=false", "-input=false", "-no-color"], capture=True)
-    if init.returncode != 0:
-        return init
-    return terraform.run(stack_dir, ["validate", "-no-color"], capture=True)
-
-
 @pytest.fixture(scope="module")
-def validations(synth_all, tmp_path_factory):
-    """Validates the profiles concurrently: each run is mostly the provider loading its schema."""
-    folders = {}
-    for profile in VALIDATED_PROFILES:
-        folders[profile] = tmp_path_factory.mktemp(f"validate-{profile}") / "stack"
-        shutil.copytree(synth_all[profile].stack_dir, folders[profile])
-    with ThreadPoolExecutor(max_workers=len(folders)) as pool:
-        results = dict(zip(folders, pool.map(_init_and_validate, folders.values()), strict=True))
-    return results
+def validations(request, synth_all):
+    """The validations synth_all started (concurrently, beside the rest of the suite), awaited."""
+    return {profile: run.result() for profile, run in request.config.stash[VALIDATIONS].items()}
 
 
 @pytest.mark.parametrize("profile", VALIDATED_PROFILES)
