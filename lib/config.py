@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from lib.address_space import RFC1918_NETWORKS, alb_ip_target_allowed, legacy_address_is_private
 
 PROFILES = ("dev", "prod")
+# Route53 publishes health-check metrics in this region only; an alarm elsewhere never sees data.
+ROUTE53_METRICS_REGION = "us-east-1"
 TARGETS = ("local", "aws")
 # Where the payment API takes the merchant id from (its CLIENT_IDENTITY environment variable).
 IDENTITY_MODES = ("mtls", "header")

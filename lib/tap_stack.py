@@ -10,7 +10,7 @@ from cdktf_cdktf_provider_aws.data_aws_partition import DataAwsPartition
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags, AwsProviderEndpoints
 from constructs import Construct
 
-from lib.config import STATIC_ROUTING_ASN, ConfigError, Settings
+from lib.config import ROUTE53_METRICS_REGION, STATIC_ROUTING_ASN, ConfigError, Settings
 from lib.constructs.alerting import ALL_TOPIC_PUBLISHERS, Alerting
 from lib.constructs.compute import Compute
 from lib.constructs.connectivity import Connectivity
@@ -340,6 +340,7 @@ class TapStack(TerraformStack):
             "monitoring",
             name_prefix=prefix,
             region=settings.aws_region,
+            route53_metrics_region=ROUTE53_METRICS_REGION,
             cdc_latency_threshold_seconds=settings.cdc_latency_threshold_seconds,
             alerting=self.alerting,
             database=self.database,

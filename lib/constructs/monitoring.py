@@ -26,8 +26,6 @@ VALIDATION_SCHEDULE = "rate(5 minutes)"
 # is falling behind and fills the writer's disk (docs/cutover.md, "After the flip").
 SLOT_LAG_ALARM_BYTES = 1024**3
 TRANSACTION_LOGS_ALARM_BYTES = 10 * 1024**3
-# Route53 publishes health-check metrics in this region only; an alarm elsewhere never sees data.
-ROUTE53_METRICS_REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -76,6 +74,7 @@ class Monitoring(Construct):
         *,
         name_prefix: str,
         region: str,
+        route53_metrics_region: str,
         cdc_latency_threshold_seconds: int,
         alerting: Alerting,
         database: Database,
@@ -88,6 +87,7 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
         self._name_prefix = name_prefix
         self._region = region
+        self._route53_metrics_region = route53_metrics_region
         self._alerting = alerting
         self._functions = [compute.payment_api, *cutover.functions]
         # Dimensions as the dashboard's metric arrays want them; alarms take them as dicts.
@@ -234,7 +234,7 @@ class Monitoring(Construct):
             )
         # Not critical: when legacy is unhealthy, rolling back to it would make things worse. Route53 keeps
         # its health-check metrics in one region, and a single-provider stack cannot alarm across regions.
-        if self._region == ROUTE53_METRICS_REGION:
+        if self._region == self._route53_metrics_region:
             # One per checked legacy address; the first keeps the name it had when only one was checked.
             specs += [
                 AlarmSpec(

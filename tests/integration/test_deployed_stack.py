@@ -6,7 +6,7 @@ import json
 import pytest
 
 from lib.address_space import legacy_address_is_private
-from lib.constructs.monitoring import ROUTE53_METRICS_REGION
+from lib.config import ROUTE53_METRICS_REGION
 
 
 def test_subnets_span_three_azs_and_private_routes_use_nat(aws, outputs):

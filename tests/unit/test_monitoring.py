@@ -8,7 +8,8 @@ from cdktf import Testing
 from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.dms_event_subscription import DmsEventSubscription
 
-from lib.constructs.monitoring import ROUTE53_METRICS_REGION, Monitoring, critical_alarm_prefix
+from lib.config import ROUTE53_METRICS_REGION
+from lib.constructs.monitoring import Monitoring, critical_alarm_prefix
 from tests.unit.profiles import GLOBAL_LEGACY_IP
 from tests.unit.stacks import METRIC_NAMESPACE, bare_stack, synth, upstream
 
@@ -30,6 +31,7 @@ def build(region):
         "monitoring",
         name_prefix="payments-test",
         region=region,
+        route53_metrics_region=ROUTE53_METRICS_REGION,
         cdc_latency_threshold_seconds=120,
         alerting=built.alerting,
         database=built.database,
