@@ -147,8 +147,8 @@ def check_hosted_zone(settings: Settings, clients: Clients) -> None:
             f"HOSTED_ZONE_ID={settings.hosted_zone_id}: no such hosted zone in this account: use the id that "
             "`aws route53 list-hosted-zones-by-name` shows for HOSTED_ZONE_NAME"
         ) from None
-    actual_name = zone["Name"].rstrip(".").lower()
-    if actual_name != settings.hosted_zone_name.rstrip(".").lower():
+    actual_name = zone["Name"].rstrip(".").lower()  # settings hold the name already lower-case, without the dot
+    if actual_name != settings.hosted_zone_name:
         raise PreflightError(
             f"HOSTED_ZONE_ID={settings.hosted_zone_id} is the zone {actual_name}, not "
             f"HOSTED_ZONE_NAME={settings.hosted_zone_name}: set the name of that zone, or the id of the named one"
