@@ -48,7 +48,7 @@ class Compute(Construct):
         cutover_state_parameter: str | None = None,
         cutover_tables: tuple[str, ...] = ("public.payments",),
         reverse_publication: str | None = None,
-        migration: Migration | None = None,
+        migration: Migration,
         database: Database,
         **placement: Unpack[FunctionPlacement],
     ) -> None:
@@ -86,11 +86,9 @@ class Compute(Construct):
         read_secrets = [database.master_secret_arn, app_secret_arn, cutover_secret_arn]
         if reverse_publication:
             migration_environment["REVERSE_PUBLICATION"] = reverse_publication
-        if migration is not None:
-            dms_target_secret_arn = migration.target_secret_arn
-            # Read for the DMS login's name: it creates awsdms_apply_exceptions, which the cutover reads.
-            migration_environment["DMS_TARGET_SECRET_ARN"] = dms_target_secret_arn
-            read_secrets.append(dms_target_secret_arn)
+        # Read for the DMS login's name: it creates awsdms_apply_exceptions, which the cutover reads.
+        migration_environment["DMS_TARGET_SECRET_ARN"] = migration.target_secret_arn
+        read_secrets.append(migration.target_secret_arn)
         self.migrations_sha256 = migrations.digest()
         self.schema_migrations = PaymentsFunction(
             self,
