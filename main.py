@@ -5,7 +5,7 @@ from datetime import date
 from pathlib import Path
 
 from lib.config import ConfigError, load_settings, version_warnings
-from lib.toolchain import use_supported_node
+from lib.toolchain import load_bindings
 
 
 def main() -> int:
@@ -16,7 +16,7 @@ def main() -> int:
         return 2
     for warning in version_warnings(settings, date.today()):
         print(warning, file=sys.stderr)
-    use_supported_node()
+    load_bindings()
     from cdktf import App  # noqa: PLC0415 - jsii must start on the supported Node
 
     from lib.tap_stack import TapStack  # noqa: PLC0415

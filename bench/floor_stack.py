@@ -8,11 +8,11 @@ costs what every synth of this project pays before its first construct.
 
 import sys
 
-from lib.toolchain import use_supported_node
+from lib.toolchain import load_bindings
 
 
 def main(outdir: str) -> int:
-    use_supported_node()
+    load_bindings()  # as main.py does, so the floor pays what every synth pays
     from cdktf import App, TerraformStack  # noqa: PLC0415 - jsii must start on the supported Node
     from cdktf_cdktf_provider_aws.provider import AwsProvider  # noqa: PLC0415
     from cdktf_cdktf_provider_aws.vpc import Vpc  # noqa: PLC0415

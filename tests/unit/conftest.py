@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from lib.config import load_settings
-from lib.toolchain import use_supported_node
+from lib.toolchain import load_bindings
 from tests.unit.profiles import PROFILES
 from tests.unit.synthesized import Synthesized
 from tests.unit.validation import VALIDATIONS, start_validations
 from tools.scan_profiles import profile_environment
 
-use_supported_node()  # before any test module imports cdktf: jsii must start on the supported Node
+load_bindings()  # as main.py does, before any test module imports cdktf: jsii must start on the supported Node
 
-from cdktf import TerraformStack, Testing  # noqa: E402 - after use_supported_node
+from cdktf import TerraformStack, Testing  # noqa: E402 - after load_bindings
 
 Testing.__test__ = False  # cdktf's Testing helpers are not a pytest test class
 
