@@ -21,11 +21,13 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from lib.config import ConfigError, Settings, load_settings
 from tools import stack, terraform
 from tools.progress import display_path
+from tools.shared_files import replace_text, shared_files_lock
 
 CDKTF_BIN = stack.PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
 TALKS_TO_THE_TARGET = frozenset({"deploy", "apply", "diff", "plan", "destroy", "watch"})
@@ -70,7 +72,7 @@ def keep_other_stacks(outputs_file: Path, before: dict[str, dict]) -> None:
     if not outputs_file.is_file():
         return
     written = json.loads(outputs_file.read_text())
-    outputs_file.write_text(stack.render_outputs({**before, **written}))
+    replace_text(outputs_file, stack.render_outputs({**before, **written}))
 
 
 def prepare(settings: Settings, command: str | None) -> bool:
@@ -103,21 +105,22 @@ def run(args: list[str]) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     before: dict[str, dict] = {}
-    if outputs_file is not None:
-        outputs_file.parent.mkdir(parents=True, exist_ok=True)
-        before = json.loads(outputs_file.read_text()) if outputs_file.is_file() else {}
     # Recorded only for a synth of this app into cdktf.out, as `make synth` does it.
     synthesizes = command in SYNTHESIZES and not {"--skip-synth", "-a", "--app", "-o", "--output"} & {
         arg.split("=", 1)[0] for arg in args
     }
     inputs = stack.synth_inputs_digest(settings, stack.PROJECT_ROOT) if synthesizes else None
-    exit_code = subprocess.run(
-        [str(CDKTF_BIN), *args], cwd=stack.PROJECT_ROOT, env=cdktf_env(settings), check=False
-    ).returncode
-    if exit_code == 0 and inputs is not None:
-        stack.record_synth(settings, inputs)  # the same JSON `make` would synthesize: make reuses it
-    if exit_code == 0 and outputs_file is not None:
-        keep_other_stacks(outputs_file, before)
+    with shared_files_lock() if synthesizes or outputs_file is not None else nullcontext():
+        if outputs_file is not None:
+            outputs_file.parent.mkdir(parents=True, exist_ok=True)
+            before = json.loads(outputs_file.read_text()) if outputs_file.is_file() else {}
+        exit_code = subprocess.run(
+            [str(CDKTF_BIN), *args], cwd=stack.PROJECT_ROOT, env=cdktf_env(settings), check=False
+        ).returncode
+        if exit_code == 0 and inputs is not None:
+            stack.record_synth(settings, inputs)  # the same JSON `make` would synthesize: make reuses it
+        if exit_code == 0 and outputs_file is not None:
+            keep_other_stacks(outputs_file, before)
     if exit_code == 0 and command == "destroy":
         stack.forget_outputs(settings)
     return exit_code

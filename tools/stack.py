@@ -35,6 +35,7 @@ from lib.config import ConfigError, Settings, load_settings
 from tools import plan_summary, preflight, terraform
 from tools.local_aws.common import EMULATOR_CREDENTIALS
 from tools.progress import TerraformProgress, display_path
+from tools.shared_files import replace_text, shared_files_lock
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / "build"
@@ -187,11 +188,12 @@ def synth(settings: Settings) -> Path:
     if synth_is_current(settings, inputs):
         print(f"synth: {display_path(output)} is up to date (sources and settings unchanged)", flush=True)
         return stack_dir(settings)
-    print("synth: synthesizing (about 15 s)...", flush=True)
-    result = subprocess.run([sys.executable, "main.py"], cwd=PROJECT_ROOT, check=False)
-    if result.returncode != 0:
-        raise StackError(f"synth failed (exit {result.returncode})")
-    record_synth(settings, inputs)
+    with shared_files_lock():
+        print("synth: synthesizing (about 15 s)...", flush=True)
+        result = subprocess.run([sys.executable, "main.py"], cwd=PROJECT_ROOT, check=False)
+        if result.returncode != 0:
+            raise StackError(f"synth failed (exit {result.returncode})")
+        record_synth(settings, inputs)
     print(f"synth: wrote {display_path(output)}", flush=True)
     return stack_dir(settings)
 
@@ -331,8 +333,7 @@ def save_all_outputs(by_stack: dict[str, dict]) -> None:
     if not by_stack:
         OUTPUTS_FILE.unlink(missing_ok=True)
         return
-    OUTPUTS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    OUTPUTS_FILE.write_text(render_outputs(by_stack))
+    replace_text(OUTPUTS_FILE, render_outputs(by_stack))
 
 
 def stack_outputs(settings: Settings) -> dict[str, object]:
@@ -341,16 +342,25 @@ def stack_outputs(settings: Settings) -> dict[str, object]:
     return {name: entry["value"] for name, entry in sorted(raw.items()) if not entry.get("sensitive")}
 
 
+def update_outputs_entry(stack_name: str, flat: dict[str, object] | None) -> None:
+    """Sets one stack's entry (None removes it) and keeps the others, also while another suffix writes its own."""
+    with shared_files_lock():
+        by_stack = read_all_outputs()
+        if flat is None:
+            by_stack.pop(stack_name, None)
+        else:
+            by_stack[stack_name] = flat
+        save_all_outputs(by_stack)
+
+
 def write_outputs(settings: Settings) -> dict[str, object]:
     flat = stack_outputs(settings)
-    save_all_outputs({**read_all_outputs(), settings.stack_name: flat})
+    update_outputs_entry(settings.stack_name, flat)
     return flat
 
 
 def forget_outputs(settings: Settings) -> None:
-    remaining = read_all_outputs()
-    remaining.pop(settings.stack_name, None)
-    save_all_outputs(remaining)
+    update_outputs_entry(settings.stack_name, None)
 
 
 def print_summary(settings: Settings, outputs: dict[str, object]) -> None:

@@ -9,17 +9,17 @@ a pre-installed provider mirror exists, direct downloads otherwise.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tools.shared_files import locked, replace_text
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CLI_CONFIG = PROJECT_ROOT / "build" / "terraform.rc"
@@ -72,12 +72,7 @@ def write_cli_config(mirror: Path | None) -> Path:
         PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)
     text = cli_config_text(mirror)
     if not CLI_CONFIG.exists() or CLI_CONFIG.read_text() != text:
-        # Another Terraform may be reading it right now: replace it whole, never truncate it.
-        CLI_CONFIG.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, partial = tempfile.mkstemp(dir=CLI_CONFIG.parent, prefix=f"{CLI_CONFIG.name}.")
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-        os.replace(partial, CLI_CONFIG)
+        replace_text(CLI_CONFIG, text)  # another Terraform may be reading it right now
     return CLI_CONFIG
 
 
@@ -85,13 +80,8 @@ def write_cli_config(mirror: Path | None) -> Path:
 def plugin_cache_lock(*, exclusive: bool) -> Iterator[None]:
     """Terraform's plugin cache is not safe for concurrent use: an `init` creates and rewrites its
     folders, so it runs alone (exclusive), while other commands, which only read it, share the lock."""
-    PLUGIN_CACHE_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with PLUGIN_CACHE_LOCK.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with locked(PLUGIN_CACHE_LOCK, exclusive=exclusive):
+        yield
 
 
 def install_provider_lock(stack_dir: Path) -> Path:

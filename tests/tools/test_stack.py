@@ -7,12 +7,13 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from lib.config import load_settings
-from tools import stack, terraform
+from tools import shared_files, stack, terraform
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,6 +35,7 @@ def project(tmp_path, monkeypatch):
     monkeypatch.setattr(stack, "CDKTF_OUT", tmp_path / "cdktf.out")
     monkeypatch.setattr(stack, "SYNTH_RECORDS", tmp_path / "build" / "synth")
     monkeypatch.setattr(stack, "OUTPUTS_FILE", tmp_path / "cfn-outputs" / "flat-outputs.json")
+    monkeypatch.setattr(shared_files, "SHARED_FILES_LOCK", tmp_path / "build" / "locks" / "shared-files.lock")
     return tmp_path
 
 
@@ -245,6 +247,22 @@ def test_deploy_and_destroy_keep_the_other_stacks_outputs(project):
     assert json.loads(stack.OUTPUTS_FILE.read_text()) == {"TapStackother": {"x": 1}}
     stack.forget_outputs(settings_for(ENVIRONMENT_SUFFIX="other"))
     assert not stack.OUTPUTS_FILE.exists()
+
+
+def test_suffixes_writing_their_outputs_at_once_keep_each_other_s_entries(project):
+    def deploy_and_destroy(suffix: str) -> None:
+        for round_ in range(15):
+            stack.update_outputs_entry(f"TapStack{suffix}", {"round": round_})
+            stack.update_outputs_entry(f"TapStack{suffix}-gone", {"round": round_})
+            stack.update_outputs_entry(f"TapStack{suffix}-gone", None)
+
+    suffixes = [f"s{number}" for number in range(6)]
+    workers = [threading.Thread(target=deploy_and_destroy, args=(suffix,)) for suffix in suffixes]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert json.loads(stack.OUTPUTS_FILE.read_text()) == {f"TapStack{suffix}": {"round": 14} for suffix in suffixes}
 
 
 def test_one_plan_summary_file_per_stack():
