@@ -2,8 +2,8 @@
 `cdktf deploy --auto-approve` -> `cdktf output --outputs-file cfn-outputs/flat-outputs.json`
 -> the README's runbook commands (tests/integration/test_cutover_runbook.py) -> a short cutover rehearsal under
 load on the same deployment (`python -m tools.rehearsal --reuse`) -> the other integration tests (incl. `make plan`
-reviews and a BASE plan) -> a second suffix deployed beside the first (`make deploy`'s path, with a VPN and DNS
-forwarding), planned, checked and destroyed -> `cdktf destroy --auto-approve` -> nothing left -> stop the emulator.
+reviews and a BASE plan), while a second suffix is deployed beside the first (`make deploy`'s path, with a VPN and
+DNS forwarding), planned, checked and destroyed -> `cdktf destroy --auto-approve` -> nothing left -> stop the emulator.
 Always tears down, even on failure.
 
 Runs as its own environment (suffix `e2e`, a free port) so it never touches a
@@ -17,6 +17,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+from typing import TextIO
 
 from tools.local_aws.loopback import free_port
 from tools.progress import display_path
@@ -31,6 +33,7 @@ PEER_SUFFIX = "e2e-peer"
 RUNBOOK_TESTS = "tests/integration/test_cutover_runbook.py"
 NO_CHANGE_PLAN_TESTS = "tests/integration/test_no_change_plan.py"
 PEER_TESTS = [NO_CHANGE_PLAN_TESTS, "tests/integration/test_onprem_link.py"]
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 
 
 def e2e_environment() -> dict[str, str]:
@@ -56,9 +59,12 @@ def peer_environment(env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def step(title: str, command: list[str], env: dict[str, str]) -> int:
-    print(f"\n=== {title} ===", flush=True)
-    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=False).returncode
+def step(title: str, command: list[str], env: dict[str, str], *, out: TextIO | None = None) -> int:
+    """One command; its output to `out` (a log) or, by default, to the terminal."""
+    print(f"\n=== {title} ===", file=out or sys.stdout, flush=True)
+    return subprocess.run(
+        command, cwd=PROJECT_ROOT, env=env, check=False, stdout=out, stderr=subprocess.STDOUT if out else None
+    ).returncode
 
 
 def cdktf_step(title: str, arguments: list[str], env: dict[str, str]) -> int:
@@ -87,63 +93,61 @@ def cdktf_step(title: str, arguments: list[str], env: dict[str, str]) -> int:
     return exit_code
 
 
-def integration_and_rehearsal(python: str, env: dict[str, str]) -> list[str]:
+def runbook_and_rehearsal(python: str, env: dict[str, str]) -> list[str]:
     """The README's runbook commands first (they start replication on the fresh deployment), then the short
-    rehearsal (it needs legacy as the writer and replication running), then every other integration test
-    (some move the routing as a flip would); returns what failed."""
-    pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    rehearsal (it needs legacy as the writer and replication running); returns what failed."""
     failures = []
-    if step("integration tests: the runbook's commands on the emulator", [*pytest, RUNBOOK_TESTS], env) != 0:
+    if step("integration tests: the runbook's commands on the emulator", [*PYTEST, RUNBOOK_TESTS], env) != 0:
         failures.append("runbook tests")
-    if (
-        step(
-            "a short cutover rehearsal under load on this deployment", [python, "-m", "tools.rehearsal", "--reuse"], env
-        )
-        != 0
-    ):
+    rehearsal = [python, "-m", "tools.rehearsal", "--reuse"]
+    if step("a short cutover rehearsal under load on this deployment", rehearsal, env) != 0:
         failures.append("rehearsal")
-    # The first suffix's no-change plan is the plan review's (test_plan_review.py runs `make plan` on it).
-    others = [f"--ignore={RUNBOOK_TESTS}", f"--ignore={NO_CHANGE_PLAN_TESTS}"]
-    if step("integration tests", [*pytest, "tests/integration", *others], env) != 0:
-        failures.append("integration tests")
     return failures
 
 
-def second_suffix(peer: dict[str, str], python: str) -> list[str]:
+def other_integration_tests(env: dict[str, str]) -> list[str]:
+    """Every other integration test (some move the routing as a flip would); returns what failed.
+    The first suffix's no-change plan is the plan review's (test_plan_review.py runs `make plan` on it)."""
+    others = [f"--ignore={RUNBOOK_TESTS}", f"--ignore={NO_CHANGE_PLAN_TESTS}", "--durations=8"]
+    if step("integration tests", [*PYTEST, "tests/integration", *others], env) != 0:
+        return ["integration tests"]
+    return []
+
+
+def second_suffix(peer: dict[str, str], python: str, out: TextIO) -> list[str]:
     """Deploys the second suffix beside the first (`make deploy`'s path), checks it, destroys it and checks that
     nothing of it is left while the first stays; returns what failed."""
+    title = f"a second suffix ({PEER_SUFFIX}) beside the first on the same emulator"
+    if step(title, [python, "-m", "tools.stack", "deploy"], peer, out=out) != 0:
+        return ["second suffix deploy"]
     failures = []
     try:
-        if (
-            step(
-                f"a second suffix ({PEER_SUFFIX}) beside the first on the same emulator",
-                [python, "-m", "tools.stack", "deploy"],
-                peer,
-            )
-            != 0
-        ):
-            return ["second suffix deploy"]
-        if (
-            step(
-                "second suffix: no-change plan and its way to on-premises",
-                [python, "-m", "pytest", *PEER_TESTS, "-q", "-p", "no:cacheprovider"],
-                peer,
-            )
-            != 0
-        ):
+        if step("second suffix: no-change plan and its way to on-premises", [*PYTEST, *PEER_TESTS], peer, out=out):
             failures.append("second suffix tests")
     finally:
-        if step("second suffix: destroy", [python, "-m", "tools.stack", "destroy"], peer) != 0:
+        if step("second suffix: destroy", [python, "-m", "tools.stack", "destroy"], peer, out=out) != 0:
             failures.append("second suffix destroy")
-        elif (
-            step(
-                "second suffix: nothing of it is left",
-                [python, "-m", "pytest", "tests/teardown", "-q", "-p", "no:cacheprovider"],
-                peer,
-            )
-            != 0
-        ):
+        elif step("second suffix: nothing of it is left", [*PYTEST, "tests/teardown"], peer, out=out) != 0:
             failures.append("second suffix teardown check")
+    return failures
+
+
+def beside_the_integration_tests(env: dict[str, str], peer: dict[str, str], python: str) -> list[str]:
+    """The second suffix's whole cycle runs while the first suffix's integration tests do: both spend most of
+    their time waiting (on Terraform's waiters, on the functions), and they share only the emulator and the
+    files tools/shared_files.py guards. Its output goes to a log, shown whole when both are done."""
+    log = LOG_DIR / "e2e-second-suffix.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    failures: list[str] = []
+    with log.open("w", encoding="utf-8") as out:
+        print(f"\n=== {PEER_SUFFIX}: deployed, checked and destroyed meanwhile; output in {display_path(log)} ===")
+        beside = threading.Thread(target=lambda: failures.extend(second_suffix(peer, python, out)))
+        beside.start()
+        try:
+            failures += other_integration_tests(env)
+        finally:
+            beside.join()
+    print(log.read_text(encoding="utf-8", errors="replace"), end="", flush=True)
     return failures
 
 
@@ -163,21 +167,12 @@ def main() -> int:
         ):
             failures.append("outputs file")
         else:
-            failures += integration_and_rehearsal(python, env)
-        if "deploy" not in failures:
-            failures += second_suffix(peer, python)
+            failures += runbook_and_rehearsal(python, env)
+            failures += beside_the_integration_tests(env, peer, python)
     finally:
         if cdktf_step("destroy", ["destroy", "--auto-approve"], env) != 0:
             failures.append("destroy")
-        elif (
-            "deploy" not in failures
-            and step(
-                "nothing of the stack is left",
-                [python, "-m", "pytest", "tests/teardown", "-q", "-p", "no:cacheprovider"],
-                env,
-            )
-            != 0
-        ):
+        elif "deploy" not in failures and step("nothing of the stack is left", [*PYTEST, "tests/teardown"], env) != 0:
             failures.append("teardown check")
         step("stop the emulator", [python, "-m", "tools.stack", "down"], env)
     if failures:
