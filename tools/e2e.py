@@ -2,8 +2,9 @@
 `cdktf deploy --auto-approve` -> `cdktf output --outputs-file cfn-outputs/flat-outputs.json`
 -> the README's runbook commands (tests/integration/test_cutover_runbook.py) -> a short cutover rehearsal under
 load on the same deployment (`python -m tools.rehearsal --reuse`) -> the other integration tests (incl. `make plan`
-reviews and a BASE plan), while a second suffix is deployed beside the first (`make deploy`'s path, with a VPN and
-DNS forwarding), planned, checked and destroyed -> `cdktf destroy --auto-approve` -> nothing left -> stop the emulator.
+reviews), while a BASE plan runs on an emulator of its own and a second suffix is deployed beside the first
+(`make deploy`'s path, with a VPN and DNS forwarding), planned, checked and destroyed -> `cdktf destroy
+--auto-approve` -> nothing left -> stop the emulator.
 Always tears down, even on failure.
 
 Runs as its own environment (suffix `e2e`, a free port) so it never touches a
@@ -18,6 +19,8 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
+from contextlib import ExitStack
 from typing import TextIO
 
 from tools.local_aws.loopback import free_port
@@ -33,6 +36,8 @@ PEER_SUFFIX = "e2e-peer"
 RUNBOOK_TESTS = "tests/integration/test_cutover_runbook.py"
 NO_CHANGE_PLAN_TESTS = "tests/integration/test_no_change_plan.py"
 PEER_TESTS = [NO_CHANGE_PLAN_TESTS, "tests/integration/test_onprem_link.py"]
+BASE_PLAN_TESTS = "tests/integration/test_base_plan.py"
+BASE_PLAN_SUFFIX = "e2e-base"
 PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
 
 
@@ -108,8 +113,8 @@ def runbook_and_rehearsal(python: str, env: dict[str, str]) -> list[str]:
 def other_integration_tests(env: dict[str, str]) -> list[str]:
     """Every other integration test (some move the routing as a flip would); returns what failed.
     The first suffix's no-change plan is the plan review's (test_plan_review.py runs `make plan` on it)."""
-    others = [f"--ignore={RUNBOOK_TESTS}", f"--ignore={NO_CHANGE_PLAN_TESTS}", "--durations=8"]
-    if step("integration tests", [*PYTEST, "tests/integration", *others], env) != 0:
+    others = [f"--ignore={path}" for path in (RUNBOOK_TESTS, NO_CHANGE_PLAN_TESTS, BASE_PLAN_TESTS)]
+    if step("integration tests", [*PYTEST, "tests/integration", *others, "--durations=8"], env) != 0:
         return ["integration tests"]
     return []
 
@@ -132,22 +137,40 @@ def second_suffix(peer: dict[str, str], python: str, out: TextIO) -> list[str]:
     return failures
 
 
+def base_plan(env: dict[str, str], out: TextIO) -> list[str]:
+    """`make plan BASE=`: the base on an emulator of its own, under a suffix of its own; returns what failed."""
+    own = {**env, "ENVIRONMENT_SUFFIX": BASE_PLAN_SUFFIX}
+    if step(f"a BASE plan ({BASE_PLAN_SUFFIX}) on an emulator of its own", [*PYTEST, BASE_PLAN_TESTS], own, out=out):
+        return ["BASE plan test"]
+    return []
+
+
 def beside_the_integration_tests(env: dict[str, str], peer: dict[str, str], python: str) -> list[str]:
-    """The second suffix's whole cycle runs while the first suffix's integration tests do: both spend most of
-    their time waiting (on Terraform's waiters, on the functions), and they share only the emulator and the
-    files tools/shared_files.py guards. Its output goes to a log, shown whole when both are done."""
-    log = LOG_DIR / "e2e-second-suffix.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
+    """The second suffix's whole cycle, and the BASE plan, run while the first suffix's integration tests do:
+    all three spend most of their time waiting (on Terraform's waiters, on the functions), and they share only
+    the emulator and the files tools/shared_files.py guards. Each one's output goes to a log, shown whole when
+    all are done."""
+    tracks: dict[str, Callable[[TextIO], list[str]]] = {
+        "e2e-second-suffix": lambda out: second_suffix(peer, python, out),
+        "e2e-base-plan": lambda out: base_plan(env, out),
+    }
     failures: list[str] = []
-    with log.open("w", encoding="utf-8") as out:
-        print(f"\n=== {PEER_SUFFIX}: deployed, checked and destroyed meanwhile; output in {display_path(log)} ===")
-        beside = threading.Thread(target=lambda: failures.extend(second_suffix(peer, python, out)))
-        beside.start()
+    with ExitStack() as logs:
+        threads = []
+        for name, track in tracks.items():
+            log = LOG_DIR / f"{name}.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            out = logs.enter_context(log.open("w", encoding="utf-8"))
+            print(f"\n=== meanwhile: {name.removeprefix('e2e-')}; output in {display_path(log)} ===", flush=True)
+            threads.append(threading.Thread(target=lambda track=track, out=out: failures.extend(track(out))))
+            threads[-1].start()
         try:
             failures += other_integration_tests(env)
         finally:
-            beside.join()
-    print(log.read_text(encoding="utf-8", errors="replace"), end="", flush=True)
+            for thread in threads:
+                thread.join()
+    for name in tracks:
+        print((LOG_DIR / f"{name}.log").read_text(encoding="utf-8", errors="replace"), end="", flush=True)
     return failures
 
 

@@ -1,5 +1,5 @@
-"""`make plan` and `make pr-review`'s plan step on the deployed stack, the cdktf CLI's outputs file,
-and a `BASE=` plan on an emulator of its own.
+"""`make plan` and `make pr-review`'s plan step on the deployed stack, and the cdktf CLI's outputs file
+(the `BASE=` plan, on an emulator of its own, is in test_base_plan.py).
 
 The plans run `python -m tools.stack plan` as `make plan` does. The DANGER test synthesizes a
 changed database name into the deployed stack's folder; nothing needs to put it back: the cdktf
@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 from tools import cdktf_cli
 from tools.plan_summary import EXIT_DANGER
@@ -88,39 +86,3 @@ def test_danger_fails_the_review_unless_the_override_is_given(outputs, settings)
     # Nothing changed since the last plan: neither synth nor init runs again.
     assert "is up to date" in accepted.stdout and "terraform init: up to date" in accepted.stdout
     assert "**Accepted**: the `allow-stateful-change` override was given." in plan_summary_file(settings).read_text()
-
-
-def git(*arguments: str, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(["git", *arguments], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=True)
-    return result.stdout.strip()
-
-
-def working_tree_commit() -> str:
-    """A commit of the working tree as it is, untracked files included (not ignored ones), made with
-    a throwaway index: the repository's index, branches and files are left as they are."""
-    with tempfile.TemporaryDirectory() as scratch:
-        env = {
-            **os.environ,
-            "GIT_INDEX_FILE": str(Path(scratch) / "index"),
-            "GIT_AUTHOR_NAME": "e2e",
-            "GIT_AUTHOR_EMAIL": "e2e@localhost",
-            "GIT_COMMITTER_NAME": "e2e",
-            "GIT_COMMITTER_EMAIL": "e2e@localhost",
-        }
-        git("read-tree", "HEAD", env=env)
-        git("add", "-A", env=env)
-        tree = git("write-tree", env=env)
-        return git("commit-tree", tree, "-p", "HEAD", "-m", "working tree, for a BASE plan", env=env)
-
-
-def test_base_plan_deploys_the_base_to_a_fresh_emulator_and_plans_against_it(outputs, settings):
-    base = working_tree_commit()
-    planned = run_stack("plan", "--base", base)
-    assert planned.returncode == 0, planned.stdout[-3000:] + planned.stderr[-2000:]
-    assert "base-apply: Apply complete!" in planned.stdout
-    summary = plan_summary_file(settings).read_text()
-    assert f"Planned against BASE `{base}` (`{base[:12]}`)" in summary
-    # The base is the working tree itself: planned against it, nothing changes.
-    assert "No changes." in summary
-    assert not (PROJECT_ROOT / "build" / "base-plan" / settings.stack_name / "base").exists()
-    assert base not in git("worktree", "list")
