@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from contextlib import ExitStack
+from pathlib import Path
 from typing import TextIO
 
 from tools.local_aws.loopback import free_port
@@ -145,33 +145,33 @@ def base_plan(env: dict[str, str], out: TextIO) -> list[str]:
     return []
 
 
-def beside_the_integration_tests(env: dict[str, str], peer: dict[str, str], python: str) -> list[str]:
-    """The second suffix's whole cycle, and the BASE plan, run while the first suffix's integration tests do:
-    all three spend most of their time waiting (on Terraform's waiters, on the functions), and they share only
-    the emulator and the files tools/shared_files.py guards. Each one's output goes to a log, shown whole when
-    all are done."""
-    tracks: dict[str, Callable[[TextIO], list[str]]] = {
-        "e2e-second-suffix": lambda out: second_suffix(peer, python, out),
-        "e2e-base-plan": lambda out: base_plan(env, out),
-    }
-    failures: list[str] = []
-    with ExitStack() as logs:
-        threads = []
-        for name, track in tracks.items():
-            log = LOG_DIR / f"{name}.log"
-            log.parent.mkdir(parents=True, exist_ok=True)
-            out = logs.enter_context(log.open("w", encoding="utf-8"))
-            print(f"\n=== meanwhile: {name.removeprefix('e2e-')}; output in {display_path(log)} ===", flush=True)
-            threads.append(threading.Thread(target=lambda track=track, out=out: failures.extend(track(out))))
-            threads[-1].start()
-        try:
-            failures += other_integration_tests(env)
-        finally:
-            for thread in threads:
-                thread.join()
-    for name in tracks:
-        print((LOG_DIR / f"{name}.log").read_text(encoding="utf-8", errors="replace"), end="", flush=True)
-    return failures
+class Meanwhile:
+    """Tracks that run in threads beside the first suffix's integration tests, each with its output in a log of
+    its own (shown whole when they are done): they spend most of their time waiting (on Terraform's waiters, on
+    the functions), and they share only the emulator and the files tools/shared_files.py guards."""
+
+    def __init__(self, tracks: dict[str, Callable[[TextIO], list[str]]]) -> None:
+        self.failures: list[str] = []
+        self.logs = {name: LOG_DIR / f"{name}.log" for name in tracks}
+        self.threads = [
+            threading.Thread(target=self._run, args=(track, self.logs[name])) for name, track in tracks.items()
+        ]
+        for name, thread in zip(tracks, self.threads, strict=True):
+            print(f"\n=== meanwhile: {name.removeprefix('e2e-')}; output in {display_path(self.logs[name])} ===")
+            thread.start()
+
+    def _run(self, track: Callable[[TextIO], list[str]], log: Path) -> None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("w", encoding="utf-8") as out:
+            self.failures.extend(track(out))
+
+    def finish(self) -> list[str]:
+        """Waits for every track, shows their logs, returns what failed."""
+        for thread in self.threads:
+            thread.join()
+        for log in self.logs.values():
+            print(log.read_text(encoding="utf-8", errors="replace"), end="", flush=True)
+        return self.failures
 
 
 def main() -> int:
@@ -179,6 +179,7 @@ def main() -> int:
     peer = peer_environment(env)
     python = sys.executable
     failures: list[str] = []
+    meanwhile: Meanwhile | None = None
     try:
         if cdktf_step("deploy to the local emulator", ["deploy", "--auto-approve"], env) != 0:
             failures.append("deploy")
@@ -191,9 +192,20 @@ def main() -> int:
             failures.append("outputs file")
         else:
             failures += runbook_and_rehearsal(python, env)
-            failures += beside_the_integration_tests(env, peer, python)
+            meanwhile = Meanwhile(
+                {
+                    "e2e-second-suffix": lambda out: second_suffix(peer, python, out),
+                    "e2e-base-plan": lambda out: base_plan(env, out),
+                }
+            )
+            failures += other_integration_tests(env)
     finally:
-        if cdktf_step("destroy", ["destroy", "--auto-approve"], env) != 0:
+        # The first suffix is destroyed while the tracks may still run; its nothing-left check waits for them,
+        # because the second suffix's names start with the first's prefix.
+        destroyed = cdktf_step("destroy", ["destroy", "--auto-approve"], env) == 0
+        if meanwhile is not None:
+            failures += meanwhile.finish()
+        if not destroyed:
             failures.append("destroy")
         elif "deploy" not in failures and step("nothing of the stack is left", [*PYTEST, "tests/teardown"], env) != 0:
             failures.append("teardown check")

@@ -200,7 +200,12 @@ def test_runbook_fills_the_secrets_and_starts_replication(aws, outputs, local, r
     drive.wait_for("the forward full load", lambda: drive.tables_loaded(dms, task), 180)
 
 
-def test_runbook_validator_reports_ready(local, runbook):
+def test_runbook_validator_reports_ready(aws, outputs, local, runbook):
+    # Run before every table is validated, the validator publishes a 0, and the canary step after this test
+    # then waits for that minute to age out (up to 60 s).
+    task = outputs["dms_replication_task_arn"]
+    drive.wait_for("every table validated", lambda: drive.tables_validated(aws("dms"), task), 180)
+
     def ready() -> bool:
         local.publish_replication_metrics()
         runbook("migration-validator")
