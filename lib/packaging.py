@@ -4,13 +4,16 @@ The same sources give the same bytes on any machine and checkout: entries are
 sorted, timestamps and permissions fixed, caches left out. Terraform's
 ``source_code_hash`` comes from those bytes, so an unchanged function never diffs.
 
-Every zip also carries the modules of lib/lambda/shared at its root, next to the
-function's handler.py, so handlers import them as top-level modules. A file name
-that is both the function's and a shared one is an error, never a silent overwrite.
+A zip also carries the modules of lib/lambda/shared that the function imports
+(directly, or through another shared module) at its root, next to its handler.py,
+so handlers import them as top-level modules; the others stay out of its code and
+its cold start. A file name that is both the function's and a shared one is an
+error, never a silent overwrite.
 """
 
 from __future__ import annotations
 
+import ast
 import base64
 import hashlib
 import io
@@ -48,8 +51,35 @@ class PackageClashError(ValueError):
     """Two source folders would put a file under the same name in one zip."""
 
 
+def imported_top_level_names(module: Path) -> set[str]:
+    """The top-level names a Python file imports absolutely, anywhere in it (function bodies included)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(module.read_bytes(), filename=str(module))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.partition(".")[0])
+    return names
+
+
+def top_level_name(name_in_zip: str) -> str:
+    """`helper.py` and `helper/...` are both imported as `helper`."""
+    return name_in_zip.partition("/")[0].removesuffix(".py")
+
+
+def shared_names_imported(own_files: list[Path], shared: dict[str, list[Path]]) -> set[str]:
+    """Names of the shared modules the function's Python files import, and those these import in turn."""
+    needed: set[str] = set()
+    pending = [path for path in own_files if path.suffix == ".py"]
+    while pending:
+        for name in imported_top_level_names(pending.pop()) & (shared.keys() - needed):
+            needed.add(name)
+            pending += [path for path in shared[name] if path.suffix == ".py"]
+    return needed
+
+
 def package_entries(source_dir: Path, shared_dirs: Sequence[Path] = (SHARED_SOURCE,)) -> list[tuple[str, Path]]:
-    """(name in the zip, file) for the function's files and every shared folder's, sorted by name."""
+    """(name in the zip, file) for the function's files and the shared ones it imports, sorted by name."""
     own_files = package_files(source_dir)
     if not any(path.name == "handler.py" for path in own_files):
         raise FileNotFoundError(f"{source_dir} has no handler.py; a Lambda package needs its handler")
@@ -68,7 +98,13 @@ def package_entries(source_dir: Path, shared_dirs: Sequence[Path] = (SHARED_SOUR
                     "the zip root next to the function's own files, so one of them must be renamed"
                 )
             entries[name] = path
-    return sorted(entries.items())
+    own_names = {path.relative_to(source_dir).as_posix() for path in own_files}
+    shared: dict[str, list[Path]] = {}
+    for name, path in entries.items():
+        if name not in own_names:
+            shared.setdefault(top_level_name(name), []).append(path)
+    wanted = shared_names_imported(own_files, shared)
+    return sorted((name, path) for name, path in entries.items() if name in own_names or top_level_name(name) in wanted)
 
 
 def zip_bytes(source_dir: Path, shared_dirs: Sequence[Path] = (SHARED_SOURCE,)) -> bytes:

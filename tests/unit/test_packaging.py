@@ -12,8 +12,16 @@ from lib.packaging import SHARED_SOURCE, PackageClashError, build_package, zip_b
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_ROOT = PROJECT_ROOT / "lib" / "lambda"
-FUNCTIONS = ("payment_api", "migration_validator", "traffic_shifter", "rollback")
-SHARED_MODULES = ("lambda_support.py", "route53_weights.py")
+CUTOVER_MODULES = {"cutover_flow.py", "cutover_ops.py", "cutover_state.py", "cutover_store.py", "route53_weights.py"}
+# The shared modules each function imports, directly or through another one: only these are in its zip.
+SHARED_IN_ZIP = {
+    "payment_api": {"lambda_support.py", "write_gate.py", "cutover_state.py"},
+    "migration_validator": {"lambda_support.py"},
+    "schema_migrations": {"lambda_support.py"},
+    "traffic_shifter": {"lambda_support.py", *CUTOVER_MODULES},
+    "rollback": {"lambda_support.py", *CUTOVER_MODULES},
+}
+FUNCTIONS = tuple(SHARED_IN_ZIP)
 
 
 def test_zip_bytes_ignore_mtimes_and_caches(tmp_path):
@@ -38,15 +46,16 @@ def files_under(folder):
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_every_zip_has_its_handler_and_the_shared_modules_at_its_root(function, tmp_path):
+def test_every_zip_has_its_files_and_the_shared_modules_it_imports_at_its_root(function, tmp_path):
     source = LAMBDA_ROOT / function
     data = zip_bytes(source)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
         infos = archive.infolist()
     assert names == sorted(names)
-    assert set(names) == files_under(source) | files_under(SHARED_SOURCE)
-    assert {"handler.py", *SHARED_MODULES} <= set(names)
+    assert set(names) == files_under(source) | SHARED_IN_ZIP[function]
+    assert SHARED_IN_ZIP[function] <= files_under(SHARED_SOURCE)
+    assert "handler.py" in names
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
     assert {(info.date_time, info.external_attr) for info in infos} == {((1980, 1, 1, 0, 0, 0), 0o644 << 16)}
     assert zip_bytes(source) == data
@@ -72,6 +81,25 @@ def test_shared_modules_are_zipped_from_each_shared_folder_deterministically(tmp
     (shared / "helper.py").touch()
     assert zip_bytes(function, shared_dirs=(shared,)) == data
     assert zip_bytes(function, shared_dirs=()) != data
+
+
+def test_only_the_shared_modules_the_function_reaches_are_zipped(tmp_path):
+    function = write_tree(
+        tmp_path / "fn",
+        {"handler.py": "import json\nimport direct\n\ndef handler(event, context):\n    import late\n"},
+    )
+    shared = write_tree(
+        tmp_path / "shared",
+        {
+            "direct.py": "from through import VALUE\n",
+            "through.py": "VALUE = 1\n",
+            "late.py": "",
+            "unused.py": "import direct\n",
+            "tools/__init__.py": "",
+        },
+    )
+    with zipfile.ZipFile(io.BytesIO(zip_bytes(function, shared_dirs=(shared,)))) as archive:
+        assert archive.namelist() == ["direct.py", "handler.py", "late.py", "through.py"]
 
 
 def test_a_function_file_named_like_a_shared_module_is_an_error(tmp_path):
