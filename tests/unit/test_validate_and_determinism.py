@@ -9,8 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.unit.conftest import VALIDATIONS, synthesize
+from tests.unit.conftest import synthesize
 from tests.unit.profiles import COVERED_PROFILES, PROFILES, VALIDATED_PROFILES
+from tests.unit.validation import VALIDATIONS
 from tools import terraform
 
 
