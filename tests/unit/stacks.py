@@ -7,6 +7,8 @@ inputs it wants to vary and synthesizes with `synth(stack)` (cdktf Testing, in-p
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from types import SimpleNamespace
 
 from cdktf import TerraformStack, Testing
@@ -45,10 +47,10 @@ def synth(stack: TerraformStack) -> Synthesized:
     return Synthesized(Testing.synth(stack), stack)
 
 
-def _keys(stack, built, **inputs):
+def _keys(stack, built, construct_id, **inputs):
     built.keys = SecurityKeys(
         stack,
-        "security_keys",
+        construct_id,
         **{
             "name_prefix": PREFIX,
             "account_id": ACCOUNT_ID,
@@ -61,10 +63,10 @@ def _keys(stack, built, **inputs):
     )
 
 
-def _network(stack, built, **inputs):
+def _network(stack, built, construct_id, **inputs):
     built.network = Network(
         stack,
-        "network",
+        construct_id,
         keys=built.keys,
         **{
             "name_prefix": PREFIX,
@@ -80,10 +82,10 @@ def _network(stack, built, **inputs):
     )
 
 
-def _connectivity(stack, built, **inputs):
+def _connectivity(stack, built, construct_id, **inputs):
     built.connectivity = Connectivity(
         stack,
-        "connectivity",
+        construct_id,
         network=built.network,
         **{
             "name_prefix": PREFIX,
@@ -99,10 +101,10 @@ def _connectivity(stack, built, **inputs):
     )
 
 
-def _security_groups(stack, built, **inputs):
+def _security_groups(stack, built, construct_id, **inputs):
     built.security_groups = SecurityGroups(
         stack,
-        "security_groups",
+        construct_id,
         network=built.network,
         **{
             "name_prefix": PREFIX,
@@ -115,10 +117,10 @@ def _security_groups(stack, built, **inputs):
     )
 
 
-def _alerting(stack, built, **inputs):
+def _alerting(stack, built, construct_id, **inputs):
     built.alerting = Alerting(
         stack,
-        "alerting",
+        construct_id,
         keys=built.keys,
         **{
             "name_prefix": PREFIX,
@@ -131,10 +133,10 @@ def _alerting(stack, built, **inputs):
     )
 
 
-def _database(stack, built, **inputs):
+def _database(stack, built, construct_id, **inputs):
     built.database = Database(
         stack,
-        "database",
+        construct_id,
         network=built.network,
         security_groups=built.security_groups,
         keys=built.keys,
@@ -155,10 +157,10 @@ def _database(stack, built, **inputs):
     )
 
 
-def _migration(stack, built, **inputs):
+def _migration(stack, built, construct_id, **inputs):
     built.migration = Migration(
         stack,
-        "migration",
+        construct_id,
         network=built.network,
         security_groups=built.security_groups,
         keys=built.keys,
@@ -184,10 +186,10 @@ def _migration(stack, built, **inputs):
     )
 
 
-def _compute(stack, built, **inputs):
+def _compute(stack, built, construct_id, **inputs):
     built.compute = Compute(
         stack,
-        "compute",
+        construct_id,
         network=built.network,
         security_groups=built.security_groups,
         keys=built.keys,
@@ -207,10 +209,10 @@ def _compute(stack, built, **inputs):
     )
 
 
-def _load_balancer(stack, built, **inputs):
+def _load_balancer(stack, built, construct_id, **inputs):
     built.load_balancer = LoadBalancer(
         stack,
-        "load_balancer",
+        construct_id,
         network=built.network,
         security_groups=built.security_groups,
         keys=built.keys,
@@ -230,10 +232,10 @@ def _load_balancer(stack, built, **inputs):
     )
 
 
-def _dns(stack, built, **inputs):
+def _dns(stack, built, construct_id, **inputs):
     built.dns = Dns(
         stack,
-        "dns",
+        construct_id,
         network=built.network,
         load_balancer=built.load_balancer,
         **{
@@ -252,10 +254,10 @@ def _dns(stack, built, **inputs):
     )
 
 
-def _cutover(stack, built, **inputs):
+def _cutover(stack, built, construct_id, **inputs):
     built.cutover = Cutover(
         stack,
-        "cutover",
+        construct_id,
         network=built.network,
         security_groups=built.security_groups,
         keys=built.keys,
@@ -294,12 +296,25 @@ BUILDERS = {
 }
 
 
+# The id of each construct as TapStack names it, where it differs from its name here.
+CONSTRUCT_IDS = {"keys": "security_keys"}
+
+
+def _constructs_through(through: str, inputs: dict) -> list[str]:
+    names = list(BUILDERS)
+    if through not in names:
+        raise ValueError(f"through={through!r} is not a construct these stacks build; one of {', '.join(names)}")
+    built_names = names[: names.index(through) + 1]
+    if unknown := sorted(set(inputs) - set(built_names)):
+        raise ValueError(f"inputs for {', '.join(unknown)}, which a stack built through {through!r} does not hold")
+    return built_names
+
+
 def upstream(stack: TerraformStack, *, through: str, **inputs: dict) -> SimpleNamespace:
     """Builds every construct up to and including `through`; inputs={construct: {input: value}} overrides."""
     built = SimpleNamespace()
-    names = list(BUILDERS)
-    for name in names[: names.index(through) + 1]:
-        BUILDERS[name](stack, built, **inputs.get(name, {}))
+    for name in _constructs_through(through, inputs):
+        BUILDERS[name](stack, built, CONSTRUCT_IDS.get(name, name), **inputs.get(name, {}))
     return built
 
 
@@ -307,3 +322,59 @@ def built_through(construct: str, *, region: str = REGION, **inputs: dict) -> tu
     """A bare stack holding `construct` and what it takes, synthesized; inputs as for upstream()."""
     stack = bare_stack(region)
     return upstream(stack, through=construct, **inputs), synth(stack)
+
+
+def built_variants(
+    through: str, variants: dict[str, dict[str, dict]], *, region: str = REGION
+) -> dict[str, tuple[SimpleNamespace, Synthesized]]:
+    """built_through(through, **inputs) for each variant's inputs, all in one stack synthesized once.
+
+    What the variants build alike is built once and shared: a variant builds its own copies, under
+    the id `<construct>_<variant>`, from the first construct its inputs change. Each variant's
+    Synthesized holds what a stack of its own would: the constructs it uses and what the stack
+    itself holds (the provider, shared data sources), not the other variants' copies.
+    """
+    stack = bare_stack(region)
+    shared = SimpleNamespace()
+    per_variant: dict[str, SimpleNamespace] = {}
+    for variant, inputs in variants.items():
+        names = _constructs_through(through, inputs)
+        first_changed = min((names.index(name) for name in inputs), default=len(names))
+        for name in names[:first_changed]:
+            if not hasattr(shared, name):
+                BUILDERS[name](stack, shared, CONSTRUCT_IDS.get(name, name))
+        built = SimpleNamespace(**{name: getattr(shared, name) for name in names[:first_changed]})
+        for name in names[first_changed:]:
+            BUILDERS[name](stack, built, f"{name}_{variant}", **inputs.get(name, {}))
+        per_variant[variant] = built
+    synthesized = synth(stack)
+    every_construct = {id(c): c for built in (shared, *per_variant.values()) for c in vars(built).values()}
+    views = {}
+    for variant, built in per_variant.items():
+        its_own = {id(construct) for construct in vars(built).values()}
+        others = [construct for key, construct in every_construct.items() if key not in its_own]
+        views[variant] = (built, synthesized.without(others))
+    return views
+
+
+def varying(construct: str, inputs_by_variant: dict[str, dict], *, region: str = REGION) -> dict:
+    """built_variants of `construct` where each variant changes only `construct`'s own inputs."""
+    variants = {variant: {construct: inputs} for variant, inputs in inputs_by_variant.items()}
+    return built_variants(construct, variants, region=region)
+
+
+def refusing(construct: str, *, region: str = REGION) -> Callable[..., object]:
+    """For tests of inputs `construct` refuses: builds its upstream once, in a stack that is never
+    synthesized, and returns a function that builds `construct` there with the given inputs (a new
+    id each call). A refused construct raises before synth, so what it leaves half built is never read."""
+    stack = bare_stack(region)
+    names = list(BUILDERS)
+    built = upstream(stack, through=names[names.index(construct) - 1]) if names.index(construct) else SimpleNamespace()
+    attempts = itertools.count(1)
+
+    def build(**inputs: object) -> object:
+        attempt = SimpleNamespace(**vars(built))
+        BUILDERS[construct](stack, attempt, f"{construct}_attempt_{next(attempts)}", **inputs)
+        return getattr(attempt, construct)
+
+    return build

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from cdktf import (
@@ -29,6 +31,24 @@ class Synthesized:
     @classmethod
     def from_stack_dir(cls, stack: TerraformStack, stack_dir: Path) -> Synthesized:
         return cls((stack_dir / "cdk.tf.json").read_text(), stack, stack_dir)
+
+    def without(self, constructs: Iterable[Construct]) -> Synthesized:
+        """This synth without the resources and data sources inside constructs: the same stack object,
+        so `body`, `ref` and `address` still work for what is left."""
+        elements = [
+            element
+            for construct in constructs
+            for element in construct.node.find_all()
+            if isinstance(element, TerraformResource | TerraformDataSource)
+        ]
+        kept = copy.deepcopy(self.json)
+        for element in elements:
+            section = "data" if isinstance(element, TerraformDataSource) else "resource"
+            by_name = kept[section][element.terraform_resource_type]
+            del by_name[self.stack.get_logical_id(element)]
+            if not by_name:
+                del kept[section][element.terraform_resource_type]
+        return Synthesized(json.dumps(kept, indent=2), self.stack, self.stack_dir)
 
     def resources(self, resource_type: str) -> dict[str, dict]:
         return self.json.get("resource", {}).get(resource_type, {})

@@ -2,6 +2,7 @@
 
 import json
 import re
+from types import SimpleNamespace
 
 import pytest
 from cdktf import Testing
@@ -23,12 +24,10 @@ LEGACY = {
 }
 
 
-def build(region):
-    stack = bare_stack(region=region)
-    built = upstream(stack, through="cutover", dns=LEGACY)
-    built.monitoring = Monitoring(
+def _monitoring(stack, built, region):
+    return Monitoring(
         stack,
-        "monitoring",
+        f"monitoring_{region}",
         name_prefix="payments-test",
         region=region,
         route53_metrics_region=ROUTE53_METRICS_REGION,
@@ -41,17 +40,33 @@ def build(region):
         dns=built.dns,
         cutover=built.cutover,
     )
-    return built, synth(stack)
 
 
 @pytest.fixture(scope="module")
-def us_east_1():
-    return build(ROUTE53_METRICS_REGION)
+def regions():
+    """Monitoring of a stack in the region where Route53 publishes its metrics, and of one elsewhere: both
+    over one upstream (the region is an input of the construct), each seen without the other."""
+    stack = bare_stack()
+    built = upstream(stack, through="cutover", dns=LEGACY)
+    monitoring = {region: _monitoring(stack, built, region) for region in (ROUTE53_METRICS_REGION, "eu-central-1")}
+    synthesized = synth(stack)
+    return {
+        region: (
+            SimpleNamespace(**vars(built), monitoring=construct),
+            synthesized.without(other for other in monitoring.values() if other is not construct),
+        )
+        for region, construct in monitoring.items()
+    }
 
 
 @pytest.fixture(scope="module")
-def eu_central_1():
-    return build("eu-central-1")
+def us_east_1(regions):
+    return regions[ROUTE53_METRICS_REGION]
+
+
+@pytest.fixture(scope="module")
+def eu_central_1(regions):
+    return regions["eu-central-1"]
 
 
 def _alarms(synthesized):
@@ -133,13 +148,14 @@ def test_dms_task_events_reach_the_alert_topic(us_east_1):
 
 def test_legacy_health_alarms_only_alert_and_only_where_route53_publishes_metrics(us_east_1, eu_central_1):
     built, synthesized = us_east_1
-    alarms = [a for a in _alarms(synthesized).values() if a["namespace"] == "AWS/Route53"]
+    alarms = {name: a for name, a in _alarms(synthesized).items() if a["namespace"] == "AWS/Route53"}
     # One alarm per checked legacy address; the first keeps the name it had with a single check.
-    assert [alarm["alarm_name"] for alarm in alarms] == ["payments-test-legacy-health", "payments-test-legacy-health-2"]
-    assert [alarm["dimensions"] for alarm in alarms] == [
+    names = ["payments-test-legacy-health", "payments-test-legacy-health-2"]
+    assert sorted(alarms) == names
+    assert [alarms[name]["dimensions"] for name in names] == [
         {"HealthCheckId": synthesized.ref(check.id)} for check in built.dns.legacy_health_checks
     ]
-    for alarm in alarms:
+    for alarm in alarms.values():
         assert not alarm["alarm_name"].startswith(critical_alarm_prefix("payments-test"))
         assert alarm["alarm_actions"] == [synthesized.ref(built.alerting.alerts.arn)]
     built, synthesized = eu_central_1

@@ -10,21 +10,22 @@ from cdktf_cdktf_provider_aws.flow_log import FlowLog
 from cdktf_cdktf_provider_aws.vpc import Vpc
 
 from lib.constructs.network import subnet_cidrs
-from tests.unit.stacks import ACCOUNT_ID, ZONE_IDS, built_through
-
-
-def build(nat_gateway_count):
-    return built_through("network", network={"nat_gateway_count": nat_gateway_count})
+from tests.unit.stacks import ACCOUNT_ID, ZONE_IDS, varying
 
 
 @pytest.fixture(scope="module")
-def one_nat():
-    return build(1)
+def variants():
+    return varying("network", {"one_nat": {"nat_gateway_count": 1}, "three_nats": {"nat_gateway_count": 3}})
 
 
 @pytest.fixture(scope="module")
-def three_nats():
-    return build(3)
+def one_nat(variants):
+    return variants["one_nat"]
+
+
+@pytest.fixture(scope="module")
+def three_nats(variants):
+    return variants["three_nats"]
 
 
 def test_vpc_has_the_given_range_and_dns(one_nat):
