@@ -14,7 +14,7 @@ from lib.config import load_settings
 from lib.toolchain import load_bindings
 from tests.unit.profiles import PROFILES
 from tests.unit.synthesized import Synthesized
-from tests.unit.validation import VALIDATIONS, start_validations
+from tests.unit.validation import VALIDATION, start_validation
 from tools.scan_profiles import profile_environment
 
 load_bindings()  # as main.py does, before any test module imports cdktf: jsii must start on the supported Node
@@ -42,10 +42,10 @@ def synthesize(outdir: Path, environ: dict[str, str]) -> tuple[TerraformStack, P
 def synth_all(request, tmp_path_factory) -> dict[str, Synthesized]:
     root = tmp_path_factory.mktemp("synth")
     synthesized = {name: Synthesized.from_stack_dir(*synthesize(root / name, env)) for name, env in PROFILES.items()}
-    if any("validations" in item.fixturenames for item in request.session.items):
+    if any("validation" in item.fixturenames for item in request.session.items):
         # Validation is mostly terraform loading the provider schema in its own processes: started here, it
-        # overlaps the rest of the suite instead of adding to it; the `validations` fixture awaits it.
-        request.config.stash[VALIDATIONS] = start_validations(
+        # overlaps the rest of the suite instead of adding to it; the `validation` fixture awaits it.
+        request.config.stash[VALIDATION] = start_validation(
             synthesized=synthesized, root=tmp_path_factory.mktemp("validate")
         )
     return synthesized

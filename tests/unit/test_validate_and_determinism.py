@@ -2,6 +2,7 @@
 same commit synthesizes byte-identical output."""
 
 import hashlib
+import json
 import subprocess
 import threading
 import time
@@ -11,7 +12,7 @@ import pytest
 
 from tests.unit.conftest import synthesize
 from tests.unit.profiles import COVERED_PROFILES, PROFILES, VALIDATED_PROFILES
-from tests.unit.validation import VALIDATIONS
+from tests.unit.validation import VALIDATION, write_validation_root
 from tools import terraform
 
 
@@ -43,16 +44,31 @@ def test_the_validated_profiles_hold_every_attribute_the_others_use(synth_all):
 
 
 @pytest.fixture(scope="module")
-def validations(request, synth_all):
-    """The validations synth_all started (concurrently, beside the rest of the suite), awaited."""
-    return {profile: run.result() for profile, run in request.config.stash[VALIDATIONS].items()}
+def validation(request, synth_all):
+    """The validation synth_all started (concurrently, beside the rest of the suite), awaited."""
+    return request.config.stash[VALIDATION].result()
 
 
-@pytest.mark.parametrize("profile", VALIDATED_PROFILES)
-def test_terraform_validate_passes_offline(validations, profile):
-    result = validations[profile]
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "The configuration is valid" in result.stdout
+def test_terraform_validate_passes_offline(validation):
+    output = validation.stdout + validation.stderr
+    assert validation.returncode == 0, output
+    assert "Success! The configuration is valid." in validation.stdout and "Warning" not in output, output
+
+
+def test_the_validated_root_holds_every_validated_profile_as_synthesized(synth_all, tmp_path):
+    root = write_validation_root(synthesized=synth_all, root=tmp_path)
+    assert json.loads((root / "main.tf.json").read_text()) == {
+        "module": {profile: {"source": f"./{profile}"} for profile in VALIDATED_PROFILES}
+    }
+    for profile in VALIDATED_PROFILES:
+        module = json.loads((root / profile / "cdk.tf.json").read_text())
+        synthesized = synth_all[profile].json
+        # The backend is a root module's setting, and init -backend=false skips it: the rest is as synthesized.
+        settings = {key: value for key, value in synthesized["terraform"].items() if key != "backend"}
+        assert module == {**synthesized, "terraform": settings} and "backend" not in module["terraform"]
+        assert sorted(path.name for path in (root / profile / "assets").iterdir()) == sorted(
+            path.name for path in (synth_all[profile].stack_dir / "assets").iterdir()
+        )
 
 
 def test_cli_config_uses_the_provider_mirror_when_present(tmp_path, monkeypatch):
