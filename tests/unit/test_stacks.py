@@ -25,7 +25,7 @@ def variants():
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_a_variant_holds_what_a_stack_of_its_own_holds(variants, variant):
     _, view = variants[variant]
-    _, own = built_through("security_groups", **VARIANTS[variant])
+    _, own = built_through("security_groups", **VARIANTS[variant])  # type: ignore[arg-type]
     assert _resource_types(view) == _resource_types(own)
     assert view.json["provider"] == own.json["provider"]
 
