@@ -111,14 +111,27 @@ def _with_plugin_cache(mirror: Path | None, args: list[str], terraform: Callable
         return terraform()
 
 
+def terraform_command(args: list[str], *, background: bool = False) -> list[str]:
+    """The command line; background=True runs terraform at the lowest CPU priority (`nice -n 19`), for a
+    run that goes on beside work someone waits for."""
+    return ["nice", "-n", "19", "terraform", *args] if background else ["terraform", *args]
+
+
 def run(
-    stack_dir: Path, args: list[str], *, extra_env: dict[str, str] | None = None, capture: bool = False
+    stack_dir: Path,
+    args: list[str],
+    *,
+    extra_env: dict[str, str] | None = None,
+    capture: bool = False,
+    background: bool = False,
 ) -> subprocess.CompletedProcess:
+    """background=True: see terraform_command."""
     mirror = find_provider_mirror()
+    command = terraform_command(args, background=background)
 
     def terraform() -> subprocess.CompletedProcess:
         return subprocess.run(
-            ["terraform", *args],
+            command,
             cwd=stack_dir,
             env=terraform_env(mirror, extra_env),
             text=True,

@@ -1,6 +1,7 @@
 """The synthesized JSON passes `terraform validate` against the real provider schema, and the
 same commit synthesizes byte-identical output."""
 
+import copy
 import hashlib
 import json
 import subprocess
@@ -12,20 +13,8 @@ import pytest
 
 from tests.unit.conftest import synthesize
 from tests.unit.profiles import COVERED_PROFILES, PROFILES, VALIDATED_PROFILES
-from tests.unit.validation import VALIDATION, write_validation_root
+from tests.unit.validation import VALIDATION, shape, validation_root, write_validation_root
 from tools import terraform
-
-
-def _shape(node, path=()):
-    """Every key path of the resource and data blocks (list items and values ignored)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key != "//":
-                yield path + (key,)
-                yield from _shape(value, path + (key,))
-    elif isinstance(node, list):
-        for item in node:
-            yield from _shape(item, path)
 
 
 def _blocks(synthesized):
@@ -38,9 +27,9 @@ def _blocks(synthesized):
 
 
 def test_the_validated_profiles_hold_every_attribute_the_others_use(synth_all):
-    validated = set().union(*(_shape(_blocks(synth_all[profile])) for profile in VALIDATED_PROFILES))
+    validated = set().union(*(shape(_blocks(synth_all[profile])) for profile in VALIDATED_PROFILES))
     for profile in COVERED_PROFILES:
-        assert set(_shape(_blocks(synth_all[profile]))) - validated == set(), profile
+        assert set(shape(_blocks(synth_all[profile]))) - validated == set(), profile
 
 
 @pytest.fixture(scope="module")
@@ -57,18 +46,37 @@ def test_terraform_validate_passes_offline(validation):
 
 def test_the_validated_root_holds_every_validated_profile_as_synthesized(synth_all, tmp_path):
     root = write_validation_root(synthesized=synth_all, root=tmp_path)
+    [first, *_] = VALIDATED_PROFILES
     assert json.loads((root / "main.tf.json").read_text()) == {
-        "module": {profile: {"source": f"./{profile}"} for profile in VALIDATED_PROFILES}
+        "terraform": {"required_providers": synth_all[first].json["terraform"]["required_providers"]},
+        "provider": synth_all[first].json["provider"],
+        "module": {profile: {"source": f"./{profile}"} for profile in VALIDATED_PROFILES},
     }
     for profile in VALIDATED_PROFILES:
         module = json.loads((root / profile / "cdk.tf.json").read_text())
         synthesized = synth_all[profile].json
-        # The backend is a root module's setting, and init -backend=false skips it: the rest is as synthesized.
+        # The provider is configured in the root, and a backend is a root module's setting (init -backend=false
+        # skips it): the rest is as synthesized.
         settings = {key: value for key, value in synthesized["terraform"].items() if key != "backend"}
-        assert module == {**synthesized, "terraform": settings} and "backend" not in module["terraform"]
+        assert module == {
+            **{section: blocks for section, blocks in synthesized.items() if section != "provider"},
+            "terraform": settings,
+        }
         assert sorted(path.name for path in (root / profile / "assets").iterdir()) == sorted(
             path.name for path in (synth_all[profile].stack_dir / "assets").iterdir()
         )
+
+
+def test_profiles_that_configure_the_provider_differently_are_not_validated_in_one_run(synth_all):
+    configs = {profile: synth_all[profile].json for profile in VALIDATED_PROFILES}
+    [first, second, *_] = VALIDATED_PROFILES
+    other_tags = copy.deepcopy(configs[second])
+    other_tags["provider"]["aws"][0]["default_tags"][0]["tags"]["Environment"] = "elsewhere"
+    validation_root({**configs, second: other_tags})  # other values, one shape: one provider block serves both
+    assume_role = copy.deepcopy(configs[second])
+    assume_role["provider"]["aws"][0]["assume_role"] = [{"role_arn": "arn:aws:iam::123456789012:role/deploy"}]
+    with pytest.raises(ValueError, match=f"{second} configures the provider with other settings than {first}"):
+        validation_root({**configs, second: assume_role})
 
 
 def test_cli_config_uses_the_provider_mirror_when_present(tmp_path, monkeypatch):
@@ -135,3 +143,8 @@ def test_same_commit_synthesizes_byte_identical_output(synth_all, tmp_path):
     assert (again / "cdk.tf.json").read_bytes() == (first / "cdk.tf.json").read_bytes()
     assert _tree_digest(again) == _tree_digest(first)
     assert str(tmp_path) not in (again / "cdk.tf.json").read_text()
+
+
+def test_a_background_run_has_the_lowest_cpu_priority():
+    assert terraform.terraform_command(["validate"], background=True) == ["nice", "-n", "19", "terraform", "validate"]
+    assert terraform.terraform_command(["validate"]) == ["terraform", "validate"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,31 +26,66 @@ VALIDATION = pytest.StashKey[Future[subprocess.CompletedProcess]]()
 
 
 def init_and_validate(root_dir: Path) -> subprocess.CompletedProcess:
-    init = terraform.run(root_dir, ["init", "-backend=false", "-input=false", "-no-color"], capture=True)
+    init = terraform.run(
+        root_dir, ["init", "-backend=false", "-input=false", "-no-color"], capture=True, background=True
+    )
     if init.returncode != 0:
         return init
-    return terraform.run(root_dir, ["validate", "-no-color"], capture=True)
+    return terraform.run(root_dir, ["validate", "-no-color"], capture=True, background=True)
 
 
-def copy_as_module(stack_dir: Path, module_dir: Path) -> None:
-    """The synthesized stack as a child module: the same blocks, without the backend (which only a root
-    module may carry; `init -backend=false` never reads it either)."""
-    shutil.copytree(stack_dir, module_dir)
-    config = module_dir / "cdk.tf.json"
-    blocks = json.loads(config.read_text())
-    blocks["terraform"].pop("backend", None)
-    config.write_text(json.dumps(blocks, indent=2))
+def shape(node: object, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every key path of a block (list items and values ignored): what validation checks against the schema."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key != "//":
+                yield path + (key,)
+                yield from shape(value, path + (key,))
+    elif isinstance(node, list):
+        for item in node:
+            yield from shape(item, path)
+
+
+def validation_root(configs: dict[str, dict]) -> tuple[dict, dict[str, dict]]:
+    """(root module, child module per profile) for synthesized configurations by profile.
+
+    The root configures the provider once, with the first profile's block; the modules inherit it.
+    One provider configuration starts one provider process: a block per module started one each,
+    to validate blocks that differ only in values. So the blocks must have one shape. The modules
+    drop the backend too, which only a root module may carry (`init -backend=false` skips it).
+    """
+    first = next(iter(configs.values()))
+    provider_shape = set(shape(first["provider"]))
+    for profile, config in configs.items():
+        if set(shape(config["provider"])) != provider_shape:
+            raise ValueError(
+                f"{profile} configures the provider with other settings than {next(iter(configs))}: "
+                "one validation run checks one provider block; validate it in a run of its own"
+            )
+    modules = {
+        profile: {
+            **{section: blocks for section, blocks in config.items() if section != "provider"},
+            "terraform": {key: value for key, value in config["terraform"].items() if key != "backend"},
+        }
+        for profile, config in configs.items()
+    }
+    root = {
+        "terraform": {"required_providers": first["terraform"]["required_providers"]},
+        "provider": first["provider"],
+        "module": {profile: {"source": f"./{profile}"} for profile in configs},
+    }
+    return root, modules
 
 
 def write_validation_root(*, synthesized: dict[str, Synthesized], root: Path) -> Path:
-    """A root module that calls every validated profile as a child module; returns its folder."""
-    modules = {}
-    for profile in VALIDATED_PROFILES:
+    """The validation root for every validated profile, with each module's assets; returns its folder."""
+    root_config, modules = validation_root({profile: synthesized[profile].json for profile in VALIDATED_PROFILES})
+    for profile, config in modules.items():
         stack_dir = synthesized[profile].stack_dir
         assert stack_dir is not None, f"{profile} was not synthesized to a folder"
-        copy_as_module(stack_dir, root / profile)
-        modules[profile] = {"source": f"./{profile}"}
-    (root / "main.tf.json").write_text(json.dumps({"module": modules}, indent=2))
+        shutil.copytree(stack_dir, root / profile)
+        (root / profile / "cdk.tf.json").write_text(json.dumps(config, indent=2))
+    (root / "main.tf.json").write_text(json.dumps(root_config, indent=2))
     return root
 
 
@@ -59,6 +95,7 @@ def start_validation(*, synthesized: dict[str, Synthesized], root: Path) -> Futu
     Validation is mostly Terraform loading the AWS provider's schema: one run over a root that calls
     each profile as a module loads it once for all of them (a run per profile cost a schema load each,
     on a two-core machine, beside the suite). Errors name the module, so they still say which profile.
+    It runs at the lowest CPU priority: the suite's own work comes first.
     """
     folder = write_validation_root(synthesized=synthesized, root=root)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="terraform-validate")
