@@ -348,12 +348,13 @@ def built_variants(
             BUILDERS[name](stack, built, f"{name}_{variant}", **inputs.get(name, {}))
         per_variant[variant] = built
     synthesized = synth(stack)
-    every_construct = {id(c): c for built in (shared, *per_variant.values()) for c in vars(built).values()}
+    owners = synthesized.top_level_owners()
+    ids = {id(c): c.node.id for built in (shared, *per_variant.values()) for c in vars(built).values()}
     views = {}
     for variant, built in per_variant.items():
         its_own = {id(construct) for construct in vars(built).values()}
-        others = [construct for key, construct in every_construct.items() if key not in its_own]
-        views[variant] = (built, synthesized.without(others))
+        others = {construct_id for key, construct_id in ids.items() if key not in its_own}
+        views[variant] = (built, synthesized.without(others, owners))
     return views
 
 

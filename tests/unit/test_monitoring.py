@@ -50,10 +50,11 @@ def regions():
     built = upstream(stack, through="cutover", dns=LEGACY)
     monitoring = {region: _monitoring(stack, built, region) for region in (ROUTE53_METRICS_REGION, "eu-central-1")}
     synthesized = synth(stack)
+    owners = synthesized.top_level_owners()
     return {
         region: (
             SimpleNamespace(**vars(built), monitoring=construct),
-            synthesized.without(other for other in monitoring.values() if other is not construct),
+            synthesized.without([other.node.id for other in monitoring.values() if other is not construct], owners),
         )
         for region, construct in monitoring.items()
     }
