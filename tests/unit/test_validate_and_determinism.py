@@ -32,18 +32,6 @@ def test_the_validated_profiles_hold_every_attribute_the_others_use(synth_all):
         assert set(shape(_blocks(synth_all[profile]))) - validated == set(), profile
 
 
-@pytest.fixture(scope="module")
-def validation(request, synth_all):
-    """The validation synth_all started (concurrently, beside the rest of the suite), awaited."""
-    return request.config.stash[VALIDATION].result()
-
-
-def test_terraform_validate_passes_offline(validation):
-    output = validation.stdout + validation.stderr
-    assert validation.returncode == 0, output
-    assert "Success! The configuration is valid." in validation.stdout and "Warning" not in output, output
-
-
 def test_the_validated_root_holds_every_validated_profile_as_synthesized(synth_all, tmp_path):
     root = write_validation_root(synthesized=synth_all, root=tmp_path)
     [first, *_] = VALIDATED_PROFILES
@@ -155,3 +143,16 @@ def test_same_commit_synthesizes_byte_identical_output(synth_all, tmp_path):
 def test_a_background_run_has_the_lowest_cpu_priority():
     assert terraform.terraform_command(["validate"], background=True) == ["nice", "-n", "19", "terraform", "validate"]
     assert terraform.terraform_command(["validate"]) == ["terraform", "validate"]
+
+
+# Last, in the file tests/unit runs last: the validation synth_all started runs beside every test before it.
+@pytest.fixture(scope="module")
+def validation(request, synth_all):
+    """The validation synth_all started (concurrently, beside the rest of the suite), awaited."""
+    return request.config.stash[VALIDATION].result()
+
+
+def test_terraform_validate_passes_offline(validation):
+    output = validation.stdout + validation.stderr
+    assert validation.returncode == 0, output
+    assert "Success! The configuration is valid." in validation.stdout and "Warning" not in output, output
