@@ -12,7 +12,8 @@ import pytest
 
 from lib.config import load_settings
 from lib.toolchain import load_bindings
-from tests.unit.profiles import PROFILES
+from tests.unit.profiles import PROFILES, VALIDATED_PROFILES
+from tests.unit.stacks import DECLARED, VariantStack
 from tests.unit.synthesized import Synthesized
 from tests.unit.validation import VALIDATION, start_validation
 from tools.scan_profiles import profile_environment
@@ -41,14 +42,25 @@ def synthesize(outdir: Path, environ: dict[str, str]) -> tuple[TerraformStack, P
 @pytest.fixture(scope="session")
 def synth_all(request, tmp_path_factory) -> dict[str, Synthesized]:
     root = tmp_path_factory.mktemp("synth")
-    synthesized = {name: Synthesized.from_stack_dir(*synthesize(root / name, env)) for name, env in PROFILES.items()}
+
+    def synthesized(names):
+        return {name: Synthesized.from_stack_dir(*synthesize(root / name, PROFILES[name])) for name in names}
+
+    validated = synthesized(VALIDATED_PROFILES)
     if any("validation" in item.fixturenames for item in request.session.items):
-        # Validation is mostly terraform loading the provider schema in its own processes: started here, it
-        # overlaps the rest of the suite instead of adding to it; the `validation` fixture awaits it.
+        # Validation is mostly terraform loading the provider schema in its own process: started as soon as
+        # its profiles are synthesized, it overlaps the rest of the suite; the `validation` fixture awaits it.
         request.config.stash[VALIDATION] = start_validation(
-            synthesized=synthesized, root=tmp_path_factory.mktemp("validate")
+            synthesized=validated, root=tmp_path_factory.mktemp("validate")
         )
-    return synthesized
+    others = synthesized(name for name in PROFILES if name not in validated)
+    return {name: validated.get(name) or others[name] for name in PROFILES}
+
+
+@pytest.fixture(scope="session")
+def construct_variants() -> VariantStack:
+    """Every variant set the collected test modules declared, built in one stack and synthesized once."""
+    return VariantStack(DECLARED)
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,12 @@ inputs it wants to vary and synthesizes with `synth(stack)` (cdktf Testing, in-p
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from types import SimpleNamespace
 
 from cdktf import TerraformStack, Testing
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 
+from lib.config import ROUTE53_METRICS_REGION
 from lib.constructs.alerting import Alerting
 from lib.constructs.compute import Compute
 from lib.constructs.connectivity import Connectivity
@@ -22,6 +22,7 @@ from lib.constructs.database import Database
 from lib.constructs.dns import Dns
 from lib.constructs.load_balancer import LoadBalancer
 from lib.constructs.migration import Migration
+from lib.constructs.monitoring import Monitoring
 from lib.constructs.network import Network
 from lib.constructs.security_groups import SecurityGroups
 from lib.constructs.security_keys import SecurityKeys
@@ -280,6 +281,27 @@ def _cutover(stack, built, construct_id, **inputs):
     )
 
 
+def _monitoring(stack, built, construct_id, **inputs):
+    built.monitoring = Monitoring(
+        stack,
+        construct_id,
+        alerting=built.alerting,
+        database=built.database,
+        migration=built.migration,
+        compute=built.compute,
+        load_balancer=built.load_balancer,
+        dns=built.dns,
+        cutover=built.cutover,
+        **{
+            "name_prefix": PREFIX,
+            "region": REGION,
+            "route53_metrics_region": ROUTE53_METRICS_REGION,
+            "cdc_latency_threshold_seconds": 120,
+            **inputs,
+        },
+    )
+
+
 # In the order TapStack builds them: each needs only those before it.
 BUILDERS = {
     "keys": _keys,
@@ -293,6 +315,7 @@ BUILDERS = {
     "load_balancer": _load_balancer,
     "dns": _dns,
     "cutover": _cutover,
+    "monitoring": _monitoring,
 }
 
 
@@ -324,58 +347,79 @@ def built_through(construct: str, *, region: str = REGION, **inputs: dict) -> tu
     return upstream(stack, through=construct, **inputs), synth(stack)
 
 
-def built_variants(
-    through: str, variants: dict[str, dict[str, dict]], *, region: str = REGION
-) -> dict[str, tuple[SimpleNamespace, Synthesized]]:
-    """built_through(through, **inputs) for each variant's inputs, all in one stack synthesized once.
+Variants = dict[str, dict[str, dict]]  # variant name -> {construct: inputs}
+Views = dict[str, tuple[SimpleNamespace, Synthesized]]  # variant name -> (its constructs, what it synthesizes)
+
+# The variant sets test modules declare when they are imported (declare_variants); the session's
+# `construct_variants` fixture (conftest.py) builds them all at once.
+DECLARED: dict[str, tuple[str, Variants]] = {}
+
+
+class VariantStack:
+    """Variant sets built in one bare stack and synthesized once.
 
     What the variants build alike is built once and shared: a variant builds its own copies, under
-    the id `<construct>_<variant>`, from the first construct its inputs change. Each variant's
-    Synthesized holds what a stack of its own would: the constructs it uses and what the stack
-    itself holds (the provider, shared data sources), not the other variants' copies.
+    the id `<construct>_<set>_<variant>`, from the first construct its inputs change. Each variant's
+    Synthesized holds what a stack of its own would: the constructs it uses and what the stack itself
+    holds (the provider, shared data sources), not the other variants' copies. Building each upstream
+    once, not per test or per test file, is most of what keeps the construct tests cheap.
     """
-    stack = bare_stack(region)
-    shared = SimpleNamespace()
-    per_variant: dict[str, SimpleNamespace] = {}
-    for variant, inputs in variants.items():
+
+    def __init__(self, sets: dict[str, tuple[str, Variants]], *, region: str = REGION):
+        self.stack = bare_stack(region)
+        self._shared = SimpleNamespace()
+        built = {
+            (set_name, variant): self._build(f"{set_name}_{variant}", through, inputs)
+            for set_name, (through, variants) in sets.items()
+            for variant, inputs in variants.items()
+        }
+        synthesized = synth(self.stack)
+        owners = synthesized.top_level_owners()
+        ids = {id(c): c.node.id for constructs in (self._shared, *built.values()) for c in vars(constructs).values()}
+        self.views: dict[str, Views] = {set_name: {} for set_name in sets}
+        for (set_name, variant), constructs in built.items():
+            its_own = {id(construct) for construct in vars(constructs).values()}
+            others = {construct_id for key, construct_id in ids.items() if key not in its_own}
+            self.views[set_name][variant] = (constructs, synthesized.without(others, owners))
+        self._attempts = itertools.count(1)
+
+    def _shared_through(self, names: list[str]) -> SimpleNamespace:
+        for name in names:
+            if not hasattr(self._shared, name):
+                BUILDERS[name](self.stack, self._shared, CONSTRUCT_IDS.get(name, name))
+        return SimpleNamespace(**{name: getattr(self._shared, name) for name in names})
+
+    def _build(self, label: str, through: str, inputs: dict) -> SimpleNamespace:
         names = _constructs_through(through, inputs)
         first_changed = min((names.index(name) for name in inputs), default=len(names))
-        for name in names[:first_changed]:
-            if not hasattr(shared, name):
-                BUILDERS[name](stack, shared, CONSTRUCT_IDS.get(name, name))
-        built = SimpleNamespace(**{name: getattr(shared, name) for name in names[:first_changed]})
+        built = self._shared_through(names[:first_changed])
         for name in names[first_changed:]:
-            BUILDERS[name](stack, built, f"{name}_{variant}", **inputs.get(name, {}))
-        per_variant[variant] = built
-    synthesized = synth(stack)
-    owners = synthesized.top_level_owners()
-    ids = {id(c): c.node.id for built in (shared, *per_variant.values()) for c in vars(built).values()}
-    views = {}
-    for variant, built in per_variant.items():
-        its_own = {id(construct) for construct in vars(built).values()}
-        others = {construct_id for key, construct_id in ids.items() if key not in its_own}
-        views[variant] = (built, synthesized.without(others, owners))
-    return views
+            BUILDERS[name](self.stack, built, f"{name}_{label}", **inputs.get(name, {}))
+        return built
+
+    def refused(self, construct: str, **inputs: object) -> object:
+        """Builds `construct` with inputs it should refuse, on the shared upstream, after the synth: what a
+        refused construct leaves half built is never read."""
+        names = list(BUILDERS)
+        built = self._shared_through(names[: names.index(construct)])
+        BUILDERS[construct](self.stack, built, f"{construct}_refused_{next(self._attempts)}", **inputs)
+        return getattr(built, construct)
 
 
-def varying(construct: str, inputs_by_variant: dict[str, dict], *, region: str = REGION) -> dict:
-    """built_variants of `construct` where each variant changes only `construct`'s own inputs."""
-    variants = {variant: {construct: inputs} for variant, inputs in inputs_by_variant.items()}
-    return built_variants(construct, variants, region=region)
+def declare_variants(set_name: str, through: str, variants: Variants) -> str:
+    """Registers a variant set for the session's VariantStack; returns the name to look its views up by."""
+    if set_name in DECLARED:
+        raise ValueError(f"variant set {set_name!r} is declared twice")
+    _ = [_constructs_through(through, inputs) for inputs in variants.values()]  # bad inputs fail at import
+    DECLARED[set_name] = (through, variants)
+    return set_name
 
 
-def refusing(construct: str, *, region: str = REGION) -> Callable[..., object]:
-    """For tests of inputs `construct` refuses: builds its upstream once, in a stack that is never
-    synthesized, and returns a function that builds `construct` there with the given inputs (a new
-    id each call). A refused construct raises before synth, so what it leaves half built is never read."""
-    stack = bare_stack(region)
-    names = list(BUILDERS)
-    built = upstream(stack, through=names[names.index(construct) - 1]) if names.index(construct) else SimpleNamespace()
-    attempts = itertools.count(1)
+def declare_varying(construct: str, inputs_by_variant: dict[str, dict]) -> str:
+    """declare_variants of `construct` where each variant changes only `construct`'s own inputs."""
+    return declare_variants(construct, construct, {variant: {construct: i} for variant, i in inputs_by_variant.items()})
 
-    def build(**inputs: object) -> object:
-        attempt = SimpleNamespace(**vars(built))
-        BUILDERS[construct](stack, attempt, f"{construct}_attempt_{next(attempts)}", **inputs)
-        return getattr(attempt, construct)
 
-    return build
+def built_variants(through: str, variants: Variants, *, region: str = REGION) -> Views:
+    """built_through(through, **inputs) for each variant's inputs, all in one VariantStack of their own."""
+    return VariantStack({"own": (through, variants)}, region=region).views["own"]

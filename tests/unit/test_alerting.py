@@ -9,12 +9,16 @@ from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 
 from lib.constructs.alerting import ALL_TOPIC_PUBLISHERS, TOPIC_PUBLISHERS
-from tests.unit.stacks import ACCOUNT_ID, varying
+from tests.unit.stacks import ACCOUNT_ID, declare_varying
+
+VARIANTS = declare_varying(
+    "alerting", {"with_email": {"alarm_email": "oncall@example.com"}, "no_email": {"alarm_email": None}}
+)
 
 
 @pytest.fixture(scope="module")
-def variants():
-    return varying("alerting", {"with_email": {"alarm_email": "oncall@example.com"}, "no_email": {"alarm_email": None}})
+def variants(construct_variants):
+    return construct_variants.views[VARIANTS]
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ forwarding for an on-premises host name (issue 9 #6: DMS had no route to its sou
 
 import pytest
 
-from tests.unit.stacks import ONPREM_CIDR, refusing, varying
+from tests.unit.stacks import ONPREM_CIDR, declare_varying
 
 PEER = "52.94.76.200"
 TGW = "tgw-0123456789abcdef0"
@@ -22,9 +22,12 @@ CONNECTIVITY_INPUTS: dict[str, dict] = {
 }
 
 
+VARIANTS = declare_varying("connectivity", CONNECTIVITY_INPUTS)
+
+
 @pytest.fixture(scope="module")
-def variants():
-    return varying("connectivity", CONNECTIVITY_INPUTS)
+def variants(construct_variants):
+    return construct_variants.views[VARIANTS]
 
 
 def _onprem_routes(built, synthesized, *, public=False):
@@ -126,9 +129,8 @@ def test_an_onprem_host_name_is_forwarded_to_the_onprem_dns_servers(variants):
     assert group["tags"]["Tier"] == "resolver"
 
 
-def test_one_path_only_and_forwarding_needs_servers():
-    build = refusing("connectivity")
+def test_one_path_only_and_forwarding_needs_servers(construct_variants):
     with pytest.raises(ValueError, match="not both"):
-        build(customer_gateway_ip=PEER, transit_gateway_id=TGW)
+        construct_variants.refused("connectivity", customer_gateway_ip=PEER, transit_gateway_id=TGW)
     with pytest.raises(ValueError, match="DNS servers"):
-        build(dns_domain="corp.example.com")
+        construct_variants.refused("connectivity", dns_domain="corp.example.com")

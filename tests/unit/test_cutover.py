@@ -8,7 +8,7 @@ import pytest
 
 from lib.constructs.cutover import DATA_API_CALLS, READINESS_MAX_AGE_SECONDS, cutover_state_module
 from lib.constructs.function import LAMBDA_SOURCE_ROOT
-from tests.unit.stacks import METRIC_NAMESPACE, built_variants
+from tests.unit.stacks import METRIC_NAMESPACE, declare_variants
 
 cutover_state = cutover_state_module()
 
@@ -38,9 +38,12 @@ VARIANTS: dict[str, dict[str, dict]] = {
 }
 
 
+VARIANT_SET = declare_variants("cutover", "cutover", VARIANTS)
+
+
 @pytest.fixture(scope="module")
-def variants():
-    return built_variants("cutover", VARIANTS)
+def variants(construct_variants):
+    return construct_variants.views[VARIANT_SET]
 
 
 @pytest.fixture(scope="module")

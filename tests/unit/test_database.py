@@ -7,15 +7,18 @@ from cdktf import Testing
 from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster
 
 from lib.config import AURORA_POSTGRES_VERSIONS
-from tests.unit.stacks import varying
+from tests.unit.stacks import declare_varying
 
 DEV = dict(min_acu=0.5, max_acu=2.0, reader_count=1, deletion_protection=False, final_snapshot=False)
 PROD = dict(min_acu=1.0, max_acu=8.0, reader_count=2, deletion_protection=True, final_snapshot=True)
 
 
+VARIANTS = declare_varying("database", {"dev": DEV, "prod": PROD})
+
+
 @pytest.fixture(scope="module")
-def variants():
-    return varying("database", {"dev": DEV, "prod": PROD})
+def variants(construct_variants):
+    return construct_variants.views[VARIANTS]
 
 
 @pytest.fixture(scope="module")

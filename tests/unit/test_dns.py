@@ -6,7 +6,7 @@ from cdktf_cdktf_provider_aws.route53_zone import Route53Zone
 
 from lib.config import load_settings
 from tests.unit.profiles import GLOBAL_LEGACY_IP
-from tests.unit.stacks import varying
+from tests.unit.stacks import declare_varying
 
 
 def _records(synthesized):
@@ -47,9 +47,12 @@ DNS_INPUTS = {
 }
 
 
+VARIANTS = declare_varying("dns", DNS_INPUTS)
+
+
 @pytest.fixture(scope="module")
-def variants():
-    return varying("dns", DNS_INPUTS)
+def variants(construct_variants):
+    return construct_variants.views[VARIANTS]
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """LoadBalancer alone: Lambda target, listeners that follow the certificate, WAF and the access-log bucket."""
 
+import functools
 import json
 
 import pytest
@@ -10,7 +11,7 @@ from cdktf_cdktf_provider_aws.lb_trust_store import LbTrustStore
 from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2WebAclLoggingConfiguration
 
 from lib.constructs.load_balancer import WAF_MANAGED_RULE_GROUPS
-from tests.unit.stacks import ACCOUNT_ID, refusing, varying
+from tests.unit.stacks import ACCOUNT_ID, declare_varying
 
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
 
@@ -31,14 +32,19 @@ def _inputs(**inputs):
     return {"waf_log_retention_days": 90, **inputs}
 
 
-@pytest.fixture(scope="module")
-def variants():
-    return varying("load_balancer", {variant: _inputs(**inputs) for variant, inputs in LOAD_BALANCER_INPUTS.items()})
+VARIANTS = declare_varying(
+    "load_balancer", {variant: _inputs(**inputs) for variant, inputs in LOAD_BALANCER_INPUTS.items()}
+)
 
 
 @pytest.fixture(scope="module")
-def refused():
-    return refusing("load_balancer")
+def variants(construct_variants):
+    return construct_variants.views[VARIANTS]
+
+
+@pytest.fixture(scope="module")
+def refused(construct_variants):
+    return functools.partial(construct_variants.refused, "load_balancer")
 
 
 @pytest.fixture(scope="module")

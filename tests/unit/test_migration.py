@@ -7,7 +7,7 @@ from cdktf import Testing
 from cdktf_cdktf_provider_aws.dms_replication_instance import DmsReplicationInstance
 
 from lib.constructs.migration import table_mappings
-from tests.unit.stacks import varying
+from tests.unit.stacks import declare_varying
 
 SOURCE_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:onprem-AbCdEf"
 
@@ -25,11 +25,14 @@ MIGRATION_INPUTS = {
 }
 
 
+VARIANTS = declare_varying(
+    "migration", {variant: {"source_database": "onprem", **inputs} for variant, inputs in MIGRATION_INPUTS.items()}
+)
+
+
 @pytest.fixture(scope="module")
-def variants():
-    return varying(
-        "migration", {variant: {"source_database": "onprem", **inputs} for variant, inputs in MIGRATION_INPUTS.items()}
-    )
+def variants(construct_variants):
+    return construct_variants.views[VARIANTS]
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 import json
 import re
-from types import SimpleNamespace
 
 import pytest
 from cdktf import Testing
@@ -10,9 +9,9 @@ from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.dms_event_subscription import DmsEventSubscription
 
 from lib.config import ROUTE53_METRICS_REGION
-from lib.constructs.monitoring import Monitoring, critical_alarm_prefix
+from lib.constructs.monitoring import critical_alarm_prefix
 from tests.unit.profiles import GLOBAL_LEGACY_IP
-from tests.unit.stacks import METRIC_NAMESPACE, bare_stack, synth, upstream
+from tests.unit.stacks import METRIC_NAMESPACE, declare_variants
 
 SECOND_LEGACY_IP = "52.94.76.11"
 LEGACY_IPS = (GLOBAL_LEGACY_IP, SECOND_LEGACY_IP)
@@ -24,40 +23,18 @@ LEGACY = {
 }
 
 
-def _monitoring(stack, built, region):
-    return Monitoring(
-        stack,
-        f"monitoring_{region}",
-        name_prefix="payments-test",
-        region=region,
-        route53_metrics_region=ROUTE53_METRICS_REGION,
-        cdc_latency_threshold_seconds=120,
-        alerting=built.alerting,
-        database=built.database,
-        migration=built.migration,
-        compute=built.compute,
-        load_balancer=built.load_balancer,
-        dns=built.dns,
-        cutover=built.cutover,
-    )
+# Monitoring of a stack in the region where Route53 publishes its metrics, and of one elsewhere (the region is
+# an input of the construct).
+VARIANTS = declare_variants(
+    "monitoring",
+    "monitoring",
+    {region: {"dns": LEGACY, "monitoring": {"region": region}} for region in (ROUTE53_METRICS_REGION, "eu-central-1")},
+)
 
 
 @pytest.fixture(scope="module")
-def regions():
-    """Monitoring of a stack in the region where Route53 publishes its metrics, and of one elsewhere: both
-    over one upstream (the region is an input of the construct), each seen without the other."""
-    stack = bare_stack()
-    built = upstream(stack, through="cutover", dns=LEGACY)
-    monitoring = {region: _monitoring(stack, built, region) for region in (ROUTE53_METRICS_REGION, "eu-central-1")}
-    synthesized = synth(stack)
-    owners = synthesized.top_level_owners()
-    return {
-        region: (
-            SimpleNamespace(**vars(built), monitoring=construct),
-            synthesized.without([other.node.id for other in monitoring.values() if other is not construct], owners),
-        )
-        for region, construct in monitoring.items()
-    }
+def regions(construct_variants):
+    return construct_variants.views[VARIANTS]
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,14 @@ from cdktf_cdktf_provider_aws.flow_log import FlowLog
 from cdktf_cdktf_provider_aws.vpc import Vpc
 
 from lib.constructs.network import subnet_cidrs
-from tests.unit.stacks import ACCOUNT_ID, ZONE_IDS, varying
+from tests.unit.stacks import ACCOUNT_ID, ZONE_IDS, declare_varying
+
+VARIANTS = declare_varying("network", {"one_nat": {"nat_gateway_count": 1}, "three_nats": {"nat_gateway_count": 3}})
 
 
 @pytest.fixture(scope="module")
-def variants():
-    return varying("network", {"one_nat": {"nat_gateway_count": 1}, "three_nats": {"nat_gateway_count": 3}})
+def variants(construct_variants):
+    return construct_variants.views[VARIANTS]
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from cdktf import Testing
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 
-from tests.unit.stacks import ONPREM_CIDR, VPC_CIDR, varying
+from tests.unit.stacks import ONPREM_CIDR, VPC_CIDR, declare_varying
 
 SECURITY_GROUPS_INPUTS: dict[str, dict] = {
     "http_public": {},
@@ -15,9 +15,12 @@ SECURITY_GROUPS_INPUTS: dict[str, dict] = {
 }
 
 
+VARIANTS = declare_varying("security_groups", SECURITY_GROUPS_INPUTS)
+
+
 @pytest.fixture(scope="module")
-def variants():
-    built = varying("security_groups", SECURITY_GROUPS_INPUTS)
+def variants(construct_variants):
+    built = construct_variants.views[VARIANTS]
     return {variant: (built.security_groups, synthesized) for variant, (built, synthesized) in built.items()}
 
 
