@@ -13,14 +13,17 @@ import pytest
 from lib.config import load_settings
 from lib.toolchain import load_bindings
 from tests.unit.profiles import PROFILES, VALIDATED_PROFILES
-from tests.unit.stacks import DECLARED, VariantStack
-from tests.unit.synthesized import Synthesized
 from tests.unit.validation import VALIDATION, start_validation
 from tools.scan_profiles import profile_environment
 
-load_bindings()  # as main.py does, before any test module imports cdktf: jsii must start on the supported Node
+# As main.py does, before anything imports cdktf (tests.unit.stacks and .synthesized do): jsii must start on
+# the supported Node, and the bindings load fastest with the collector paused.
+load_bindings()
 
 from cdktf import TerraformStack, Testing  # noqa: E402 - after load_bindings
+
+from tests.unit.stacks import DECLARED, VariantStack  # noqa: E402 - after load_bindings
+from tests.unit.synthesized import Synthesized  # noqa: E402 - after load_bindings
 
 Testing.__test__ = False  # cdktf's Testing helpers are not a pytest test class
 

@@ -4,7 +4,7 @@ checks evaluate each stub's annotations once."""
 import gc
 import typing
 
-from lib.toolchain import JSII_TYPE_STUB_PREFIX, _remembering, load_bindings
+from lib.toolchain import JSII_TYPE_STUB_PREFIX, _remembering, load_bindings, supported_node_path
 
 
 def test_the_bindings_are_frozen_and_the_collector_runs_again():
@@ -50,3 +50,11 @@ def test_a_jsii_stub_is_asked_once_and_anything_else_every_time():
     assert remembering(ordinary) == remembering(ordinary) == {"value": int}
     assert remembering(_typecheckingstub__example, include_extras=True) == {"value": int}
     assert calls == [_typecheckingstub__example, ordinary, ordinary, _typecheckingstub__example]
+
+
+def test_the_suite_runs_jsii_on_the_supported_node():
+    # conftest.py loads the bindings before anything imports cdktf; the kernel starts on the first import.
+    from jsii import kernel  # noqa: PLC0415
+
+    node = kernel.provider._process._process.args[0]  # type: ignore[attr-defined]  # the running kernel
+    assert node == str(supported_node_path()), f"jsii runs on {node}: cdktf was imported before load_bindings()"
