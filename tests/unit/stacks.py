@@ -1,8 +1,12 @@
 """Bare stacks for construct tests: one AwsProvider, the construct under test and what it takes.
 
-`upstream(stack, through=...)` builds the constructs a construct takes as inputs, in the
-stack's order, with small test values; the test then builds its own construct with the
-inputs it wants to vary and synthesizes with `synth(stack)` (cdktf Testing, in-process).
+A test module declares the variants of its construct when it is imported
+(`declare_varying("dns", {"new_only": {}, "legacy_ip": {...}})`): the inputs each variant
+changes, over small test values for everything else. The session's `construct_variants`
+fixture builds every declared variant in one VariantStack (each upstream once, one synth
+with cdktf Testing, in-process) and hands each variant a view of what a stack of its own
+would hold. `upstream(stack, through=...)` and `built_through` build a stack of their own,
+for the tests that need one.
 """
 
 from __future__ import annotations

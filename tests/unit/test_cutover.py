@@ -30,10 +30,14 @@ VARIANTS: dict[str, dict[str, dict]] = {
         "cutover": {"ready_metric_name": "Ready", "max_pause_seconds": 30},
         "load_balancer": {"legacy_write_ips": ("192.168.50.10",)},
     },
-    "local_reverse_slot": {
-        "cutover": {"reverse_slot_plugin": "pgoutput", "reverse_publication": "payments_test_reverse_tables"}
+    # As the local runtime configures it: a reverse slot decoded through a publication, a short DNS hold.
+    "local_runtime": {
+        "cutover": {
+            "reverse_slot_plugin": "pgoutput",
+            "reverse_publication": "payments_test_reverse_tables",
+            "dns_hold_seconds": 5,
+        }
     },
-    "dns_hold": {"cutover": {"dns_hold_seconds": 5}},
     "hostname_legacy": {"dns": {"legacy_endpoint": "legacy.example.com", "new_weight": 0}},
 }
 
@@ -162,7 +166,7 @@ def test_the_state_parameter_starts_with_the_code_s_initial_state_and_is_owned_b
 
 
 def test_the_local_emulator_decodes_the_reverse_slot_through_a_publication(variants):
-    built, synthesized = variants["local_reverse_slot"]
+    built, synthesized = variants["local_runtime"]
     variables = _environment(synthesized, built.cutover.rollback)
     assert (variables["REVERSE_SLOT_PLUGIN"], variables["REVERSE_PUBLICATION"]) == (
         "pgoutput",
@@ -171,7 +175,7 @@ def test_the_local_emulator_decodes_the_reverse_slot_through_a_publication(varia
 
 
 def test_a_dns_hold_given_to_the_construct_reaches_driver_and_rollback(variants):
-    built, synthesized = variants["dns_hold"]
+    built, synthesized = variants["local_runtime"]
     for function in (built.cutover.shifter, built.cutover.rollback):
         assert _environment(synthesized, function)["DNS_HOLD_SECONDS"] == "5"
 

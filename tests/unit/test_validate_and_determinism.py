@@ -1,6 +1,7 @@
 """The synthesized JSON passes `terraform validate` against the real provider schema, and the
 same commit synthesizes byte-identical output."""
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -84,10 +85,15 @@ PEAK_THREADS = "peak-concurrency"
 
 
 def _peak_concurrency(monkeypatch, stack_dir, commands):
-    """Per command name, how many ran at once when one thread per command starts them together."""
+    """Per command name, how many ran at once when one thread per command starts them together.
+
+    Readers (validate) wait for each other at a barrier: where they may share, they meet at once; where
+    they may not, the barrier times out and the peak says 1. An init stays a moment for others to overlap.
+    """
     running: dict[str, int] = {}
     peak: dict[str, int] = {}
     guard = threading.Lock()
+    readers = threading.Barrier(sum(args == ["validate"] for args in commands))
 
     real_run = subprocess.run
 
@@ -99,7 +105,11 @@ def _peak_concurrency(monkeypatch, stack_dir, commands):
             running[name] = running.get(name, 0) + 1
             overlapping = sum(running.values())
             peak[name] = max(peak.get(name, 0), overlapping)
-        time.sleep(0.1)
+        if name == "validate":
+            with contextlib.suppress(threading.BrokenBarrierError):
+                readers.wait(timeout=2)
+        else:
+            time.sleep(0.05)
         with guard:
             running[name] -= 1
         return subprocess.CompletedProcess(command, 0, "", "")
