@@ -111,27 +111,14 @@ def _with_plugin_cache(mirror: Path | None, args: list[str], terraform: Callable
         return terraform()
 
 
-def terraform_command(args: list[str], *, background: bool = False) -> list[str]:
-    """The command line; background=True runs terraform at the lowest CPU priority (`nice -n 19`), for a
-    run that goes on beside work someone waits for."""
-    return ["nice", "-n", "19", "terraform", *args] if background else ["terraform", *args]
-
-
 def run(
-    stack_dir: Path,
-    args: list[str],
-    *,
-    extra_env: dict[str, str] | None = None,
-    capture: bool = False,
-    background: bool = False,
+    stack_dir: Path, args: list[str], *, extra_env: dict[str, str] | None = None, capture: bool = False
 ) -> subprocess.CompletedProcess:
-    """background=True: see terraform_command."""
     mirror = find_provider_mirror()
-    command = terraform_command(args, background=background)
 
     def terraform() -> subprocess.CompletedProcess:
         return subprocess.run(
-            command,
+            ["terraform", *args],
             cwd=stack_dir,
             env=terraform_env(mirror, extra_env),
             text=True,

@@ -150,11 +150,6 @@ def test_same_commit_synthesizes_byte_identical_output(synth_all, tmp_path):
     assert str(tmp_path) not in (again / "cdk.tf.json").read_text()
 
 
-def test_a_background_run_has_the_lowest_cpu_priority():
-    assert terraform.terraform_command(["validate"], background=True) == ["nice", "-n", "19", "terraform", "validate"]
-    assert terraform.terraform_command(["validate"]) == ["terraform", "validate"]
-
-
 # Last, in the file tests/unit runs last: the validation synth_all started runs beside every test before it.
 @pytest.fixture(scope="module")
 def validation(request, synth_all):

@@ -26,12 +26,10 @@ VALIDATION = pytest.StashKey[Future[subprocess.CompletedProcess]]()
 
 
 def init_and_validate(root_dir: Path) -> subprocess.CompletedProcess:
-    init = terraform.run(
-        root_dir, ["init", "-backend=false", "-input=false", "-no-color"], capture=True, background=True
-    )
+    init = terraform.run(root_dir, ["init", "-backend=false", "-input=false", "-no-color"], capture=True)
     if init.returncode != 0:
         return init
-    return terraform.run(root_dir, ["validate", "-no-color"], capture=True, background=True)
+    return terraform.run(root_dir, ["validate", "-no-color"], capture=True)
 
 
 def shape(node: object, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -95,7 +93,6 @@ def start_validation(*, synthesized: dict[str, Synthesized], root: Path) -> Futu
     Validation is mostly Terraform loading the AWS provider's schema: one run over a root that calls
     each profile as a module loads it once for all of them (a run per profile cost a schema load each,
     on a two-core machine, beside the suite). Errors name the module, so they still say which profile.
-    It runs at the lowest CPU priority: the suite's own work comes first.
     """
     folder = write_validation_root(synthesized=synthesized, root=root)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="terraform-validate")
