@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import functools
 import hashlib
 import io
 import zipfile
@@ -51,15 +52,22 @@ class PackageClashError(ValueError):
     """Two source folders would put a file under the same name in one zip."""
 
 
-def imported_top_level_names(module: Path) -> set[str]:
+def imported_top_level_names(module: Path) -> frozenset[str]:
     """The top-level names a Python file imports absolutely, anywhere in it (function bodies included)."""
+    return _imported_names_in(module.read_bytes(), str(module))
+
+
+@functools.lru_cache(maxsize=256)
+def _imported_names_in(source: bytes, filename: str) -> frozenset[str]:
+    # Keyed on the bytes, so an edited file is parsed again; every build of a stack packages the same
+    # few files, and parsing them each time cost a process that builds many stacks (the unit suite) seconds.
     names: set[str] = set()
-    for node in ast.walk(ast.parse(module.read_bytes(), filename=str(module))):
+    for node in ast.walk(ast.parse(source, filename=filename)):
         if isinstance(node, ast.Import):
             names.update(alias.name.partition(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module.partition(".")[0])
-    return names
+    return frozenset(names)
 
 
 def top_level_name(name_in_zip: str) -> str:

@@ -12,14 +12,18 @@ import pytest
 
 from lib.config import load_settings
 from lib.toolchain import load_bindings
-from tests.unit.profiles import PROFILES
-from tests.unit.synthesized import Synthesized
-from tests.unit.validation import VALIDATIONS, start_validations
+from tests.unit.profiles import PROFILES, VALIDATED_PROFILES
+from tests.unit.validation import VALIDATION, start_validation
 from tools.scan_profiles import profile_environment
 
-load_bindings()  # as main.py does, before any test module imports cdktf: jsii must start on the supported Node
+# As main.py does, before anything imports cdktf (tests.unit.stacks and .synthesized do): jsii must start on
+# the supported Node, and the bindings load fastest with the collector paused.
+load_bindings()
 
 from cdktf import TerraformStack, Testing  # noqa: E402 - after load_bindings
+
+from tests.unit.stacks import DECLARED, VariantStack  # noqa: E402 - after load_bindings
+from tests.unit.synthesized import Synthesized  # noqa: E402 - after load_bindings
 
 Testing.__test__ = False  # cdktf's Testing helpers are not a pytest test class
 
@@ -41,14 +45,25 @@ def synthesize(outdir: Path, environ: dict[str, str]) -> tuple[TerraformStack, P
 @pytest.fixture(scope="session")
 def synth_all(request, tmp_path_factory) -> dict[str, Synthesized]:
     root = tmp_path_factory.mktemp("synth")
-    synthesized = {name: Synthesized.from_stack_dir(*synthesize(root / name, env)) for name, env in PROFILES.items()}
-    if any("validations" in item.fixturenames for item in request.session.items):
-        # Validation is mostly terraform loading the provider schema in its own processes: started here, it
-        # overlaps the rest of the suite instead of adding to it; the `validations` fixture awaits it.
-        request.config.stash[VALIDATIONS] = start_validations(
-            synthesized=synthesized, root=tmp_path_factory.mktemp("validate")
+
+    def synthesized(names):
+        return {name: Synthesized.from_stack_dir(*synthesize(root / name, PROFILES[name])) for name in names}
+
+    validated = synthesized(VALIDATED_PROFILES)
+    if any("validation" in item.fixturenames for item in request.session.items):
+        # Validation is mostly terraform loading the provider schema in its own process: started as soon as
+        # its profiles are synthesized, it overlaps the rest of the suite; the `validation` fixture awaits it.
+        request.config.stash[VALIDATION] = start_validation(
+            synthesized=validated, root=tmp_path_factory.mktemp("validate")
         )
-    return synthesized
+    others = synthesized(name for name in PROFILES if name not in validated)
+    return {name: validated.get(name) or others[name] for name in PROFILES}
+
+
+@pytest.fixture(scope="session")
+def construct_variants() -> VariantStack:
+    """Every variant set the collected test modules declared, built in one stack and synthesized once."""
+    return VariantStack(DECLARED)
 
 
 @pytest.fixture(scope="session")

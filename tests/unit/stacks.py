@@ -1,17 +1,23 @@
 """Bare stacks for construct tests: one AwsProvider, the construct under test and what it takes.
 
-`upstream(stack, through=...)` builds the constructs a construct takes as inputs, in the
-stack's order, with small test values; the test then builds its own construct with the
-inputs it wants to vary and synthesizes with `synth(stack)` (cdktf Testing, in-process).
+A test module declares the variants of its construct when it is imported
+(`declare_varying("dns", {"new_only": {}, "legacy_ip": {...}})`): the inputs each variant
+changes, over small test values for everything else. The session's `construct_variants`
+fixture builds every declared variant in one VariantStack (each upstream once, one synth
+with cdktf Testing, in-process) and hands each variant a view of what a stack of its own
+would hold. `upstream(stack, through=...)` and `built_through` build a stack of their own,
+for the tests that need one.
 """
 
 from __future__ import annotations
 
+import itertools
 from types import SimpleNamespace
 
 from cdktf import TerraformStack, Testing
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 
+from lib.config import ROUTE53_METRICS_REGION
 from lib.constructs.alerting import Alerting
 from lib.constructs.compute import Compute
 from lib.constructs.connectivity import Connectivity
@@ -20,6 +26,7 @@ from lib.constructs.database import Database
 from lib.constructs.dns import Dns
 from lib.constructs.load_balancer import LoadBalancer
 from lib.constructs.migration import Migration
+from lib.constructs.monitoring import Monitoring
 from lib.constructs.network import Network
 from lib.constructs.security_groups import SecurityGroups
 from lib.constructs.security_keys import SecurityKeys
@@ -45,10 +52,10 @@ def synth(stack: TerraformStack) -> Synthesized:
     return Synthesized(Testing.synth(stack), stack)
 
 
-def _keys(stack, built, **inputs):
+def _keys(stack, built, construct_id, **inputs):
     built.keys = SecurityKeys(
         stack,
-        "security_keys",
+        construct_id,
         **{
             "name_prefix": PREFIX,
             "account_id": ACCOUNT_ID,
@@ -61,10 +68,10 @@ def _keys(stack, built, **inputs):
     )
 
 
-def _network(stack, built, **inputs):
+def _network(stack, built, construct_id, **inputs):
     built.network = Network(
         stack,
-        "network",
+        construct_id,
         keys=built.keys,
         **{
             "name_prefix": PREFIX,
@@ -80,10 +87,10 @@ def _network(stack, built, **inputs):
     )
 
 
-def _connectivity(stack, built, **inputs):
+def _connectivity(stack, built, construct_id, **inputs):
     built.connectivity = Connectivity(
         stack,
-        "connectivity",
+        construct_id,
         network=built.network,
         **{
             "name_prefix": PREFIX,
@@ -99,10 +106,10 @@ def _connectivity(stack, built, **inputs):
     )
 
 
-def _security_groups(stack, built, **inputs):
+def _security_groups(stack, built, construct_id, **inputs):
     built.security_groups = SecurityGroups(
         stack,
-        "security_groups",
+        construct_id,
         network=built.network,
         **{
             "name_prefix": PREFIX,
@@ -115,10 +122,10 @@ def _security_groups(stack, built, **inputs):
     )
 
 
-def _alerting(stack, built, **inputs):
+def _alerting(stack, built, construct_id, **inputs):
     built.alerting = Alerting(
         stack,
-        "alerting",
+        construct_id,
         keys=built.keys,
         **{
             "name_prefix": PREFIX,
@@ -131,10 +138,10 @@ def _alerting(stack, built, **inputs):
     )
 
 
-def _database(stack, built, **inputs):
+def _database(stack, built, construct_id, **inputs):
     built.database = Database(
         stack,
-        "database",
+        construct_id,
         network=built.network,
         security_groups=built.security_groups,
         keys=built.keys,
@@ -155,10 +162,10 @@ def _database(stack, built, **inputs):
     )
 
 
-def _migration(stack, built, **inputs):
+def _migration(stack, built, construct_id, **inputs):
     built.migration = Migration(
         stack,
-        "migration",
+        construct_id,
         network=built.network,
         security_groups=built.security_groups,
         keys=built.keys,
@@ -184,10 +191,10 @@ def _migration(stack, built, **inputs):
     )
 
 
-def _compute(stack, built, **inputs):
+def _compute(stack, built, construct_id, **inputs):
     built.compute = Compute(
         stack,
-        "compute",
+        construct_id,
         network=built.network,
         security_groups=built.security_groups,
         keys=built.keys,
@@ -207,10 +214,10 @@ def _compute(stack, built, **inputs):
     )
 
 
-def _load_balancer(stack, built, **inputs):
+def _load_balancer(stack, built, construct_id, **inputs):
     built.load_balancer = LoadBalancer(
         stack,
-        "load_balancer",
+        construct_id,
         network=built.network,
         security_groups=built.security_groups,
         keys=built.keys,
@@ -230,10 +237,10 @@ def _load_balancer(stack, built, **inputs):
     )
 
 
-def _dns(stack, built, **inputs):
+def _dns(stack, built, construct_id, **inputs):
     built.dns = Dns(
         stack,
-        "dns",
+        construct_id,
         network=built.network,
         load_balancer=built.load_balancer,
         **{
@@ -252,10 +259,10 @@ def _dns(stack, built, **inputs):
     )
 
 
-def _cutover(stack, built, **inputs):
+def _cutover(stack, built, construct_id, **inputs):
     built.cutover = Cutover(
         stack,
-        "cutover",
+        construct_id,
         network=built.network,
         security_groups=built.security_groups,
         keys=built.keys,
@@ -278,6 +285,27 @@ def _cutover(stack, built, **inputs):
     )
 
 
+def _monitoring(stack, built, construct_id, **inputs):
+    built.monitoring = Monitoring(
+        stack,
+        construct_id,
+        alerting=built.alerting,
+        database=built.database,
+        migration=built.migration,
+        compute=built.compute,
+        load_balancer=built.load_balancer,
+        dns=built.dns,
+        cutover=built.cutover,
+        **{
+            "name_prefix": PREFIX,
+            "region": REGION,
+            "route53_metrics_region": ROUTE53_METRICS_REGION,
+            "cdc_latency_threshold_seconds": 120,
+            **inputs,
+        },
+    )
+
+
 # In the order TapStack builds them: each needs only those before it.
 BUILDERS = {
     "keys": _keys,
@@ -291,15 +319,29 @@ BUILDERS = {
     "load_balancer": _load_balancer,
     "dns": _dns,
     "cutover": _cutover,
+    "monitoring": _monitoring,
 }
+
+
+# The id of each construct as TapStack names it, where it differs from its name here.
+CONSTRUCT_IDS = {"keys": "security_keys"}
+
+
+def _constructs_through(through: str, inputs: dict) -> list[str]:
+    names = list(BUILDERS)
+    if through not in names:
+        raise ValueError(f"through={through!r} is not a construct these stacks build; one of {', '.join(names)}")
+    built_names = names[: names.index(through) + 1]
+    if unknown := sorted(set(inputs) - set(built_names)):
+        raise ValueError(f"inputs for {', '.join(unknown)}, which a stack built through {through!r} does not hold")
+    return built_names
 
 
 def upstream(stack: TerraformStack, *, through: str, **inputs: dict) -> SimpleNamespace:
     """Builds every construct up to and including `through`; inputs={construct: {input: value}} overrides."""
     built = SimpleNamespace()
-    names = list(BUILDERS)
-    for name in names[: names.index(through) + 1]:
-        BUILDERS[name](stack, built, **inputs.get(name, {}))
+    for name in _constructs_through(through, inputs):
+        BUILDERS[name](stack, built, CONSTRUCT_IDS.get(name, name), **inputs.get(name, {}))
     return built
 
 
@@ -307,3 +349,81 @@ def built_through(construct: str, *, region: str = REGION, **inputs: dict) -> tu
     """A bare stack holding `construct` and what it takes, synthesized; inputs as for upstream()."""
     stack = bare_stack(region)
     return upstream(stack, through=construct, **inputs), synth(stack)
+
+
+Variants = dict[str, dict[str, dict]]  # variant name -> {construct: inputs}
+Views = dict[str, tuple[SimpleNamespace, Synthesized]]  # variant name -> (its constructs, what it synthesizes)
+
+# The variant sets test modules declare when they are imported (declare_variants); the session's
+# `construct_variants` fixture (conftest.py) builds them all at once.
+DECLARED: dict[str, tuple[str, Variants]] = {}
+
+
+class VariantStack:
+    """Variant sets built in one bare stack and synthesized once.
+
+    What the variants build alike is built once and shared: a variant builds its own copies, under
+    the id `<construct>_<set>_<variant>`, from the first construct its inputs change. Each variant's
+    Synthesized holds what a stack of its own would: the constructs it uses and what the stack itself
+    holds (the provider, shared data sources), not the other variants' copies. Building each upstream
+    once, not per test or per test file, is most of what keeps the construct tests cheap.
+    """
+
+    def __init__(self, sets: dict[str, tuple[str, Variants]], *, region: str = REGION):
+        self.stack = bare_stack(region)
+        self._shared = SimpleNamespace()
+        built = {
+            (set_name, variant): self._build(f"{set_name}_{variant}", through, inputs)
+            for set_name, (through, variants) in sets.items()
+            for variant, inputs in variants.items()
+        }
+        synthesized = synth(self.stack)
+        owners = synthesized.top_level_owners()
+        ids = {id(c): c.node.id for constructs in (self._shared, *built.values()) for c in vars(constructs).values()}
+        self.views: dict[str, Views] = {set_name: {} for set_name in sets}
+        for (set_name, variant), constructs in built.items():
+            its_own = {id(construct) for construct in vars(constructs).values()}
+            others = {construct_id for key, construct_id in ids.items() if key not in its_own}
+            self.views[set_name][variant] = (constructs, synthesized.without(others, owners))
+        self._attempts = itertools.count(1)
+
+    def _shared_through(self, names: list[str]) -> SimpleNamespace:
+        for name in names:
+            if not hasattr(self._shared, name):
+                BUILDERS[name](self.stack, self._shared, CONSTRUCT_IDS.get(name, name))
+        return SimpleNamespace(**{name: getattr(self._shared, name) for name in names})
+
+    def _build(self, label: str, through: str, inputs: dict) -> SimpleNamespace:
+        names = _constructs_through(through, inputs)
+        first_changed = min((names.index(name) for name in inputs), default=len(names))
+        built = self._shared_through(names[:first_changed])
+        for name in names[first_changed:]:
+            BUILDERS[name](self.stack, built, f"{name}_{label}", **inputs.get(name, {}))
+        return built
+
+    def refused(self, construct: str, **inputs: object) -> object:
+        """Builds `construct` with inputs it should refuse, on the shared upstream, after the synth: what a
+        refused construct leaves half built is never read."""
+        names = list(BUILDERS)
+        built = self._shared_through(names[: names.index(construct)])
+        BUILDERS[construct](self.stack, built, f"{construct}_refused_{next(self._attempts)}", **inputs)
+        return getattr(built, construct)
+
+
+def declare_variants(set_name: str, through: str, variants: Variants) -> str:
+    """Registers a variant set for the session's VariantStack; returns the name to look its views up by."""
+    if set_name in DECLARED:
+        raise ValueError(f"variant set {set_name!r} is declared twice")
+    _ = [_constructs_through(through, inputs) for inputs in variants.values()]  # bad inputs fail at import
+    DECLARED[set_name] = (through, variants)
+    return set_name
+
+
+def declare_varying(construct: str, inputs_by_variant: dict[str, dict]) -> str:
+    """declare_variants of `construct` where each variant changes only `construct`'s own inputs."""
+    return declare_variants(construct, construct, {variant: {construct: i} for variant, i in inputs_by_variant.items()})
+
+
+def built_variants(through: str, variants: Variants, *, region: str = REGION) -> Views:
+    """built_through(through, **inputs) for each variant's inputs, all in one VariantStack of their own."""
+    return VariantStack({"own": (through, variants)}, region=region).views["own"]

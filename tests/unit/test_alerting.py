@@ -9,16 +9,21 @@ from cdktf_cdktf_provider_aws.sns_topic import SnsTopic
 from cdktf_cdktf_provider_aws.sns_topic_subscription import SnsTopicSubscription
 
 from lib.constructs.alerting import ALL_TOPIC_PUBLISHERS, TOPIC_PUBLISHERS
-from tests.unit.stacks import ACCOUNT_ID, built_through
+from tests.unit.stacks import ACCOUNT_ID, declare_varying
 
-
-def build(alarm_email):
-    return built_through("alerting", alerting={"alarm_email": alarm_email})
+VARIANTS = declare_varying(
+    "alerting", {"with_email": {"alarm_email": "oncall@example.com"}, "no_email": {"alarm_email": None}}
+)
 
 
 @pytest.fixture(scope="module")
-def with_email():
-    return build("oncall@example.com")
+def variants(construct_variants):
+    return construct_variants.views[VARIANTS]
+
+
+@pytest.fixture(scope="module")
+def with_email(variants):
+    return variants["with_email"]
 
 
 def test_both_topics_are_encrypted_with_the_data_key(with_email):
@@ -41,8 +46,8 @@ def test_the_email_is_subscribed_to_both_topics(with_email):
         )
 
 
-def test_no_subscription_without_an_email():
-    _, synthesized = build(None)
+def test_no_subscription_without_an_email(variants):
+    _, synthesized = variants["no_email"]
     assert len(synthesized.resources("aws_sns_topic")) == 2
     assert not synthesized.resources("aws_sns_topic_subscription")
 

@@ -9,14 +9,16 @@ from cdktf_cdktf_provider_aws.secretsmanager_secret import SecretsmanagerSecret
 from cdktf_cdktf_provider_aws.secretsmanager_secret_version import SecretsmanagerSecretVersion
 
 from lib import migrations
-from tests.unit.stacks import built_through
+from tests.unit.stacks import declare_varying
+
+VARIANTS = declare_varying(
+    "compute", {"mtls": {"reserved_concurrency": 80, "client_identity": "mtls", "secret_recovery_window_days": 7}}
+)
 
 
 @pytest.fixture(scope="module")
-def compute():
-    return built_through(
-        "compute", compute={"reserved_concurrency": 80, "client_identity": "mtls", "secret_recovery_window_days": 7}
-    )
+def compute(construct_variants):
+    return construct_variants.views[VARIANTS]["mtls"]
 
 
 def statements_of(synthesized, function):

@@ -3,6 +3,7 @@ setting, the value and what is allowed; every valid one is accepted; defaults fo
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, make_dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -674,18 +675,20 @@ def test_release_warning_covers_any_table_and_a_version_without_a_date():
 # --- the command line ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "environ",
-    [
-        {"ENVIRONMENT_SUFFIX": "Bad Suffix!"},
-        {"LEGACY_ENDPOINT": "100.64.0.1"},
-        {"TARGET": "aws"},
-        {"DB_MAX_ACU": "NaN"},
-    ],
-    ids=lambda environ: ",".join(f"{key}={value}" for key, value in environ.items()),
+BAD_SETTINGS = (
+    {"ENVIRONMENT_SUFFIX": "Bad Suffix!"},
+    {"LEGACY_ENDPOINT": "100.64.0.1"},
+    {"TARGET": "aws"},
+    {"DB_MAX_ACU": "NaN"},
 )
-def test_bad_setting_makes_synth_exit_2_with_one_line_and_no_traceback(environ):
-    result = subprocess.run(
+
+
+def _environ_id(environ):
+    return ",".join(f"{key}={value}" for key, value in environ.items())
+
+
+def _synth_with(environ):
+    return subprocess.run(
         [sys.executable, "main.py"],
         cwd=PROJECT_ROOT,
         env={"PATH": "/usr/bin:/bin", **environ},
@@ -694,6 +697,18 @@ def test_bad_setting_makes_synth_exit_2_with_one_line_and_no_traceback(environ):
         timeout=60,
         check=False,
     )
+
+
+@pytest.fixture(scope="module")
+def bad_synths():
+    """main.py with each bad setting, the processes side by side (each refuses before the bindings load)."""
+    with ThreadPoolExecutor(max_workers=len(BAD_SETTINGS)) as pool:
+        return dict(zip(map(_environ_id, BAD_SETTINGS), pool.map(_synth_with, BAD_SETTINGS), strict=True))
+
+
+@pytest.mark.parametrize("environ", BAD_SETTINGS, ids=_environ_id)
+def test_bad_setting_makes_synth_exit_2_with_one_line_and_no_traceback(bad_synths, environ):
+    result = bad_synths[_environ_id(environ)]
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

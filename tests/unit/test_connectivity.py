@@ -3,16 +3,31 @@ forwarding for an on-premises host name (issue 9 #6: DMS had no route to its sou
 
 import pytest
 
-from tests.unit.stacks import ONPREM_CIDR, built_through
+from tests.unit.stacks import ONPREM_CIDR, declare_varying
 
 PEER = "52.94.76.200"
 TGW = "tgw-0123456789abcdef0"
 DNS_SERVERS = ("192.168.0.2", "192.168.0.3")
 
 
-def build(**inputs):
-    built, synthesized = built_through("connectivity", connectivity=inputs)
-    return built, synthesized
+CONNECTIVITY_INPUTS: dict[str, dict] = {
+    "no_path": {},
+    "no_path_public": {"route_public_subnets": True},
+    "static_vpn": {"customer_gateway_ip": PEER},
+    "static_vpn_public": {"customer_gateway_ip": PEER, "route_public_subnets": True},
+    "bgp_vpn": {"customer_gateway_ip": PEER, "customer_gateway_asn": 65010, "static_routes": False},
+    "transit_gateway": {"transit_gateway_id": TGW},
+    "transit_gateway_public": {"transit_gateway_id": TGW, "route_public_subnets": True},
+    "dns_forwarding": {"customer_gateway_ip": PEER, "dns_domain": "corp.example.com", "dns_servers": DNS_SERVERS},
+}
+
+
+VARIANTS = declare_varying("connectivity", CONNECTIVITY_INPUTS)
+
+
+@pytest.fixture(scope="module")
+def variants(construct_variants):
+    return construct_variants.views[VARIANTS]
 
 
 def _onprem_routes(built, synthesized, *, public=False):
@@ -27,13 +42,13 @@ def _onprem_routes(built, synthesized, *, public=False):
 
 
 @pytest.fixture(scope="module")
-def static_vpn():
-    return build(customer_gateway_ip=PEER)
+def static_vpn(variants):
+    return variants["static_vpn"]
 
 
-def test_nothing_is_built_without_a_path_or_a_host_name():
+def test_nothing_is_built_without_a_path_or_a_host_name(variants):
     # The local target, or routes managed outside the stack.
-    built, _ = build()
+    built, _ = variants["no_path"]
     assert built.connectivity.node.children == []
 
 
@@ -55,16 +70,16 @@ def test_a_static_vpn_routes_onprem_from_every_private_subnet(static_vpn):
     assert {route["gateway_id"] for route in routes} == {synthesized.ref(built.connectivity.vpn_gateway.id)}
 
 
-def test_a_bgp_vpn_has_no_static_route_but_the_vpc_still_sends_only_onprem_to_it():
-    built, synthesized = build(customer_gateway_ip=PEER, customer_gateway_asn=65010, static_routes=False)
+def test_a_bgp_vpn_has_no_static_route_but_the_vpc_still_sends_only_onprem_to_it(variants):
+    built, synthesized = variants["bgp_vpn"]
     assert synthesized.one("aws_customer_gateway")["bgp_asn"] == "65010"
     assert synthesized.one("aws_vpn_connection")["static_routes_only"] is False
     assert not synthesized.resources("aws_vpn_connection_route")
     assert len(_onprem_routes(built, synthesized)) == 3
 
 
-def test_a_transit_gateway_is_attached_before_the_routes_use_it():
-    built, synthesized = build(transit_gateway_id=TGW)
+def test_a_transit_gateway_is_attached_before_the_routes_use_it(variants):
+    built, synthesized = variants["transit_gateway"]
     attachment = synthesized.one("aws_ec2_transit_gateway_vpc_attachment")
     assert attachment["transit_gateway_id"] == TGW
     assert attachment["subnet_ids"] == synthesized.ref(built.network.private_subnet_ids)
@@ -74,20 +89,20 @@ def test_a_transit_gateway_is_attached_before_the_routes_use_it():
     assert not synthesized.resources("aws_vpn_gateway")
 
 
-def test_the_public_subnets_reach_onprem_only_when_an_internet_facing_alb_sends_writes_to_legacy():
+def test_the_public_subnets_reach_onprem_only_when_an_internet_facing_alb_sends_writes_to_legacy(variants):
     # An internet-facing ALB's nodes sit in the public subnets; its legacy IP targets are in ONPREM_CIDR.
-    built, synthesized = build(customer_gateway_ip=PEER, route_public_subnets=True)
+    built, synthesized = variants["static_vpn_public"]
     routes = _onprem_routes(built, synthesized, public=True)
     assert {route["gateway_id"] for route in routes} == {synthesized.ref(built.connectivity.vpn_gateway.id)}
-    built, synthesized = build(transit_gateway_id=TGW, route_public_subnets=True)
+    built, synthesized = variants["transit_gateway_public"]
     for route in _onprem_routes(built, synthesized, public=True):
         assert route["depends_on"] == [synthesized.address(built.connectivity.transit_gateway_attachment)]
-    built, _ = build(route_public_subnets=True)
+    built, _ = variants["no_path_public"]
     assert built.connectivity.node.children == []  # no path: the routes are someone else's, or not needed
 
 
-def test_an_onprem_host_name_is_forwarded_to_the_onprem_dns_servers():
-    built, synthesized = build(customer_gateway_ip=PEER, dns_domain="corp.example.com", dns_servers=DNS_SERVERS)
+def test_an_onprem_host_name_is_forwarded_to_the_onprem_dns_servers(variants):
+    built, synthesized = variants["dns_forwarding"]
     endpoint = synthesized.one("aws_route53_resolver_endpoint")
     assert endpoint["direction"] == "OUTBOUND"
     assert [address["subnet_id"] for address in endpoint["ip_address"]] == [
@@ -114,8 +129,8 @@ def test_an_onprem_host_name_is_forwarded_to_the_onprem_dns_servers():
     assert group["tags"]["Tier"] == "resolver"
 
 
-def test_one_path_only_and_forwarding_needs_servers():
+def test_one_path_only_and_forwarding_needs_servers(construct_variants):
     with pytest.raises(ValueError, match="not both"):
-        build(customer_gateway_ip=PEER, transit_gateway_id=TGW)
+        construct_variants.refused("connectivity", customer_gateway_ip=PEER, transit_gateway_id=TGW)
     with pytest.raises(ValueError, match="DNS servers"):
-        build(dns_domain="corp.example.com")
+        construct_variants.refused("connectivity", dns_domain="corp.example.com")

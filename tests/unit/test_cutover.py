@@ -8,7 +8,7 @@ import pytest
 
 from lib.constructs.cutover import DATA_API_CALLS, READINESS_MAX_AGE_SECONDS, cutover_state_module
 from lib.constructs.function import LAMBDA_SOURCE_ROOT
-from tests.unit.stacks import METRIC_NAMESPACE, built_through
+from tests.unit.stacks import METRIC_NAMESPACE, declare_variants
 
 cutover_state = cutover_state_module()
 
@@ -24,9 +24,35 @@ def _cutover_ops_constant(name):
     return ast.literal_eval(value)
 
 
+VARIANTS: dict[str, dict[str, dict]] = {
+    "default": {"cutover": {"ready_metric_name": "Ready", "cdc_latency_threshold_seconds": 120}},
+    "with_legacy": {
+        "cutover": {"ready_metric_name": "Ready", "max_pause_seconds": 30},
+        "load_balancer": {"legacy_write_ips": ("192.168.50.10",)},
+    },
+    # As the local runtime configures it: a reverse slot decoded through a publication, a short DNS hold.
+    "local_runtime": {
+        "cutover": {
+            "reverse_slot_plugin": "pgoutput",
+            "reverse_publication": "payments_test_reverse_tables",
+            "dns_hold_seconds": 5,
+        }
+    },
+    "hostname_legacy": {"dns": {"legacy_endpoint": "legacy.example.com", "new_weight": 0}},
+}
+
+
+VARIANT_SET = declare_variants("cutover", "cutover", VARIANTS)
+
+
 @pytest.fixture(scope="module")
-def cutover():
-    return built_through("cutover", cutover={"ready_metric_name": "Ready", "cdc_latency_threshold_seconds": 120})
+def variants(construct_variants):
+    return construct_variants.views[VARIANT_SET]
+
+
+@pytest.fixture(scope="module")
+def cutover(variants):
+    return variants["default"]
 
 
 def _environment(synthesized, function):
@@ -111,12 +137,8 @@ def test_the_variables_satisfy_the_cutover_code_that_reads_them(cutover):
     assert set(_cutover_ops_constant("LEGACY_VARIABLES")) <= names
 
 
-def test_with_legacy_the_legacy_target_group_makes_legacy_the_first_writer():
-    built, synthesized = built_through(
-        "cutover",
-        cutover={"ready_metric_name": "Ready", "max_pause_seconds": 30},
-        load_balancer={"legacy_write_ips": ("192.168.50.10",)},
-    )
+def test_with_legacy_the_legacy_target_group_makes_legacy_the_first_writer(variants):
+    built, synthesized = variants["with_legacy"]
     variables = _environment(synthesized, built.cutover.shifter)
     assert variables == _cutover_environment(
         synthesized,
@@ -143,10 +165,8 @@ def test_the_state_parameter_starts_with_the_code_s_initial_state_and_is_owned_b
     )
 
 
-def test_the_local_emulator_decodes_the_reverse_slot_through_a_publication():
-    built, synthesized = built_through(
-        "cutover", cutover={"reverse_slot_plugin": "pgoutput", "reverse_publication": "payments_test_reverse_tables"}
-    )
+def test_the_local_emulator_decodes_the_reverse_slot_through_a_publication(variants):
+    built, synthesized = variants["local_runtime"]
     variables = _environment(synthesized, built.cutover.rollback)
     assert (variables["REVERSE_SLOT_PLUGIN"], variables["REVERSE_PUBLICATION"]) == (
         "pgoutput",
@@ -154,8 +174,8 @@ def test_the_local_emulator_decodes_the_reverse_slot_through_a_publication():
     )
 
 
-def test_a_dns_hold_given_to_the_construct_reaches_driver_and_rollback():
-    built, synthesized = built_through("cutover", cutover={"dns_hold_seconds": 5})
+def test_a_dns_hold_given_to_the_construct_reaches_driver_and_rollback(variants):
+    built, synthesized = variants["local_runtime"]
     for function in (built.cutover.shifter, built.cutover.rollback):
         assert _environment(synthesized, function)["DNS_HOLD_SECONDS"] == "5"
 
@@ -207,8 +227,8 @@ def test_route53_changes_are_scoped_to_the_weighted_records(cutover):
         ]
 
 
-def test_a_hostname_legacy_endpoint_makes_the_weighted_records_cnames():
-    built, synthesized = built_through("cutover", dns={"legacy_endpoint": "legacy.example.com", "new_weight": 0})
+def test_a_hostname_legacy_endpoint_makes_the_weighted_records_cnames(variants):
+    built, synthesized = variants["hostname_legacy"]
     [change] = [
         s
         for s in _statements(synthesized, built.cutover.rollback)

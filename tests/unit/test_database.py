@@ -7,24 +7,28 @@ from cdktf import Testing
 from cdktf_cdktf_provider_aws.rds_cluster import RdsCluster
 
 from lib.config import AURORA_POSTGRES_VERSIONS
-from tests.unit.stacks import built_through
+from tests.unit.stacks import declare_varying
 
 DEV = dict(min_acu=0.5, max_acu=2.0, reader_count=1, deletion_protection=False, final_snapshot=False)
 PROD = dict(min_acu=1.0, max_acu=8.0, reader_count=2, deletion_protection=True, final_snapshot=True)
 
 
-def build(**inputs):
-    return built_through("database", database=inputs)
+VARIANTS = declare_varying("database", {"dev": DEV, "prod": PROD})
 
 
 @pytest.fixture(scope="module")
-def dev():
-    return build(**DEV)
+def variants(construct_variants):
+    return construct_variants.views[VARIANTS]
 
 
 @pytest.fixture(scope="module")
-def prod():
-    return build(**PROD)
+def dev(variants):
+    return variants["dev"]
+
+
+@pytest.fixture(scope="module")
+def prod(variants):
+    return variants["prod"]
 
 
 def test_engine_version_exists_and_capacity_is_serverless_v2(dev, prod):

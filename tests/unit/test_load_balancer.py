@@ -1,5 +1,6 @@
 """LoadBalancer alone: Lambda target, listeners that follow the certificate, WAF and the access-log bucket."""
 
+import functools
 import json
 
 import pytest
@@ -10,23 +11,50 @@ from cdktf_cdktf_provider_aws.lb_trust_store import LbTrustStore
 from cdktf_cdktf_provider_aws.wafv2_web_acl_logging_configuration import Wafv2WebAclLoggingConfiguration
 
 from lib.constructs.load_balancer import WAF_MANAGED_RULE_GROUPS
-from tests.unit.stacks import ACCOUNT_ID, built_through
+from tests.unit.stacks import ACCOUNT_ID, declare_varying
 
 CERTIFICATE = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
 
 
-def build(**inputs):
-    return built_through("load_balancer", load_balancer={"waf_log_retention_days": 90, **inputs})
+LOAD_BALANCER_INPUTS: dict[str, dict] = {
+    "http_public": {},
+    "https_internal": {"certificate_arn": CERTIFICATE, "internal": True, "deletion_protection": True},
+    "https_mutual_tls": {
+        "certificate_arn": CERTIFICATE,
+        "client_ca_bundle": ("payments-trust", "clients/ca-bundle.pem"),
+    },
+    "https_public": {"certificate_arn": CERTIFICATE},
+    "with_legacy": {"legacy_write_ips": ("192.168.50.10", "100.64.7.1")},
+}
+
+
+def _inputs(**inputs):
+    return {"waf_log_retention_days": 90, **inputs}
+
+
+VARIANTS = declare_varying(
+    "load_balancer", {variant: _inputs(**inputs) for variant, inputs in LOAD_BALANCER_INPUTS.items()}
+)
 
 
 @pytest.fixture(scope="module")
-def http_public():
-    return build()
+def variants(construct_variants):
+    return construct_variants.views[VARIANTS]
 
 
 @pytest.fixture(scope="module")
-def https_internal():
-    return build(certificate_arn=CERTIFICATE, internal=True, deletion_protection=True)
+def refused(construct_variants):
+    return functools.partial(construct_variants.refused, "load_balancer")
+
+
+@pytest.fixture(scope="module")
+def http_public(variants):
+    return variants["http_public"]
+
+
+@pytest.fixture(scope="module")
+def https_internal(variants):
+    return variants["https_internal"]
 
 
 def _listeners(synthesized, built):
@@ -69,8 +97,8 @@ def test_https_with_a_certificate_and_port_80_redirects(https_internal):
 
 
 @pytest.fixture(scope="module")
-def https_mutual_tls():
-    return build(certificate_arn=CERTIFICATE, client_ca_bundle=("payments-trust", "clients/ca-bundle.pem"))
+def https_mutual_tls(variants):
+    return variants["https_mutual_tls"]
 
 
 def test_without_a_ca_bundle_there_is_no_trust_store_and_no_client_verification(https_internal):
@@ -97,9 +125,9 @@ def test_a_ca_bundle_makes_a_trust_store_the_https_listener_verifies_against(htt
     assert "mutual_authentication" not in listeners[80]
 
 
-def test_a_ca_bundle_without_a_certificate_is_refused():
+def test_a_ca_bundle_without_a_certificate_is_refused(refused):
     with pytest.raises(ValueError, match="mutual TLS runs on the HTTPS listener"):
-        build(client_ca_bundle=("payments-trust", "ca.pem"))
+        refused(**_inputs(client_ca_bundle=("payments-trust", "ca.pem")))
 
 
 def test_public_alb_in_public_subnets_internal_in_private(http_public, https_internal):
@@ -256,8 +284,8 @@ def _write_rule(synthesized, built):
 
 
 @pytest.fixture(scope="module")
-def https_public():
-    return build(certificate_arn=CERTIFICATE)
+def https_public(variants):
+    return variants["https_public"]
 
 
 @pytest.mark.parametrize("balancer", ["http_public", "https_public"])  # without, then with a certificate
@@ -278,8 +306,8 @@ def test_without_legacy_the_write_rule_forwards_writes_to_the_api(request, balan
     assert len(synthesized.resources("aws_lb_listener_rule")) == 1
 
 
-def test_with_legacy_writes_go_to_its_private_addresses_first():
-    built, synthesized = build(legacy_write_ips=("192.168.50.10", "100.64.7.1"))
+def test_with_legacy_writes_go_to_its_private_addresses_first(variants):
+    built, synthesized = variants["with_legacy"]
     legacy = built.load_balancer.legacy_target_group
     group = synthesized.body(legacy)
     assert (group["name"], group["target_type"], group["protocol"], group["port"]) == (
@@ -295,9 +323,9 @@ def test_with_legacy_writes_go_to_its_private_addresses_first():
         for a in synthesized.resources("aws_lb_target_group_attachment").values()
         if a["target_group_arn"] == synthesized.ref(legacy.arn)
     ]
-    assert [(a["target_id"], a["port"], a["availability_zone"]) for a in attachments] == [
-        ("192.168.50.10", 443, "all"),
+    assert sorted((a["target_id"], a["port"], a["availability_zone"]) for a in attachments) == [
         ("100.64.7.1", 443, "all"),
+        ("192.168.50.10", 443, "all"),
     ]
     assert _write_rule(synthesized, built)["action"] == [
         {"type": "forward", "target_group_arn": synthesized.ref(legacy.arn)}
@@ -305,7 +333,7 @@ def test_with_legacy_writes_go_to_its_private_addresses_first():
 
 
 @pytest.mark.parametrize("address", ["52.94.76.10", "8.8.8.8"])
-def test_a_public_legacy_write_address_is_refused_at_synth(address):
+def test_a_public_legacy_write_address_is_refused_at_synth(refused, address):
     # ALB IP targets outside the VPC must be RFC 1918 or RFC 6598 addresses (ELB docs, target type).
     with pytest.raises(ValueError, match=f"{address} are not private"):
-        build(legacy_write_ips=(address,))
+        refused(**_inputs(legacy_write_ips=(address,)))

@@ -7,30 +7,42 @@ from cdktf import Testing
 from cdktf_cdktf_provider_aws.dms_replication_instance import DmsReplicationInstance
 
 from lib.constructs.migration import table_mappings
-from tests.unit.stacks import built_through
+from tests.unit.stacks import declare_varying
 
 SOURCE_SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:onprem-AbCdEf"
 
 
-def build(**inputs):
-    return built_through("migration", migration={"source_database": "onprem", **inputs})
+MIGRATION_INPUTS = {
+    "local": {},
+    # Prod-like: Multi-AZ, the account already has the DMS roles, the source secret exists.
+    "account_owned": {
+        "multi_az": True,
+        "create_service_roles": False,
+        "source_secret_arn": SOURCE_SECRET,
+        "instance_class": "dms.r5.large",
+        "table_patterns": ("public.%", "billing.invoices"),
+    },
+}
+
+
+VARIANTS = declare_varying(
+    "migration", {variant: {"source_database": "onprem", **inputs} for variant, inputs in MIGRATION_INPUTS.items()}
+)
 
 
 @pytest.fixture(scope="module")
-def local():
-    return build()
+def variants(construct_variants):
+    return construct_variants.views[VARIANTS]
 
 
 @pytest.fixture(scope="module")
-def account_owned():
-    """Prod-like: Multi-AZ, the account already has the DMS roles, the source secret exists."""
-    return build(
-        multi_az=True,
-        create_service_roles=False,
-        source_secret_arn=SOURCE_SECRET,
-        instance_class="dms.r5.large",
-        table_patterns=("public.%", "billing.invoices"),
-    )
+def local(variants):
+    return variants["local"]
+
+
+@pytest.fixture(scope="module")
+def account_owned(variants):
+    return variants["account_owned"]
 
 
 def test_service_roles_keep_their_exact_names_and_are_created_only_when_asked(local, account_owned):

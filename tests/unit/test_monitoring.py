@@ -9,9 +9,9 @@ from cdktf_cdktf_provider_aws.cloudwatch_event_rule import CloudwatchEventRule
 from cdktf_cdktf_provider_aws.dms_event_subscription import DmsEventSubscription
 
 from lib.config import ROUTE53_METRICS_REGION
-from lib.constructs.monitoring import Monitoring, critical_alarm_prefix
+from lib.constructs.monitoring import critical_alarm_prefix
 from tests.unit.profiles import GLOBAL_LEGACY_IP
-from tests.unit.stacks import METRIC_NAMESPACE, bare_stack, synth, upstream
+from tests.unit.stacks import METRIC_NAMESPACE, declare_variants
 
 SECOND_LEGACY_IP = "52.94.76.11"
 LEGACY_IPS = (GLOBAL_LEGACY_IP, SECOND_LEGACY_IP)
@@ -23,35 +23,28 @@ LEGACY = {
 }
 
 
-def build(region):
-    stack = bare_stack(region=region)
-    built = upstream(stack, through="cutover", dns=LEGACY)
-    built.monitoring = Monitoring(
-        stack,
-        "monitoring",
-        name_prefix="payments-test",
-        region=region,
-        route53_metrics_region=ROUTE53_METRICS_REGION,
-        cdc_latency_threshold_seconds=120,
-        alerting=built.alerting,
-        database=built.database,
-        migration=built.migration,
-        compute=built.compute,
-        load_balancer=built.load_balancer,
-        dns=built.dns,
-        cutover=built.cutover,
-    )
-    return built, synth(stack)
+# Monitoring of a stack in the region where Route53 publishes its metrics, and of one elsewhere (the region is
+# an input of the construct).
+VARIANTS = declare_variants(
+    "monitoring",
+    "monitoring",
+    {region: {"dns": LEGACY, "monitoring": {"region": region}} for region in (ROUTE53_METRICS_REGION, "eu-central-1")},
+)
 
 
 @pytest.fixture(scope="module")
-def us_east_1():
-    return build(ROUTE53_METRICS_REGION)
+def regions(construct_variants):
+    return construct_variants.views[VARIANTS]
 
 
 @pytest.fixture(scope="module")
-def eu_central_1():
-    return build("eu-central-1")
+def us_east_1(regions):
+    return regions[ROUTE53_METRICS_REGION]
+
+
+@pytest.fixture(scope="module")
+def eu_central_1(regions):
+    return regions["eu-central-1"]
 
 
 def _alarms(synthesized):
@@ -133,13 +126,14 @@ def test_dms_task_events_reach_the_alert_topic(us_east_1):
 
 def test_legacy_health_alarms_only_alert_and_only_where_route53_publishes_metrics(us_east_1, eu_central_1):
     built, synthesized = us_east_1
-    alarms = [a for a in _alarms(synthesized).values() if a["namespace"] == "AWS/Route53"]
+    alarms = {name: a for name, a in _alarms(synthesized).items() if a["namespace"] == "AWS/Route53"}
     # One alarm per checked legacy address; the first keeps the name it had with a single check.
-    assert [alarm["alarm_name"] for alarm in alarms] == ["payments-test-legacy-health", "payments-test-legacy-health-2"]
-    assert [alarm["dimensions"] for alarm in alarms] == [
+    names = ["payments-test-legacy-health", "payments-test-legacy-health-2"]
+    assert sorted(alarms) == names
+    assert [alarms[name]["dimensions"] for name in names] == [
         {"HealthCheckId": synthesized.ref(check.id)} for check in built.dns.legacy_health_checks
     ]
-    for alarm in alarms:
+    for alarm in alarms.values():
         assert not alarm["alarm_name"].startswith(critical_alarm_prefix("payments-test"))
         assert alarm["alarm_actions"] == [synthesized.ref(built.alerting.alerts.arn)]
     built, synthesized = eu_central_1

@@ -10,21 +10,24 @@ from cdktf_cdktf_provider_aws.flow_log import FlowLog
 from cdktf_cdktf_provider_aws.vpc import Vpc
 
 from lib.constructs.network import subnet_cidrs
-from tests.unit.stacks import ACCOUNT_ID, ZONE_IDS, built_through
+from tests.unit.stacks import ACCOUNT_ID, ZONE_IDS, declare_varying
 
-
-def build(nat_gateway_count):
-    return built_through("network", network={"nat_gateway_count": nat_gateway_count})
-
-
-@pytest.fixture(scope="module")
-def one_nat():
-    return build(1)
+VARIANTS = declare_varying("network", {"one_nat": {"nat_gateway_count": 1}, "three_nats": {"nat_gateway_count": 3}})
 
 
 @pytest.fixture(scope="module")
-def three_nats():
-    return build(3)
+def variants(construct_variants):
+    return construct_variants.views[VARIANTS]
+
+
+@pytest.fixture(scope="module")
+def one_nat(variants):
+    return variants["one_nat"]
+
+
+@pytest.fixture(scope="module")
+def three_nats(variants):
+    return variants["three_nats"]
 
 
 def test_vpc_has_the_given_range_and_dns(one_nat):

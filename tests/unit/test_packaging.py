@@ -3,6 +3,7 @@
 import io
 import os
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -119,10 +120,22 @@ def test_the_shared_folder_is_not_a_function_and_must_exist(tmp_path):
         zip_bytes(LAMBDA_ROOT / "rollback", shared_dirs=(tmp_path / "missing",))
 
 
+@pytest.fixture(scope="module")
+def handler_imports(tmp_path_factory):
+    """Each function's handler imported from its unzipped package, the interpreters side by side."""
+    workdir = tmp_path_factory.mktemp("imports")
+
+    def imported(function):
+        return import_packaged_handler(build_package(LAMBDA_ROOT / function, workdir / "build").path, workdir)
+
+    with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:
+        return dict(zip(FUNCTIONS, pool.map(imported, FUNCTIONS), strict=True))
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_unzipped_handler_imports_without_boto3(function, tmp_path):
+def test_unzipped_handler_imports_without_boto3(handler_imports, function):
     # As in Lambda: the unzipped package alone is on sys.path, shared modules at its root.
-    loaded = import_packaged_handler(build_package(LAMBDA_ROOT / function, tmp_path / "build").path, tmp_path).modules
+    loaded = handler_imports[function].modules
     assert "boto3" not in loaded  # the first client imports it
     assert "lambda_support" in loaded
 

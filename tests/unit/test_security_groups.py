@@ -5,22 +5,33 @@ from cdktf import Testing
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 
-from tests.unit.stacks import ONPREM_CIDR, VPC_CIDR, built_through
+from tests.unit.stacks import ONPREM_CIDR, VPC_CIDR, declare_varying
+
+SECURITY_GROUPS_INPUTS: dict[str, dict] = {
+    "http_public": {},
+    "https_internal": {"alb_listener_ports": (80, 443), "alb_internal": True},
+    "onprem_db_port": {"onprem_db_port": 6432},
+    "legacy_writes": {"legacy_write_ips": ("192.168.50.10",)},
+}
 
 
-def build(**inputs):
-    built, synthesized = built_through("security_groups", security_groups=inputs)
-    return built.security_groups, synthesized
+VARIANTS = declare_varying("security_groups", SECURITY_GROUPS_INPUTS)
 
 
 @pytest.fixture(scope="module")
-def http_public():
-    return build()
+def variants(construct_variants):
+    built = construct_variants.views[VARIANTS]
+    return {variant: (built.security_groups, synthesized) for variant, (built, synthesized) in built.items()}
 
 
 @pytest.fixture(scope="module")
-def https_internal():
-    return build(alb_listener_ports=(80, 443), alb_internal=True)
+def http_public(variants):
+    return variants["http_public"]
+
+
+@pytest.fixture(scope="module")
+def https_internal(variants):
+    return variants["https_internal"]
 
 
 def _rules(synthesized, resource_type, group):
@@ -74,9 +85,9 @@ def test_dms_reaches_only_aurora_onprem_postgres_and_the_endpoints(http_public):
     assert all(rule["from_port"] == rule["to_port"] and rule["ip_protocol"] == "tcp" for rule in egress)
 
 
-def test_dms_reaches_the_onprem_database_on_its_own_port():
+def test_dms_reaches_the_onprem_database_on_its_own_port(variants):
     # Issue 9 #6: ONPREM_DB_PORT was ignored; the rule allowed 5432 whatever the source listened on.
-    groups, synthesized = build(onprem_db_port=6432)
+    groups, synthesized = variants["onprem_db_port"]
     onprem = [
         rule
         for rule in _rules(synthesized, "aws_vpc_security_group_egress_rule", groups.dms)
@@ -125,14 +136,12 @@ def test_every_rule_says_why(http_public):
         assert all(rule["description"].strip() for rule in synthesized.resources(resource_type).values())
 
 
-def test_the_alb_reaches_only_the_legacy_write_addresses_on_443():
-    from tests.unit.stacks import built_through
-
-    built, synthesized = built_through("security_groups", security_groups={"legacy_write_ips": ("192.168.50.10",)})
+def test_the_alb_reaches_only_the_legacy_write_addresses_on_443(variants):
+    groups, synthesized = variants["legacy_writes"]
     egress = [
         rule
         for rule in synthesized.resources("aws_vpc_security_group_egress_rule").values()
-        if rule["security_group_id"] == synthesized.ref(built.security_groups.alb.id)
+        if rule["security_group_id"] == synthesized.ref(groups.alb.id)
     ]
     assert [(rule["cidr_ipv4"], rule["from_port"], rule["to_port"]) for rule in egress] == [
         ("192.168.50.10/32", 443, 443)

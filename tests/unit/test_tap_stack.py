@@ -114,7 +114,10 @@ def test_every_construct_file_has_a_test_file_that_builds_it_in_a_bare_stack():
     for stem in sorted({stem for stem, _ in _construct_classes()} | {"iam"}):
         test_file = PROJECT_ROOT / "tests" / "unit" / f"test_{stem}.py"
         assert test_file.is_file(), f"lib/constructs/{stem}.py has no {test_file.name}"
-        assert re.search(r"\b(bare_stack|built_through)\(", test_file.read_text()), test_file.name
+        builds = re.search(
+            r"\b(bare_stack|built_through|built_variants|declare_varying|declare_variants)\(", test_file.read_text()
+        )
+        assert builds, f"{test_file.name} builds no bare stack"
 
 
 def test_every_top_level_construct_has_the_file_its_plan_group_names(dev):
