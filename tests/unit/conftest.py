@@ -56,8 +56,8 @@ def synth_all(request, tmp_path_factory) -> dict[str, Synthesized]:
         request.config.stash[VALIDATION] = start_validation(
             synthesized=validated, root=tmp_path_factory.mktemp("validate")
         )
-    others = synthesized(name for name in PROFILES if name not in validated)
-    return {name: validated.get(name) or others[name] for name in PROFILES}
+    every = {**validated, **synthesized(name for name in PROFILES if name not in validated)}
+    return {name: every[name] for name in PROFILES}
 
 
 @pytest.fixture(scope="session")

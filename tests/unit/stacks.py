@@ -372,6 +372,7 @@ class VariantStack:
     def __init__(self, sets: dict[str, tuple[str, Variants]], *, region: str = REGION):
         self.stack = bare_stack(region)
         self._shared = SimpleNamespace()
+        self._ids: dict[int, str] = {}  # id() of each construct built here -> its construct id
         built = {
             (set_name, variant): self._build(f"{set_name}_{variant}", through, inputs)
             for set_name, (through, variants) in sets.items()
@@ -379,18 +380,21 @@ class VariantStack:
         }
         synthesized = synth(self.stack)
         owners = synthesized.top_level_owners()
-        ids = {id(c): c.node.id for constructs in (self._shared, *built.values()) for c in vars(constructs).values()}
         self.views: dict[str, Views] = {set_name: {} for set_name in sets}
         for (set_name, variant), constructs in built.items():
             its_own = {id(construct) for construct in vars(constructs).values()}
-            others = {construct_id for key, construct_id in ids.items() if key not in its_own}
+            others = {construct_id for key, construct_id in self._ids.items() if key not in its_own}
             self.views[set_name][variant] = (constructs, synthesized.without(others, owners))
         self._attempts = itertools.count(1)
+
+    def _add(self, built: SimpleNamespace, name: str, construct_id: str, **inputs: object) -> None:
+        BUILDERS[name](self.stack, built, construct_id, **inputs)
+        self._ids[id(getattr(built, name))] = construct_id
 
     def _shared_through(self, names: list[str]) -> SimpleNamespace:
         for name in names:
             if not hasattr(self._shared, name):
-                BUILDERS[name](self.stack, self._shared, CONSTRUCT_IDS.get(name, name))
+                self._add(self._shared, name, CONSTRUCT_IDS.get(name, name))
         return SimpleNamespace(**{name: getattr(self._shared, name) for name in names})
 
     def _build(self, label: str, through: str, inputs: dict) -> SimpleNamespace:
@@ -398,7 +402,7 @@ class VariantStack:
         first_changed = min((names.index(name) for name in inputs), default=len(names))
         built = self._shared_through(names[:first_changed])
         for name in names[first_changed:]:
-            BUILDERS[name](self.stack, built, f"{name}_{label}", **inputs.get(name, {}))
+            self._add(built, name, f"{name}_{label}", **inputs.get(name, {}))
         return built
 
     def refused(self, construct: str, **inputs: object) -> object:
@@ -414,7 +418,8 @@ def declare_variants(set_name: str, through: str, variants: Variants) -> str:
     """Registers a variant set for the session's VariantStack; returns the name to look its views up by."""
     if set_name in DECLARED:
         raise ValueError(f"variant set {set_name!r} is declared twice")
-    _ = [_constructs_through(through, inputs) for inputs in variants.values()]  # bad inputs fail at import
+    for inputs in variants.values():
+        _constructs_through(through, inputs)  # bad inputs fail when the module is imported
     DECLARED[set_name] = (through, variants)
     return set_name
 
